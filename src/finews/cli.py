@@ -1,0 +1,343 @@
+"""The ``finews`` command line.
+
+Every command reads the same configuration (``--config``, ``FINEWS_*``, ``--set``) and
+explains itself with ``--help``. Errors a person sees say what went wrong and what to do;
+the exit code is non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from finews import __version__
+from finews.config import SETTINGS, Config, load_config
+from finews.errors import FinewsError
+from finews.logs import setup_logging
+from finews.store import Store, open_store
+
+__all__ = ["main"]
+
+
+class _Context:
+    """What the global options gave: how to load the configuration."""
+
+    def __init__(self, config_path: str | None, overrides: dict[str, Any]) -> None:
+        self.config_path = config_path
+        self.overrides = overrides
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path, overrides=self.overrides)
+            setup_logging(self._config.get("log_level"), self._config.get("log_format"))
+        return self._config
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        store = open_store(self.config.database_url)
+        try:
+            yield store
+        finally:
+            store.close()
+
+
+pass_ctx = click.make_pass_decorator(_Context)
+
+
+def _parse_sets(values: Sequence[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r}: expected KEY=VALUE, e.g. http.timeout=5")
+        result[key.strip()] = setting
+    return result
+
+
+class _Group(click.Group):
+    """Turns a FinewsError anywhere below into a clear message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FinewsError as exc:
+            click.echo(f"finews: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="finews")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Settings file (TOML). Default: finews.toml here, if it exists, or $FINEWS_CONFIG.",
+)
+@click.option("--database-url", metavar="URL", help="sqlite:///file.db or postgresql://…")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override any setting for this run, e.g. --set http.timeout=5 (repeatable).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logs.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines format.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: str | None,
+    database_url: str | None,
+    sets: Sequence[str],
+    verbose: bool,
+    log_format: str | None,
+) -> None:
+    """finews: keep every Chinese financial news item, publish it your way.
+
+    \b
+    Quick start:
+      finews fetch                       poll every enabled source once
+      finews sources                     what is configured, and how each source is doing
+      finews export jekyll site/         write Jekyll posts as the original 金融消息 did
+      finews import jekyll old/_posts    bring an existing 金融消息 archive in
+
+    Settings come from finews.toml, then FINEWS_* variables, then --set and the flags
+    here; `finews config` shows every setting with where its value came from.
+    """
+    overrides = _parse_sets(sets)
+    if database_url:
+        overrides["database_url"] = database_url
+    if verbose:
+        overrides["log_level"] = "debug"
+    if log_format:
+        overrides["log_format"] = log_format
+    ctx.obj = _Context(config_path, overrides)
+
+
+@cli.command()
+@click.option(
+    "--source",
+    "-s",
+    "only",
+    multiple=True,
+    metavar="ID",
+    help="Poll only this source (repeatable); it is polled even when disabled.",
+)
+@pass_ctx
+def fetch(obj: _Context, only: Sequence[str]) -> None:
+    """Poll every enabled source once and store what is new.
+
+    Each source walks back through older pages until it meets items already stored, so
+    a fetch after a long pause misses nothing its upstream still lists. Prints one line
+    per source: new, updated, dropped (with reasons) and errors. Exits 1 when every
+    source failed.
+
+    \b
+    Examples:
+      finews fetch
+      finews fetch -s em_fast
+      finews --database-url sqlite:///tmp/x.db fetch
+    """
+    from finews.fetch.client import HttpClient, HttpSettings
+    from finews.refresh import refresh_all
+
+    config = obj.config
+    specs = [config.source(s) for s in only] if only else config.enabled_sources()
+    if not specs:
+        raise click.UsageError("no source is enabled: enable one in finews.toml or use -s ID")
+    progress = _progress_printer() if sys.stderr.isatty() else None
+
+    async def run(store: Store) -> list[Any]:
+        async with HttpClient(HttpSettings(**config.section("http"))) as client:
+            return await refresh_all(specs, store, client, progress=progress)
+
+    with obj.store() as store:
+        reports = asyncio.run(run(store))
+    if progress is not None:
+        click.echo("", err=True)
+    for report in reports:
+        line = (
+            f"{report.source:<12} new {report.new:>4}  updated {report.updated:>3}  "
+            f"dropped {len(report.dropped):>3}  pages {report.pages}  {report.elapsed:.1f}s"
+        )
+        if report.fulltext_errors:
+            line += f"  full-text errors {report.fulltext_errors}"
+        if report.error:
+            line += f"\n{'':<12} ERROR: {report.error}"
+        click.echo(line)
+        for drop in report.dropped:
+            click.echo(f"{'':<12} dropped {drop.upstream_id or '-'}: {drop.reason}")
+    if all(not r.ok for r in reports):
+        click.echo("finews: every source failed; see the errors above", err=True)
+        sys.exit(1)
+
+
+def _progress_printer() -> Any:
+    status: dict[str, str] = {}
+
+    def show(source: str, pages: int, items: int) -> None:
+        status[source] = f"{source}: {pages} page(s), {items} items"
+        click.echo("\r\033[K" + " | ".join(status.values()), nl=False, err=True)
+
+    return show
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def sources(ctx: click.Context) -> None:
+    """List the configured sources with their state and last error.
+
+    \b
+    Example:
+      finews sources
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    obj: _Context = ctx.obj
+    config = obj.config
+    with obj.store() as store:
+        for spec in config.sources:
+            state = store.get_state(spec.id)
+            flag = "on " if spec.enabled else "off"
+            count = store.count_items(spec.id)
+            last_ok = _when(state.last_success)
+            click.echo(
+                f"{flag} {spec.id:<12} {spec.adapter:<18} {count:>7} items  "
+                f"last success {last_ok}  failures {state.consecutive_failures}  {spec.name}"
+            )
+            if state.last_error:
+                click.echo(f"    last error: {state.last_error}")
+
+
+def _when(dt: datetime | None) -> str:
+    if dt is None:
+        return "never"
+    from finews.normalize.times import shanghai_wall
+
+    return shanghai_wall(dt)
+
+
+@cli.group("import")
+def import_() -> None:
+    """Bring an existing archive into the store."""
+
+
+@import_.command("jekyll")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@pass_ctx
+def import_jekyll(obj: _Context, paths: Sequence[Path]) -> None:
+    """Read posts written by the original 金融消息 (every historical variant) into the store.
+
+    PATHS are post files or folders (searched recursively for *.md posts and
+    category/*.html pages). A file that cannot be read is reported and skipped.
+
+    \b
+    Example:
+      finews import jekyll old-site/_posts old-site/old_post old-site/category
+    """
+    from finews.importing import import_paths
+
+    with obj.store() as store:
+        report = import_paths(store, paths)
+    click.echo(
+        f"imported {report.posts} posts ({report.new} new, {report.updated} updated), "
+        f"{report.categories} category pages, {len(report.failed)} failed"
+    )
+    for path, reason in report.failed:
+        click.echo(f"  skipped {path}: {reason}", err=True)
+
+
+@cli.group("export")
+def export() -> None:
+    """Write the archive out in another format."""
+
+
+@export.command("jekyll")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--now",
+    metavar="DATETIME",
+    help="Pretend it is this time (ISO 8601) when splitting _posts/ from old_post/.",
+)
+@pass_ctx
+def export_jekyll_cmd(obj: _Context, out_dir: Path, now: str | None) -> None:
+    """Write Jekyll posts exactly as the original 金融消息 did.
+
+    Items of today and the previous days (jekyll.window_days, Asia/Shanghai) go to
+    OUT_DIR/_posts/, older ones to OUT_DIR/old_post/, plus OUT_DIR/category/<slug>.html.
+    Re-running rewrites nothing that did not change; every write is atomic.
+
+    \b
+    Examples:
+      finews export jekyll ~/site
+      finews --set jekyll.site=//news.example.org export jekyll ~/site
+    """
+    from finews.publish.jekyll import JekyllSettings, export_jekyll
+    from finews.store import ItemQuery
+
+    config = obj.config
+    settings = JekyllSettings(**config.section("jekyll"))
+    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    if moment.tzinfo is None:
+        from finews.normalize.times import SHANGHAI
+
+        moment = moment.replace(tzinfo=SHANGHAI)
+    with obj.store() as store:
+        report = export_jekyll(
+            store.items(ItemQuery(oldest_first=True)),
+            out_dir,
+            settings,
+            now=moment,
+            page_paths=config.page_paths(),
+        )
+    click.echo(f"{report}\nwrote to {out_dir}")
+
+
+@cli.command()
+@pass_ctx
+def migrate(obj: _Context) -> None:
+    """Create or upgrade the database schema (other commands do this on their own too)."""
+    from finews.store import open_store as _open
+
+    store = _open(obj.config.database_url, migrate=False)
+    try:
+        applied = store.migrate()
+        version = store.schema_version()
+    finally:
+        store.close()
+    done = ", ".join(map(str, applied)) if applied else "nothing to do"
+    click.echo(f"migrations applied: {done}; schema version {version}")
+
+
+@cli.command("config")
+@pass_ctx
+def show_config(obj: _Context) -> None:
+    """Show every setting, its value and where the value came from."""
+    config = obj.config
+    click.echo(f"# file: {config.path or '(none; defaults)'}")
+    for option in SETTINGS:
+        origin = config.origins.get(option.name, "default")
+        click.echo(f"{option.name} = {config.get(option.name)!r}    # {origin}")
+    click.echo(f"# database: {config.database_url}")
+    for spec in config.sources:
+        click.echo(f"[sources.{spec.id}] adapter={spec.adapter} enabled={spec.enabled}")
+        for key, value in sorted(spec.settings.items()):
+            click.echo(f"  {key} = {value!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``finews`` console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="finews")
+
+
+if __name__ == "__main__":
+    main()

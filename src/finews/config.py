@@ -1,0 +1,420 @@
+"""One settings registry: defaults < ``finews.toml`` < ``FINEWS_*`` environment < CLI flags.
+
+Every global setting is declared once in :data:`SETTINGS` (name, type, default, help); the
+same list drives loading, validation, ``finews config`` and the README's table. Sources are
+declared under ``[sources.<id>]``: the common settings in :data:`SOURCE_SETTINGS`, plus the
+settings of the source's adapter (every upstream URL among them). A wrong value raises
+:class:`~finews.errors.ConfigError` naming the key, the bad value and what is allowed.
+
+Environment overrides: ``FINEWS_DATABASE_URL``, ``FINEWS_HTTP_TIMEOUT`` (a dotted name in
+upper case with ``_``), and ``FINEWS_SOURCE_<ID>_<SETTING>`` for a source
+(``FINEWS_SOURCE_EM_FAST_ENABLED=false``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finews.errors import ConfigError
+from finews.models import SourceSpec
+
+__all__ = [
+    "DEFAULT_SOURCES",
+    "SETTINGS",
+    "SOURCE_SETTINGS",
+    "Config",
+    "Option",
+    "load_config",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One setting: dotted name, type, default and what it means."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+
+
+SETTINGS: tuple[Option, ...] = (
+    Option(
+        "database_url",
+        str,
+        "",
+        "Database URL: sqlite:///path/file.db or "
+        "postgresql://user@host/db. Empty: sqlite in data_dir/finews.db.",
+    ),
+    Option("data_dir", str, "data", "Folder for the embedded database and other state."),
+    Option(
+        "log_format",
+        str,
+        "text",
+        "Log lines as plain text or JSON lines.",
+        choices=("text", "json"),
+    ),
+    Option(
+        "log_level",
+        str,
+        "info",
+        "Least severe log level shown.",
+        choices=("debug", "info", "warning", "error"),
+    ),
+    Option("http.timeout", float, 10.0, "Seconds to wait for an upstream reply.", minimum=0.01),
+    Option(
+        "http.user_agent",
+        str,
+        "finews/0.1 (+https://github.com/finews)",
+        "User-Agent header sent upstream.",
+    ),
+    Option(
+        "http.max_body_bytes",
+        int,
+        8_000_000,
+        "Largest reply body accepted, in bytes.",
+        minimum=1024,
+    ),
+    Option("http.retries", int, 2, "Retries after a timeout, a 429 or a 5xx.", minimum=0),
+    Option(
+        "http.backoff", float, 0.5, "First retry delay in seconds (doubles each retry).", minimum=0
+    ),
+    Option("http.backoff_cap", float, 30.0, "Longest retry delay in seconds.", minimum=0),
+    Option(
+        "http.per_host_concurrency", int, 2, "Requests in flight to one host at once.", minimum=1
+    ),
+    Option(
+        "jekyll.site",
+        str,
+        "//finews.withounder.com",
+        "Site address used in back-links of exported posts.",
+    ),
+    Option(
+        "jekyll.share_base",
+        str,
+        "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=",
+        "Share-link base for items without an upstream link (media and market news).",
+    ),
+    Option(
+        "jekyll.window_days",
+        int,
+        3,
+        "Days (today included, Asia/Shanghai) whose posts go to _posts/; older to old_post/.",
+        minimum=1,
+    ),
+    Option("site.title", str, "金融消息", "Site title."),
+    Option("site.base_url", str, "/", "URL path the static site is served under."),
+    Option("site.home_per_source", int, 5, "Newest items per source on the home page.", minimum=1),
+    Option("site.page_size", int, 50, "Items per list page.", minimum=1),
+    Option("serve.host", str, "127.0.0.1", "Address `finews serve` listens on."),
+    Option("serve.port", int, 8000, "Port `finews serve` listens on.", minimum=0),
+)
+
+#: settings every source has, whatever its adapter
+SOURCE_SETTINGS: tuple[Option, ...] = (
+    Option("adapter", str, "", "Which adapter reads this source (see `finews sources`)."),
+    Option("enabled", bool, True, "Poll this source."),
+    Option("name", str, "", "Display name."),
+    Option("interval", float, 300.0, "Seconds between polls (`finews run`).", minimum=1),
+    Option(
+        "category", str, "", "Fixed category slug; empty: the pinyin of each item's media name."
+    ),
+    Option("tag", str, "", "Tag of a fixed-category source (the media name + 新闻 otherwise)."),
+    Option("page_path", str, "", "Path of this source's page; empty: /category/<slug>.html."),
+    Option("fulltext", bool, True, "Fetch each new item's full text where the source has it."),
+    Option(
+        "max_pages",
+        int,
+        10,
+        "Pages to walk back per poll before giving up on reaching stored items.",
+        minimum=1,
+    ),
+)
+
+#: the sources finews knows out of the box; a config file may change or add to them
+DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
+    "em_fast": {
+        "adapter": "eastmoney_fast",
+        "name": "东方财富 7x24 快讯",
+        "category": "emkuaixun",
+        "tag": "东财快讯",
+        "interval": 30.0,
+    },
+    "emnews": {
+        "adapter": "eastmoney_rolling",
+        "enabled": False,
+        "name": "东财滚动新闻",
+        "category": "emnews",
+        "tag": "东财滚动新闻",
+        "page_path": "/emnews/",
+        "interval": 300.0,
+    },
+    "em_media": {
+        "adapter": "eastmoney_media",
+        "enabled": False,
+        "name": "东方财富 媒体新闻",
+        "interval": 300.0,
+    },
+    "em_market": {
+        "adapter": "eastmoney_market",
+        "enabled": False,
+        "name": "东方财富 市场新闻",
+        "interval": 300.0,
+    },
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(option: Option, value: Any, key: str, origin: str, *, from_text: bool) -> Any:
+    """Check (and, for text from the environment or CLI, convert) one value."""
+    kind = option.type
+    if from_text and isinstance(value, str) and kind is not str:
+        text = value.strip()
+        if kind is bool:
+            if text.lower() in _TRUE:
+                value = True
+            elif text.lower() in _FALSE:
+                value = False
+        elif kind in (list, dict):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = [part.strip() for part in text.split(",") if part.strip()]
+        else:
+            with contextlib.suppress(ValueError):
+                value = kind(text)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(key, value, f"expected {_type_name(kind)}", origin)
+    if option.choices and value not in option.choices:
+        allowed = ", ".join(repr(c) for c in option.choices)
+        raise ConfigError(key, value, f"expected one of {allowed}", origin)
+    if option.minimum is not None and value < option.minimum:
+        raise ConfigError(key, value, f"expected a number >= {option.minimum:g}", origin)
+    return value
+
+
+def _type_name(kind: type) -> str:
+    return {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(kind, kind.__name__)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The loaded configuration."""
+
+    values: Mapping[str, Any]
+    sources: tuple[SourceSpec, ...]
+    path: Path | None = None
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        """One global setting by dotted name."""
+        return self.values[name]
+
+    def section(self, prefix: str) -> dict[str, Any]:
+        """Every setting under ``prefix.`` as a dict without the prefix."""
+        head = prefix + "."
+        return {k[len(head) :]: v for k, v in self.values.items() if k.startswith(head)}
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, defaulting to SQLite in the data directory."""
+        url = str(self.values["database_url"])
+        if url:
+            return url
+        return "sqlite:///" + str(Path(self.values["data_dir"]) / "finews.db")
+
+    def source(self, source_id: str) -> SourceSpec:
+        """One source by id."""
+        for spec in self.sources:
+            if spec.id == source_id:
+                return spec
+        known = ", ".join(s.id for s in self.sources)
+        raise ConfigError("sources", source_id, f"no such source; configured: {known}")
+
+    def enabled_sources(self) -> list[SourceSpec]:
+        """The sources to poll."""
+        return [s for s in self.sources if s.enabled]
+
+    def page_paths(self) -> dict[str, str]:
+        """Category slug → page path for fixed-category sources with their own path."""
+        return {
+            str(s.settings["category"]): str(s.settings["page_path"])
+            for s in self.sources
+            if s.settings.get("category") and s.settings.get("page_path")
+        }
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and name != "sources":
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("(file)", str(path), f"not valid TOML: {exc}", str(path)) from exc
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    source_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Load the configuration.
+
+    ``path`` None means ``finews.toml`` in the working directory if it exists (a missing
+    default file is fine; a missing file named explicitly is an error). ``overrides`` are
+    CLI values by dotted name (text is converted as environment values are);
+    ``source_overrides`` change or add sources (source id → settings).
+    """
+    env = os.environ if env is None else env
+    by_name = {opt.name: opt for opt in SETTINGS}
+    values: dict[str, Any] = {opt.name: opt.default for opt in SETTINGS}
+    origins: dict[str, str] = {}
+    raw_sources: dict[str, dict[str, Any]] = {k: dict(v) for k, v in DEFAULT_SOURCES.items()}
+    source_origin: dict[str, str] = {}
+
+    explicit = path is not None or "FINEWS_CONFIG" in env
+    file_path = Path(path if path is not None else env.get("FINEWS_CONFIG", "finews.toml"))
+    if file_path.exists():
+        data = _read_toml(file_path)
+        origin = str(file_path)
+        file_sources = data.pop("sources", {})
+        if not isinstance(file_sources, dict):
+            raise ConfigError("sources", file_sources, "expected tables [sources.<id>]", origin)
+        for key, value in _flatten(data).items():
+            option = by_name.get(key)
+            if option is None:
+                raise ConfigError(key, value, _unknown(key, by_name), origin)
+            values[key] = _coerce(option, value, key, origin, from_text=False)
+            origins[key] = origin
+        for sid, table in file_sources.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"sources.{sid}", table, "expected a table", origin)
+            raw_sources.setdefault(sid, {}).update(table)
+            source_origin[sid] = origin
+    elif explicit:
+        raise ConfigError(
+            "--config", str(file_path), "no such file (create it, or leave --config out)"
+        )
+
+    for name, option in by_name.items():
+        env_name = "FINEWS_" + name.upper().replace(".", "_")
+        if env_name in env:
+            values[name] = _coerce(option, env[env_name], name, env_name, from_text=True)
+            origins[name] = env_name
+    _apply_source_env(env, raw_sources, source_origin)
+
+    for name, value in (overrides or {}).items():
+        option = by_name.get(name)
+        if option is None:
+            raise ConfigError(name, value, _unknown(name, by_name), "command line")
+        values[name] = _coerce(option, value, name, "command line", from_text=True)
+        origins[name] = "command line"
+    for sid, table in (source_overrides or {}).items():
+        raw_sources.setdefault(sid, {}).update(table)
+        source_origin[sid] = "command line"
+
+    sources = tuple(
+        _source_spec(sid, table, source_origin.get(sid, "defaults"))
+        for sid, table in raw_sources.items()
+    )
+    return Config(
+        values=values,
+        sources=sources,
+        path=file_path if file_path.exists() else None,
+        origins=origins,
+    )
+
+
+def _unknown(key: str, known: Mapping[str, Option]) -> str:
+    head = key.split(".")[0]
+    near = sorted(n for n in known if n.split(".")[0] == head) or sorted(known)
+    return "unknown setting; known settings: " + ", ".join(near)
+
+
+def _apply_source_env(
+    env: Mapping[str, str],
+    raw_sources: dict[str, dict[str, Any]],
+    source_origin: dict[str, str],
+) -> None:
+    prefix = "FINEWS_SOURCE_"
+    # longest ids first, so EM_FAST does not swallow EM_FAST_X's settings
+    ids = sorted(raw_sources, key=len, reverse=True)
+    for name, text in env.items():
+        if not name.startswith(prefix):
+            continue
+        rest = name[len(prefix) :]
+        for sid in ids:
+            head = sid.upper() + "_"
+            if rest.startswith(head):
+                raw_sources[sid][rest[len(head) :].lower()] = _EnvText(text)
+                source_origin[sid] = name
+                break
+        else:
+            raise ConfigError(name, text, "no configured source matches this variable's name")
+
+
+class _EnvText(str):
+    """A value from the environment: text to be converted to the setting's type."""
+
+
+def _source_spec(sid: str, table: Mapping[str, Any], origin: str) -> SourceSpec:
+    from finews.sources import adapters
+
+    key_prefix = f"sources.{sid}"
+    known_adapters = adapters()
+    adapter_name = table.get("adapter", "")
+    if adapter_name not in known_adapters:
+        allowed = "one of " + ", ".join(sorted(known_adapters))
+        raise ConfigError(f"{key_prefix}.adapter", adapter_name, allowed, origin)
+    adapter = known_adapters[adapter_name]
+    options = {opt.name: opt for opt in SOURCE_SETTINGS}
+    for setting in adapter.settings:
+        options[setting.name] = Option(
+            setting.name, setting.type, setting.default, setting.help, setting.choices
+        )
+    settings: dict[str, Any] = {name: opt.default for name, opt in options.items()}
+    for key, value in table.items():
+        option = options.get(key)
+        if option is None:
+            allowed = "unknown setting; this source's settings: " + ", ".join(sorted(options))
+            raise ConfigError(f"{key_prefix}.{key}", value, allowed, origin)
+        settings[key] = _coerce(
+            option, value, f"{key_prefix}.{key}", origin, from_text=isinstance(value, _EnvText)
+        )
+    enabled = bool(settings.pop("enabled"))
+    name = str(settings.pop("name")) or sid
+    settings.pop("adapter")
+    return SourceSpec(id=sid, adapter=adapter_name, enabled=enabled, name=name, settings=settings)

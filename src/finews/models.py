@@ -1,0 +1,160 @@
+"""Frozen values that cross the pipeline's stages.
+
+``RawItem`` is what a source adapter reads out of an upstream payload; ``Item`` is the
+normalised article the store keeps and every publisher reads. ``SourceState`` is the
+persisted health of one source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "IMPORTANCE_HIGH",
+    "IMPORTANCE_NORMAL",
+    "IMPORTANCE_TOP",
+    "Dropped",
+    "Item",
+    "RawItem",
+    "SourceSpec",
+    "SourceState",
+    "UpsertResult",
+]
+
+#: One importance scale for every source: 0 ordinary, 1 highlighted, 2 major.
+IMPORTANCE_NORMAL = 0
+IMPORTANCE_HIGH = 1
+IMPORTANCE_TOP = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    """One configured source: its id, which adapter reads it, and that adapter's settings.
+
+    ``settings`` holds every setting the adapter declares, defaults filled in and values
+    validated (every upstream URL is one of them).
+    """
+
+    id: str
+    adapter: str
+    enabled: bool = True
+    name: str = ""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """One setting's value."""
+        return self.settings.get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class RawItem:
+    """One item as an adapter read it, before any clean-up.
+
+    ``published`` is what the upstream gave: a Beijing wall-clock string
+    ``"YYYY-MM-DD HH:MM:SS"``, Unix seconds, or ``None``. ``fulltext_key`` names what the
+    source's full-text endpoint needs (an infoCode), or ``None`` when there is none.
+    ``url`` is ``None`` when the upstream gives no link (the Jekyll export then builds a
+    share link), and ``""`` when it gave an explicitly empty one.
+    """
+
+    source: str
+    upstream_id: str
+    title: str | None = None
+    summary: str | None = None
+    content: str | None = None
+    url: str | None = None
+    published: str | int | float | None = None
+    media: str | None = None
+    kind: str = "news"
+    importance: int = IMPORTANCE_NORMAL
+    stocks: tuple[str, ...] = ()
+    author: str | None = None
+    fulltext_key: str | None = None
+    cursor: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A normalised article: what the store keeps and every publisher reads.
+
+    Times are timezone-aware UTC. ``digest`` is the summary without its ``【title】`` head;
+    ``content`` is the full text (sanitised HTML or plain text), ``""`` when not (yet) known.
+    ``category`` is the URL slug, ``tag`` the display tag (media name + 新闻).
+    """
+
+    source: str
+    upstream_id: str
+    title: str
+    published_at: datetime
+    fetched_at: datetime
+    digest: str = ""
+    content: str = ""
+    url: str | None = None
+    media: str | None = None
+    category: str = ""
+    tag: str = ""
+    kind: str = "news"
+    importance: int = IMPORTANCE_NORMAL
+    stocks: tuple[str, ...] = ()
+    author: str | None = None
+    fulltext_key: str | None = None
+    revision: int = 1
+    id: int | None = None
+
+    def replace(self, **changes: Any) -> Item:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    def content_fields(self) -> tuple[object, ...]:
+        """The fields whose change makes a new revision (not fetch time or row id)."""
+        return (
+            self.title,
+            self.digest,
+            self.content,
+            self.url,
+            self.media,
+            self.published_at,
+            self.importance,
+            self.stocks,
+            self.author,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """An item an adapter or a normalising step refused, with the reason."""
+
+    source: str
+    upstream_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What one store write did."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """The persisted health of one source."""
+
+    source: str
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime | None = None
+    cursor: str | None = None
+
+    def replace(self, **changes: Any) -> SourceState:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,234 @@
+"""The one place the stages meet: poll one source end to end, never fatally.
+
+``refresh_source`` sends the adapter's requests, parses the replies, walks back through
+older pages until it meets items already stored (so a poll after a gap misses nothing the
+upstream still lists), fetches the full text of new items, normalises, and commits page by
+page (a crash loses nothing already committed). Each bad item is dropped with a logged
+reason naming source and id; a failing source records its error in its state and the run
+goes on with the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from finews.errors import FinewsError
+from finews.fetch.client import HttpClient
+from finews.models import Dropped, Item, RawItem, SourceSpec
+from finews.normalize import normalize_item
+from finews.normalize.slug import media_slug
+from finews.sources import get_adapter
+from finews.sources.base import Adapter, Request
+from finews.store import Store
+
+__all__ = ["SourceReport", "refresh_all", "refresh_source"]
+
+log = logging.getLogger("finews.refresh")
+
+
+@dataclass
+class SourceReport:
+    """What one poll of one source did."""
+
+    source: str
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    pages: int = 0
+    dropped: list[Dropped] = field(default_factory=list)
+    fulltext_errors: int = 0
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the poll reached the upstream and parsed its reply."""
+        return self.error is None
+
+
+#: called with (source id, pages done, items seen so far) while a poll runs
+Progress = Callable[[str, int, int], None]
+
+
+class _SlugCache:
+    """Media name → category slug, stable forever once stored."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._known: dict[str, str] = {}
+
+    def __call__(self, media: str) -> str:
+        slug = self._known.get(media)
+        if slug is None:
+            slug = self._store.slug_for_media(media, media_slug(media))
+            self._known[media] = slug
+        return slug
+
+
+async def _fulltext(
+    client: HttpClient, adapter: Adapter, spec: SourceSpec, raw: RawItem
+) -> tuple[RawItem, str | None]:
+    """The item with its full text filled in, and an error message if that failed."""
+    request = adapter.fulltext_request(spec, raw)
+    if request is None:
+        return raw, None
+    try:
+        response = await client.get(request, source=spec.id)
+        text = adapter.parse_fulltext(spec, response.body, raw)
+    except FinewsError as exc:
+        return raw, f"full text of {raw.upstream_id}: {exc}"
+    if not text:
+        return raw, None
+    return _with_content(raw, text), None
+
+
+def _with_content(raw: RawItem, text: str) -> RawItem:
+    return RawItem(
+        source=raw.source,
+        upstream_id=raw.upstream_id,
+        title=raw.title,
+        summary=raw.summary,
+        content=text,
+        url=raw.url,
+        published=raw.published,
+        media=raw.media,
+        kind=raw.kind,
+        importance=raw.importance,
+        stocks=raw.stocks,
+        author=raw.author,
+        fulltext_key=raw.fulltext_key,
+        cursor=raw.cursor,
+        extra=raw.extra,
+    )
+
+
+async def refresh_source(
+    spec: SourceSpec,
+    store: Store,
+    client: HttpClient,
+    *,
+    progress: Progress | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> SourceReport:
+    """Poll one source end to end. Never raises for upstream trouble: the error is in the
+    report and in the source's stored state."""
+    started = time.monotonic()
+    report = SourceReport(source=spec.id)
+    state = store.get_state(spec.id).replace(last_attempt=now())
+    slug_for = _SlugCache(store)
+    seen = 0
+    try:
+        adapter = get_adapter(spec.adapter)
+        request: Request | None = adapter.first_page(spec)
+        max_pages = int(spec.get("max_pages", 10))
+        while request is not None and report.pages < max_pages:
+            response = await client.get(request, source=spec.id)
+            page = adapter.parse_page(spec, response.body, request)
+            report.pages += 1
+            seen += len(page.items)
+            for drop in page.dropped:
+                _log_drop(drop)
+            report.dropped.extend(page.dropped)
+            met_stored = await _store_page(
+                spec, store, client, adapter, page.items, report, slug_for, now()
+            )
+            if progress is not None:
+                progress(spec.id, report.pages, seen)
+            # An older page is only worth asking for while every item was new to us.
+            stop = page.next_is_older and (met_stored or not page.items)
+            request = None if stop else page.next
+        state = state.replace(last_success=now(), last_error=None, consecutive_failures=0)
+    except FinewsError as exc:
+        report.error = str(exc)
+        state = state.replace(
+            last_error=str(exc), consecutive_failures=state.consecutive_failures + 1
+        )
+    report.elapsed = time.monotonic() - started
+    store.save_state(state)
+    _log_poll(report)
+    return report
+
+
+async def _store_page(
+    spec: SourceSpec,
+    store: Store,
+    client: HttpClient,
+    adapter: Adapter,
+    raws: Sequence[RawItem],
+    report: SourceReport,
+    slug_for: Callable[[str], str],
+    fetched_at: datetime,
+) -> bool:
+    """Normalise and commit one page; return whether it held an item stored before."""
+    known = store.known_ids(spec.id, [raw.upstream_id for raw in raws])
+    fresh = [raw for raw in raws if raw.upstream_id not in known]
+    if spec.get("fulltext", True) and fresh:
+        results = await asyncio.gather(*(_fulltext(client, adapter, spec, r) for r in fresh))
+        filled = {raw.upstream_id: raw for raw, _ in results}
+        for _, problem in results:
+            if problem is not None:
+                report.fulltext_errors += 1
+                log.warning("source=%s %s (kept with its digest)", spec.id, problem)
+        raws = [filled.get(raw.upstream_id, raw) for raw in raws]
+    items: list[Item] = []
+    for raw in raws:
+        result = normalize_item(raw, spec, fetched_at=fetched_at, slug_for=slug_for)
+        if isinstance(result, Dropped):
+            _log_drop(result)
+            report.dropped.append(result)
+        else:
+            items.append(result)
+    outcome = store.upsert_items(items)
+    report.new += outcome.new
+    report.updated += outcome.updated
+    report.unchanged += outcome.unchanged
+    return bool(known)
+
+
+def _log_drop(drop: Dropped) -> None:
+    log.warning("source=%s id=%s dropped: %s", drop.source, drop.upstream_id or "-", drop.reason)
+
+
+def _log_poll(report: SourceReport) -> None:
+    status = "ok" if report.ok else "error"
+    log.info(
+        "source=%s status=%s new=%d updated=%d unchanged=%d dropped=%d pages=%d elapsed=%.2fs%s",
+        report.source,
+        status,
+        report.new,
+        report.updated,
+        report.unchanged,
+        len(report.dropped),
+        report.pages,
+        report.elapsed,
+        f" error={report.error!r}" if report.error else "",
+        extra={
+            "source": report.source,
+            "status": status,
+            "new": report.new,
+            "updated": report.updated,
+            "dropped": len(report.dropped),
+            "pages": report.pages,
+            "elapsed": round(report.elapsed, 3),
+        },
+    )
+
+
+async def refresh_all(
+    specs: Sequence[SourceSpec],
+    store: Store,
+    client: HttpClient,
+    *,
+    progress: Progress | None = None,
+) -> list[SourceReport]:
+    """Poll several sources concurrently; one source's failure never stops the others."""
+    return list(
+        await asyncio.gather(
+            *(refresh_source(spec, store, client, progress=progress) for spec in specs)
+        )
+    )

@@ -1,0 +1,78 @@
+"""What every source adapter is: pure request builders and parsers, no network.
+
+An adapter turns a :class:`~finews.models.SourceSpec` into the first :class:`Request` of a
+poll, turns each reply body into a :class:`Page` (items, dropped items with reasons, and
+the request for the next, older page if there is one), and does the same for full text.
+``finews.refresh`` is the one place that sends the requests and stores the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from finews.models import Dropped, RawItem, SourceSpec
+
+__all__ = ["Adapter", "Page", "Request", "Setting"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP GET an adapter wants sent. ``fallback_urls`` are tried in order on failure."""
+
+    url: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    fallback_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One parsed reply: the items in upstream order (newest first), the dropped ones with a
+    reason, and the request for the next page, or ``None`` at the end.
+
+    ``next_is_older`` says that ``next`` asks for older items of the same list, so a poll
+    may stop once it meets stored items; ``False`` means ``next`` is another list (another
+    market type) that must be asked for regardless."""
+
+    items: list[RawItem]
+    dropped: list[Dropped] = field(default_factory=list)
+    next: Request | None = None
+    next_is_older: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting an adapter declares: its name, type, default and what it means."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] = ()
+
+
+class Adapter(Protocol):
+    """The interface of a source adapter module object (see ``finews.sources.registry``)."""
+
+    #: adapter name used in configuration, e.g. ``"eastmoney_fast"``
+    name: str
+    #: one line for ``finews sources`` and the README
+    description: str
+    #: settings this adapter reads, with defaults (upstream URLs included)
+    settings: tuple[Setting, ...]
+
+    def first_page(self, spec: SourceSpec) -> Request:
+        """The request for the newest page."""
+
+    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+        """Parse one reply. Raise ``ParseError`` when the envelope is not the known shape;
+        drop single bad items into ``Page.dropped`` with a reason."""
+
+    def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
+        """The request for an item's full text, or ``None`` when there is nothing to fetch."""
+
+    def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
+        """The full text in a reply; ``""`` when the upstream has none. ``ParseError`` on a
+        reply that is not in the known shape."""

@@ -1,0 +1,32 @@
+"""The only SQL in finews: one :class:`Store` interface, a SQLite and a PostgreSQL backend.
+
+``open_store(url)`` picks the backend from the database URL and applies migrations.
+"""
+
+from __future__ import annotations
+
+from finews.errors import StoreError
+from finews.store.base import Change, ItemQuery, Store
+
+__all__ = ["Change", "ItemQuery", "Store", "open_store"]
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the database at ``url`` (``sqlite:///…`` or ``postgresql://…``)."""
+    store: Store
+    if url.startswith("sqlite:"):
+        from finews.store.sqlite import SqliteStore
+
+        store = SqliteStore(url)
+    elif url.startswith(("postgresql:", "postgres:")):
+        from finews.store.postgres import PostgresStore
+
+        store = PostgresStore(url)
+    else:
+        raise StoreError(
+            f"database_url {url!r} is not supported: use sqlite:///path/to/finews.db "
+            "or postgresql://user@host/dbname"
+        )
+    if migrate:
+        store.migrate()
+    return store

@@ -1,0 +1,863 @@
+"""The storage interface, and its one SQL implementation shared by SQLite and PostgreSQL.
+
+Every statement here is portable SQL written with ``?`` placeholders; a backend only says how
+to connect, how its placeholders look and how to run a migration script. Nothing is ever
+deleted: an edited item keeps its previous revision in ``item_revisions``, and every insert
+or update appends a row to ``changes`` (the log that live pages follow).
+
+Driver exceptions (sqlite3, psycopg) never leave this package: they are wrapped in
+:class:`~finews.errors.StoreError` at the transaction boundary.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from finews.errors import StoreError
+from finews.models import Item, SourceState, UpsertResult
+
+__all__ = [
+    "TABLES",
+    "TABLE_KEYS",
+    "Change",
+    "ItemQuery",
+    "SqlStore",
+    "Store",
+    "from_db_time",
+    "redact_url",
+    "to_db_time",
+]
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+_ITEM_COLUMNS = (
+    "id, source, upstream_id, title, digest, content, url, media, category, tag, kind, "
+    "importance, stocks, author, fulltext_key, published_at, fetched_at, revision"
+)
+
+#: Every table with its columns, in the order ``export_rows`` yields them and ``import_rows``
+#: takes them, parents before children. Both engines' migrations create exactly these.
+TABLES: dict[str, tuple[str, ...]] = {
+    "items": (
+        "id",
+        "source",
+        "upstream_id",
+        "title",
+        "digest",
+        "content",
+        "url",
+        "media",
+        "category",
+        "tag",
+        "kind",
+        "importance",
+        "stocks",
+        "author",
+        "fulltext_key",
+        "published_at",
+        "fetched_at",
+        "updated_at",
+        "revision",
+    ),
+    "item_revisions": (
+        "item_id",
+        "revision",
+        "title",
+        "digest",
+        "content",
+        "url",
+        "media",
+        "importance",
+        "stocks",
+        "author",
+        "published_at",
+        "replaced_at",
+    ),
+    "changes": ("seq", "item_id", "kind", "at"),
+    "media_slugs": ("media", "slug"),
+    "source_state": (
+        "source",
+        "last_attempt",
+        "last_success",
+        "last_error",
+        "consecutive_failures",
+        "next_poll",
+        "cursor",
+    ),
+}
+
+#: Each table's primary key: its first columns, and the order of ``export_rows``.
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "items": ("id",),
+    "item_revisions": ("item_id", "revision"),
+    "changes": ("seq",),
+    "media_slugs": ("media",),
+    "source_state": ("source",),
+}
+
+#: What ``import_rows`` does with a row whose key exists: items and source states take the
+#: imported values; revisions and the change log are append-only, and a media name keeps
+#: its first slug forever.
+_REPLACE_ON_IMPORT = frozenset({"items", "source_state"})
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        user = parts.username or ""
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    except ValueError:
+        return "<unparseable database URL>"
+
+
+def to_db_time(dt: datetime | None) -> str | None:
+    """A timezone-aware datetime as the stored UTC text (sorts as time does)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        raise StoreError(f"naive datetime {dt!r}: every stored time must be timezone-aware")
+    return dt.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def from_db_time(text: str | None) -> datetime | None:
+    """The stored UTC text back as an aware datetime."""
+    if text is None:
+        return None
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change log: an item was stored (``new``) or edited (``update``)."""
+
+    seq: int
+    item_id: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemQuery:
+    """Which items to list, newest first. ``before`` is a keyset cursor: the
+    ``(published_at, id)`` of the last item of the previous page."""
+
+    source: str | None = None
+    category: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    important: bool | None = None
+    before: tuple[datetime, int] | None = None
+    limit: int | None = None
+    oldest_first: bool = False
+
+
+class Store(ABC):
+    """What finews needs from a database. One implementation per engine."""
+
+    @abstractmethod
+    def migrate(self) -> list[int]:
+        """Apply pending migrations; return the versions applied."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The newest applied migration (0 for an empty database)."""
+
+    @abstractmethod
+    def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
+        """Store items in one transaction, idempotently by (source, upstream id)."""
+
+    @abstractmethod
+    def get_item(self, source: str, upstream_id: str) -> Item | None:
+        """One item by its natural key."""
+
+    @abstractmethod
+    def get_item_by_id(self, item_id: int) -> Item | None:
+        """One item by row id."""
+
+    @abstractmethod
+    def items(self, query: ItemQuery = ItemQuery()) -> Iterator[Item]:
+        """Items matching ``query``, newest first (streamed)."""
+
+    @abstractmethod
+    def count_items(self, source: str | None = None) -> int:
+        """How many items (of one source)."""
+
+    @abstractmethod
+    def known_ids(self, source: str, upstream_ids: Sequence[str]) -> set[str]:
+        """Which of these upstream ids are stored already."""
+
+    @abstractmethod
+    def revisions(self, item_id: int) -> list[Item]:
+        """Earlier revisions of an item, oldest first."""
+
+    @abstractmethod
+    def slug_for_media(self, media: str, proposed: str) -> str:
+        """The category slug of a media name: the stored one, else ``proposed`` (stored)."""
+
+    @abstractmethod
+    def media_slugs(self) -> dict[str, str]:
+        """Every media name with its slug."""
+
+    @abstractmethod
+    def get_state(self, source: str) -> SourceState:
+        """The persisted state of a source (an empty one if never polled)."""
+
+    @abstractmethod
+    def save_state(self, state: SourceState) -> None:
+        """Persist a source's state."""
+
+    @abstractmethod
+    def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
+        """Change-log entries after ``seq``, oldest first."""
+
+    @abstractmethod
+    def last_change_seq(self) -> int:
+        """The newest change-log sequence number (0 when empty)."""
+
+    @abstractmethod
+    def integrity_problems(self) -> list[str]:
+        """Run the engine's integrity check; return what it found wrong (empty when sound)."""
+
+    @abstractmethod
+    def export_rows(self, table: str, *, batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every row of ``table`` (a key of :data:`TABLES`) as raw column values in
+        :data:`TABLES` order, in batches of up to ``batch`` rows, in primary-key order (text
+        keys in the engine's collation). For backups and ``copy_db``."""
+
+    @abstractmethod
+    def import_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Write raw rows (as :meth:`export_rows` yields them) in one transaction, keeping
+        row ids and sequence numbers, appending nothing to the change log. A row whose key
+        exists replaces it in ``items`` and ``source_state``; in the append-only tables and
+        ``media_slugs`` the existing row stays."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SqlStore(Store):
+    """The shared implementation over a DB-API connection."""
+
+    #: the backend's placeholder; statements here use ``?``
+    placeholder = "?"
+    #: folder under ``finews/store/migrations`` holding this backend's scripts
+    migrations_dir = ""
+    #: the driver's exception classes, wrapped in StoreError at the boundary
+    driver_errors: tuple[type[Exception], ...] = ()
+    #: appended to the SELECT that reads an item before updating it: where writers run
+    #: concurrently, the second waits and then merges into the first one's result
+    row_lock_clause = ""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._lock = threading.RLock()
+        self._conn: Any = self._connect()
+
+    # --- what a backend provides -------------------------------------------------------
+    @abstractmethod
+    def _connect(self) -> Any:
+        """Open the DB-API connection."""
+
+    @abstractmethod
+    def _run_script(self, cur: Any, script: str) -> None:
+        """Run a migration script (several statements) inside the open transaction."""
+
+    @abstractmethod
+    def integrity_problems(self) -> list[str]:
+        """Engine-specific integrity check."""
+
+    def _begin(self, cur: Any) -> None:
+        """Start a write transaction (SQLite takes its write lock here)."""
+
+    def _lock_migrations(self, cur: Any) -> None:
+        """Keep concurrent ``migrate()`` calls from applying a script twice."""
+
+    def _lock_change_log(self, cur: Any) -> None:
+        """Hold, until commit, the right to append to ``changes``, so that sequence numbers
+        become visible in the order they were handed out: a reader following
+        ``changes_since(last_seen)`` must never see seq 6 while seq 5 is still uncommitted,
+        or it skips 5 for good. SQLite's single writer gives this for free."""
+
+    def _after_import(self, cur: Any, table: str) -> None:
+        """Bring id generators past the ids that ``import_rows`` wrote explicitly."""
+
+    # --- plumbing ------------------------------------------------------------------------
+    def _sql(self, statement: str) -> str:
+        if self.placeholder == "?":
+            return statement
+        return statement.replace("?", self.placeholder)
+
+    def _wrap(self, exc: Exception) -> StoreError:
+        return StoreError(f"database {redact_url(self.url)}: {type(exc).__name__}: {exc}")
+
+    def _rollback_quietly(self) -> None:
+        # a broken connection also fails its rollback; the first error is the one to report
+        with suppress(*self.driver_errors):
+            self._conn.rollback()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """One write transaction: commit on success, roll back on any error."""
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+            except self.driver_errors as exc:
+                raise self._wrap(exc) from exc
+            try:
+                self._begin(cur)
+                yield cur
+                self._conn.commit()
+            except self.driver_errors as exc:
+                self._rollback_quietly()
+                raise self._wrap(exc) from exc
+            except BaseException:
+                self._rollback_quietly()
+                raise
+            finally:
+                cur.close()
+
+    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+                try:
+                    cur.execute(self._sql(statement), tuple(params))
+                    rows = cur.fetchall()
+                finally:
+                    cur.close()
+                # end the read transaction so later reads see other processes' commits
+                self._conn.commit()
+            except self.driver_errors as exc:
+                self._rollback_quietly()
+                raise self._wrap(exc) from exc
+            except BaseException:
+                self._rollback_quietly()
+                raise
+            return list(rows)
+
+    def _exec(self, cur: Any, statement: str, params: Sequence[Any] = ()) -> Any:
+        cur.execute(self._sql(statement), tuple(params))
+        return cur
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.close()
+            except self.driver_errors as exc:
+                raise self._wrap(exc) from exc
+
+    # --- migrations ----------------------------------------------------------------------
+    def _scripts(self) -> list[tuple[int, str]]:
+        folder = resources.files("finews.store") / "migrations" / self.migrations_dir
+        found = []
+        for entry in folder.iterdir():
+            name = entry.name
+            if name.endswith(".sql"):
+                found.append((int(name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+        return sorted(found)
+
+    def schema_version(self) -> int:
+        try:
+            rows = self._query("SELECT MAX(version) FROM schema_version")
+        except StoreError:
+            # no schema_version table yet: nothing was ever migrated
+            return 0
+        return int(rows[0][0] or 0)
+
+    def migrate(self) -> list[int]:
+        applied: list[int] = []
+        with self._tx() as cur:
+            self._lock_migrations(cur)
+            self._exec(
+                cur,
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+            )
+            cur.execute("SELECT version FROM schema_version")
+            done = {int(row[0]) for row in cur.fetchall()}
+            for version, script in self._scripts():
+                if version in done:
+                    continue
+                self._run_script(cur, script)
+                self._exec(
+                    cur,
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (version, to_db_time(datetime.now(UTC))),
+                )
+                applied.append(version)
+        return applied
+
+    # --- items ---------------------------------------------------------------------------
+    @staticmethod
+    def _row_to_item(row: Sequence[Any]) -> Item:
+        published = from_db_time(row[15])
+        fetched = from_db_time(row[16])
+        assert published is not None
+        assert fetched is not None
+        return Item(
+            id=int(row[0]),
+            source=row[1],
+            upstream_id=row[2],
+            title=row[3],
+            digest=row[4],
+            content=row[5],
+            url=row[6],
+            media=row[7],
+            category=row[8],
+            tag=row[9],
+            kind=row[10],
+            importance=int(row[11]),
+            stocks=tuple(s for s in row[12].split(" ") if s),
+            author=row[13],
+            fulltext_key=row[14],
+            published_at=published,
+            fetched_at=fetched,
+            revision=int(row[17]),
+        )
+
+    @staticmethod
+    def _merge(old: Item, new: Item) -> Item:
+        """What to store when ``new`` arrives for a stored ``old``: fields the new reading
+        lacks (full text fetched earlier, a digest, an author) keep their stored value."""
+        return new.replace(
+            id=old.id,
+            content=new.content or old.content,
+            digest=new.digest or old.digest,
+            author=new.author or old.author,
+            media=new.media or old.media,
+            stocks=new.stocks or old.stocks,
+            fulltext_key=new.fulltext_key or old.fulltext_key,
+            category=old.category or new.category,
+            tag=old.tag or new.tag,
+        )
+
+    def _select_item(self, cur: Any, source: str, upstream_id: str) -> Item | None:
+        self._exec(
+            cur,
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE source = ? AND upstream_id = ?"
+            + self.row_lock_clause,
+            (source, upstream_id),
+        )
+        row = cur.fetchone()
+        return None if row is None else self._row_to_item(row)
+
+    @staticmethod
+    def _prepare(given: Item) -> Item:
+        """Check an item before any write and shape it as it will read back, so that a
+        re-poll compares like with like (and an unchanged item never makes a revision)."""
+        where = f"item {given.source}/{given.upstream_id}"
+        for name in ("published_at", "fetched_at"):
+            value = getattr(given, name)
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise StoreError(f"{where}: naive {name} {value!r}; store aware datetimes only")
+        texts: list[str | None] = [given.source, given.upstream_id, given.title]
+        texts += [given.digest, given.content]
+        texts += [given.url, given.media, given.category, given.tag, given.kind]
+        texts += [given.author, given.fulltext_key, *given.stocks]
+        if any(text is not None and "\x00" in text for text in texts):
+            # PostgreSQL cannot store NUL in text; refuse it on every engine alike
+            raise StoreError(f"{where}: text contains a NUL character; strip it before storing")
+        return given.replace(
+            # stored times have whole seconds, stocks are stored space-separated
+            published_at=given.published_at.replace(microsecond=0),
+            fetched_at=given.fetched_at.replace(microsecond=0),
+            stocks=tuple(s for s in " ".join(given.stocks).split(" ") if s),
+        )
+
+    def _insert_item(self, cur: Any, item: Item, now: str | None) -> int | None:
+        """Insert a new item; ``None`` when a concurrent writer stored the same key first."""
+        self._exec(
+            cur,
+            "INSERT INTO items (source, upstream_id, title, digest, content, url, "
+            "media, category, tag, kind, importance, stocks, author, fulltext_key, "
+            "published_at, fetched_at, updated_at, revision) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+            "ON CONFLICT (source, upstream_id) DO NOTHING RETURNING id",
+            (
+                item.source,
+                item.upstream_id,
+                item.title,
+                item.digest,
+                item.content,
+                item.url,
+                item.media,
+                item.category,
+                item.tag,
+                item.kind,
+                item.importance,
+                " ".join(item.stocks),
+                item.author,
+                item.fulltext_key,
+                to_db_time(item.published_at),
+                to_db_time(item.fetched_at),
+                now,
+            ),
+        )
+        row = cur.fetchone()
+        return None if row is None else int(row[0])
+
+    def _update_item(self, cur: Any, old: Item, merged: Item, now: str | None) -> None:
+        """Keep ``old`` as a revision and store ``merged`` in its place."""
+        assert old.id is not None
+        self._exec(
+            cur,
+            "INSERT INTO item_revisions (item_id, revision, title, digest, content, "
+            "url, media, importance, stocks, author, published_at, replaced_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                old.id,
+                old.revision,
+                old.title,
+                old.digest,
+                old.content,
+                old.url,
+                old.media,
+                old.importance,
+                " ".join(old.stocks),
+                old.author,
+                to_db_time(old.published_at),
+                now,
+            ),
+        )
+        self._exec(
+            cur,
+            "UPDATE items SET title = ?, digest = ?, content = ?, url = ?, media = ?, "
+            "importance = ?, stocks = ?, author = ?, fulltext_key = ?, "
+            "published_at = ?, updated_at = ?, revision = ? WHERE id = ?",
+            (
+                merged.title,
+                merged.digest,
+                merged.content,
+                merged.url,
+                merged.media,
+                merged.importance,
+                " ".join(merged.stocks),
+                merged.author,
+                merged.fulltext_key,
+                to_db_time(merged.published_at),
+                now,
+                old.revision + 1,
+                old.id,
+            ),
+        )
+
+    def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
+        prepared = [self._prepare(given) for given in items]
+        new = updated = unchanged = 0
+        now = to_db_time(datetime.now(UTC))
+        log: list[tuple[int, str]] = []
+        with self._tx() as cur:
+            for item in prepared:
+                old = self._select_item(cur, item.source, item.upstream_id)
+                if old is None:
+                    item_id = self._insert_item(cur, item, now)
+                    if item_id is not None:
+                        log.append((item_id, "new"))
+                        new += 1
+                        continue
+                    # another worker committed the same key meanwhile: treat as a re-poll
+                    old = self._select_item(cur, item.source, item.upstream_id)
+                    if old is None:
+                        raise StoreError(
+                            f"item {item.source}/{item.upstream_id}: insert conflicted "
+                            "but no stored row is visible; retry the batch"
+                        )
+                merged = self._merge(old, item)
+                if merged.content_fields() == old.content_fields():
+                    unchanged += 1
+                    continue
+                assert old.id is not None
+                self._update_item(cur, old, merged, now)
+                log.append((old.id, "update"))
+                updated += 1
+            # the change log goes last, so the lock that orders it is held only briefly and
+            # never while waiting for another writer's item rows (no deadlock)
+            if log:
+                self._lock_change_log(cur)
+                for item_id, kind in log:
+                    self._log_change(cur, item_id, kind, now)
+        return UpsertResult(new=new, updated=updated, unchanged=unchanged)
+
+    def _log_change(self, cur: Any, item_id: int, kind: str, now: str | None) -> None:
+        self._exec(
+            cur, "INSERT INTO changes (item_id, kind, at) VALUES (?, ?, ?)", (item_id, kind, now)
+        )
+
+    def get_item(self, source: str, upstream_id: str) -> Item | None:
+        rows = self._query(
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE source = ? AND upstream_id = ?",
+            (source, upstream_id),
+        )
+        return self._row_to_item(rows[0]) if rows else None
+
+    def get_item_by_id(self, item_id: int) -> Item | None:
+        rows = self._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
+        return self._row_to_item(rows[0]) if rows else None
+
+    def items(self, query: ItemQuery = ItemQuery()) -> Iterator[Item]:
+        filters: list[str] = []
+        params: list[Any] = []
+        if query.source is not None:
+            filters.append("source = ?")
+            params.append(query.source)
+        if query.category is not None:
+            filters.append("category = ?")
+            params.append(query.category)
+        if query.since is not None:
+            filters.append("published_at >= ?")
+            params.append(to_db_time(query.since))
+        if query.until is not None:
+            filters.append("published_at < ?")
+            params.append(to_db_time(query.until))
+        if query.important is not None:
+            filters.append("importance > 0" if query.important else "importance = 0")
+        order = "ASC" if query.oldest_first else "DESC"
+        cmp = ">" if query.oldest_first else "<"
+        # Stream in keyset pages so a million-item export never holds the archive in memory.
+        remaining = query.limit
+        cursor = query.before
+        while remaining is None or remaining > 0:
+            where, args = list(filters), list(params)
+            if cursor is not None:
+                at = to_db_time(cursor[0])
+                where.append(f"(published_at {cmp} ? OR (published_at = ? AND id {cmp} ?))")
+                args.extend([at, at, cursor[1]])
+            size = 2000 if remaining is None else min(2000, remaining)
+            sql = f"SELECT {_ITEM_COLUMNS} FROM items"
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            sql += f" ORDER BY published_at {order}, id {order} LIMIT {int(size)}"
+            rows = self._query(sql, args)
+            page = [self._row_to_item(row) for row in rows]
+            yield from page
+            if len(page) < size:
+                return
+            last = page[-1]
+            assert last.id is not None
+            cursor = (last.published_at, last.id)
+            if remaining is not None:
+                remaining -= len(page)
+
+    def count_items(self, source: str | None = None) -> int:
+        if source is None:
+            rows = self._query("SELECT COUNT(*) FROM items")
+        else:
+            rows = self._query("SELECT COUNT(*) FROM items WHERE source = ?", (source,))
+        return int(rows[0][0])
+
+    def known_ids(self, source: str, upstream_ids: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        ids = list(upstream_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(
+                f"SELECT upstream_id FROM items WHERE source = ? AND upstream_id IN ({marks})",
+                [source, *chunk],
+            )
+            known.update(row[0] for row in rows)
+        return known
+
+    def revisions(self, item_id: int) -> list[Item]:
+        current = self.get_item_by_id(item_id)
+        if current is None:
+            return []
+        rows = self._query(
+            "SELECT revision, title, digest, content, url, media, importance, stocks, author, "
+            "published_at FROM item_revisions WHERE item_id = ? ORDER BY revision",
+            (item_id,),
+        )
+        result = []
+        for row in rows:
+            published = from_db_time(row[9])
+            assert published is not None
+            result.append(
+                current.replace(
+                    revision=int(row[0]),
+                    title=row[1],
+                    digest=row[2],
+                    content=row[3],
+                    url=row[4],
+                    media=row[5],
+                    importance=int(row[6]),
+                    stocks=tuple(s for s in row[7].split(" ") if s),
+                    author=row[8],
+                    published_at=published,
+                )
+            )
+        return result
+
+    # --- media slugs ---------------------------------------------------------------------
+    def slug_for_media(self, media: str, proposed: str) -> str:
+        with self._tx() as cur:
+            # ON CONFLICT: another worker may store the same media name at the same moment.
+            self._exec(
+                cur,
+                "INSERT INTO media_slugs (media, slug) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (media, proposed),
+            )
+            self._exec(cur, "SELECT slug FROM media_slugs WHERE media = ?", (media,))
+            return str(cur.fetchone()[0])
+
+    def media_slugs(self) -> dict[str, str]:
+        return {row[0]: row[1] for row in self._query("SELECT media, slug FROM media_slugs")}
+
+    # --- source state --------------------------------------------------------------------
+    def get_state(self, source: str) -> SourceState:
+        rows = self._query(
+            "SELECT last_attempt, last_success, last_error, consecutive_failures, next_poll, "
+            "cursor FROM source_state WHERE source = ?",
+            (source,),
+        )
+        if not rows:
+            return SourceState(source=source)
+        row = rows[0]
+        return SourceState(
+            source=source,
+            last_attempt=from_db_time(row[0]),
+            last_success=from_db_time(row[1]),
+            last_error=row[2],
+            consecutive_failures=int(row[3]),
+            next_poll=from_db_time(row[4]),
+            cursor=row[5],
+        )
+
+    def save_state(self, state: SourceState) -> None:
+        values = (
+            state.source,
+            to_db_time(state.last_attempt),
+            to_db_time(state.last_success),
+            state.last_error,
+            state.consecutive_failures,
+            to_db_time(state.next_poll),
+            state.cursor,
+        )
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise StoreError(f"state of {state.source}: text contains a NUL character")
+        with self._tx() as cur:
+            # one statement, so two workers saving the same new source cannot both insert
+            self._exec(
+                cur,
+                "INSERT INTO source_state (source, last_attempt, last_success, last_error, "
+                "consecutive_failures, next_poll, cursor) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET last_attempt = excluded.last_attempt, "
+                "last_success = excluded.last_success, last_error = excluded.last_error, "
+                "consecutive_failures = excluded.consecutive_failures, "
+                "next_poll = excluded.next_poll, cursor = excluded.cursor",
+                values,
+            )
+
+    # --- change log ----------------------------------------------------------------------
+    def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
+        rows = self._query(
+            f"SELECT seq, item_id, kind FROM changes WHERE seq > ? ORDER BY seq LIMIT {int(limit)}",
+            (seq,),
+        )
+        return [Change(seq=int(r[0]), item_id=int(r[1]), kind=r[2]) for r in rows]
+
+    def last_change_seq(self) -> int:
+        rows = self._query("SELECT MAX(seq) FROM changes")
+        return int(rows[0][0] or 0)
+
+    # --- integrity -----------------------------------------------------------------------
+    def _consistency_problems(self) -> list[str]:
+        """Checks of finews's own invariants, the same SQL on every engine."""
+        problems = []
+        checks = (
+            (
+                "SELECT COUNT(*) FROM changes c LEFT JOIN items i ON i.id = c.item_id "
+                "WHERE i.id IS NULL",
+                "change-log rows point at no item",
+            ),
+            (
+                "SELECT COUNT(*) FROM item_revisions r LEFT JOIN items i ON i.id = r.item_id "
+                "WHERE i.id IS NULL",
+                "revision rows point at no item",
+            ),
+            (
+                # an item at revision n keeps exactly its revisions 1 … n-1
+                "SELECT COUNT(*) FROM items i WHERE i.revision <> 1 + "
+                "(SELECT COUNT(*) FROM item_revisions r WHERE r.item_id = i.id "
+                "AND r.revision BETWEEN 1 AND i.revision - 1) OR EXISTS "
+                "(SELECT 1 FROM item_revisions r WHERE r.item_id = i.id "
+                "AND (r.revision < 1 OR r.revision >= i.revision))",
+                "items whose revision number does not match their kept revisions",
+            ),
+        )
+        for statement, what in checks:
+            count = int(self._query(statement)[0][0])
+            if count:
+                problems.append(f"{count} {what}")
+        return problems
+
+    # --- raw rows (backups, copy_db) -----------------------------------------------------
+    @staticmethod
+    def _table(table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}; expected one of {', '.join(TABLES)}")
+        return TABLES[table], TABLE_KEYS[table]
+
+    def export_rows(self, table: str, *, batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
+        columns, key = self._table(table)
+        if batch < 1:
+            raise StoreError(f"batch must be at least 1, not {batch}")
+        positions = [columns.index(k) for k in key]
+        select = f"SELECT {', '.join(columns)} FROM {table}"
+        order = f" ORDER BY {', '.join(key)} LIMIT {int(batch)}"
+        # keyset on the primary key: a row value comparison works on both engines
+        after = f" WHERE ({', '.join(key)}) > ({', '.join('?' for _ in key)})"
+        last: tuple[Any, ...] | None = None
+        while True:
+            if last is None:
+                rows = self._query(select + order)
+            else:
+                rows = self._query(select + after + order, last)
+            page = [tuple(row) for row in rows]
+            if page:
+                yield page
+            if len(page) < batch:
+                return
+            last = tuple(page[-1][i] for i in positions)
+
+    def import_rows(self, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        columns, key = self._table(table)
+        for row in rows:
+            if len(row) != len(columns):
+                raise StoreError(
+                    f"{table}: a row has {len(row)} values, expected {len(columns)} "
+                    f"({', '.join(columns)})"
+                )
+        if not rows:
+            return
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT ({', '.join(key)}) "
+        )
+        if table in _REPLACE_ON_IMPORT:
+            rest = [c for c in columns if c not in key]
+            statement += "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in rest)
+        else:
+            statement += "DO NOTHING"
+        with self._tx() as cur:
+            cur.executemany(self._sql(statement), [tuple(row) for row in rows])
+            self._after_import(cur, table)
