@@ -1,0 +1,255 @@
+"""The HTTP client: the one place finews talks to the network.
+
+Every GET an adapter builds goes through :class:`HttpClient`, which adds the hygiene the
+original scripts lacked: a deadline per attempt, a user agent, a body-size cap enforced while
+streaming, bounded retries with exponential backoff and ``Retry-After``, a concurrency limit
+per host, and failover to an adapter's ``fallback_urls``. Every failure is raised as a
+:class:`~finews.errors.FetchError` carrying the URL and the source id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from types import MappingProxyType, TracebackType
+
+import httpx
+
+from finews.errors import (
+    BodyTooLargeError,
+    ConfigError,
+    FetchError,
+    StatusFetchError,
+    TimeoutFetchError,
+)
+from finews.sources.base import Request
+
+__all__ = ["HttpClient", "HttpSettings", "Response"]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """How :class:`HttpClient` behaves.
+
+    ``timeout`` bounds each attempt as a whole (connect through the last body byte), so a
+    server trickling bytes cannot hold a poll. ``retries`` counts the extra attempts after
+    the first for retryable errors; the wait before retry *n* (from 0) is
+    ``backoff * 2**n``, at least the server's ``Retry-After``, never above ``backoff_cap``.
+    """
+
+    timeout: float = 10.0
+    user_agent: str = "finews/0.1 (+https://github.com/finews)"
+    max_body_bytes: int = 8_000_000
+    retries: int = 2
+    backoff: float = 0.5
+    backoff_cap: float = 30.0
+    per_host_concurrency: int = 2
+
+    def __post_init__(self) -> None:
+        # Fail at start-up, not as a hang (a zero-slot semaphore) or a crash mid-poll.
+        for name in ("timeout", "max_body_bytes", "per_host_concurrency"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(name, getattr(self, name), "must be greater than 0")
+        for name in ("retries", "backoff", "backoff_cap"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(name, getattr(self, name), "must be 0 or more")
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A successful (2xx) reply: final URL, status, headers (names lower-case) and body."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class HttpClient:
+    """An async HTTP client for adapter :class:`~finews.sources.base.Request` objects.
+
+    Use it as ``async with HttpClient(settings) as client: await client.get(request)``, or
+    call :meth:`aclose` when done. One instance belongs to one event loop.
+    """
+
+    def __init__(
+        self,
+        settings: HttpSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else HttpSettings()
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.settings.timeout),
+            headers={"User-Agent": self.settings.user_agent},
+            follow_redirects=True,
+            max_redirects=5,
+            transport=transport,
+        )
+        self._host_slots: dict[tuple[str, int | None], asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._client.aclose()
+
+    async def get(self, request: Request, *, source: str = "") -> Response:
+        """Send ``request`` and return its 2xx reply.
+
+        The primary URL is tried with retries first, then each fallback URL in order (with
+        the same params and headers). Raises the last :class:`FetchError` when all fail.
+        """
+        last: FetchError | None = None
+        for url in (request.url, *request.fallback_urls):
+            try:
+                return await self._get_with_retries(url, request, source)
+            except FetchError as exc:
+                last = exc
+        assert last is not None  # the loop ran at least once: request.url is always there
+        raise last
+
+    async def _get_with_retries(self, url: str, request: Request, source: str) -> Response:
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(url, request, source)
+            except FetchError as exc:
+                if not exc.retryable or attempt >= self.settings.retries:
+                    raise
+                # Sleep outside the host slot so a backing-off request does not block others.
+                await asyncio.sleep(self._delay(attempt, exc))
+                attempt += 1
+
+    def _delay(self, attempt: int, exc: FetchError) -> float:
+        wait = self.settings.backoff * 2.0**attempt
+        if isinstance(exc, StatusFetchError) and exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        return min(wait, self.settings.backoff_cap)
+
+    def _slot(self, url: httpx.URL) -> asyncio.Semaphore:
+        key = (url.host, url.port)
+        slot = self._host_slots.get(key)
+        if slot is None:
+            slot = self._host_slots[key] = asyncio.Semaphore(self.settings.per_host_concurrency)
+        return slot
+
+    async def _attempt(self, url: str, request: Request, source: str) -> Response:
+        try:
+            # Merge rather than replace: a configured URL may carry its own query string.
+            full_url = httpx.URL(url).copy_merge_params(dict(request.params))
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            raise FetchError(f"invalid URL: {exc}", url=url, source=source) from exc
+        shown = str(full_url)
+        async with self._slot(full_url):
+            try:
+                async with asyncio.timeout(self.settings.timeout):
+                    return await self._exchange(full_url, request, shown, source)
+            except TimeoutError as exc:
+                raise TimeoutFetchError(
+                    f"no complete answer within {self.settings.timeout:g} s",
+                    url=shown,
+                    source=source,
+                ) from exc
+            except httpx.TimeoutException as exc:
+                raise TimeoutFetchError(
+                    _describe("timed out", exc), url=shown, source=source
+                ) from exc
+            except httpx.UnsupportedProtocol as exc:
+                raise FetchError(
+                    _describe("unsupported URL", exc), url=shown, source=source
+                ) from exc
+            except httpx.TransportError as exc:
+                error = FetchError(_describe("connection failed", exc), url=shown, source=source)
+                error.retryable = True  # refused, reset or broken connections are often transient
+                raise error from exc
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise FetchError(
+                    _describe("request failed", exc), url=shown, source=source
+                ) from exc
+
+    async def _exchange(
+        self, url: httpx.URL, request: Request, shown: str, source: str
+    ) -> Response:
+        cap = self.settings.max_body_bytes
+        sent = self._client.build_request("GET", url, headers=dict(request.headers))
+        reply = await self._client.send(sent, stream=True)
+        try:
+            if not 200 <= reply.status_code < 300:
+                raise StatusFetchError(
+                    reply.status_code,
+                    url=shown,
+                    source=source,
+                    retry_after=retry_after_seconds(reply.headers.get("retry-after")),
+                )
+            declared = reply.headers.get("content-length", "")
+            # isascii(): str.isdigit() also accepts "²", which int() refuses.
+            if declared.isascii() and declared.isdigit() and int(declared) > cap:
+                raise BodyTooLargeError(
+                    f"Content-Length {declared} is above the {cap} byte cap",
+                    url=shown,
+                    source=source,
+                )
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in reply.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    # Stop reading here: closing the stream drops the rest of the body.
+                    raise BodyTooLargeError(
+                        f"body passed the {cap} byte cap", url=shown, source=source
+                    )
+                chunks.append(chunk)
+        finally:
+            await reply.aclose()
+        return Response(
+            url=str(reply.url),
+            status=reply.status_code,
+            headers=MappingProxyType(dict(reply.headers.items())),
+            body=b"".join(chunks),
+        )
+
+
+def _describe(what: str, exc: Exception) -> str:
+    detail = str(exc)
+    return (
+        f"{what} ({type(exc).__name__}: {detail})" if detail else f"{what} ({type(exc).__name__})"
+    )
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delay seconds or an HTTP date).
+
+    Returns ``None`` when absent or unreadable, and never a negative number. Fractional
+    seconds are accepted although the RFC only allows integers.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # "-0000" means UTC with unknown origin
+            when = when.replace(tzinfo=UTC)
+        current = time.time() if now is None else now
+        seconds = when.timestamp() - current
+    if seconds != seconds or seconds == float("inf"):  # NaN or infinite: unusable
+        return None
+    return max(0.0, seconds)
