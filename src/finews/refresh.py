@@ -3,14 +3,17 @@
 ``refresh_source`` sends the adapter's requests, parses the replies, walks back through
 older pages until it meets items already stored (so a poll after a gap misses nothing the
 upstream still lists), fetches the full text of new items, normalises, and commits page by
-page (a crash loses nothing already committed). Each bad item is dropped with a logged
-reason naming source and id; a failing source records its error in its state and the run
-goes on with the others.
+page (a crash loses nothing already committed). Where a walk back stands is saved in the
+source's state after every page: a poll that was killed, failed or ran out of its
+``max_pages`` budget is finished by the next poll, after it has read the newest page.
+Each bad item is dropped with a logged reason naming source and id; a failing source
+records its error in its state and the run goes on with the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -107,6 +110,55 @@ def _with_content(raw: RawItem, text: str) -> RawItem:
     )
 
 
+@dataclass
+class _Walk:
+    """One walk back through older pages: the next request, and how many more pages it
+    may take (the ``max_pages`` budget it started with, minus pages done)."""
+
+    request: Request | None
+    depth: int
+
+
+def _load_walks(cursor: str | None) -> list[_Walk]:
+    """The unfinished walks a source's state remembers."""
+    if not cursor:
+        return []
+    try:
+        data = json.loads(cursor)
+        return [
+            _Walk(
+                Request(
+                    url=str(w["url"]),
+                    params={str(k): str(v) for k, v in w["params"].items()},
+                    headers={str(k): str(v) for k, v in w["headers"].items()},
+                    fallback_urls=tuple(str(u) for u in w["fallback_urls"]),
+                ),
+                int(w["depth"]),
+            )
+            for w in data.get("walks", [])
+        ]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        log.warning("ignored an unreadable saved cursor %r: %s", cursor[:200], exc)
+        return []
+
+
+def _dump_walks(*groups: Sequence[_Walk]) -> str | None:
+    """The walks not yet finished, as the source state's cursor text."""
+    pending = [
+        {
+            "url": w.request.url,
+            "params": dict(w.request.params),
+            "headers": dict(w.request.headers),
+            "fallback_urls": list(w.request.fallback_urls),
+            "depth": w.depth,
+        }
+        for group in groups
+        for w in group
+        if w.request is not None and w.depth > 0
+    ]
+    return json.dumps({"walks": pending}, ensure_ascii=False) if pending else None
+
+
 async def refresh_source(
     spec: SourceSpec,
     store: Store,
@@ -124,24 +176,43 @@ async def refresh_source(
     seen = 0
     try:
         adapter = get_adapter(spec.adapter)
-        request: Request | None = adapter.first_page(spec)
         max_pages = int(spec.get("max_pages", 10))
-        while request is not None and report.pages < max_pages:
-            response = await client.get(request, source=spec.id)
-            page = adapter.parse_page(spec, response.body, request)
-            report.pages += 1
-            seen += len(page.items)
-            for drop in page.dropped:
-                _log_drop(drop)
-            report.dropped.extend(page.dropped)
-            met_stored = await _store_page(
-                spec, store, client, adapter, page.items, report, slug_for, now()
-            )
-            if progress is not None:
-                progress(spec.id, report.pages, seen)
-            # An older page is only worth asking for while every item was new to us.
-            stop = page.next_is_older and (met_stored or not page.items)
-            request = None if stop else page.next
+        # Walks still to finish: the newest page first, then every walk back that an earlier
+        # poll left unfinished (killed, failed or out of depth budget), oldest gap last.
+        walks = [_Walk(adapter.first_page(spec), max_pages), *_load_walks(state.cursor)]
+        for index, walk in enumerate(walks):
+            while walk.request is not None and walk.depth > 0:
+                response = await client.get(walk.request, source=spec.id)
+                page = adapter.parse_page(spec, response.body, walk.request)
+                report.pages += 1
+                seen += len(page.items)
+                for drop in page.dropped:
+                    _log_drop(drop)
+                report.dropped.extend(page.dropped)
+                met_stored = await _store_page(
+                    spec, store, client, adapter, page.items, report, slug_for, now()
+                )
+                if progress is not None:
+                    progress(spec.id, report.pages, seen)
+                if not page.next_is_older:
+                    # another list (not older items): always asked for, never a gap
+                    walk.request = page.next
+                    continue
+                walk.depth -= 1
+                # An older page is only worth asking for while every item was new to us.
+                done = met_stored or not page.items
+                walk.request = None if done else page.next
+                # Persist where this walk stands, so a kill now leaves no gap behind.
+                state = state.replace(cursor=_dump_walks(walks[: index + 1], walks[index + 1 :]))
+                store.save_state(state)
+            if index == 0 and walk.request is not None and walk.depth <= 0:
+                log.info(
+                    "source=%s walked back %d pages without meeting stored items; the "
+                    "rest waits for the next poll",
+                    spec.id,
+                    max_pages,
+                )
+        state = state.replace(cursor=_dump_walks(walks, []))
         state = state.replace(last_success=now(), last_error=None, consecutive_failures=0)
     except FinewsError as exc:
         report.error = str(exc)
