@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from finews.cli import cli
-from finews.demo.replay import ReplayServer, Reply, Route
+from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import SourceSpec
 from finews.refresh import SourceReport, refresh_all, refresh_source
@@ -62,12 +62,49 @@ def test_a_poll_after_a_gap_walks_back_until_it_meets_stored_items(tmp_path: Pat
         assert store.known_ids("em_fast", published) == set(published)
 
 
-def test_walk_back_stops_at_max_pages(tmp_path: Path) -> None:
+def test_walk_back_stops_at_the_max_pages_depth(tmp_path: Path) -> None:
     feed = FastNewsFeed(page_size=10)
     feed.publish(100)
+    db = tmp_path / "f.db"
     with ReplayServer([feed.route()]) as upstream:
-        report = poll(fast_spec(upstream.url, max_pages=3), tmp_path / "f.db")
-    assert (report.pages, report.new) == (3, 30)
+        spec = fast_spec(upstream.url, max_pages=3)
+        first = poll(spec, db)
+        feed.publish(5)
+        second = poll(spec, db)
+    assert (first.pages, first.new) == (3, 30)
+    # the depth bounds how far back a poll goes: nothing older is asked for later
+    assert (second.pages, second.new) == (1, 5)
+    with open_store(f"sqlite:///{db}") as store:
+        assert store.count_items("em_fast") == 35
+        assert store.get_state("em_fast").cursor is None
+
+
+def test_a_walk_that_failed_half_way_is_finished_by_the_next_poll(tmp_path: Path) -> None:
+    feed = FastNewsFeed(page_size=10)
+    feed.publish(50)
+    failures = {"left": 0}
+
+    def flaky(received: Received) -> Reply:
+        if received.query.get("sortEnd") and failures["left"] > 0:
+            failures["left"] -= 1
+            return Reply(status=503, body=b"busy")
+        return feed.handle(received)
+
+    db = tmp_path / "f.db"
+    with ReplayServer([Route(FAST_PATH, flaky)]) as upstream:
+        spec = fast_spec(upstream.url)
+        poll(spec, db)
+        feed.publish(40)
+        failures["left"] = 2  # the walk back fails (both attempts) after its first page
+        broken = poll(spec, db)
+        assert broken.error is not None
+        assert broken.new == 10
+        healed = poll(spec, db)
+    assert healed.error is None
+    assert healed.new == 30
+    with open_store(f"sqlite:///{db}") as store:
+        assert store.count_items("em_fast") == 90
+        assert store.get_state("em_fast").cursor is None
 
 
 def test_a_repeated_poll_stores_nothing_twice(tmp_path: Path) -> None:

@@ -2,10 +2,11 @@
 
 ``refresh_source`` sends the adapter's requests, parses the replies, walks back through
 older pages until it meets items already stored (so a poll after a gap misses nothing the
-upstream still lists), fetches the full text of new items, normalises, and commits page by
+upstream still lists), fetches the full text of new items (or, given a ``fulltext`` sink,
+hands them to it and stores them at once with their digest), normalises, and commits page by
 page (a crash loses nothing already committed). Where a walk back stands is saved in the
-source's state after every page: a poll that was killed, failed or ran out of its
-``max_pages`` budget is finished by the next poll, after it has read the newest page.
+source's state after every page: a walk that was killed or failed half-way is finished
+by the next poll, after it has read the newest page, within the same ``max_pages`` depth.
 Each bad item is dropped with a logged reason naming source and id; a failing source
 records its error in its state and the run goes on with the others.
 """
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from finews.errors import FinewsError
+from finews.errors import FinewsError, StatusFetchError
 from finews.fetch.client import HttpClient
 from finews.models import Dropped, Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
@@ -29,7 +30,7 @@ from finews.sources import get_adapter
 from finews.sources.base import Adapter, Request
 from finews.store import Store
 
-__all__ = ["SourceReport", "refresh_all", "refresh_source"]
+__all__ = ["FulltextSink", "SourceReport", "refresh_all", "refresh_source"]
 
 log = logging.getLogger("finews.refresh")
 
@@ -45,7 +46,11 @@ class SourceReport:
     pages: int = 0
     dropped: list[Dropped] = field(default_factory=list)
     fulltext_errors: int = 0
+    #: new items handed to the ``fulltext`` sink instead of being fetched here
+    fulltext_queued: int = 0
     error: str | None = None
+    #: seconds the upstream asked us to wait (``Retry-After`` of the failing reply)
+    retry_after: float | None = None
     elapsed: float = 0.0
 
     @property
@@ -56,6 +61,10 @@ class SourceReport:
 
 #: called with (source id, pages done, items seen so far) while a poll runs
 Progress = Callable[[str, int, int], None]
+
+#: called with a source and its new items that have a full text to fetch, before they are
+#: stored (so the work is recorded first: a crash in between leaves it queued, never lost)
+FulltextSink = Callable[[SourceSpec, Sequence[RawItem]], None]
 
 
 class _SlugCache:
@@ -113,7 +122,8 @@ def _with_content(raw: RawItem, text: str) -> RawItem:
 @dataclass
 class _Walk:
     """One walk back through older pages: the next request, and how many more pages it
-    may take (the ``max_pages`` budget it started with, minus pages done)."""
+    may take (the ``max_pages`` depth it started with, minus pages done). A walk that
+    reaches its depth ends there: the depth setting bounds how far back a poll goes."""
 
     request: Request | None
     depth: int
@@ -166,9 +176,14 @@ async def refresh_source(
     *,
     progress: Progress | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    fulltext: FulltextSink | None = None,
 ) -> SourceReport:
     """Poll one source end to end. Never raises for upstream trouble: the error is in the
-    report and in the source's stored state."""
+    report and in the source's stored state.
+
+    ``fulltext``, when given, takes over full-text fetching: new items are stored with their
+    digest at once and handed to it (``finews run`` queues them for a background worker),
+    so a slow article endpoint never holds up the list."""
     started = time.monotonic()
     report = SourceReport(source=spec.id)
     state = store.get_state(spec.id).replace(last_attempt=now())
@@ -190,7 +205,7 @@ async def refresh_source(
                     _log_drop(drop)
                 report.dropped.extend(page.dropped)
                 met_stored = await _store_page(
-                    spec, store, client, adapter, page.items, report, slug_for, now()
+                    spec, store, client, adapter, page.items, report, slug_for, now(), fulltext
                 )
                 if progress is not None:
                     progress(spec.id, report.pages, seen)
@@ -205,10 +220,10 @@ async def refresh_source(
                 # Persist where this walk stands, so a kill now leaves no gap behind.
                 state = state.replace(cursor=_dump_walks(walks[: index + 1], walks[index + 1 :]))
                 store.save_state(state)
-            if index == 0 and walk.request is not None and walk.depth <= 0:
-                log.info(
-                    "source=%s walked back %d pages without meeting stored items; the "
-                    "rest waits for the next poll",
+            if walk.request is not None and walk.depth <= 0:
+                log.warning(
+                    "source=%s walked back max_pages=%d pages without meeting stored items; "
+                    "older items are not fetched (raise max_pages to go deeper)",
                     spec.id,
                     max_pages,
                 )
@@ -216,6 +231,8 @@ async def refresh_source(
         state = state.replace(last_success=now(), last_error=None, consecutive_failures=0)
     except FinewsError as exc:
         report.error = str(exc)
+        if isinstance(exc, StatusFetchError):
+            report.retry_after = exc.retry_after
         state = state.replace(
             last_error=str(exc), consecutive_failures=state.consecutive_failures + 1
         )
@@ -234,11 +251,17 @@ async def _store_page(
     report: SourceReport,
     slug_for: Callable[[str], str],
     fetched_at: datetime,
+    fulltext: FulltextSink | None = None,
 ) -> bool:
     """Normalise and commit one page; return whether it held an item stored before."""
     known = store.known_ids(spec.id, [raw.upstream_id for raw in raws])
     fresh = [raw for raw in raws if raw.upstream_id not in known]
-    if spec.get("fulltext", True) and fresh:
+    if spec.get("fulltext", True) and fresh and fulltext is not None:
+        wanted = [raw for raw in fresh if adapter.fulltext_request(spec, raw) is not None]
+        if wanted:
+            fulltext(spec, wanted)
+            report.fulltext_queued += len(wanted)
+    elif spec.get("fulltext", True) and fresh:
         results = await asyncio.gather(*(_fulltext(client, adapter, spec, r) for r in fresh))
         filled = {raw.upstream_id: raw for raw, _ in results}
         for _, problem in results:
@@ -283,9 +306,12 @@ def _log_poll(report: SourceReport) -> None:
             "status": status,
             "new": report.new,
             "updated": report.updated,
+            "unchanged": report.unchanged,
             "dropped": len(report.dropped),
             "pages": report.pages,
+            "fulltext_queued": report.fulltext_queued,
             "elapsed": round(report.elapsed, 3),
+            "error": report.error,
         },
     )
 
