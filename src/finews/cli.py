@@ -23,10 +23,10 @@ from finews.errors import FinewsError
 from finews.logs import setup_logging
 from finews.store import Store, open_store
 
-__all__ = ["main"]
+__all__ = ["CliContext", "cli", "main", "pass_ctx"]
 
 
-class _Context:
+class CliContext:
     """What the global options gave: how to load the configuration."""
 
     def __init__(self, config_path: str | None, overrides: dict[str, Any]) -> None:
@@ -50,7 +50,7 @@ class _Context:
             store.close()
 
 
-pass_ctx = click.make_pass_decorator(_Context)
+pass_ctx = click.make_pass_decorator(CliContext)
 
 
 def _parse_sets(values: Sequence[str]) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def cli(
         overrides["log_level"] = "debug"
     if log_format:
         overrides["log_format"] = log_format
-    ctx.obj = _Context(config_path, overrides)
+    ctx.obj = CliContext(config_path, overrides)
 
 
 @cli.command()
@@ -133,7 +133,7 @@ def cli(
     help="Poll only this source (repeatable); it is polled even when disabled.",
 )
 @pass_ctx
-def fetch(obj: _Context, only: Sequence[str]) -> None:
+def fetch(obj: CliContext, only: Sequence[str]) -> None:
     """Poll every enabled source once and store what is new.
 
     Each source walks back through older pages until it meets items already stored, so
@@ -202,7 +202,7 @@ def sources(ctx: click.Context) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    obj: _Context = ctx.obj
+    obj: CliContext = ctx.obj
     config = obj.config
     with obj.store() as store:
         for spec in config.sources:
@@ -234,7 +234,7 @@ def import_() -> None:
 @import_.command("jekyll")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @pass_ctx
-def import_jekyll(obj: _Context, paths: Sequence[Path]) -> None:
+def import_jekyll(obj: CliContext, paths: Sequence[Path]) -> None:
     """Read posts written by the original 金融消息 (every historical variant) into the store.
 
     PATHS are post files or folders (searched recursively for *.md posts and
@@ -269,7 +269,7 @@ def export() -> None:
     help="Pretend it is this time (ISO 8601) when splitting _posts/ from old_post/.",
 )
 @pass_ctx
-def export_jekyll_cmd(obj: _Context, out_dir: Path, now: str | None) -> None:
+def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
     """Write Jekyll posts exactly as the original 金融消息 did.
 
     Items of today and the previous days (jekyll.window_days, Asia/Shanghai) go to
@@ -303,8 +303,94 @@ def export_jekyll_cmd(obj: _Context, out_dir: Path, now: str | None) -> None:
 
 
 @cli.command()
+@click.option("--host", metavar="ADDR", help="Address to listen on (serve.host, 127.0.0.1).")
+@click.option("--port", type=int, metavar="N", help="Port to listen on (serve.port, 8000).")
 @pass_ctx
-def migrate(obj: _Context) -> None:
+def serve(obj: CliContext, host: str | None, port: int | None) -> None:
+    """Serve the live site: pages, feeds, the JSON API, and live updates.
+
+    Open pages get new items within a second of any process storing them (a running
+    `finews run`, or a `finews fetch` from cron), without a reload.
+
+    \b
+    Examples:
+      finews serve
+      finews serve --host 0.0.0.0 --port 8080
+    """
+    from finews.publish.web import serve as serve_site
+
+    config = obj.config
+    with obj.store():
+        pass  # creates or upgrades the database before the first request
+    serve_site(
+        config.database_url,
+        config.site_settings(),
+        host=host or config.get("serve.host"),
+        port=port if port is not None else config.get("serve.port"),
+        sources=config.source_names(),
+    )
+
+
+@cli.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def build(obj: CliContext, out_dir: Path) -> None:
+    """Write the whole site (every item ever) as static files for any static host.
+
+    The first build is assembled beside OUT_DIR and moved into place in one step; later
+    builds rewrite only the pages whose bytes changed (new articles, the first pages of
+    their sources and days, home, feeds). Set site.base_url for a site under a path,
+    e.g. GitHub Pages: --set site.base_url=/finews/
+
+    \b
+    Examples:
+      finews build public/
+      finews --set site.base_url=https://news.example.org/ build public/
+    """
+    from finews.publish.static_site import build_site
+
+    with obj.store() as store:
+        report = build_site(store, out_dir, obj.config.site_settings())
+    kind = "full" if report.full else "incremental"
+    click.echo(
+        f"{kind} build: {len(report.written)} files written, {report.unchanged} unchanged, "
+        f"{report.articles} articles, {report.seconds:.1f}s -> {out_dir}"
+    )
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    default="demo-output",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo database, Jekyll posts and static site.",
+)
+@click.option("--no-serve", is_flag=True, help="Stop after fetch, export and build.")
+@click.option("--port", default=8000, show_default=True, help="Port of the live site.")
+@click.option("--every", default=5.0, show_default=True, help="Seconds between new items.")
+def demo(out_dir: Path, no_serve: bool, port: int, every: float) -> None:
+    """Run the whole pipeline offline on bundled sample feeds, then serve the site.
+
+    A loopback upstream replays synthetic East Money payloads (in the upstreams' exact
+    shapes); finews fetches them into SQLite, exports Jekyll posts, builds the static
+    site, and serves the live site while new sample items keep arriving.
+
+    \b
+    Example:
+      finews demo              (what `make demo` runs)
+      finews demo --no-serve
+    """
+    from finews.demo.run import run_demo
+
+    setup_logging("warning")
+    run_demo(out_dir, serve=not no_serve, port=port, every=every, echo=click.echo)
+
+
+@cli.command()
+@pass_ctx
+def migrate(obj: CliContext) -> None:
     """Create or upgrade the database schema (other commands do this on their own too)."""
     from finews.store import open_store as _open
 
@@ -320,7 +406,7 @@ def migrate(obj: _Context) -> None:
 
 @cli.command("config")
 @pass_ctx
-def show_config(obj: _Context) -> None:
+def show_config(obj: CliContext) -> None:
     """Show every setting, its value and where the value came from."""
     config = obj.config
     click.echo(f"# file: {config.path or '(none; defaults)'}")
@@ -332,6 +418,22 @@ def show_config(obj: _Context) -> None:
         click.echo(f"[sources.{spec.id}] adapter={spec.adapter} enabled={spec.enabled}")
         for key, value in sorted(spec.settings.items()):
             click.echo(f"  {key} = {value!r}")
+
+
+#: modules that each define ``commands``: a list of click commands to add to ``finews``
+#: (kept in their feature's own folder; imported here, after ``pass_ctx`` exists)
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        for command in importlib.import_module(name).commands:
+            cli.add_command(command)
+
+
+_register_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -93,6 +93,64 @@ SETTINGS: tuple[Option, ...] = (
         "http.per_host_concurrency", int, 2, "Requests in flight to one host at once.", minimum=1
     ),
     Option(
+        "daemon.jitter",
+        float,
+        0.1,
+        "`finews run`: random spread of each poll interval, as a fraction (0.1: ±10%).",
+        minimum=0,
+    ),
+    Option(
+        "daemon.backoff_cap",
+        float,
+        1800.0,
+        "`finews run`: longest wait, in seconds, before polling a failing source again "
+        "(the wait doubles from the source's interval with each failure).",
+        minimum=1,
+    ),
+    Option(
+        "daemon.host_spacing",
+        float,
+        0.2,
+        "`finews run`: least seconds between the starts of two requests to one host.",
+        minimum=0,
+    ),
+    Option(
+        "daemon.fulltext_workers",
+        int,
+        4,
+        "`finews run`: full-text fetches in flight at once (apart from list polling).",
+        minimum=1,
+    ),
+    Option(
+        "daemon.fulltext_attempts",
+        int,
+        5,
+        "`finews run`: attempts at an item's full text before giving up on it.",
+        minimum=1,
+    ),
+    Option(
+        "daemon.fulltext_retry",
+        float,
+        30.0,
+        "`finews run`: seconds before retrying a failed full-text fetch (doubles each time).",
+        minimum=0,
+    ),
+    Option(
+        "daemon.stop_grace",
+        float,
+        2.0,
+        "`finews run`: seconds a stopping daemon lets polls in flight finish before "
+        "cancelling them (what is committed stays).",
+        minimum=0,
+    ),
+    Option(
+        "daemon.metrics_port",
+        int,
+        0,
+        "`finews run`: serve the daemon's own Prometheus metrics on this loopback port (0: off).",
+        minimum=0,
+    ),
+    Option(
         "jekyll.site",
         str,
         "//finews.withounder.com",
@@ -256,6 +314,22 @@ class Config:
         """The sources to poll."""
         return [s for s in self.sources if s.enabled]
 
+    def site_settings(self) -> Any:
+        """The :class:`~finews.publish.site.SiteSettings` these settings describe."""
+        from finews.publish.site import SiteSettings
+
+        return SiteSettings(
+            title=self.values["site.title"],
+            base_url=self.values["site.base_url"],
+            home_per_source=self.values["site.home_per_source"],
+            page_size=self.values["site.page_size"],
+            source_paths=self.page_paths(),
+        )
+
+    def source_names(self) -> list[tuple[str, str]]:
+        """(id, display name) of every configured source."""
+        return [(s.id, s.name) for s in self.sources]
+
     def page_paths(self) -> dict[str, str]:
         """Category slug → page path for fixed-category sources with their own path."""
         return {
@@ -290,13 +364,15 @@ def load_config(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     source_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    read_file: bool = True,
 ) -> Config:
     """Load the configuration.
 
     ``path`` None means ``finews.toml`` in the working directory if it exists (a missing
     default file is fine; a missing file named explicitly is an error). ``overrides`` are
     CLI values by dotted name (text is converted as environment values are);
-    ``source_overrides`` change or add sources (source id → settings).
+    ``source_overrides`` change or add sources (source id → settings). ``read_file`` False
+    ignores every settings file (the demo runs on defaults whatever the folder holds).
     """
     env = os.environ if env is None else env
     by_name = {opt.name: opt for opt in SETTINGS}
@@ -307,7 +383,7 @@ def load_config(
 
     explicit = path is not None or "FINEWS_CONFIG" in env
     file_path = Path(path if path is not None else env.get("FINEWS_CONFIG", "finews.toml"))
-    if file_path.exists():
+    if read_file and file_path.exists():
         data = _read_toml(file_path)
         origin = str(file_path)
         file_sources = data.pop("sources", {})
@@ -324,7 +400,7 @@ def load_config(
                 raise ConfigError(f"sources.{sid}", table, "expected a table", origin)
             raw_sources.setdefault(sid, {}).update(table)
             source_origin[sid] = origin
-    elif explicit:
+    elif read_file and explicit:
         raise ConfigError(
             "--config", str(file_path), "no such file (create it, or leave --config out)"
         )
@@ -353,7 +429,7 @@ def load_config(
     return Config(
         values=values,
         sources=sources,
-        path=file_path if file_path.exists() else None,
+        path=file_path if read_file and file_path.exists() else None,
         origins=origins,
     )
 

@@ -1,0 +1,129 @@
+"""``finews demo``: the whole pipeline on bundled sample feeds, no internet needed.
+
+A loopback replay upstream serves synthetic East Money payloads; finews fetches them into
+a SQLite file, exports the Jekyll posts, builds the static site and serves the live one.
+While it serves, the upstream keeps "publishing" new 7x24 items and finews keeps polling,
+so an open page visibly updates by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from finews.config import Config, load_config
+from finews.demo.live import LiveFeed
+from finews.demo.replay import ReplayServer, demo_routes, demo_source_overrides
+from finews.fetch.client import HttpClient, HttpSettings
+from finews.refresh import SourceReport, refresh_all, refresh_source
+from finews.store import ItemQuery, open_store
+
+__all__ = ["demo_config", "run_demo"]
+
+log = logging.getLogger("finews.demo")
+
+
+def demo_config(upstream_url: str, out_dir: Path) -> Config:
+    """Defaults, with every demo source enabled and pointed at the replay upstream."""
+    overrides = {
+        sid: {**values, "enabled": True, "interval": 5.0}
+        for sid, values in demo_source_overrides(upstream_url).items()
+    }
+    return load_config(
+        env={},
+        read_file=False,
+        overrides={"database_url": f"sqlite:///{out_dir / 'demo.db'}", "http.retries": "0"},
+        source_overrides=overrides,
+    )
+
+
+def _fetch_once(config: Config) -> list[SourceReport]:
+    async def run() -> list[SourceReport]:
+        async with HttpClient(HttpSettings(**config.section("http"))) as client:
+            with open_store(config.database_url) as store:
+                return await refresh_all(config.enabled_sources(), store, client)
+
+    return asyncio.run(run())
+
+
+def _keep_publishing(config: Config, live: LiveFeed, stop: threading.Event, every: float) -> None:
+    """Publish one new 7x24 item upstream and poll it in, every ``every`` seconds."""
+    spec = config.source("em_fast")
+
+    async def loop() -> None:
+        async with HttpClient(HttpSettings(**config.section("http"))) as client:
+            with open_store(config.database_url) as store:
+                while not stop.is_set():
+                    live.publish()
+                    report = await refresh_source(spec, store, client)
+                    log.info("demo: published one item upstream, fetched %d new", report.new)
+                    await asyncio.to_thread(stop.wait, every)
+
+    asyncio.run(loop())
+
+
+def run_demo(
+    out_dir: Path,
+    *,
+    serve: bool = True,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    every: float = 5.0,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Run the demo; with ``serve`` it serves the live site until interrupted."""
+    from finews.publish.jekyll import JekyllSettings, export_jekyll
+    from finews.publish.static_site import build_site
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    live = LiveFeed()
+    with ReplayServer(demo_routes(live=live.items)) as upstream:
+        config = demo_config(upstream.url, out_dir)
+        echo(f"demo upstream (replaying bundled sample feeds) at {upstream.url}")
+        for report in _fetch_once(config):
+            status = "ok" if report.ok else f"ERROR {report.error}"
+            echo(
+                f"  fetched {report.source:<10} new {report.new:>3}  dropped "
+                f"{len(report.dropped)}  {status}"
+            )
+        with open_store(config.database_url) as store:
+            jekyll_dir = out_dir / "jekyll"
+            exported = export_jekyll(
+                store.items(ItemQuery(oldest_first=True)),
+                jekyll_dir,
+                JekyllSettings(**config.section("jekyll")),
+                now=datetime.now(UTC),
+                page_paths=config.page_paths(),
+            )
+            site_dir = out_dir / "site"
+            built = build_site(store, site_dir, config.site_settings())
+            total = store.count_items()
+        echo(f"stored {total} items in {config.database_url}")
+        echo(f"Jekyll posts: {jekyll_dir}/_posts/  ({exported})")
+        echo(f"static site:  {site_dir}/index.html  ({len(built.written)} files written)")
+        if not serve:
+            return
+        from finews.publish.web import serve as serve_site
+
+        stop = threading.Event()
+        publisher = threading.Thread(
+            target=_keep_publishing, args=(config, live, stop, every), daemon=True
+        )
+        publisher.start()
+        echo(f"live site:    http://{host}:{port}/  (a new item arrives every {every:g} s;")
+        echo("              Ctrl-C to stop)")
+        try:
+            serve_site(
+                config.database_url,
+                config.site_settings(),
+                host=host,
+                port=port,
+                sources=config.source_names(),
+            )
+        finally:
+            stop.set()
+            publisher.join(timeout=10)
