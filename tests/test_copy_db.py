@@ -1,0 +1,211 @@
+"""``copy_db``: an archive moves between engines and loses nothing."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from finews.errors import StoreError
+from finews.models import SourceState
+from finews.store import Store, open_store
+from finews.store.base import TABLES
+from finews.store.copy import CopyReport, copy_db, store_checksum
+from helpers import BEIJING, make_item
+
+MEDIA = {"新华财经": "xinhuacaijing", "36氪": "36ke", "证券时报": "zhengquanshibao"}
+
+
+def fill(store: Store, count: int, *, seed: int = 7) -> None:
+    """An archive of ``count`` items, a tenth of them edited (some twice), with slugs and
+    states, written the way the pipeline writes it."""
+    rng = random.Random(seed)
+    start = datetime(2023, 12, 31, 15, 0, tzinfo=UTC)  # 23:00 Beijing, across midnight
+    items = []
+    for n in range(count):
+        media = rng.choice(list(MEDIA))
+        items.append(
+            make_item(
+                source=rng.choice(["eastmoney_fast", "eastmoney_media", "eastmoney_market"]),
+                upstream_id=f"{n:07d}",
+                title=f"第{n}条快讯：{media}报道沪深两市成交{rng.randint(5000, 12000)}亿元",
+                digest=f"摘要“{n}”——含引号'与表情📈",
+                content=rng.choice(["", "<p>全文</p>", "正文\n第二段\t制表符"]),
+                url=f"https://finance.example.cn/{n}.html",
+                media=media,
+                category=MEDIA[media],
+                tag=f"{media}新闻",
+                importance=rng.choice([0, 0, 0, 1, 2]),
+                stocks=tuple(rng.sample(["600519", "000001", "300750"], rng.randint(0, 2))),
+                published_at=start + timedelta(seconds=rng.randint(0, 7200)),
+                fetched_at=start + timedelta(hours=3),
+            )
+        )
+    for first in range(0, count, 2000):
+        store.upsert_items(items[first : first + 2000])
+    edited = [i.replace(title=i.title + "（更新）") for i in items[::10]]
+    store.upsert_items(edited)
+    store.upsert_items([i.replace(content="<p>补全的全文</p>") for i in edited[::3]])
+    for media, slug in MEDIA.items():
+        store.slug_for_media(media, slug)
+    store.save_state(
+        SourceState(
+            source="eastmoney_fast",
+            last_attempt=datetime(2024, 1, 1, 0, 1, tzinfo=BEIJING),
+            last_success=datetime(2024, 1, 1, 0, 1, tzinfo=BEIJING),
+            cursor="1704038460000000",
+        )
+    )
+    store.save_state(
+        SourceState(source="eastmoney_media", last_error="HTTP 503", consecutive_failures=4)
+    )
+
+
+def snapshot(store: Store) -> dict[str, object]:
+    """Everything observable through the ordinary interface."""
+    items = list(store.items())
+    return {
+        "items": items,
+        "revisions": {i.id: store.revisions(i.id) for i in items if i.id and i.revision > 1},
+        "changes": store.changes_since(0, limit=1_000_000),
+        "slugs": store.media_slugs(),
+        "states": {s: store.get_state(s) for s in ("eastmoney_fast", "eastmoney_media")},
+        "count": store.count_items(),
+    }
+
+
+def assert_same(report: CopyReport, src: Store, dst: Store) -> None:
+    assert report.ok, report.summary()
+    assert report.src_checksum == report.dst_checksum == store_checksum(dst)
+    assert dict(report.src_counts) == dict(report.dst_counts)
+    assert snapshot(src) == snapshot(dst)
+    assert dst.integrity_problems() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_round_trip_sqlite_postgres_sqlite_loses_nothing(sqlite_url: str, pg_url: str) -> None:
+    back_url = sqlite_url.replace("finews.db", "back.db")
+    with open_store(sqlite_url) as lite, open_store(pg_url) as pg, open_store(back_url) as back:
+        fill(lite, 10_000)
+        original = store_checksum(lite)
+        progress: list[int] = []
+        there = copy_db(lite, pg, progress=progress.append, batch=1000)
+        assert there.items == 10_000
+        assert there.src_counts["item_revisions"] == 1000 + 334
+        assert progress == list(range(1000, 10_001, 1000))
+        assert_same(there, lite, pg)
+        home = copy_db(pg, back)
+        assert_same(home, pg, back)
+        assert home.dst_checksum == original == store_checksum(lite)
+        assert not there.resumed
+        assert not home.resumed
+        # the copy is a working database: new items get fresh ids and change-log entries
+        for store in (pg, back):
+            before = store.last_change_seq()
+            store.upsert_items([make_item(source="after_copy")])
+            new = next(iter(store.items()))
+            assert new.source == "after_copy"
+            assert new.id == 10_001
+            assert store.last_change_seq() == before + 1
+
+
+def test_sqlite_to_sqlite(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
+        fill(src, 1200, seed=3)
+        report = copy_db(src, dst, batch=250)
+        assert_same(report, src, dst)
+        assert "verified" in report.summary()
+
+
+def test_empty_archive(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
+        report = copy_db(src, dst)
+        assert report.ok
+        assert report.items == 0
+        assert set(report.src_counts) == set(TABLES)
+
+
+def test_copy_again_and_resume_are_idempotent(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
+        fill(src, 900, seed=5)
+
+        def interrupt(done: int) -> None:
+            if done >= 300:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            copy_db(src, dst, progress=interrupt, batch=100)
+        assert dst.count_items() == 300
+        resumed = copy_db(src, dst, batch=100)
+        assert resumed.resumed
+        assert_same(resumed, src, dst)
+        again = copy_db(src, dst)
+        assert_same(again, src, dst)
+        assert again.dst_checksum == resumed.dst_checksum
+
+
+def test_destination_brought_up_to_date_after_source_grew(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
+        fill(src, 300, seed=9)
+        copy_db(src, dst)
+        first = next(iter(src.items()))
+        src.upsert_items([first.replace(title="来源库后来改的", id=None), make_item()])
+        src.save_state(SourceState(source="eastmoney_fast", consecutive_failures=9))
+        report = copy_db(src, dst)
+        assert report.resumed
+        assert_same(report, src, dst)
+
+
+def test_refuses_a_destination_that_is_not_an_earlier_copy(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
+        fill(src, 50, seed=11)
+        dst.upsert_items([make_item(source="own_fetch")])
+        untouched = store_checksum(dst)
+        with pytest.raises(StoreError, match="not an earlier copy"):
+            copy_db(src, dst)
+        assert store_checksum(dst) == untouched
+
+
+def test_refuses_a_destination_that_edited_on_its_own(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
+        fill(src, 50, seed=13)
+        copy_db(src, dst)
+        item = next(iter(dst.items()))
+        dst.upsert_items([item.replace(title="目标库自己改的", id=None)])
+        with pytest.raises(StoreError, match="newer than the source"):
+            copy_db(src, dst)
+
+
+def test_refuses_a_destination_with_another_slug(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
+        src.slug_for_media("36氪", "36ke")
+        dst.slug_for_media("36氪", "sanliuke")
+        with pytest.raises(StoreError, match="media_slugs"):
+            copy_db(src, dst)
+
+
+def test_checksum_sees_every_table(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as store:
+        sums = {store_checksum(store)}
+        store.upsert_items([item := make_item()])
+        sums.add(store_checksum(store))
+        store.upsert_items([item.replace(title="改")])
+        sums.add(store_checksum(store))
+        store.slug_for_media("36氪", "36ke")
+        sums.add(store_checksum(store))
+        store.save_state(SourceState(source="s"))
+        sums.add(store_checksum(store))
+        assert len(sums) == 5
+        assert store_checksum(store) == store_checksum(store)
+
+
+def test_bad_batch_size(sqlite_url: str) -> None:
+    src, dst = open_store(sqlite_url), open_store(sqlite_url + "-copy")
+    try:
+        with pytest.raises(StoreError, match="batch"):
+            copy_db(src, dst, batch=0)
+    finally:
+        src.close()
+        dst.close()
