@@ -63,7 +63,7 @@ def import_paths(store: Store, paths: Iterable[Path], *, batch: int = 500) -> Im
 
     for path in _files(paths):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8")
             if path.suffix == ".html":
                 slug, tag = parse_category_page(text)
                 media = tag.removesuffix("新闻")

@@ -1,0 +1,82 @@
+"""Markdown safety: text in a Jekyll post that Liquid and kramdown must show, not run.
+
+Sanitised HTML and inert plain text (see :mod:`finews.normalize.sanitize`) are safe in a
+browser, but a Jekyll post passes through two more interpreters first:
+
+- **Liquid** runs ``{{ … }}`` and ``{% … %}`` anywhere in a post; a headline with ``{%``
+  breaks the build of the whole site. :func:`defuse` writes the ``{`` of ``{{`` and ``{%``
+  as the character reference ``&#123;``, which Markdown and HTML show as ``{``.
+- **kramdown** turns ``[text](javascript:…)`` and ``[id]: javascript:…`` into links, and
+  browsers decode entities in the target (``java&#115;cript:``). :func:`defuse` escapes
+  the bracket of a link or link definition whose target has a scheme other than ``http``,
+  ``https``, ``mailto`` or ``ftp``: *n* backslashes before it become *2n + 1*, an odd count,
+  so the bracket is always escaped and the original count can be recovered.
+
+:func:`restore` undoes :func:`defuse` exactly (``restore(defuse(t)) == t``), except that a
+literal ``&#123;`` just before ``{`` or ``%`` comes back as ``{``, which shows the same.
+Ordinary text is unchanged by both.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+__all__ = ["defuse", "restore", "unsafe_target"]
+
+SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp"})
+
+_LIQUID = re.compile(r"\{(?=[{%])")
+_LIQUID_GUARD = re.compile(r"&#123;(?=(?:&#123;)*[{%])")
+_LINK = re.compile(r"(\\*)(\]\s*\(\s*<?([^\s)>]*))")
+_DEFINITION = re.compile(r"^( {0,3})(\\*)(\[(?:\\.|[^\]\\\n])+\]:[ \t]*<?(\S*))", re.MULTILINE)
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_IGNORED_BY_BROWSERS = re.compile(r"[\x00-\x20]")
+
+
+def unsafe_target(target: str) -> bool:
+    """Whether a link target has a scheme other than http, https, mailto or ftp.
+
+    Judged as a browser would read it: entities decoded, whitespace and controls dropped.
+    """
+    decoded = _IGNORED_BY_BROWSERS.sub("", html.unescape(target))
+    scheme = _SCHEME.match(decoded)
+    return scheme is not None and scheme[1].lower() not in SAFE_SCHEMES
+
+
+def defuse(text: str) -> str:
+    """``text`` with Liquid tags and links to unsafe schemes made plain text."""
+
+    def link(match: re.Match[str]) -> str:
+        if not unsafe_target(match[3]):
+            return match[0]
+        return "\\" * (2 * len(match[1]) + 1) + match[2]
+
+    def definition(match: re.Match[str]) -> str:
+        if not unsafe_target(match[4]):
+            return match[0]
+        return match[1] + "\\" * (2 * len(match[2]) + 1) + match[3]
+
+    text = _LIQUID.sub("&#123;", text)
+    text = _LINK.sub(link, text)
+    return _DEFINITION.sub(definition, text)
+
+
+def restore(text: str) -> str:
+    """The text :func:`defuse` was given."""
+
+    def link(match: re.Match[str]) -> str:
+        count = len(match[1])
+        if count % 2 == 0 or not unsafe_target(match[3]):
+            return match[0]
+        return "\\" * ((count - 1) // 2) + match[2]
+
+    def definition(match: re.Match[str]) -> str:
+        count = len(match[2])
+        if count % 2 == 0 or not unsafe_target(match[4]):
+            return match[0]
+        return match[1] + "\\" * ((count - 1) // 2) + match[3]
+
+    text = _DEFINITION.sub(definition, text)
+    text = _LINK.sub(link, text)
+    return _LIQUID_GUARD.sub("{", text)

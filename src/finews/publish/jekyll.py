@@ -1,0 +1,425 @@
+"""The Jekyll export: items as the original 金融消息 site's posts, byte for byte.
+
+One Markdown file per item, ``<YYYY-MM-DD>-<upstream id>.md`` (the Beijing date of the
+publication time), UTF-8, LF, no newline at the end; front matter in the fixed order
+``layout``, ``title``, ``date``, ``categories``, ``tags``; then one of the three body shapes
+of ``FORMAT.md`` ("Exact shapes"):
+
+1. digest and full text: ``> {digest}\\n\\n{content}\\n\\n<{url}>\\n\\n{back-links}``
+2. digest only: ``\\n{digest}\\n\\n<{url}>\\n\\n{back-links}`` (the title stands in for a
+   missing digest when there is no content either)
+3. full text only: ``{content}\\n\\n<{url}>\\n\\n{back-links}``
+
+Where the original was wrong, this export is right and stays byte-identical wherever the
+original was right:
+
+- Front matter values come from PyYAML's dumper, never from pasting text between quotes:
+  the title is a double-quoted scalar (an ordinary title comes out exactly as
+  ``"<title>"``; ``"``, ``\\``, control characters, U+2028/U+2029, U+0085 and U+FEFF are
+  escaped; characters outside the BMP, which PyYAML escapes as ``\\UXXXXXXXX``, are put back
+  as themselves, as the original wrote them). ``categories`` and ``tags`` are plain
+  scalars, quoted only when YAML needs it (``'null'``); a value with whitespace is written
+  as a one-element list, because Jekyll splits a string of categories or tags at spaces.
+- A multi-line digest is quoted line by line (``> a\\n> b``), so that it stays one
+  blockquote and imports back unchanged.
+- Text cannot reach Liquid or become a ``javascript:`` link (:mod:`finews.normalize.markdown`):
+  ``{{``/``{%`` are written ``&#123;{``/``&#123;%`` (a headline with ``{%`` would break the
+  whole site's build), and the bracket of ``[x](javascript:…)`` is escaped. The source url
+  is percent-encoded where it holds ``<``, ``>``, ``"``, braces, backslashes, whitespace or
+  control characters, so it cannot end its ``<…>`` autolink early.
+- A full text starting with ``>`` or ``\\`` gets one ``\\`` in front, so that it is not
+  read as the digest's blockquote (Markdown shows the character itself).
+- A title used as the digest is plain text and is made inert like any plain text
+  (``finews.normalize.sanitize.text_as_html``); digests and full texts arrive sanitised
+  (``Item`` holds only text that is safe in HTML) and are written as they are, apart
+  from the two points above.
+
+Category pages (``category/<slug>.html``) are front matter only, ``layout: category``,
+``title: <tag>``, ``category: <slug>``, and, like posts, **no newline after the closing
+``---``**: one rule for every file this export writes, and Jekyll's front-matter reader
+accepts a closing ``---`` at the end of the file.
+
+:func:`export_jekyll` streams items: posts of today and the ``window_days - 1`` days before
+(Asia/Shanghai) go to ``_posts/``, older ones to ``old_post/``; a post that has left the
+window has its ``_posts/`` copy removed (or moved to ``old_post/`` when this run did not
+write it), except the site's first post ``2021-12-01-init.md``. Posts dated after today
+stay in ``_posts/``. Two items with the same file name: the newest revision wins and the
+clash is logged. Unchanged files are not rewritten.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import yaml
+
+from finews.errors import ConfigError, ExportError
+from finews.models import Item
+from finews.normalize.markdown import defuse
+from finews.normalize.sanitize import text_as_html
+from finews.normalize.times import shanghai_date, shanghai_wall
+from finews.publish.writer import AtomicWriter
+
+__all__ = [
+    "DEFAULT_PAGE_PATHS",
+    "INIT_POST",
+    "DirCounts",
+    "ExportReport",
+    "JekyllSettings",
+    "export_jekyll",
+    "page_path",
+    "post_filename",
+    "render_category",
+    "render_post",
+    "yaml_scalar",
+]
+
+log = logging.getLogger(__name__)
+
+#: Page paths of the sources whose back-link is not their category page.
+DEFAULT_PAGE_PATHS: Mapping[str, str] = {"emnews": "/emnews/"}
+
+#: The site's first post: never moved, never removed.
+INIT_POST = "2021-12-01-init.md"
+
+_DIR_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_UPSTREAM_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_SLUG = re.compile(r"[A-Za-z0-9_-]+")
+_POST_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})-.+\.md")
+
+
+@dataclass(frozen=True, slots=True)
+class JekyllSettings:
+    """Where the exported site lives and how it is laid out."""
+
+    #: the site address the back-links start with (scheme-relative in the original)
+    site: str = "//finews.withounder.com"
+    #: media and market items without a url link to ``share_base + upstream_id``
+    share_base: str = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode="
+    #: days in ``posts_dir``: today and the ``window_days - 1`` before, Asia/Shanghai
+    window_days: int = 3
+    posts_dir: str = "_posts"
+    archive_dir: str = "old_post"
+    category_dir: str = "category"
+
+    def __post_init__(self) -> None:
+        days = self.window_days
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ConfigError("jekyll.window_days", days, "a whole number ≥ 1")
+        for key in ("posts_dir", "archive_dir", "category_dir"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not _DIR_NAME.fullmatch(value):
+                raise ConfigError(f"jekyll.{key}", value, "one directory name, [A-Za-z0-9_.-]")
+        if len({self.posts_dir, self.archive_dir, self.category_dir}) != 3:
+            raise ConfigError("jekyll.posts_dir", self.posts_dir, "three different directory names")
+
+
+@dataclass(frozen=True, slots=True)
+class DirCounts:
+    """What an export did in one output directory."""
+
+    written: int = 0
+    unchanged: int = 0
+    #: stale ``_posts`` copies moved here or removed because this run wrote them here
+    moved: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExportReport:
+    """What one :func:`export_jekyll` run did, per directory and in total."""
+
+    dirs: Mapping[str, DirCounts] = field(default_factory=dict)
+    #: items that could not be exported (logged with the reason)
+    skipped: int = 0
+    #: items that had the same file name as another item (the older revision lost)
+    duplicates: int = 0
+
+    @property
+    def written(self) -> int:
+        """Files created or changed."""
+        return sum(c.written for c in self.dirs.values())
+
+    @property
+    def unchanged(self) -> int:
+        """Files that already held the bytes to write."""
+        return sum(c.unchanged for c in self.dirs.values())
+
+    @property
+    def moved(self) -> int:
+        """Stale ``_posts`` copies moved or removed."""
+        return sum(c.moved for c in self.dirs.values())
+
+    def __str__(self) -> str:
+        parts = [
+            f"{name}: {c.written} written, {c.unchanged} unchanged"
+            + (f", {c.moved} moved in" if c.moved else "")
+            for name, c in self.dirs.items()
+        ]
+        totals = f"{self.written} written, {self.unchanged} unchanged, {self.moved} moved"
+        extra = f"; {self.skipped} skipped, {self.duplicates} duplicate file names"
+        return f"{totals} ({'; '.join(parts)}){extra}"
+
+
+# --- YAML scalars -------------------------------------------------------------------------
+
+_ESCAPE = re.compile(r"\\(U[0-9A-Fa-f]{8}|.)", re.DOTALL)
+
+
+def _restore_astral(match: re.Match[str]) -> str:
+    token = match[1]
+    if len(token) == 9:
+        return chr(int(token[1:], 16))
+    return match[0]
+
+
+def _double_quoted(value: str) -> str:
+    dumped = yaml.safe_dump(value, default_style='"', allow_unicode=True, width=float("inf"))
+    # PyYAML escapes every non-BMP character, even with allow_unicode; YAML (and Jekyll's
+    # Psych) read them raw, and the original wrote them raw. Escaped backslashes are
+    # matched as pairs, so "\\U0001F600" written for a literal backslash is left alone.
+    return _ESCAPE.sub(_restore_astral, dumped.rstrip("\n"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain(value: str) -> str:
+    dumped = yaml.safe_dump(value, allow_unicode=True, width=float("inf"))
+    dumped = dumped.removesuffix("\n").removesuffix("\n...")
+    return _double_quoted(value) if "\n" in dumped else dumped
+
+
+def yaml_scalar(value: str, *, quoted: bool = False) -> str:
+    """``value`` as one line of YAML scalar, made by PyYAML's dumper.
+
+    ``quoted=True`` always gives a double-quoted scalar (the post title); otherwise a
+    plain scalar when YAML reads that back as the same string, else a quoted one.
+    """
+    return _double_quoted(value) if quoted else _plain(value)
+
+
+def _words(value: str) -> str:
+    """A ``categories:``/``tags:`` value: one entry even when it holds whitespace."""
+    if any(ch.isspace() for ch in value):
+        return "[" + _double_quoted(value) + "]"
+    return _plain(value)
+
+
+# --- Markdown safety ----------------------------------------------------------------------
+
+_URL_NEEDS_QUOTING = re.compile(r"[\x00-\x20\x7f<>\"{}\\]")
+_LINK_TEXT_SPECIAL = re.compile(r"([\\\[\]])")
+
+
+def _url_line(url: str) -> str:
+    return "<" + _URL_NEEDS_QUOTING.sub(lambda m: quote(m[0], safe=""), url) + ">"
+
+
+# --- posts ----------------------------------------------------------------------------------
+
+
+def page_path(
+    item: Item, source_page_paths: Mapping[str, str], *, category_dir: str = "category"
+) -> str:
+    """The page an item's back-link points to: its source's fixed page, else its category's.
+
+    ``source_page_paths`` maps a category to a fixed path (rolling news: ``emnews`` →
+    ``/emnews/``); any other category links to ``/category/<slug>.html``.
+    """
+    fixed = source_page_paths.get(item.category)
+    if fixed is not None:
+        return fixed
+    return f"/{category_dir}/{item.category}.html"
+
+
+def post_filename(item: Item) -> str:
+    """``<YYYY-MM-DD Beijing date of publication>-<upstream id>.md``."""
+    if not _UPSTREAM_ID.fullmatch(item.upstream_id):
+        raise ExportError(f"[{item.source}] upstream id {item.upstream_id!r} cannot be a file name")
+    return f"{shanghai_date(item.published_at)}-{item.upstream_id}.md"
+
+
+def _front_matter(item: Item) -> str:
+    lines = (
+        "---",
+        "layout: post",
+        "title: " + yaml_scalar(item.title, quoted=True),
+        "date: " + shanghai_wall(item.published_at) + " +0800",
+        "categories: " + _words(item.category),
+        "tags: " + _words(item.tag),
+        "---",
+        "",
+    )
+    return "\n".join(lines)
+
+
+def _back_links(tag: str, settings: JekyllSettings, path: str) -> str:
+    text = _LINK_TEXT_SPECIAL.sub(r"\\\1", tag)
+    target = quote(path, safe="/:@!$&'*+,;=-._~%?#")
+    return f"[返回{text}]({settings.site}{target})｜[返回首页]({settings.site}/)"
+
+
+def _body(item: Item, settings: JekyllSettings, path: str) -> str:
+    url = item.url if item.url is not None else settings.share_base + item.upstream_id
+    tail = "\n\n" + _url_line(url) + "\n\n" + _back_links(item.tag, settings, path)
+    digest, content = defuse(item.digest), defuse(item.content)
+    if digest and content:
+        return "> " + digest.replace("\n", "\n> ") + "\n\n" + content + tail
+    if content:
+        # A leading ">" would read as the digest's blockquote; "\\" escapes it (and itself).
+        return ("\\" + content if content[0] in ">\\" else content) + tail
+    return "\n" + (digest or defuse(text_as_html(item.title))) + tail
+
+
+def render_post(item: Item, settings: JekyllSettings, page_path: str) -> tuple[str, bytes]:
+    """The post file of ``item``: its name relative to ``_posts/`` and its bytes.
+
+    ``page_path`` is where the category back-link points (see :func:`page_path`).
+    Raises ``ExportError`` when the item cannot be a post (a blank title, an id unfit for
+    a file name, text that is not valid Unicode).
+    """
+    if not item.title.strip():
+        # The original wrote such items as posts Jekyll ignores; we refuse them.
+        raise ExportError(f"[{item.source}] {item.upstream_id}: no title")
+    name = post_filename(item)
+    text = _front_matter(item) + _body(item, settings, page_path)
+    try:
+        return name, text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ExportError(f"[{item.source}] {item.upstream_id}: text is not valid Unicode") from exc
+
+
+def render_category(slug: str, tag: str) -> bytes:
+    """A category page: front matter only, no newline after the closing ``---``."""
+    lines = (
+        "---",
+        "layout: category",
+        "title: " + yaml_scalar(tag),
+        "category: " + yaml_scalar(slug),
+        "---",
+    )
+    return "\n".join(lines).encode("utf-8")
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def _rank(item: Item) -> tuple[int, datetime, datetime, str]:
+    return (item.revision, item.fetched_at, item.published_at, item.source)
+
+
+def _move_stale(
+    out_dir: Path, settings: JekyllSettings, window_start: str, writer: AtomicWriter
+) -> int:
+    posts = out_dir / settings.posts_dir
+    archive = out_dir / settings.archive_dir
+    if not posts.is_dir():
+        return 0
+    moved = 0
+    for name in sorted(os.listdir(posts)):
+        match = _POST_NAME.fullmatch(name)
+        if name == INIT_POST or match is None or match[1] >= window_start:
+            continue
+        stale = posts / name
+        if not stale.is_file():
+            continue
+        kept = archive / name
+        try:
+            if writer.wrote(f"{settings.archive_dir}/{name}") or (
+                kept.is_file() and kept.read_bytes() == stale.read_bytes()
+            ):
+                stale.unlink()
+            else:
+                archive.mkdir(parents=True, exist_ok=True)
+                os.replace(stale, kept)
+        except OSError as exc:
+            raise ExportError(f"cannot move {stale} to {archive}: {exc}") from exc
+        log.info("moved %s out of %s", name, settings.posts_dir)
+        moved += 1
+    return moved
+
+
+def export_jekyll(
+    items: Iterable[Item],
+    out_dir: Path,
+    settings: JekyllSettings | None = None,
+    *,
+    now: datetime,
+    page_paths: Mapping[str, str] = DEFAULT_PAGE_PATHS,
+) -> ExportReport:
+    """Write ``items`` as a Jekyll site's posts and category pages under ``out_dir``.
+
+    ``now`` (aware) fixes "today" in Asia/Shanghai; ``page_paths`` maps categories to
+    their fixed back-link pages. Items are streamed: only their file names, ranks and the
+    categories' tags are kept in memory. A bad item is logged and skipped; the run goes on.
+    Temporary files an interrupted earlier run left behind are removed first, so only one
+    export may write to ``out_dir`` at a time.
+    """
+    settings = settings or JekyllSettings()
+    today = date.fromisoformat(shanghai_date(now))
+    window_start = (today - timedelta(days=settings.window_days - 1)).isoformat()
+    writer = AtomicWriter(out_dir)
+    for directory in (settings.posts_dir, settings.archive_dir, settings.category_dir):
+        if swept := writer.sweep(directory):
+            log.info("removed %d temporary files of an interrupted run from %s", swept, directory)
+    ranks: dict[str, tuple[int, datetime, datetime, str]] = {}
+    categories: dict[str, tuple[datetime, str]] = {}
+    skipped = duplicates = 0
+    for item in items:
+        path = page_path(item, page_paths, category_dir=settings.category_dir)
+        try:
+            name, data = render_post(item, settings, path)
+        except ExportError as exc:
+            log.warning("skipped an item: %s", exc)
+            skipped += 1
+            continue
+        rank = _rank(item)
+        earlier = ranks.get(name)
+        if earlier is not None:
+            duplicates += 1
+            if rank <= earlier:
+                log.warning(
+                    "%s: kept the newer revision, dropped %s/%s", name, item.source, rank[0]
+                )
+                continue
+            log.warning("%s: replaced by a newer revision from %s", name, item.source)
+        directory = settings.posts_dir if name[:10] >= window_start else settings.archive_dir
+        writer.write(f"{directory}/{name}", data, replace=earlier is not None)
+        ranks[name] = rank
+        if path == f"/{settings.category_dir}/{item.category}.html":
+            seen = categories.get(item.category)
+            if seen is None or (item.published_at, item.tag) > seen:
+                categories[item.category] = (item.published_at, item.tag)
+    for slug in sorted(categories):
+        if not _SLUG.fullmatch(slug):
+            log.warning("no category page for %r: not a slug", slug)
+            continue
+        writer.write(
+            f"{settings.category_dir}/{slug}.html", render_category(slug, categories[slug][1])
+        )
+    moved = _move_stale(out_dir, settings, window_start, writer)
+    return ExportReport(
+        dirs=_dir_counts(writer, settings, moved), skipped=skipped, duplicates=duplicates
+    )
+
+
+def _dir_counts(writer: AtomicWriter, settings: JekyllSettings, moved: int) -> dict[str, DirCounts]:
+    written: dict[str, int] = {}
+    unchanged: dict[str, int] = {}
+    for rel, changed in writer.results.items():
+        counter = written if changed else unchanged
+        counter[rel.parts[0]] = counter.get(rel.parts[0], 0) + 1
+    return {
+        d: DirCounts(
+            written=written.get(d, 0),
+            unchanged=unchanged.get(d, 0),
+            moved=moved if d == settings.archive_dir else 0,
+        )
+        for d in (settings.posts_dir, settings.archive_dir, settings.category_dir)
+    }
