@@ -1,0 +1,261 @@
+"""The JSON API under ``/api/``: items with filters and cursor pages, one item, the sources
+with their health, and the OpenAPI document describing all of it (:mod:`.openapi`).
+
+Every parameter is checked before the store is asked anything; a bad one gets a 400 whose
+``{"error": …}`` names the parameter and what it accepts, never a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from finews.models import Item, SourceState
+from finews.publish.catalog import Catalog
+from finews.publish.feeds import entry_id
+from finews.publish.openapi import openapi_document
+from finews.publish.responses import conditional, json_bytes, json_error
+from finews.publish.site import SiteSettings
+from finews.publish.urls import BEIJING, article_path
+from finews.store import ItemQuery, Store
+
+__all__ = ["ApiBackend", "ParameterError", "decode_cursor", "encode_cursor", "item_json", "routes"]
+
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+class ApiBackend(Protocol):
+    """What the API reads: the live app's store, settings and catalog."""
+
+    store: Store
+    settings: SiteSettings
+    catalog: Catalog
+
+    def source_names(self) -> Mapping[str, str]:
+        """Every configured source id with its display name."""
+
+    def last_modified(self) -> datetime:
+        """When the data last changed."""
+
+
+class ParameterError(ValueError):
+    """A query parameter is wrong; the message names it."""
+
+
+def encode_cursor(item: Item) -> str:
+    """The opaque cursor that continues a listing after ``item``."""
+    text = f"{item.published_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}|{item.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The ``(published_at, id)`` a cursor stands for."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, item_id = text.split("|")
+        parsed = datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return parsed, int(item_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ParameterError(
+            "cursor: not a cursor this API returned (pass next_cursor back unchanged)"
+        ) from exc
+
+
+def _time(name: str, value: str, *, end: bool) -> datetime:
+    """An ISO 8601 date or date-time; dates and zone-less times are Beijing time. A bare date
+    as ``until`` means the end of that day."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            start = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
+            return start + timedelta(days=1) if end else start
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ParameterError(
+            f"{name}: {value!r} is not an ISO 8601 date or date-time "
+            "(e.g. 2021-12-08 or 2021-12-08T22:06:00+08:00)"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
+
+
+def _single(params: Mapping[str, list[str]], name: str) -> str | None:
+    values = params.get(name, [])
+    if len(values) > 1:
+        raise ParameterError(f"{name}: given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def parse_items_query(params: Mapping[str, list[str]]) -> ItemQuery:
+    """The store query a request's parameters ask for (``limit`` one more than asked, so
+    the response knows whether there is a next page)."""
+    source = _single(params, "source")
+    category = _single(params, "category")
+    for name, value in (("source", source), ("category", category)):
+        if value is not None and not 1 <= len(value) <= 200:
+            raise ParameterError(f"{name}: give an id of 1 to 200 characters")
+    since_text, until_text = _single(params, "since"), _single(params, "until")
+    since = _time("since", since_text, end=False) if since_text is not None else None
+    until = _time("until", until_text, end=True) if until_text is not None else None
+    if since and until and since >= until:
+        raise ParameterError("since: must be earlier than until")
+    important_text = _single(params, "important")
+    important = None
+    if important_text is not None:
+        if important_text.lower() not in _TRUE | _FALSE:
+            raise ParameterError(f"important: {important_text!r} is not true or false")
+        important = important_text.lower() in _TRUE
+    limit_text = _single(params, "limit")
+    limit = DEFAULT_LIMIT
+    if limit_text is not None:
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+            raise ParameterError(f"limit: {limit_text!r} is not a whole number from 1 to 200")
+        limit = int(limit_text)
+    cursor_text = _single(params, "cursor")
+    before = decode_cursor(cursor_text) if cursor_text is not None else None
+    return ItemQuery(
+        source=source,
+        category=category,
+        since=since,
+        until=until,
+        important=important,
+        before=before,
+        limit=limit + 1,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def item_json(item: Item, settings: SiteSettings) -> dict[str, Any]:
+    """An item as the API shows it."""
+    return {
+        "id": item.id,
+        "source": item.source,
+        "upstream_id": item.upstream_id,
+        "title": item.title,
+        "digest": item.digest,
+        "content": item.content,
+        "url": item.url,
+        "media": item.media,
+        "category": item.category,
+        "tag": item.tag,
+        "kind": item.kind,
+        "importance": item.importance,
+        "stocks": list(item.stocks),
+        "author": item.author,
+        "published_at": _iso(item.published_at),
+        "fetched_at": _iso(item.fetched_at),
+        "revision": item.revision,
+        "page": settings.url(article_path(item)),
+        "feed_id": entry_id(item),
+    }
+
+
+def _state_json(state: SourceState) -> dict[str, Any]:
+    return {
+        "last_attempt": _iso(state.last_attempt),
+        "last_success": _iso(state.last_success),
+        "last_error": state.last_error,
+        "consecutive_failures": state.consecutive_failures,
+        "next_poll": _iso(state.next_poll),
+    }
+
+
+def _backend(request: Request) -> ApiBackend:
+    backend: ApiBackend = request.app.state.site
+    return backend
+
+
+def _json(request: Request, value: Any, last_modified: datetime) -> Response:
+    return conditional(request, json_bytes(value), "application/json", last_modified=last_modified)
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        found.setdefault(name, []).append(value)
+    return found
+
+
+async def list_items(request: Request) -> Response:
+    """``GET /api/items``."""
+    backend = _backend(request)
+    try:
+        query = parse_items_query(_params(request))
+    except ParameterError as exc:
+        return json_error(400, str(exc))
+    found = await run_in_threadpool(lambda: list(backend.store.items(query)))
+    limit = (query.limit or 1) - 1
+    page, more = found[:limit], len(found) > limit
+    body = {
+        "items": [item_json(item, backend.settings) for item in page],
+        "next_cursor": encode_cursor(page[-1]) if more and page else None,
+    }
+    return _json(request, body, backend.last_modified())
+
+
+async def one_item(request: Request) -> Response:
+    """``GET /api/items/{id}``."""
+    backend = _backend(request)
+    text = request.path_params["item_id"]
+    if not text.isdigit() or len(text) > 18:
+        return json_error(400, f"id: {text!r} is not an item id (a whole number)")
+    item = await run_in_threadpool(backend.store.get_item_by_id, int(text))
+    if item is None:
+        return json_error(404, f"id: no item {text}")
+    return _json(request, item_json(item, backend.settings), backend.last_modified())
+
+
+async def list_sources(request: Request) -> Response:
+    """``GET /api/sources``."""
+    backend = _backend(request)
+    names = dict(backend.source_names())
+    for source in backend.catalog.sources():
+        names.setdefault(source, source)
+
+    def read() -> list[tuple[dict[str, Any], SourceState]]:
+        found = []
+        for source, name in sorted(names.items()):
+            state = backend.store.get_state(source)
+            entry = {
+                "id": source,
+                "name": name,
+                "items": backend.store.count_items(source),
+                "state": _state_json(state),
+            }
+            found.append((entry, state))
+        return found
+
+    found = await run_in_threadpool(read)
+    moments = [backend.last_modified()]
+    for _, state in found:
+        moments += [moment for moment in (state.last_attempt, state.last_success) if moment]
+    return _json(request, {"sources": [entry for entry, _ in found]}, max(moments))
+
+
+async def openapi(request: Request) -> Response:
+    """``GET /api/openapi.json``."""
+    backend = _backend(request)
+    return _json(request, openapi_document(backend.settings), backend.last_modified())
+
+
+def routes() -> list[Route]:
+    """The API's routes (GET and HEAD)."""
+    return [
+        Route("/api/items", list_items, methods=["GET"]),
+        Route("/api/items/{item_id}", one_item, methods=["GET"]),
+        Route("/api/sources", list_sources, methods=["GET"]),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+    ]

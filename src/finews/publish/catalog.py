@@ -1,0 +1,319 @@
+"""What the site knows about its listings: how many pages each has, and where each page starts.
+
+A listing (every item, important items, one category, one day) is cut into numbered pages
+of ``page_size`` items counted from its **oldest** item: page 1 holds the oldest items, and a
+page, once full, keeps its items when newer ones arrive. The first page of a listing (its
+index) shows the newest ``page_size`` items and links to the highest full page.
+
+For each listing the catalog keeps the key ``(published_at, id)`` of the newest item of every
+full page (its *boundaries*) and how many items came after the last one. Any page is then one
+keyset query (``items after boundary[n-2]``, oldest first, ``page_size`` of them), and a new
+item costs one short query: :meth:`Catalog.apply` re-counts each affected listing from the
+page the item falls into, reading only the items after that page's start. Because boundaries
+are re-derived from the items themselves (never from counts carried forward), a change that
+lands while the catalog is being built is fixed by applying its change-log entry later.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from finews.models import Item
+from finews.publish.urls import (
+    UNCATEGORIZED,
+    Listing,
+    article_path,
+    category_of,
+    day_bounds,
+    listings_of,
+)
+from finews.store import Change, ItemQuery, Store
+
+__all__ = ["Affected", "Catalog", "Key", "ListingState", "item_key", "listing_query"]
+
+#: an item's place in every listing: (published_at, row id), the store's sort order
+Key = tuple[datetime, int]
+
+_TITLES = {"all": "全部消息", "important": "重要消息"}
+
+
+def item_key(item: Item) -> Key:
+    """An item's sort key in every listing."""
+    assert item.id is not None, "only stored items are listed"
+    return (item.published_at, item.id)
+
+
+def listing_query(listing: Listing, **options: Any) -> ItemQuery:
+    """The store query for a listing's items (``options`` add limit, cursor, order)."""
+    if listing.kind == "important":
+        return ItemQuery(important=True, **options)
+    if listing.kind == "category":
+        category = "" if listing.name == UNCATEGORIZED else listing.name
+        return ItemQuery(category=category, **options)
+    if listing.kind == "day":
+        day = listing.day
+        assert day is not None
+        since, until = day_bounds(day)
+        return ItemQuery(since=since, until=until, **options)
+    return ItemQuery(**options)
+
+
+def _default_title(listing: Listing) -> str:
+    if listing.kind == "day" and listing.day is not None:
+        return f"{listing.day.year}年{listing.day.month}月{listing.day.day}日"
+    return _TITLES.get(listing.kind, listing.name)
+
+
+def _display_name(item: Item) -> str:
+    return item.tag or item.media or category_of(item)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingState:
+    """One listing's pages: ``boundaries[n-1]`` is the key of the newest item on page ``n``;
+    ``remainder`` items came after the last full page; ``newest`` is the newest item's key."""
+
+    boundaries: tuple[Key, ...]
+    remainder: int
+    newest: Key
+    title: str
+
+    @property
+    def pages(self) -> int:
+        """How many full numbered pages the listing has."""
+        return len(self.boundaries)
+
+    def count(self, page_size: int) -> int:
+        """How many items the listing holds."""
+        return len(self.boundaries) * page_size + self.remainder
+
+    def after(self, page: int) -> Key | None:
+        """The keyset cursor that page ``page`` starts after (``None`` for page 1)."""
+        return self.boundaries[page - 2] if page >= 2 else None
+
+    @property
+    def older_than_index(self) -> int | None:
+        """The numbered page the first page links to as "older": the newest full page not
+        entirely shown there, or ``None`` when the first page shows everything."""
+        page = self.pages if self.remainder else self.pages - 1
+        return page if page >= 1 else None
+
+
+@dataclass(slots=True)
+class _Counter:
+    """Builds a :class:`ListingState` from keys arriving oldest first."""
+
+    page_size: int
+    title: str
+    boundaries: list[Key] = field(default_factory=list)
+    remainder: int = 0
+    newest: Key | None = None
+
+    def push(self, key: Key) -> None:
+        self.remainder += 1
+        self.newest = key
+        if self.remainder == self.page_size:
+            self.boundaries.append(key)
+            self.remainder = 0
+
+    def state(self) -> ListingState | None:
+        if self.newest is None:
+            return None
+        return ListingState(tuple(self.boundaries), self.remainder, self.newest, self.title)
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    """What a batch of changes touched: the items as they are now, the article paths
+    they no longer live at, and per listing key the first numbered page that changed."""
+
+    items: tuple[Item, ...] = ()
+    moved: tuple[tuple[str, Item], ...] = ()
+    first_pages: dict[str, int] = field(default_factory=dict)
+
+
+class Catalog:
+    """Every listing's pages, the sources seen per category, and the change number
+    (``seq``) the catalog reflects. Safe to read from several threads while one applies."""
+
+    def __init__(self, page_size: int) -> None:
+        self.page_size = page_size
+        self.seq = 0
+        self._listings: dict[str, ListingState] = {}
+        self._sources: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    # --- reading ---------------------------------------------------------------------------
+    def get(self, listing: Listing) -> ListingState | None:
+        """A listing's state, ``None`` when it has no items."""
+        return self._listings.get(listing.key)
+
+    def listings(self) -> list[tuple[Listing, ListingState]]:
+        """Every listing with items, sorted by key."""
+        with self._lock:
+            found = sorted(self._listings.items())
+        return [(Listing.from_key(key), state) for key, state in found]
+
+    def categories(self) -> list[tuple[Listing, ListingState]]:
+        """Every category with items, the most recently active first."""
+        found = [(lst, st) for lst, st in self.listings() if lst.kind == "category"]
+        return sorted(found, key=lambda pair: pair[1].newest, reverse=True)
+
+    def days(self) -> list[tuple[date, int]]:
+        """Every day with items and its count, newest first."""
+        found = []
+        for listing, state in self.listings():
+            if listing.kind == "day" and listing.day is not None:
+                found.append((listing.day, state.count(self.page_size)))
+        return sorted(found, reverse=True)
+
+    def sources(self, category: str | None = None) -> list[str]:
+        """The source ids seen (in one category, or anywhere), sorted."""
+        with self._lock:
+            if category is not None:
+                return sorted(self._sources.get(category, ()))
+            return sorted(set().union(*self._sources.values()))
+
+    # --- building --------------------------------------------------------------------------
+    @classmethod
+    def scan(
+        cls, store: Store, page_size: int, *, visit: Callable[[Item], None] | None = None
+    ) -> Catalog:
+        """Read every item once, oldest first, and count every listing's pages; ``visit``
+        sees each item on the way (the static build writes its page there)."""
+        catalog = cls(page_size)
+        catalog.seq = store.last_change_seq()
+        counters: dict[str, _Counter] = {}
+        for item in store.items(ItemQuery(oldest_first=True)):
+            if visit is not None:
+                visit(item)
+            catalog._note_source(item)
+            key = item_key(item)
+            for listing in listings_of(item):
+                counter = counters.get(listing.key)
+                if counter is None:
+                    counter = counters[listing.key] = _Counter(page_size, _default_title(listing))
+                if listing.kind == "category":
+                    counter.title = _display_name(item)
+                counter.push(key)
+        for name, counter in counters.items():
+            state = counter.state()
+            if state is not None:
+                catalog._listings[name] = state
+        return catalog
+
+    def apply(self, store: Store, changes: Sequence[Change]) -> Affected:
+        """Bring the catalog up to date with ``changes`` (read from the store's change log)
+        and say what they touched."""
+        if not changes:
+            return Affected()
+        items: dict[int, Item] = {}
+        moved: list[tuple[str, Item]] = []
+        lowest: dict[str, Key] = {}
+        edited = {change.item_id for change in changes if change.kind != "new"}
+        for item_id in dict.fromkeys(change.item_id for change in changes):
+            item = store.get_item_by_id(item_id)
+            if item is None:
+                continue
+            items[item_id] = item
+            self._note_source(item)
+            versions = [item]
+            if item_id in edited:
+                versions += store.revisions(item_id)
+            path = article_path(item)
+            for version in versions:
+                old_path = article_path(version)
+                if old_path != path and old_path not in (p for p, _ in moved):
+                    moved.append((old_path, item))
+                key = (version.published_at, item_id)
+                for listing in listings_of(version):
+                    if listing.key not in lowest or key < lowest[listing.key]:
+                        lowest[listing.key] = key
+        first_pages = {
+            name: self._recount(store, Listing.from_key(name), key)
+            for name, key in sorted(lowest.items())
+        }
+        self.seq = max(self.seq, max(change.seq for change in changes))
+        return Affected(tuple(items.values()), tuple(moved), first_pages)
+
+    def _note_source(self, item: Item) -> None:
+        category = category_of(item)
+        known = self._sources.get(category)
+        if known is None or item.source not in known:
+            with self._lock:
+                self._sources.setdefault(category, set()).add(item.source)
+
+    def _recount(self, store: Store, listing: Listing, lowest: Key) -> int:
+        """Re-derive a listing's pages from the one holding ``lowest``; return its number."""
+        old = self._listings.get(listing.key)
+        bounds = list(old.boundaries) if old else []
+        start = bisect_left(bounds, lowest)
+        del bounds[start:]
+        counter = _Counter(self.page_size, old.title if old else _default_title(listing), bounds)
+        counter.newest = bounds[-1] if bounds else None
+        query = listing_query(listing, before=counter.newest, oldest_first=True)
+        for item in store.items(query):
+            if listing.kind == "category":
+                counter.title = _display_name(item)
+            counter.push(item_key(item))
+        state = counter.state()
+        with self._lock:
+            if state is None:
+                self._listings.pop(listing.key, None)
+            else:
+                self._listings[listing.key] = state
+        return start + 1
+
+    # --- persistence (the static build keeps its catalog between runs) --------------------
+    def to_json(self) -> dict[str, Any]:
+        """The catalog as plain JSON values."""
+        listings = {
+            name: {
+                "boundaries": [_key_json(key) for key in state.boundaries],
+                "remainder": state.remainder,
+                "newest": _key_json(state.newest),
+                "title": state.title,
+            }
+            for name, state in sorted(self._listings.items())
+        }
+        sources = {cat: sorted(ids) for cat, ids in sorted(self._sources.items())}
+        return {
+            "page_size": self.page_size,
+            "seq": self.seq,
+            "listings": listings,
+            "sources": sources,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Catalog:
+        """A catalog saved by :meth:`to_json` (``ValueError``/``KeyError`` when malformed)."""
+        catalog = cls(int(data["page_size"]))
+        catalog.seq = int(data["seq"])
+        for name, value in data["listings"].items():
+            Listing.from_key(name)
+            catalog._listings[name] = ListingState(
+                tuple(_key_value(key) for key in value["boundaries"]),
+                int(value["remainder"]),
+                _key_value(value["newest"]),
+                str(value["title"]),
+            )
+        for category, ids in data["sources"].items():
+            catalog._sources[category] = {str(i) for i in ids}
+        return catalog
+
+
+def _key_json(key: Key) -> list[Any]:
+    return [key[0].isoformat(), key[1]]
+
+
+def _key_value(value: Iterable[Any]) -> Key:
+    moment, item_id = value
+    parsed = datetime.fromisoformat(moment)
+    if parsed.tzinfo is None:
+        raise ValueError(f"naive time in catalog: {moment!r}")
+    return (parsed, int(item_id))

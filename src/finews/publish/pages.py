@@ -1,0 +1,180 @@
+"""Every page of the site, read from the store and the catalog and rendered by one renderer.
+
+The live app and the static build both ask :class:`Pages` for their pages, so they serve the
+same bytes (the live app adds only the change number a page shows, for its live updates).
+Every method reads the store: call them from a worker thread in async code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from urllib.parse import quote
+
+from finews.models import Item
+from finews.publish.catalog import Catalog, listing_query
+from finews.publish.feeds import FeedInfo, render_feed
+from finews.publish.site import Section, SiteRenderer, SiteSettings
+from finews.publish.urls import (
+    Article,
+    Listing,
+    article_path,
+    category_of,
+    feed_path,
+    listing_path,
+    segment,
+)
+from finews.store import ItemQuery, Store
+
+__all__ = ["Pages"]
+
+
+class Pages:
+    """The site's pages over one store, one catalog and one renderer."""
+
+    def __init__(self, store: Store, catalog: Catalog, renderer: SiteRenderer) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.renderer = renderer
+        self.settings: SiteSettings = renderer.settings
+
+    def _items(self, query: ItemQuery) -> list[Item]:
+        return list(self.store.items(query))
+
+    def home(self, *, live_seq: int | None = None) -> str:
+        """The newest items of every source, then each category's newest few."""
+        stream = self._items(ItemQuery(limit=self.settings.page_size))
+        sections = [
+            Section(
+                listing,
+                state.title,
+                self._items(listing_query(listing, limit=self.settings.home_per_source)),
+            )
+            for listing, state in self.catalog.categories()
+        ]
+        return self.renderer.home(stream=stream, sections=sections, live_seq=live_seq)
+
+    def listing(
+        self, listing: Listing, page: int | None = None, *, live_seq: int | None = None
+    ) -> str | None:
+        """A listing's first page (``page=None``) or numbered page; ``None`` when there is
+        no such page (an unknown category or day, page 0, a page past the last)."""
+        size = self.settings.page_size
+        state = self.catalog.get(listing)
+        if state is None:
+            if page is None and listing.kind in ("all", "important"):
+                return self.renderer.listing(
+                    listing,
+                    title=_empty_title(listing),
+                    items=[],
+                    page=None,
+                    newer=None,
+                    older=None,
+                    count=0,
+                    live_seq=live_seq,
+                )
+            return None
+        if page is None:
+            items = self._items(listing_query(listing, limit=size))
+            return self.renderer.listing(
+                listing,
+                title=state.title,
+                items=items,
+                page=None,
+                newer=None,
+                older=state.older_than_index,
+                count=state.count(size),
+                live_seq=live_seq,
+            )
+        if not 1 <= page <= state.pages:
+            return None
+        query = listing_query(listing, before=state.after(page), oldest_first=True, limit=size)
+        items = self._items(query)
+        items.reverse()
+        return self.renderer.listing(
+            listing,
+            title=state.title,
+            items=items,
+            page=page,
+            newer=page + 1 if page < state.pages else 0,
+            older=page - 1 if page > 1 else None,
+        )
+
+    def article(self, item: Item) -> str:
+        """An item's page."""
+        return self.renderer.article(item)
+
+    def find_article(self, target: Article) -> Item | None:
+        """The item an article path names, whatever day its path says (the caller redirects
+        when the day is not the item's)."""
+        if target.upstream_id is None:  # a hashed long id: look through that day's items
+            day = listing_query(Listing("day", target.day.isoformat()))
+            for candidate in self.store.items(day):
+                if (
+                    category_of(candidate) == target.category
+                    and segment(candidate.upstream_id) == target.name
+                ):
+                    return candidate
+            return None
+        sources = self.catalog.sources(target.category) or self.catalog.sources()
+        for source in sources:
+            item = self.store.get_item(source, target.upstream_id)
+            if item is not None and category_of(item) == target.category:
+                return item
+        return None
+
+    def days(self) -> str:
+        """The list of every day."""
+        return self.renderer.days(self.catalog.days())
+
+    def not_found(self, path: str = "", suggestions: Sequence[tuple[str, str]] = ()) -> str:
+        """The 404 page."""
+        return self.renderer.not_found(path=path, suggestions=suggestions)
+
+    def suggestions(self, day: date | None) -> list[tuple[str, str]]:
+        """Pages worth offering on a 404 whose path named ``day``."""
+        if day is None or self.catalog.get(Listing("day", day.isoformat())) is None:
+            return []
+        listing = Listing("day", day.isoformat())
+        link = self.settings.url(listing_path(listing))
+        return [(link, f"{day.year}年{day.month}月{day.day}日的全部消息")]
+
+    def feed(self, kind: str, category: str | None = None, *, origin: str = "") -> bytes | None:
+        """A feed of the newest items (of one category); ``None`` for an unknown category.
+        ``origin`` (``https://host``) makes links absolute when ``base_url`` is a path."""
+        if category is None:
+            listing = Listing("all")
+            title = self.settings.title
+        else:
+            listing = Listing("category", category)
+            state = self.catalog.get(listing)
+            if state is None:
+                return None
+            title = f"{state.title} · {self.settings.title}"
+        items = self._items(listing_query(listing, limit=self.settings.feed_size))
+        home = listing_path(listing, self.settings.source_paths) if category else "/"
+        feed_name = "all" if category is None else f"category/{quote(category, safe='')}"
+        info = FeedInfo(
+            title=title,
+            description=self.settings.description,
+            home_url=self.absolute(home, origin),
+            self_url=self.absolute(feed_path(kind, category), origin),
+            feed_id=f"tag:finews,2021:feed/{feed_name}",
+            lang=self.settings.lang,
+        )
+        return render_feed(
+            kind,
+            items,
+            info,
+            link=lambda item: self.absolute(article_path(item), origin),
+            body=self.renderer.body_html,
+        )
+
+    def absolute(self, path: str, origin: str = "") -> str:
+        """The URL of a site path, absolute when ``base_url`` or ``origin`` makes it so."""
+        link = self.settings.url(path)
+        return origin.rstrip("/") + link if link.startswith("/") else link
+
+
+def _empty_title(listing: Listing) -> str:
+    return {"all": "全部消息", "important": "重要消息"}.get(listing.kind, listing.name)

@@ -1,0 +1,322 @@
+"""The look of the site: its settings and the one rendering layer both ways of serving it use.
+
+:class:`SiteRenderer` wraps one Jinja2 environment (autoescape on for ``.html`` and ``.xml``
+templates) over ``publish/templates``; the live app (:mod:`finews.publish.web`) and the
+static build (:mod:`finews.publish.static_site`) call the same methods and so write the same
+bytes. Every value reaches the page escaped, except an article's body, which the normaliser
+has sanitised and which is sanitised once more here (an allow-list, so a body that skipped
+the normaliser still renders inert). No template has inline script or style, so the strict
+Content-Security-Policy of :data:`CSP` holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from finews.errors import ConfigError
+from finews.models import Item
+from finews.publish.urls import (
+    Listing,
+    article_path,
+    beijing,
+    category_of,
+    day_of,
+    feed_path,
+    listing_path,
+)
+
+__all__ = ["ASSETS", "CSP", "Body", "Section", "SiteRenderer", "SiteSettings"]
+
+#: the policy every response carries (the live app sends it as a header; pages repeat the
+#: parts a ``<meta>`` may carry, for static hosts that send no headers)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+_META_CSP = "; ".join(part for part in CSP.split("; ") if not part.startswith("frame-ancestors"))
+
+#: the static files every page uses, shipped in ``publish/static``
+ASSETS = ("site.css", "site.js")
+
+_DEFAULT_PATHS: Mapping[str, str] = MappingProxyType({"emnews": "/emnews/"})
+_LOOKS_LIKE_HTML = re.compile(r"<(?:[A-Za-z][A-Za-z0-9]*[\s/>]|/[A-Za-z]|!--)")
+_CLEANER = nh3.Cleaner(
+    attributes={
+        **{tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()},
+        "*": {"class", "title", "lang"},
+    },
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener noreferrer nofollow",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettings:
+    """How the site looks and where its pages live.
+
+    ``base_url`` goes in front of every link: ``/`` for a site at the root of its host,
+    ``/finews/`` for a GitHub Pages project site, or an absolute ``https://…/`` (feeds then
+    carry absolute links, which RSS readers prefer). ``source_paths`` moves a category's
+    page from ``/category/<slug>.html`` to another path, as the original kept rolling news
+    at ``/emnews/``. ``dedupe`` shows the "also reported by" section even while it is empty.
+    """
+
+    title: str = "金融消息"
+    base_url: str = "/"
+    lang: str = "zh-CN"
+    description: str = "财经快讯与新闻，来源页、全部存档与订阅源，随时更新。"
+    home_per_source: int = 5
+    page_size: int = 50
+    feed_size: int = 50
+    source_paths: Mapping[str, str] = field(default_factory=lambda: _DEFAULT_PATHS)
+    dedupe: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.base_url.endswith("/"):
+            raise ConfigError("site.base_url", self.base_url, "a path or URL ending in /")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("", "http", "https") or (parts.scheme and not parts.netloc):
+            raise ConfigError("site.base_url", self.base_url, "/path/ or https://host/path/")
+        if not parts.scheme and not self.base_url.startswith("/"):
+            raise ConfigError("site.base_url", self.base_url, "a path starting with /")
+        for name in ("home_per_source", "page_size", "feed_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 1 <= value <= 1000:
+                raise ConfigError(f"site.{name}", value, "a whole number from 1 to 1000")
+        for slug, path in self.source_paths.items():
+            if not (path.startswith("/") and (path.endswith("/") or path.endswith(".html"))):
+                raise ConfigError(
+                    f"site.source_paths.{slug}",
+                    path,
+                    "a path starting with / and ending in / or .html",
+                )
+        object.__setattr__(self, "source_paths", MappingProxyType(dict(self.source_paths)))
+
+    @property
+    def base_path(self) -> str:
+        """The path part of ``base_url`` (``/`` or ``/finews/``)."""
+        return urlsplit(self.base_url).path or "/"
+
+    def url(self, path: str) -> str:
+        """The link to a site path (``/emnews/`` → ``{base_url}emnews/``)."""
+        return self.base_url + path.lstrip("/")
+
+    def fingerprint(self) -> str:
+        """A digest of every setting: a static build whose settings changed starts over."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["source_paths"] = dict(self.source_paths)
+        text = json.dumps(values, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One category on the home page: its listing, display name and newest items."""
+
+    listing: Listing
+    title: str
+    items: Sequence[Item]
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """An article body ready for the template: sanitised HTML, or plain-text paragraphs."""
+
+    html: Markup | None
+    paragraphs: tuple[str, ...] = ()
+
+
+def article_body(content: str) -> Body:
+    """The body of an article: HTML sanitised against the allow-list, plain text split
+    into paragraphs (escaped by the template)."""
+    if _LOOKS_LIKE_HTML.search(content):
+        return Body(Markup(_CLEANER.clean(content)))  # noqa: S704 - sanitised just now
+    lines = (line.strip() for line in content.replace("\u3000\u3000", "\n").splitlines())
+    return Body(None, tuple(line for line in lines if line))
+
+
+def display_name(item: Item) -> str:
+    """How a list names an item's category: its tag (新华财经新闻), else media, else slug."""
+    return item.tag or item.media or category_of(item)
+
+
+def _clock(moment: datetime) -> str:
+    return f"{beijing(moment):%m-%d %H:%M}"
+
+
+def _stamp(moment: datetime) -> str:
+    return f"(GMT+8, Asia/Shanghai, CST) {beijing(moment):%Y-%m-%d %H:%M:%S}"
+
+
+def _iso(moment: datetime) -> str:
+    return beijing(moment).isoformat()
+
+
+def _web_link(url: str | None) -> str | None:
+    """An upstream link worth making clickable: http(s) only, never ``javascript:``."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _long_day(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+class SiteRenderer:
+    """Renders every page of the site from plain values; reads nothing but its templates.
+
+    ``live_seq`` (where a method takes it) marks a page the live app serves: the page then
+    carries the change number it shows, and ``site.js`` follows ``/events`` from there.
+    """
+
+    def __init__(self, settings: SiteSettings) -> None:
+        self.settings = settings
+        self.env = Environment(
+            loader=PackageLoader("finews.publish", "templates"),
+            autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.assets = {name: _read_asset(name) for name in ASSETS}
+        self.versions = {
+            name: hashlib.sha256(data).hexdigest()[:10] for name, data in self.assets.items()
+        }
+        self.env.globals.update(
+            live_seq=None,  # pages the live app serves set it; base.html reads it
+            site=settings,
+            url=settings.url,
+            asset=self.asset_url,
+            csp=_META_CSP,
+            article_url=lambda item: settings.url(article_path(item)),
+            listing_url=lambda listing, page=None: settings.url(
+                listing_path(listing, settings.source_paths, page)
+            ),
+            feed_url=lambda kind, category=None: settings.url(feed_path(kind, category)),
+            category_of=category_of,
+            day_of=day_of,
+            display_name=display_name,
+            long_day=_long_day,
+            Listing=Listing,
+        )
+        self.env.filters.update(clock=_clock, stamp=_stamp, iso=_iso, web_link=_web_link)
+        # links every page carries, computed once (templates call these thousands of times)
+        self.env.globals["links"] = {
+            "home": settings.url("/"),
+            "all": settings.url("/all/"),
+            "important": settings.url("/important/"),
+            "days": settings.url("/day/"),
+            "events": settings.url("/events"),
+            "css": self.asset_url("site.css"),
+            "js": self.asset_url("site.js"),
+            "atom": settings.url(feed_path("atom")),
+            "rss": settings.url(feed_path("rss")),
+            "json": settings.url(feed_path("json")),
+        }
+
+    def asset_url(self, name: str) -> str:
+        """The link to a static asset, versioned by its content so it may be cached forever."""
+        return f"{self.settings.url('/static/' + name)}?v={self.versions[name]}"
+
+    def fingerprint(self) -> str:
+        """A digest of the settings, every template and every asset."""
+        digest = hashlib.sha256(self.settings.fingerprint().encode())
+        folder = resources.files("finews.publish") / "templates"
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.is_file():
+                digest.update(entry.name.encode() + b"\0" + entry.read_bytes())
+        for name in ASSETS:
+            digest.update(name.encode() + b"\0" + self.assets[name])
+        return digest.hexdigest()
+
+    def _render(self, template: str, **values: Any) -> str:
+        values.setdefault("live_seq", None)
+        return self.env.get_template(template).render(**values)
+
+    def home(
+        self, *, stream: Sequence[Item], sections: Sequence[Section], live_seq: int | None = None
+    ) -> str:
+        """The home page: the newest items of all sources, then each category's newest."""
+        return self._render("home.html", stream=stream, sections=sections, live_seq=live_seq)
+
+    def listing(
+        self,
+        listing: Listing,
+        *,
+        title: str,
+        items: Sequence[Item],
+        page: int | None,
+        newer: int | None,
+        older: int | None,
+        count: int | None = None,
+        live_seq: int | None = None,
+    ) -> str:
+        """One page of a listing. ``page`` ``None`` is its first page (newest items);
+        ``newer``/``older`` are the numbered pages to link to (``newer`` 0 = first page)."""
+        return self._render(
+            "listing.html",
+            listing=listing,
+            title=title,
+            items=items,
+            page=page,
+            newer=newer,
+            older=older,
+            count=count,
+            live_seq=live_seq,
+        )
+
+    def article(self, item: Item, *, also: Sequence[Item] = ()) -> str:
+        """An article page: time, title, body, source link, tags, back-links, and the
+        other sources that reported the same story (``also``)."""
+        return self._render(
+            "article.html",
+            item=item,
+            body=article_body(item.content),
+            listing=Listing("category", category_of(item)),
+            also=also,
+        )
+
+    def body_html(self, item: Item) -> str:
+        """An item's body as sanitised HTML (``""`` when it has none), as feeds carry it."""
+        if not item.content.strip():
+            return ""
+        return self._render("body.html", body=article_body(item.content)).strip()
+
+    def days(self, days: Sequence[tuple[date, int]]) -> str:
+        """The list of every day with items, newest first, with how many each has."""
+        months: dict[tuple[int, int], list[tuple[date, int]]] = {}
+        for day, count in days:
+            months.setdefault((day.year, day.month), []).append((day, count))
+        return self._render("days.html", months=list(months.items()))
+
+    def not_found(self, *, path: str = "", suggestions: Sequence[tuple[str, str]] = ()) -> str:
+        """The 404 page; ``suggestions`` are (link, text) pairs worth trying instead."""
+        return self._render("not_found.html", path=path, suggestions=suggestions)
+
+    def moved(self, item: Item) -> str:
+        """What a static build leaves at an article's old path after its date changed."""
+        return self._render("moved.html", item=item)
+
+    def row(self, item: Item) -> str:
+        """One list row, as the live app pushes it to open pages."""
+        return self._render("row.html", item=item)
+
+
+def _read_asset(name: str) -> bytes:
+    return (resources.files("finews.publish") / "static" / name).read_bytes()

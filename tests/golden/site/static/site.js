@@ -1,0 +1,124 @@
+/* finews: keyboard navigation and live updates. The site reads fine without this file. */
+(function () {
+  "use strict";
+
+  var doc = document;
+
+  /* --- keyboard: j / k move between items, / focuses the search box if there is one --- */
+  var current = -1;
+
+  function rows() {
+    return Array.prototype.slice.call(doc.querySelectorAll(".item"));
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var active = doc.activeElement && doc.activeElement.closest ? doc.activeElement.closest(".item") : null;
+    var at = active ? all.indexOf(active) : current;
+    var next = at < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, at + step));
+    if (all[current]) all[current].classList.remove("current");
+    current = next;
+    var row = all[next];
+    row.classList.add("current");
+    var link = row.querySelector("a.title");
+    if (link) link.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+  }
+
+  doc.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    var target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+    if (event.key === "j") {
+      move(1);
+    } else if (event.key === "k") {
+      move(-1);
+    } else if (event.key === "/") {
+      var search = doc.querySelector("input[type=search]");
+      if (search) {
+        event.preventDefault();
+        search.focus();
+      }
+    }
+  });
+
+  /* --- live updates: follow the server's change stream, insert new rows at the top --- */
+  var body = doc.body;
+  var source = body.getAttribute("data-events");
+  if (!source || !window.EventSource) return;
+
+  var status = doc.querySelector("[data-live-status]");
+  var lastId = body.getAttribute("data-seq") || "";
+  var stream = null;
+
+  function showStatus(on) {
+    if (!status) return;
+    status.hidden = false;
+    status.textContent = on ? "实时更新中" : "正在重新连接…";
+    status.classList.toggle("off", !on);
+  }
+
+  function wanted(list, data) {
+    var category = list.getAttribute("data-filter-category");
+    if (category !== null && category !== data.category) return false;
+    var day = list.getAttribute("data-filter-day");
+    if (day !== null && day !== data.day) return false;
+    if (list.hasAttribute("data-filter-important") && !(data.importance > 0)) return false;
+    return true;
+  }
+
+  function toRow(html) {
+    var template = doc.createElement("template");
+    template.innerHTML = html.trim();
+    return template.content.firstElementChild;
+  }
+
+  function place(list, data) {
+    var old = list.querySelector('[data-item-id="' + String(Number(data.id)) + '"]');
+    if (old) {
+      if (data.kind === "update") old.replaceWith(toRow(data.html));
+      return;
+    }
+    if (data.kind !== "new") return;
+    var row = toRow(data.html);
+    row.classList.add("fresh");
+    var empty = list.querySelector(".empty");
+    if (empty) empty.remove();
+    list.insertBefore(row, list.firstChild);
+    var max = parseInt(list.getAttribute("data-max") || "0", 10);
+    while (max > 0 && list.children.length > max) list.removeChild(list.lastElementChild);
+    if (current >= 0) current += 1; /* keep the keyboard cursor on the same row */
+  }
+
+  function onItem(event) {
+    lastId = event.lastEventId || lastId;
+    var data;
+    try {
+      data = JSON.parse(event.data);
+    } catch (error) {
+      return;
+    }
+    var lists = doc.querySelectorAll("[data-live-list]");
+    for (var i = 0; i < lists.length; i += 1) {
+      if (wanted(lists[i], data)) place(lists[i], data);
+    }
+  }
+
+  function connect() {
+    /* the page says which change it shows; the browser sends Last-Event-ID on reconnects */
+    stream = new EventSource(source + (lastId ? "?since=" + encodeURIComponent(lastId) : ""));
+    stream.addEventListener("item", onItem);
+    stream.addEventListener("reload", function () { window.location.reload(); });
+    stream.addEventListener("open", function () { showStatus(true); });
+    stream.addEventListener("error", function () {
+      showStatus(false);
+      if (stream.readyState === EventSource.CLOSED) {
+        /* the server refused (restarting?): try again from the last change seen */
+        window.setTimeout(connect, 3000);
+      }
+    });
+  }
+
+  connect();
+})();

@@ -1,0 +1,294 @@
+"""The static build: a golden tree of fixed data, byte for byte; incremental rebuilds that
+write exactly what changed and end up where a full build would; links that always resolve.
+
+Regenerate the golden tree after an intended change of the templates or the scheme with
+``FINEWS_UPDATE_GOLDEN=1 pytest tests/test_static_build.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from finews.models import Item
+from finews.publish import static_site
+from finews.publish.site import SiteSettings
+from finews.publish.static_site import MANIFEST, BuildReport, build_site
+from finews.publish.urls import article_path, file_name
+from finews.publish.web import create_app
+from finews.store import Store, open_store
+from site_data import GOLDEN_SETTINGS, TestClient, fill, later_items, site_items
+
+pytestmark = pytest.mark.timeout(120)
+
+GOLDEN = Path(__file__).parent / "golden" / "site"
+BASE = GOLDEN_SETTINGS.base_url
+_LINK = re.compile(r'(?:href|src)="(/finews/[^"?#]*)')
+
+#: what the rebuild after later_items() writes: three articles; the pages of their
+#: categories, days and the all/important listings from the page each item falls into (the
+#: backfilled 新华财经 item shifts every later page of its listings); day list; home; feeds
+EXPECTED_INCREMENTAL = {
+    # the three new articles
+    "emnews/2021/12/09/20211209000000000015.html",
+    "cls/2021/12/09/20211209000000000016.html",
+    "xinhuacaijing/2021/12/08/20211208000000000017.html",
+    # emnews: 6 -> 7 items; page 1 unchanged, first page changed
+    "emnews/index.html",
+    # cls: 3 -> 4 items, now a full page 1
+    "category/cls.html",
+    "category/cls/page/1.html",
+    # xinhuacaijing: the backfill lands in page 1, which shifts
+    "category/xinhuacaijing.html",
+    "category/xinhuacaijing/page/1.html",
+    # all: 15 -> 18 items; the backfill is the 3rd oldest: every page from 1 on shifts
+    "all/index.html",
+    "all/page/1.html",
+    "all/page/2.html",
+    "all/page/3.html",
+    "all/page/4.html",
+    # important: 3 -> 4 items, now a full page 1
+    "important/index.html",
+    "important/page/1.html",
+    # day 2021-12-08 (backfill) and 2021-12-09 (two new)
+    "day/2021-12-08/index.html",
+    "day/2021-12-08/page/1.html",
+    "day/2021-12-08/page/2.html",
+    "day/2021-12-09/index.html",
+    "day/2021-12-09/page/1.html",
+    "day/2021-12-09/page/2.html",
+    "day/index.html",
+    "index.html",
+    # feeds: all, and the three categories
+    "feed.xml",
+    "rss.xml",
+    "feed.json",
+    "feeds/emnews/atom.xml",
+    "feeds/emnews/rss.xml",
+    "feeds/emnews/feed.json",
+    "feeds/cls/atom.xml",
+    "feeds/cls/rss.xml",
+    "feeds/cls/feed.json",
+    "feeds/xinhuacaijing/atom.xml",
+    "feeds/xinhuacaijing/rss.xml",
+    "feeds/xinhuacaijing/feed.json",
+    MANIFEST,
+}
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` but the manifest, by relative path."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            found[path.relative_to(root).as_posix()] = path.read_bytes()
+    return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'static.db'}")
+    fill(opened, site_items())
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def fresh_build(tmp_path: Path, items: list[Item], name: str) -> Path:
+    """A full build of ``items`` in a database of its own."""
+    with open_store(f"sqlite:///{tmp_path / (name + '.db')}") as other:
+        fill(other, items)
+        build_site(other, tmp_path / name, GOLDEN_SETTINGS)
+    return tmp_path / name
+
+
+def test_golden_static_build(store: Store, tmp_path: Path) -> None:
+    report = build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    built = tree(tmp_path / "site")
+    if os.environ.get("FINEWS_UPDATE_GOLDEN") == "1":
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for name, data in built.items():
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / name).write_bytes(data)
+    golden = tree(GOLDEN)
+    assert sorted(built) == sorted(golden)
+    different = [name for name in golden if built[name] != golden[name]]
+    assert different == [], f"differs from tests/golden/site: {different}"
+    assert report.full
+    assert report.articles == 15
+    assert report.skipped == 0
+    assert set(report.written) == set(built) | {MANIFEST}
+
+
+def test_rebuild_without_changes_writes_nothing(store: Store, tmp_path: Path) -> None:
+    build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    again = build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    assert not again.full
+    assert again.written == ()
+    assert again.articles == 0
+
+
+def test_incremental_rebuild_writes_exactly_what_changed(store: Store, tmp_path: Path) -> None:
+    build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    fill(store, later_items())
+    report = build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    assert not report.full
+    assert report.articles == 3
+    assert set(report.written) == EXPECTED_INCREMENTAL
+    assert len(report.written) == len(set(report.written))
+    # and the result is exactly what a full build of the same items writes
+    full = fresh_build(tmp_path, site_items() + later_items(), "full")
+    assert tree(tmp_path / "site") == tree(full)
+
+
+def test_incremental_builds_in_batches_match_a_full_build(tmp_path: Path) -> None:
+    items = site_items() + later_items()
+    edited = items[4].replace(title="修改后的标题", importance=0)  # an update
+    moved = items[2].replace(published_at=items[2].published_at.replace(day=9))  # new day
+    batches = [items[5:9], items[:4], items[9:14], [items[4]], [edited, moved], items[14:]]
+    with open_store(f"sqlite:///{tmp_path / 'batches.db'}") as store:
+        for batch in batches:
+            for item in batch:
+                store.upsert_items([item])
+            build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+        # the same database (same row ids), built at once into an empty directory
+        build_site(store, tmp_path / "full", GOLDEN_SETTINGS)
+    full = tree(tmp_path / "full")
+    built = tree(tmp_path / "site")
+    # the only extra file: a "moved" page where the re-dated article used to be
+    extra = set(built) - set(full)
+    assert extra == {file_name(article_path(items[2]))}
+    assert b'http-equiv="refresh"' in built[file_name(article_path(items[2]))]
+    assert {name: built[name] for name in full} == full
+
+
+def _links(html: bytes) -> set[str]:
+    return {file_name(link.removeprefix(BASE.rstrip("/"))) for link in _LINK.findall(html.decode())}
+
+
+def test_every_internal_link_resolves(store: Store, tmp_path: Path) -> None:
+    build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    fill(store, later_items())
+    build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    files = tree(tmp_path / "site")
+    for name, data in files.items():
+        if name.endswith(".html"):
+            missing = _links(data) - set(files)
+            assert not missing, f"{name} links to missing {missing}"
+
+
+def test_incremental_build_writes_link_targets_first(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "site"
+    build_site(store, root, GOLDEN_SETTINGS)
+    fill(store, later_items())
+    original = static_site._Tree.write
+    dangling: list[tuple[str, str]] = []
+
+    def checked(self: static_site._Tree, name: str, data: bytes) -> bool:
+        if name.endswith(".html"):
+            for target in _links(data):
+                if target != name and not (self.root / target).exists():
+                    dangling.append((name, target))
+        return original(self, name, data)
+
+    monkeypatch.setattr(static_site._Tree, "write", checked)
+    build_site(store, root, GOLDEN_SETTINGS)
+    assert dangling == []
+
+
+def test_readers_never_see_a_partial_file(store: Store, tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    build_site(store, root, GOLDEN_SETTINGS)
+    store.upsert_items(
+        [
+            later_items()[0].replace(upstream_id=f"bulk{n}", title=f"批量{n}" * 40)
+            for n in range(200)
+        ]
+    )
+    stop = threading.Event()
+    problems: list[str] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            for path in root.rglob("*.html"):
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # a temporary file renamed away under our feet
+                if path.name.startswith(".") or not data.rstrip().endswith(b"</html>"):
+                    problems.append(path.name)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        report = build_site(store, root, GOLDEN_SETTINGS)
+    finally:
+        stop.set()
+        reader.join(30)
+    assert report.articles == 200
+    assert problems == []
+    assert not [p for p in root.rglob(".*") if p.name not in (".nojekyll", MANIFEST)]
+
+
+def test_first_build_appears_complete_at_once(store: Store, tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "site"
+    report = build_site(store, target, GOLDEN_SETTINGS)
+    assert report.full
+    assert (target / "index.html").exists()
+    assert (target / MANIFEST).exists()
+    assert [p.name for p in target.parent.iterdir()] == ["site"]  # no staging left behind
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    build_site(store, empty, GOLDEN_SETTINGS)
+    assert tree(empty) == tree(target)
+
+
+def test_changed_settings_or_bad_manifest_mean_a_full_build(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "site"
+    build_site(store, root, GOLDEN_SETTINGS)
+    other = SiteSettings(base_url=BASE, page_size=3, home_per_source=3, feed_size=5)
+    assert build_site(store, root, other).full
+    assert not build_site(store, root, other).full
+    (root / MANIFEST).write_text("{not json", encoding="utf-8")
+    assert build_site(store, root, other).full
+    assert "unreadable" in caplog.text
+
+
+def test_report_summary(store: Store, tmp_path: Path) -> None:
+    report: BuildReport = build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    assert report.summary().startswith("full build: ")
+    assert f"{len(report.written)} files written" in report.summary()
+
+
+def test_live_app_serves_the_same_pages(store: Store, tmp_path: Path) -> None:
+    build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    files = tree(tmp_path / "site")
+    live_only = re.compile(rb' data-events="[^"]*" data-seq="\d+"')
+    app = create_app(store.url, GOLDEN_SETTINGS)  # type: ignore[attr-defined]
+    with TestClient(app) as client:
+        for name in [
+            "index.html",
+            "emnews/index.html",
+            "emnews/page/1.html",
+            "all/page/2.html",
+            "day/index.html",
+            "day/2021-12-09/index.html",
+            "category/cls.html",
+            file_name(article_path(site_items()[3])),
+            "static/site.js",
+        ]:
+            path = "/" + name.removesuffix("index.html")
+            served = client.get(BASE.rstrip("/") + path)
+            assert served.status_code == 200, name
+            assert live_only.sub(b"", served.content) == files[name], name
