@@ -436,9 +436,20 @@ def migrate(obj: CliContext) -> None:
 
 
 @cli.command("config")
+@click.option("--markdown", is_flag=True, help="Print the settings reference as Markdown.")
 @pass_ctx
-def show_config(obj: CliContext) -> None:
-    """Show every setting, its value and where the value came from."""
+def show_config(obj: CliContext, markdown: bool) -> None:
+    """Show every setting, its value and where the value came from.
+
+    \b
+    Examples:
+      finews config
+      finews --config prod.toml config
+      finews config --markdown      (the tables in the README)
+    """
+    if markdown:
+        click.echo(settings_markdown())
+        return
     config = obj.config
     click.echo(f"# file: {config.path or '(none; defaults)'}")
     for option in SETTINGS:
@@ -449,6 +460,26 @@ def show_config(obj: CliContext) -> None:
         click.echo(f"[sources.{spec.id}] adapter={spec.adapter} enabled={spec.enabled}")
         for key, value in sorted(spec.settings.items()):
             click.echo(f"  {key} = {value!r}")
+
+
+def settings_markdown() -> str:
+    """The settings reference (global, per-source, per-adapter) as Markdown tables."""
+    from finews.config import SOURCE_SETTINGS
+    from finews.sources import adapters
+
+    def cell(value: Any) -> str:
+        return "(empty)" if value in ("", [], None) else f"`{value!r}`".replace("|", "\\|")
+
+    lines = ["| setting | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{o.name}` | {cell(o.default)} | {o.help} |" for o in SETTINGS]
+    lines += ["", "Every source (`[sources.<id>]`):", ""]
+    lines += ["| source setting | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{o.name}` | {cell(o.default)} | {o.help} |" for o in SOURCE_SETTINGS]
+    for name, adapter in adapters().items():
+        lines += ["", f"Adapter `{name}`: {adapter.description}", ""]
+        lines += ["| setting | default | meaning |", "|---|---|---|"]
+        lines += [f"| `{s.name}` | {cell(s.default)} | {s.help} |" for s in adapter.settings]
+    return "\n".join(lines)
 
 
 #: modules that each define ``commands``: a list of click commands to add to ``finews``
