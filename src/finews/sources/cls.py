@@ -1,0 +1,205 @@
+"""财联社 (Cailian Press) telegraph: the signed roll list ``v1/roll/get_roll_list``
+(upstreams.md 2).
+
+The most churned upstream: three endpoint changes in 2026 and a drifting ``sv`` (client
+version), so this adapter ships **off** and keeps endpoint, app name, ``sv`` and headers in
+settings. Every request is signed: :func:`cls_sign` is the hex MD5 of the hex SHA-1 of the
+URL-encoded query string of the other parameters sorted by key, appended as ``sign``.
+
+Paging: the newest page is asked with ``last_time`` = now; the next, older page with the
+smallest ``ctime`` of the previous one, until a page is empty or no older. ``errno`` must be
+0: ``10012`` (签名错误) is a :class:`~finews.errors.ParseError` saying the signing rule or
+``sv`` is out of date; any other errno one naming it and its message.
+
+Dropped with a reason: VIP items (``type`` 20015, for paying members only). Mapped to
+finews's common meanings: ``level`` A → importance 2, B → 1, C → 0; an empty ``title``
+stays ``None`` (the normaliser takes the ``【…】`` head); the longer of ``brief`` and
+``content`` → summary (``content`` is reported truncated at times, ``brief`` complete);
+``ctime`` (Unix seconds) → published; ``author`` → author; ``shareurl`` (else
+``https://www.cls.cn/detail/<id>``) → link; ``stock_list[].StockID`` (``sh600519``) →
+``stocks``; ``subjects[].subject_name`` → ``extra["tags"]``; ``images`` →
+``extra["images"]``. A telegraph is whole in the list: no full-text request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from finews.errors import ParseError
+from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, IMPORTANCE_TOP, RawItem, SourceSpec
+from finews.sources._fields import image_urls
+from finews.sources._json import (
+    ItemError,
+    collect,
+    describe,
+    int_field,
+    list_at,
+    load_json,
+    object_at,
+    setting,
+    text_field,
+    time_field,
+)
+from finews.sources.base import Page, Request, Setting
+from finews.sources.securities import securities
+
+__all__ = ["TELEGRAPH", "ClsTelegraph", "cls_sign"]
+
+_VIP_TYPE = 20015
+_SIGNATURE_ERROR = 10012
+_LEVELS = {"A": IMPORTANCE_TOP, "B": IMPORTANCE_HIGH}
+
+
+def cls_sign(params: Mapping[str, str]) -> str:
+    """The ``sign`` of a 财联社 request: md5(sha1(query string sorted by key)), both hex."""
+    query = urlencode(sorted(params.items()))
+    digest = hashlib.sha1(query.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return hashlib.md5(digest.encode("ascii"), usedforsecurity=False).hexdigest()
+
+
+class ClsTelegraph:
+    """The ``cls`` adapter."""
+
+    name = "cls"
+    description = "财联社 telegraph (signed v1/roll/get_roll_list, paged by last_time; off)"
+    settings: tuple[Setting, ...] = (
+        Setting("url", str, "https://www.cls.cn/v1/roll/get_roll_list", "roll list endpoint"),
+        Setting("app", str, "CailianpressWeb", "app parameter (signed)"),
+        Setting("os", str, "web", "os parameter (signed)"),
+        Setting("sv", str, "8.4.6", "client version parameter (signed; drifts: 7.7.5, 8.7.9)"),
+        Setting("category", str, "", "category: empty = all, red 加红, watch 看盘, …"),
+        Setting("page_size", int, 20, "items per page (rn)"),
+        Setting("referer", str, "https://www.cls.cn/telegraph", "Referer header sent"),
+        Setting(
+            "item_url",
+            str,
+            "https://www.cls.cn/detail/{id}",
+            "link of an item without shareurl; {id} is replaced by the item id",
+        ),
+    )
+
+    def first_page(self, spec: SourceSpec) -> Request:
+        """The newest page: ``last_time`` is now."""
+        return self._request(spec, int(time.time()))
+
+    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+        """Check ``errno``, read ``data.roll_data``, chain the smallest ``ctime``."""
+        url = request.url
+        reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
+        errno = reply.get("errno")
+        message = reply.get("msg", reply.get("message"))
+        if errno in (_SIGNATURE_ERROR, str(_SIGNATURE_ERROR)):
+            raise ParseError(
+                f"signature refused (errno 10012, {message!r}): the signing rule or the sv "
+                "setting is out of date",
+                source=spec.id,
+                url=url,
+            )
+        if errno not in (0, "0"):
+            raise ParseError(
+                f"expected errno 0, got {describe(errno)} with message {message!r}",
+                source=spec.id,
+                url=url,
+            )
+        data = object_at(reply.get("data"), "'data'", spec.id, url)
+        entries = list_at(data, "roll_data", spec.id, url)
+        item_url = str(setting(spec, self.settings, "item_url"))
+        items, dropped = collect(
+            spec, entries, ("id",), lambda entry, uid: _item(spec, entry, uid, item_url)
+        )
+        oldest = _oldest(entries)
+        asked = request.params.get("last_time", "")
+        older = oldest is not None and (not asked.isdigit() or oldest < int(asked))
+        following = self._request(spec, oldest) if oldest is not None and older else None
+        return Page(items=items, dropped=dropped, next=following)
+
+    def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
+        """Nothing: ``brief``/``content`` is already the whole telegraph."""
+        return None
+
+    def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
+        """Never asked; there is no full text."""
+        return ""
+
+    def _request(self, spec: SourceSpec, last_time: int) -> Request:
+        params = {
+            "app": str(setting(spec, self.settings, "app")),
+            "category": str(setting(spec, self.settings, "category")),
+            "last_time": str(last_time),
+            "os": str(setting(spec, self.settings, "os")),
+            "refresh_type": "1",
+            "rn": str(setting(spec, self.settings, "page_size")),
+            "sv": str(setting(spec, self.settings, "sv")),
+        }
+        return Request(
+            url=str(setting(spec, self.settings, "url")),
+            params={**params, "sign": cls_sign(params)},
+            headers={"Referer": str(setting(spec, self.settings, "referer"))},
+        )
+
+
+def _oldest(entries: list[Any]) -> int | None:
+    times = [
+        entry["ctime"]
+        for entry in entries
+        if isinstance(entry, dict)
+        and isinstance(entry.get("ctime"), int)
+        and not isinstance(entry.get("ctime"), bool)
+        and entry["ctime"] > 0
+    ]
+    return min(times) if times else None
+
+
+def _stocks(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    listed = entry.get("stock_list")
+    if listed is None:
+        return ()
+    if not isinstance(listed, list):
+        raise ItemError(f"field 'stock_list' should be a list, got {describe(listed)}")
+    ids = [stock.get("StockID") for stock in listed if isinstance(stock, dict)]
+    return securities(code for code in ids if isinstance(code, str))
+
+
+def _subjects(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    listed = entry.get("subjects")
+    if not isinstance(listed, list):
+        return ()
+    names = (subject.get("subject_name") for subject in listed if isinstance(subject, dict))
+    return tuple(name.strip() for name in names if isinstance(name, str) and name.strip())
+
+
+def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str, item_url: str) -> RawItem:
+    if int_field(entry, "type") == _VIP_TYPE:
+        raise ItemError("a VIP item (type 20015), for paying members only")
+    brief = text_field(entry, "brief") or ""
+    content = text_field(entry, "content") or ""
+    level = text_field(entry, "level")
+    link = (text_field(entry, "shareurl") or "").strip()
+    images = image_urls(entry.get("images"))
+    tags = _subjects(entry)
+    extra: dict[str, Any] = {}
+    if images:
+        extra["images"] = images
+    if tags:
+        extra["tags"] = tags
+    return RawItem(
+        source=spec.id,
+        upstream_id=upstream_id,
+        title=(text_field(entry, "title") or "").strip() or None,
+        summary=max(brief, content, key=len) or None,
+        url=link or item_url.replace("{id}", upstream_id),
+        published=time_field(entry, "ctime"),
+        author=(text_field(entry, "author") or "").strip() or None,
+        kind="fast",
+        importance=_LEVELS.get((level or "").strip().upper(), IMPORTANCE_NORMAL),
+        stocks=_stocks(entry),
+        extra=extra,
+    )
+
+
+#: The adapter object the registry serves.
+TELEGRAPH = ClsTelegraph()

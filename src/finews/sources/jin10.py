@@ -1,0 +1,168 @@
+"""金十数据 (Jin10) flash: ``get_flash_list`` (upstreams.md 4).
+
+The API wants two headers the web client sends, ``x-app-id`` and ``x-version``; both are
+settings (``app_id``, ``app_version``), since the app id is a constant copied from the site
+and may change. The newest page is asked with an empty ``max_time``; the next, older page
+with the ``time`` of the last item. The reply is ``{"status": 200, "data": [...]}``; another
+status is a :class:`~finews.errors.ParseError` naming it and its message.
+
+When the API cannot be fetched, ``fallback_urls`` name the site's ``flash_newest.js``, a
+JavaScript body ``var newest = [...];`` holding items of the same shape; it is read too.
+
+Dropped with a reason: data releases (``type`` 1: a figure, not a flash) and VIP teasers
+(a link to the VIP payment page, or a ``vip_title`` with no content). Mapped to finews's
+common meanings: ``important`` 1 → importance 1; an empty ``data.title`` stays ``None`` (the
+normaliser titles the flash the one way); ``data.content`` (HTML) → summary; ``time``
+(Beijing) → published; ``data.source`` → media; ``data.link`` → link; ``data.pic`` →
+``extra["images"]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from finews.errors import ParseError
+from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
+from finews.sources._fields import image_urls, object_field, truthy_flag, url_list
+from finews.sources._json import (
+    ItemError,
+    collect,
+    describe,
+    int_field,
+    list_at,
+    load_json,
+    object_at,
+    setting,
+    text_field,
+    time_field,
+)
+from finews.sources.base import Page, Request, Setting
+
+__all__ = ["FLASH", "Jin10Flash"]
+
+# flash_newest.js: "var newest = [...];", possibly after a BOM and around blank lines.
+_NEWEST_JS = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*var\s+newest\s*=\s*(?P<json>.*?)\s*;?\s*$", re.DOTALL
+)
+_DATA_RELEASE = 1
+
+
+class Jin10Flash:
+    """The ``jin10`` adapter."""
+
+    name = "jin10"
+    description = "金十数据 flash (get_flash_list, paged by max_time; flash_newest.js fallback)"
+    settings: tuple[Setting, ...] = (
+        Setting("url", str, "https://flash-api.jin10.com/get_flash_list", "flash list endpoint"),
+        Setting(
+            "fallback_urls",
+            list,
+            ["https://cdn.jin10.com/flash_newest.js", "https://www.jin10.com/flash_newest.js"],
+            "tried in order when the list endpoint fails (JSON or var newest = [...];)",
+        ),
+        Setting("app_id", str, "bVBF4FyRTn5NJF5n", "x-app-id header (the web client's id)"),
+        Setting("app_version", str, "1.0.0", "x-version header"),
+        Setting("channel", str, "-8200", "channel parameter"),
+        Setting("vip", str, "1", "vip parameter the web client sends"),
+        Setting("referer", str, "https://www.jin10.com/", "Referer header sent"),
+    )
+
+    def first_page(self, spec: SourceSpec) -> Request:
+        """The newest page: ``max_time`` empty."""
+        return self._request(spec, "")
+
+    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+        """Read the API reply or the ``var newest = [...]`` fallback; chain ``max_time``."""
+        url = request.url
+        entries = _entries(body, spec, url)
+        items, dropped = collect(spec, entries, ("id",), lambda e, uid: _item(spec, e, uid))
+        oldest = _oldest_time(entries)
+        # The same max_time again (a page all within one second) would loop.
+        moves = oldest and oldest != request.params.get("max_time")
+        following = self._request(spec, oldest) if entries and moves else None
+        return Page(items=items, dropped=dropped, next=following)
+
+    def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
+        """Nothing: a flash is whole in the list."""
+        return None
+
+    def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
+        """Never asked; there is no full text."""
+        return ""
+
+    def _request(self, spec: SourceSpec, max_time: str) -> Request:
+        params = {
+            "channel": str(setting(spec, self.settings, "channel")),
+            "vip": str(setting(spec, self.settings, "vip")),
+            "max_time": max_time,
+        }
+        headers = {
+            "x-app-id": str(setting(spec, self.settings, "app_id")),
+            "x-version": str(setting(spec, self.settings, "app_version")),
+            "Referer": str(setting(spec, self.settings, "referer")),
+        }
+        return Request(
+            url=str(setting(spec, self.settings, "url")),
+            params=params,
+            headers=headers,
+            fallback_urls=url_list(spec, self.settings, "fallback_urls"),
+        )
+
+
+def _entries(body: bytes, spec: SourceSpec, url: str) -> list[Any]:
+    script = _NEWEST_JS.match(body)
+    if script is not None:
+        value = load_json(script["json"], spec.id, url)
+        if not isinstance(value, list):
+            raise ParseError(
+                f"expected 'var newest' to be a list, got {describe(value)}",
+                source=spec.id,
+                url=url,
+            )
+        return value
+    reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
+    status = reply.get("status")
+    if status not in (200, "200"):
+        raise ParseError(
+            f"expected status 200, got {describe(status)} with message {reply.get('message')!r}",
+            source=spec.id,
+            url=url,
+        )
+    return list_at(reply, "data", spec.id, url)
+
+
+def _oldest_time(entries: list[Any]) -> str:
+    for entry in reversed(entries):
+        if isinstance(entry, dict) and isinstance(entry.get("time"), str):
+            return str(entry["time"]).strip()
+    return ""
+
+
+def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str) -> RawItem:
+    if int_field(entry, "type") == _DATA_RELEASE:
+        raise ItemError("a data release (type 1), not a flash")
+    data = object_field(entry, "data")
+    content = text_field(data, "content")
+    link = (text_field(data, "link") or "").strip()
+    vip_title = (text_field(data, "vip_title") or "").strip()
+    if "vip_payment" in link or (vip_title and not (content or "").strip()):
+        raise ItemError("a VIP teaser (its text is for paying members only)")
+    images = image_urls(data.get("pic"))
+    return RawItem(
+        source=spec.id,
+        upstream_id=upstream_id,
+        title=(text_field(data, "title") or "").strip() or None,
+        summary=content,
+        url=link or None,
+        published=time_field(entry, "time"),
+        media=(text_field(data, "source") or "").strip() or None,
+        kind="fast",
+        importance=IMPORTANCE_HIGH if truthy_flag(entry, "important") else IMPORTANCE_NORMAL,
+        extra={"images": images} if images else {},
+    )
+
+
+#: The adapter object the registry serves.
+FLASH = Jin10Flash()

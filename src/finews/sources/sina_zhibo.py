@@ -1,0 +1,176 @@
+"""Sina Finance 7x24 live feed (新浪财经 7×24 直播): ``zhibo/feed`` (upstreams.md 3).
+
+``zhibo_id`` picks the feed: ``152`` 财经 (default), 151 政经, 153 综合, 155 市场, 164 国际,
+242 行业. Pages are numbered (``page=1`` newest); each page with items asks for the next and an
+empty list ends the walk. The reply must carry ``result.status.code`` 0; anything else is a
+:class:`~finews.errors.ParseError` naming the code and message.
+
+Items have no title: ``title`` stays ``None`` so the normaliser titles them the one way
+(the ``【…】`` head of the text, else its first sentence). Mapped to finews's common
+meanings: ``rich_text`` (may hold HTML) → summary; ``create_time`` (Beijing) → published;
+``creator`` (a staff mail address) → author, its part before ``@`` only; ``is_top`` →
+importance 1; ``ext`` (a JSON *string*) → its ``docurl`` as the link (else the top-level
+``docurl``, else the ``item_url`` setting) and its ``stocks`` → ``stocks`` in finews
+notation; ``tag[].name`` → ``extra["tags"]``; every ``<img>`` in ``rich_text`` and
+``multimedia`` → ``extra["images"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from finews.errors import ParseError
+from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
+from finews.sources._fields import html_image_urls, json_in_string, next_page_number, truthy_flag
+from finews.sources._json import (
+    ItemError,
+    collect,
+    describe,
+    list_at,
+    load_json,
+    object_at,
+    setting,
+    text_field,
+    time_field,
+)
+from finews.sources.base import Page, Request, Setting
+from finews.sources.securities import securities
+
+__all__ = ["ZHIBO", "SinaZhibo"]
+
+
+class SinaZhibo:
+    """The ``sina_zhibo`` adapter."""
+
+    name = "sina_zhibo"
+    description = "Sina Finance 7x24 live feed (zhibo/feed, zhibo_id 152; paged by number)"
+    settings: tuple[Setting, ...] = (
+        Setting("url", str, "https://zhibo.sina.com.cn/api/zhibo/feed", "feed endpoint"),
+        Setting("zhibo_id", str, "152", "feed: 152 财经, 151 政经, 153 综合, 155 市场, 164 国际"),
+        Setting("tag_id", str, "0", "tag filter; 0 = all"),
+        Setting("page_size", int, 20, "items per page (page_size)"),
+        Setting("referer", str, "https://finance.sina.com.cn/7x24/", "Referer header sent"),
+        Setting(
+            "item_url",
+            str,
+            "https://finance.sina.com.cn/7x24/",
+            "link of an item whose ext carries no docurl",
+        ),
+    )
+
+    def first_page(self, spec: SourceSpec) -> Request:
+        """Page 1: the newest items."""
+        return self._request(spec, 1)
+
+    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+        """Check ``result.status.code``, read ``result.data.feed.list``, ask for the next
+        page number while the page had entries."""
+        url = request.url
+        reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
+        result = object_at(reply.get("result"), "'result'", spec.id, url)
+        status = object_at(result.get("status"), "'result.status'", spec.id, url)
+        code = status.get("code")
+        if code not in (0, "0"):
+            raise ParseError(
+                f"expected result.status.code 0, got {describe(code)} "
+                f"with message {status.get('msg')!r}",
+                source=spec.id,
+                url=url,
+            )
+        data = object_at(result.get("data"), "'result.data'", spec.id, url)
+        feed = object_at(data.get("feed"), "'result.data.feed'", spec.id, url)
+        entries = list_at(feed, "list", spec.id, url)
+        fallback_url = str(setting(spec, self.settings, "item_url"))
+        items, dropped = collect(
+            spec, entries, ("id",), lambda entry, uid: _item(spec, entry, uid, fallback_url)
+        )
+        following = self._request(spec, next_page_number(request, "page"))
+        return Page(items=items, dropped=dropped, next=following if entries else None)
+
+    def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
+        """Nothing: a live item is whole in the feed."""
+        return None
+
+    def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
+        """Never asked; there is no full text."""
+        return ""
+
+    def _request(self, spec: SourceSpec, page: int) -> Request:
+        params = {
+            "zhibo_id": str(setting(spec, self.settings, "zhibo_id")),
+            "tag_id": str(setting(spec, self.settings, "tag_id")),
+            "page": str(page),
+            "page_size": str(setting(spec, self.settings, "page_size")),
+            "dire": "f",
+            "dpc": "1",
+        }
+        return Request(
+            url=str(setting(spec, self.settings, "url")),
+            params=params,
+            headers={"Referer": str(setting(spec, self.settings, "referer"))},
+        )
+
+
+def _stocks(ext: Mapping[str, Any]) -> tuple[str, ...]:
+    listed = ext.get("stocks")
+    if listed is None:
+        return ()
+    if not isinstance(listed, list):
+        raise ItemError(f"field 'ext.stocks' should be a list, got {describe(listed)}")
+    codes: list[str] = []
+    for stock in listed:
+        if not isinstance(stock, dict) or not isinstance(stock.get("symbol"), str):
+            continue  # a stock we cannot read is not worth the whole item
+        market = stock.get("market")
+        symbol = stock["symbol"].strip()
+        # Sina names the market apart for Hong Kong and US symbols ("00700", "aapl").
+        codes.append(f"{market}{symbol}" if market in ("hk", "us") else symbol)
+    return securities(codes)
+
+
+def _tags(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    listed = entry.get("tag")
+    if not isinstance(listed, list):
+        return ()
+    names = (tag.get("name") for tag in listed if isinstance(tag, dict))
+    return tuple(name.strip() for name in names if isinstance(name, str) and name.strip())
+
+
+def _author(creator: str | None) -> str | None:
+    # Sina's creator is a staff mail address: show the name, never publish the address.
+    name = (creator or "").split("@", 1)[0].strip()
+    return name or None
+
+
+def _item(
+    spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str, fallback_url: str
+) -> RawItem:
+    ext = json_in_string(entry, "ext")
+    text = text_field(entry, "rich_text")
+    link = text_field(ext, "docurl") or text_field(entry, "docurl")
+    media = entry.get("multimedia")
+    images = html_image_urls(text, media if isinstance(media, str) else None)
+    tags = _tags(entry)
+    extra: dict[str, Any] = {}
+    if images:
+        extra["images"] = images
+    if tags:
+        extra["tags"] = tags
+    return RawItem(
+        source=spec.id,
+        upstream_id=upstream_id,
+        title=None,
+        summary=text,
+        url=link.strip() if link and link.strip() else fallback_url,
+        published=time_field(entry, "create_time"),
+        author=_author(text_field(entry, "creator")),
+        kind="fast",
+        importance=IMPORTANCE_HIGH if truthy_flag(entry, "is_top") else IMPORTANCE_NORMAL,
+        stocks=_stocks(ext),
+        extra=extra,
+    )
+
+
+#: The adapter object the registry serves.
+ZHIBO = SinaZhibo()

@@ -1,0 +1,159 @@
+"""同花顺 (10jqka) 7x24 news push: ``tapp/news/push/stock`` (upstreams.md 6).
+
+The server returns 20 items a page whatever is asked; pages are numbered (``page=1``
+newest), each page with items asks for the next, and an empty list ends the walk. The
+``Referer`` header is required (without it the upstream answers ``400 请求参数错误``), so it
+is a setting. The reply must carry ``code`` ``"200"``; anything else is a
+:class:`~finews.errors.ParseError` naming the code and message. ``tag`` filters the list:
+``-21101`` 重要, ``21103`` A股, ``21111`` 异动, empty for all.
+
+Mapped to finews's common meanings: ``import`` 3 → importance 2 (major), ``color`` ``"2"``
+(the red headline) → 1; ``digest`` → summary; ``ctime`` (Unix seconds, as text) →
+published; ``source`` → media; ``url`` (else ``shareUrl``) → link; ``picUrl`` →
+``extra["images"]``; ``tags[].name`` → ``extra["tags"]``; ``stock[]`` → ``stocks``. The shape
+of a ``stock`` entry is not documented: its code is read from ``stockCode`` (else
+``code``), and a bare 6-digit code is placed on its exchange by its leading digits
+(:func:`finews.sources.securities.bare_code`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from finews.errors import ParseError
+from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, IMPORTANCE_TOP, RawItem, SourceSpec
+from finews.sources._fields import image_urls, next_page_number
+from finews.sources._json import (
+    ItemError,
+    collect,
+    describe,
+    int_field,
+    list_at,
+    load_json,
+    object_at,
+    setting,
+    text_field,
+    time_field,
+)
+from finews.sources.base import Page, Request, Setting
+from finews.sources.securities import securities
+
+__all__ = ["THS", "ThsNews"]
+
+
+class ThsNews:
+    """The ``ths`` adapter."""
+
+    name = "ths"
+    description = "同花顺 7x24 news push (tapp/news/push/stock; 20 a page, paged by number)"
+    settings: tuple[Setting, ...] = (
+        Setting("url", str, "https://news.10jqka.com.cn/tapp/news/push/stock/", "list endpoint"),
+        Setting("tag", str, "", "filter: -21101 重要, 21103 A股, 21111 异动; empty = all"),
+        Setting("track", str, "website", "track parameter the web page sends"),
+        Setting(
+            "referer",
+            str,
+            "https://news.10jqka.com.cn/realtimenews.html",
+            "Referer header (required by the upstream)",
+        ),
+    )
+
+    def first_page(self, spec: SourceSpec) -> Request:
+        """Page 1: the newest items."""
+        return self._request(spec, 1)
+
+    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+        """Check ``code``, read ``data.list``, ask for the next page number while the page
+        had entries."""
+        url = request.url
+        reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
+        code = reply.get("code")
+        if code not in ("200", 200):
+            raise ParseError(
+                f'expected code "200", got {describe(code)} with message {reply.get("msg")!r}',
+                source=spec.id,
+                url=url,
+            )
+        data = object_at(reply.get("data"), "'data'", spec.id, url)
+        entries = list_at(data, "list", spec.id, url)
+        items, dropped = collect(spec, entries, ("id", "seq"), lambda e, uid: _item(spec, e, uid))
+        following = self._request(spec, next_page_number(request, "page"))
+        return Page(items=items, dropped=dropped, next=following if entries else None)
+
+    def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
+        """Nothing: the push item is whole in the list."""
+        return None
+
+    def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
+        """Never asked; there is no full text."""
+        return ""
+
+    def _request(self, spec: SourceSpec, page: int) -> Request:
+        params = {
+            "page": str(page),
+            "tag": str(setting(spec, self.settings, "tag")),
+            "track": str(setting(spec, self.settings, "track")),
+        }
+        return Request(
+            url=str(setting(spec, self.settings, "url")),
+            params=params,
+            headers={"Referer": str(setting(spec, self.settings, "referer"))},
+        )
+
+
+def _importance(entry: Mapping[str, Any]) -> int:
+    if int_field(entry, "import") == 3:
+        return IMPORTANCE_TOP
+    if int_field(entry, "color") == 2:
+        return IMPORTANCE_HIGH
+    return IMPORTANCE_NORMAL
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    names = [part.get("name") if isinstance(part, dict) else part for part in value]
+    return tuple(name.strip() for name in names if isinstance(name, str) and name.strip())
+
+
+def _stocks(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    listed = entry.get("stock")
+    if listed is None:
+        return ()
+    if not isinstance(listed, list):
+        raise ItemError(f"field 'stock' should be a list, got {describe(listed)}")
+    codes: list[str] = []
+    for stock in listed:
+        code = stock.get("stockCode", stock.get("code")) if isinstance(stock, dict) else stock
+        if isinstance(code, str):
+            codes.append(code)
+    return securities(codes)
+
+
+def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str) -> RawItem:
+    link = text_field(entry, "url") or text_field(entry, "shareUrl")
+    images = image_urls(entry.get("picUrl"))
+    tags = _names(entry.get("tags"))
+    extra: dict[str, Any] = {}
+    if images:
+        extra["images"] = images
+    if tags:
+        extra["tags"] = tags
+    return RawItem(
+        source=spec.id,
+        upstream_id=upstream_id,
+        title=(text_field(entry, "title") or "").strip() or None,
+        summary=text_field(entry, "digest"),
+        url=link.strip() if link and link.strip() else None,
+        published=time_field(entry, "ctime"),
+        media=(text_field(entry, "source") or "").strip() or None,
+        kind="fast",
+        importance=_importance(entry),
+        stocks=_stocks(entry),
+        extra=extra,
+    )
+
+
+#: The adapter object the registry serves.
+THS = ThsNews()
