@@ -1,0 +1,37 @@
+"""Simplified/Traditional conversion for display and search (``site.chinese_variant``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from finews.errors import ConfigError
+from finews.normalize.variant import convert, variants
+
+
+def test_to_traditional_uses_phrases_not_single_characters() -> None:
+    # 发 is 發 in 发布 but 髮 in 头发: a character table alone gets one of them wrong
+    assert convert("东方财富发布公告，头发", "hant") == "東方財富發佈公告，頭髮"
+
+
+def test_to_simplified() -> None:
+    assert convert("滬深兩市成交額突破萬億元", "hans") == "沪深两市成交额突破万亿元"
+
+
+def test_empty_variant_and_ascii_are_left_alone() -> None:
+    assert convert("東方財富", "") == "東方財富"
+    assert convert("<p class='x'>USD/CNY 7.10</p>", "hant") == "<p class='x'>USD/CNY 7.10</p>"
+
+
+def test_markup_survives_conversion() -> None:
+    html = '<p class="lead"><a href="/a/1.html">央行发布</a></p>'
+    assert convert(html, "hant") == '<p class="lead"><a href="/a/1.html">央行發佈</a></p>'
+
+
+def test_variants_for_search() -> None:
+    assert variants("东方财富") == ("东方财富", "東方財富")
+    assert variants("USD") == ("USD",)
+
+
+def test_an_unknown_variant_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"site\.chinese_variant"):
+        convert("东方", "zh-tw")
