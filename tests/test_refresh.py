@@ -26,7 +26,7 @@ def fast_spec(url: str, **settings: object) -> SourceSpec:
         "category": "emkuaixun",
         "tag": "东财快讯",
         "max_pages": 50,
-        "fulltext": True,
+        "fulltext": False,  # flashes are whole; True would read article pages
     }
     base.update(settings)
     return SourceSpec(id="em_fast", adapter="eastmoney_fast", name="快讯", settings=base)
@@ -218,4 +218,4 @@ def test_cli_sources_shows_state_and_last_error(tmp_path: Path) -> None:
     assert "on  em_fast" in result.output
     assert "off emnews" in result.output
     assert "last error:" in result.output
-    assert "failures 1" in result.output
+    assert "BACKOFF after 1 failure(s)" in result.output

@@ -194,36 +194,26 @@ def _progress_printer() -> Any:
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def sources(ctx: click.Context) -> None:
-    """List the configured sources with their state and last error.
+    """List the configured sources with their health and last error.
+
+    For each source: on or off, adapter, items stored, whether it is in backoff, when it
+    is polled next, last success and attempt, items stored in the last hour and day, the
+    median delay from upstream publication to storage, and the last error.
 
     \b
-    Example:
+    Examples:
       finews sources
+      finews sources add https://rsshub.example.org/cls/telegraph
+      finews sources export opml feeds.opml
     """
     if ctx.invoked_subcommand is not None:
         return
+    from finews.store.health import format_health
+
     obj: CliContext = ctx.obj
-    config = obj.config
     with obj.store() as store:
-        for spec in config.sources:
-            state = store.get_state(spec.id)
-            flag = "on " if spec.enabled else "off"
-            count = store.count_items(spec.id)
-            last_ok = _when(state.last_success)
-            click.echo(
-                f"{flag} {spec.id:<12} {spec.adapter:<18} {count:>7} items  "
-                f"last success {last_ok}  failures {state.consecutive_failures}  {spec.name}"
-            )
-            if state.last_error:
-                click.echo(f"    last error: {state.last_error}")
-
-
-def _when(dt: datetime | None) -> str:
-    if dt is None:
-        return "never"
-    from finews.normalize.times import shanghai_wall
-
-    return shanghai_wall(dt)
+        for spec in obj.config.sources:
+            click.echo(format_health(store, spec))
 
 
 @cli.group("import")
@@ -484,7 +474,7 @@ def settings_markdown() -> str:
 
 #: modules that each define ``commands``: a list of click commands to add to ``finews``
 #: (kept in their feature's own folder; imported here, after ``pass_ctx`` exists)
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = ("finews.daemon.command",)
 
 
 def _register_commands() -> None:
@@ -493,6 +483,10 @@ def _register_commands() -> None:
     for name in _COMMAND_MODULES:
         for command in importlib.import_module(name).commands:
             cli.add_command(command)
+    from finews import feeds_cli
+
+    for command in feeds_cli.subcommands:
+        sources.add_command(command)
 
 
 _register_commands()

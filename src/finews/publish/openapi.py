@@ -168,6 +168,20 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/status": {
+                "get": {
+                    "operationId": "status",
+                    "summary": "Per-source health as `finews run` keeps it: last attempt and "
+                    "success, last error, consecutive failures, next poll, items in the last "
+                    "hour and day, median upstream-to-stored delay, backoff, full-text queue.",
+                    "responses": {
+                        "200": {
+                            "description": "The health of every source.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi",

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from finews.publish import api
+from finews.publish import api, health
 from finews.publish.catalog import Catalog
 from finews.publish.events import ChangeFeed
 from finews.publish.feeds import FEED_TYPES
@@ -280,6 +280,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         Route("/events", events, methods=["GET"]),
+        *health.routes,
         *api.routes(),
         Route("/{path:path}", site_page, methods=["GET"]),
     ]
@@ -287,7 +288,11 @@ def create_app(
         routes = [Mount(settings.base_path.rstrip("/"), routes=routes)]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=500)],
+        middleware=[
+            Middleware(health.RequestMetrics),
+            Middleware(SecurityHeaders),
+            Middleware(GZipMiddleware, minimum_size=500),
+        ],
         exception_handlers={Exception: _server_error},
         lifespan=lifespan,
     )

@@ -1,0 +1,154 @@
+"""Soak: 20 loopback sources at 10× real rates under one ``finews run``: CPU, memory over
+time, and zero lost items.
+
+Everything runs ten times faster than real life: 16 fast-news feeds publish about 400 items
+an hour each (East Money 7x24 gives about 40) and are polled every 3 s (30 s in real life);
+4 article lists publish about 100 an hour each, with a ~1,500-character full text per item,
+and are polled every 30 s (5 min); the minimum spacing between requests to one host is
+0.02 s (0.2 s). The daemon is the real command in a child process; its CPU time and
+resident memory are read from /proc every few seconds. At the end every published item must
+be stored exactly once, every full text fetched, and the database sound.
+
+    .venv/bin/python bench/soak.py --duration 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from loopback import FastFeed, RollingFeed, start_daemon, stop_daemon, write_config
+
+from finews.demo.replay import ReplayServer, Route
+from finews.store import open_store
+from finews.store.health import queue_counts, source_stats
+
+FAST_SOURCES = 16
+ROLLING_SOURCES = 4
+SPEED = 10.0
+FAST_PER_HOUR = 40 * SPEED
+ROLLING_PER_HOUR = 10 * SPEED
+
+
+def sample(pid: int) -> tuple[float, float]:
+    """(CPU seconds so far, resident MB) of process ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    rss_kb = next(
+        int(line.split()[1])
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
+    return cpu, rss_kb / 1024
+
+
+class Publisher(threading.Thread):
+    """Publishes to every feed at its rate, at random (Poisson) times."""
+
+    def __init__(self, feeds: list[tuple[FastFeed | RollingFeed, float]], seed: int) -> None:
+        super().__init__(daemon=True)
+        self.feeds = feeds
+        self.rng = random.Random(seed)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        total = sum(rate for _, rate in self.feeds)
+        weights = [rate for _, rate in self.feeds]
+        while not self.stop.wait(self.rng.expovariate(total / 3600.0)):
+            feed = self.rng.choices([f for f, _ in self.feeds], weights)[0]
+            feed.publish()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds of publishing")
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--database-url", help="default: SQLite in a temporary folder")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="finews-soak-"))
+    url = args.database_url or f"sqlite:///{folder / 'soak.db'}"
+    fast = [FastFeed(f"/fast/{i:02d}", prefix=f"F{i:02d}") for i in range(FAST_SOURCES)]
+    rolling = [
+        RollingFeed(f"/rolling/{i}", f"/text/{i}", prefix=f"R{i}") for i in range(ROLLING_SOURCES)
+    ]
+    routes: list[Route] = [feed.route() for feed in fast]
+    for feed in rolling:
+        routes += feed.routes()
+    with ReplayServer(routes) as upstream:
+        sources = "".join(f.toml(f"fast{i:02d}", upstream.url, 3) for i, f in enumerate(fast))
+        sources += "".join(f.toml(f"rolling{i}", upstream.url, 30) for i, f in enumerate(rolling))
+        extra = "[daemon]\nhost_spacing = 0.02\n[http]\ntimeout = 10\n"
+        config = write_config(folder / "finews.toml", url, sources, extra)
+        proc = start_daemon(config, folder / "daemon.log")
+        publisher = Publisher(
+            [(f, FAST_PER_HOUR) for f in fast] + [(f, ROLLING_PER_HOUR) for f in rolling],
+            args.seed,
+        )
+        began = time.monotonic()
+        publisher.start()
+        samples: list[tuple[float, float, float]] = []
+        while time.monotonic() - began < args.duration:
+            time.sleep(args.every)
+            cpu, rss = sample(proc.pid)
+            samples.append((time.monotonic() - began, cpu, rss))
+        publisher.stop.set()
+        publisher.join()
+        published = {(f"fast{i:02d}", c) for i, f in enumerate(fast) for c in f.published}
+        published |= {(f"rolling{i}", c) for i, f in enumerate(rolling) for c in f.published}
+        # let the last polls (30 s for the lists) and the full-text queue finish
+        deadline = time.monotonic() + 60
+        with open_store(url) as store:
+            while time.monotonic() < deadline:
+                if store.count_items() >= len(published) and not queue_counts(store).pending:
+                    break
+                time.sleep(0.5)
+        stopped_in = stop_daemon(proc)
+    with open_store(url) as store:
+        stored = [(i.source, i.upstream_id) for i in store.items()]
+        texts = sum(1 for i in store.items() if i.source.startswith("rolling") and i.content)
+        stats = source_stats(store)
+        problems = store.integrity_problems()
+        queue = queue_counts(store)
+    warm = [s for s in samples if s[0] >= 15.0] or samples
+    window = warm[-1][0] - warm[0][0]
+    cpu_share = (warm[-1][1] - warm[0][1]) / window if window > 0 else float("nan")
+    rss = [s[2] for s in warm]
+    half = len(rss) // 2
+    result = {
+        "duration_s": args.duration,
+        "sources": FAST_SOURCES + ROLLING_SOURCES,
+        "published": len(published),
+        "stored": len(stored),
+        "lost": len(published - set(stored)),
+        "duplicated": len(stored) - len(set(stored)),
+        "unexpected": len(set(stored) - published),
+        "full_texts": texts,
+        "rolling_published": sum(len(f.published) for f in rolling),
+        "fulltext_pending": queue.pending,
+        "fulltext_failed": queue.failed,
+        "polls": sum(s.polls for s in stats.values()),
+        "poll_failures": sum(s.failures for s in stats.values()),
+        "cpu_share_of_one_core": round(cpu_share, 3),
+        "cpu_seconds_total": round(samples[-1][1], 1),
+        "rss_MB_after_15s": round(rss[0], 1),
+        "rss_MB_end": round(rss[-1], 1),
+        "rss_MB_max": round(max(rss), 1),
+        "rss_MB_median_first_half": round(statistics.median(rss[: max(half, 1)]), 1),
+        "rss_MB_median_second_half": round(statistics.median(rss[half:]), 1),
+        "stop_seconds": round(stopped_in, 2),
+        "integrity_problems": problems,
+    }
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,470 @@
+"""The long-running poller behind ``finews run``.
+
+One asyncio task per enabled source polls it on its own schedule
+(:class:`~finews.daemon.scheduler.Schedule`) through :func:`finews.refresh.refresh_source`,
+which walks back until it meets stored items, so nothing the upstream still lists is missed.
+New items are stored at once with their digest; those with a full text to fetch are put in
+the persisted full-text queue (``fulltext_queue``, migration 0003) *before* they are stored,
+and a separate worker task fetches them with retries and an attempt cap, over its own HTTP
+client, so a slow article endpoint never delays a list poll.
+
+Nothing here is fatal: a failing source records its error and backs off; an unexpected
+exception in one poll is logged and counted as a failure of that poll. Setting the stop
+event ends the daemon: waits end at once, polls in flight get ``stop_grace`` seconds to
+finish and are then cancelled (what they committed stays; the rest is re-read next time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+
+from finews.config import Config
+from finews.daemon.metrics import DaemonMetrics
+from finews.daemon.pacing import HostPacing
+from finews.daemon.scheduler import Schedule, interval_of
+from finews.errors import ConfigError, FinewsError, StatusFetchError
+from finews.fetch.client import HttpClient, HttpSettings
+from finews.models import Item, RawItem, SourceSpec
+from finews.normalize import normalize_item
+from finews.refresh import SourceReport, refresh_source
+from finews.sources import get_adapter
+from finews.store import Store, open_store
+from finews.store.health import (
+    FulltextJob,
+    due_fulltext,
+    enqueue_fulltext,
+    fulltext_done,
+    fulltext_failed,
+    next_fulltext_at,
+    queue_counts,
+    record_poll,
+)
+
+__all__ = ["Daemon", "DaemonSettings", "run_daemon"]
+
+log = logging.getLogger("finews.daemon")
+
+#: longest idle wait of the full-text worker between looks at the queue (new work wakes it
+#: at once; this bounds how late it notices work another process queued)
+_IDLE_LOOK = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """The ``daemon.*`` settings (see ``finews config``)."""
+
+    jitter: float = 0.1
+    backoff_cap: float = 1800.0
+    host_spacing: float = 0.2
+    fulltext_workers: int = 4
+    fulltext_attempts: int = 5
+    fulltext_retry: float = 30.0
+    stop_grace: float = 2.0
+    metrics_port: int = 0
+
+    @classmethod
+    def from_config(cls, config: Config) -> DaemonSettings:
+        """The settings under ``daemon.`` in ``config``."""
+        section = config.section("daemon")
+        return cls(**{f.name: section[f.name] for f in fields(cls) if f.name in section})
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` or until ``stop`` is set; return whether it was set."""
+    if stop.is_set():
+        return True
+    if seconds <= 0:
+        return False
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _raw_of(item: Item) -> RawItem:
+    """A stored item as its adapter's full-text request needs it."""
+    return RawItem(
+        source=item.source,
+        upstream_id=item.upstream_id,
+        title=item.title,
+        summary=item.digest,
+        url=item.url,
+        published=item.published_at.timestamp(),
+        media=item.media,
+        kind=item.kind,
+        importance=item.importance,
+        stocks=item.stocks,
+        author=item.author,
+        fulltext_key=item.fulltext_key,
+    )
+
+
+class Daemon:
+    """Polls ``specs`` into ``store`` until stopped; see the module docstring.
+
+    ``on_poll`` is called after every poll with its report (benchmarks and tests watch
+    progress through it). ``now`` is the wall clock used for persisted times.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[SourceSpec],
+        store: Store,
+        settings: DaemonSettings | None = None,
+        http: HttpSettings | None = None,
+        *,
+        schedule: Schedule | None = None,
+        metrics: DaemonMetrics | None = None,
+        on_poll: Callable[[SourceReport], None] | None = None,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.specs = {spec.id: spec for spec in specs}
+        self.store = store
+        self.settings = settings if settings is not None else DaemonSettings()
+        self.http = http if http is not None else HttpSettings()
+        self.schedule = schedule or Schedule(
+            jitter=self.settings.jitter, backoff_cap=self.settings.backoff_cap
+        )
+        self.metrics = metrics if metrics is not None else DaemonMetrics()
+        self.on_poll = on_poll
+        self.now = now
+        for spec in specs:
+            interval_of(spec)  # a bad interval fails at start, not in a loop
+            get_adapter(spec.adapter)
+        self._wake = asyncio.Event()
+        self._in_hand: set[tuple[str, str]] = set()
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._failures: dict[str, int] = {}
+
+    # --- the whole daemon -------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set, then wind down within ``stop_grace`` seconds."""
+        spacing = self.settings.host_spacing
+        lists = HttpClient(self.http, transport=HostPacing(spacing))
+        texts = HttpClient(self.http, transport=HostPacing(spacing))
+        loops = [
+            asyncio.create_task(self._source_loop(spec, lists, stop), name=f"poll-{sid}")
+            for sid, spec in self.specs.items()
+        ]
+        loops.append(asyncio.create_task(self._fulltext_loop(texts, stop), name="fulltext"))
+        log.info(
+            "daemon started: %d source(s) %s; full text by %d worker(s)",
+            len(self.specs),
+            ", ".join(self.specs),
+            self.settings.fulltext_workers,
+            extra={"sources": list(self.specs)},
+        )
+        try:
+            await stop.wait()
+        finally:
+            stop.set()
+            self._wake.set()
+            await self._wind_down([*loops, *self._jobs])
+            await lists.aclose()
+            await texts.aclose()
+            log.info("daemon stopped")
+
+    async def _wind_down(self, tasks: Sequence[asyncio.Task[None]]) -> None:
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=self.settings.stop_grace)
+        # full-text jobs started while the loops wound down are cancelled as well
+        late = {job for job in self._jobs if job not in tasks}
+        for task in pending | late:
+            task.cancel()
+        results = await asyncio.gather(*tasks, *late, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.error("daemon task failed while stopping: %r", result)
+
+    # --- list polling -----------------------------------------------------------------
+    def enqueue(self, spec: SourceSpec, raws: Sequence[RawItem]) -> None:
+        """The full-text sink handed to ``refresh_source``: persist, then wake the worker."""
+        enqueue_fulltext(self.store, spec.id, [raw.upstream_id for raw in raws], now=self.now())
+        self._wake.set()
+
+    async def _source_loop(self, spec: SourceSpec, client: HttpClient, stop: asyncio.Event) -> None:
+        interval = interval_of(spec)
+        try:
+            state = self.store.get_state(spec.id)
+            self._failures[spec.id] = state.consecutive_failures
+            wait = self.schedule.first_wait(state, interval, self.now())
+            self.store.save_state(state.replace(next_poll=self.now() + timedelta(seconds=wait)))
+        except FinewsError as exc:
+            log.error("source=%s cannot read its state: %s (polling it now)", spec.id, exc)
+            wait = 0.0
+        while not await _sleep(stop, wait):
+            try:
+                wait = await self._poll_once(spec, client, interval)
+            except Exception:
+                # a bug in the bookkeeping around a poll must not end this source's polling
+                log.exception("source=%s poll bookkeeping failed", spec.id)
+                wait = self.schedule.wait_after(interval, 1)
+
+    async def _poll_once(self, spec: SourceSpec, client: HttpClient, interval: float) -> float:
+        """Poll once; return the seconds until the next poll."""
+        started = self.now()
+        clock = time.monotonic()
+        try:
+            report = await refresh_source(
+                spec, self.store, client, fulltext=self.enqueue, now=self.now
+            )
+        except Exception as exc:
+            # refresh_source reports upstream trouble itself; this is a store failure or a
+            # bug. Either way this poll failed, and the daemon goes on.
+            log.exception("source=%s poll failed unexpectedly", spec.id)
+            report = SourceReport(
+                source=spec.id,
+                error=f"{type(exc).__name__}: {exc}",
+                elapsed=time.monotonic() - clock,
+            )
+            self._save_error(spec.id, started, report.error or "")
+        failures = 0 if report.ok else self._failed_again(spec.id)
+        wait = self.schedule.wait_after(interval, failures, report.retry_after)
+        # a successful poll keeps the rhythm from its start; a failed one waits from its end
+        base = started if report.ok else self.now()
+        next_poll = max(base + timedelta(seconds=wait), self.now())
+        try:
+            record_poll(
+                self.store,
+                spec.id,
+                ok=report.ok,
+                new=report.new,
+                updated=report.updated,
+                elapsed=report.elapsed,
+                next_poll=next_poll,
+                retry_after=report.retry_after,
+            )
+        except FinewsError as exc:
+            log.error("source=%s could not record its poll: %s", spec.id, exc)
+        self._failures[spec.id] = failures
+        self._count(report, failures)
+        if failures:
+            log.warning(
+                "source=%s in backoff after %d failure(s): next poll in %.1f s%s",
+                spec.id,
+                failures,
+                (next_poll - self.now()).total_seconds(),
+                f" (Retry-After {report.retry_after:g} s)" if report.retry_after else "",
+                extra={"source": spec.id, "failures": failures, "next_poll": next_poll},
+            )
+        if self.on_poll is not None:
+            self.on_poll(report)
+        return (next_poll - self.now()).total_seconds()
+
+    def _failed_again(self, source: str) -> int:
+        """The failure count after one more failure: the poll's own count where it saved
+        one, else one more than this process last knew."""
+        counted = self._failures.get(source, 0) + 1
+        with contextlib.suppress(FinewsError):
+            counted = max(counted, self.store.get_state(source).consecutive_failures)
+        return counted
+
+    def _save_error(self, source: str, at: datetime, error: str) -> None:
+        try:
+            state = self.store.get_state(source)
+            self.store.save_state(
+                state.replace(
+                    last_attempt=at,
+                    last_error=error,
+                    consecutive_failures=max(
+                        state.consecutive_failures, self._failures.get(source, 0)
+                    )
+                    + 1,
+                )
+            )
+        except FinewsError as exc:
+            log.error("source=%s cannot save its state: %s", source, exc)
+
+    def _count(self, report: SourceReport, failures: int) -> None:
+        m = self.metrics
+        m.polls.labels(report.source, "ok" if report.ok else "error").inc()
+        m.poll_seconds.labels(report.source).observe(report.elapsed)
+        m.items.labels(report.source, "new").inc(report.new)
+        m.items.labels(report.source, "updated").inc(report.updated)
+        m.backoff.labels(report.source).set(1 if failures else 0)
+
+    # --- full text --------------------------------------------------------------------
+    async def _fulltext_loop(self, client: HttpClient, stop: asyncio.Event) -> None:
+        sources = [sid for sid, spec in self.specs.items() if spec.get("fulltext", True)]
+        workers = self.settings.fulltext_workers
+        while not stop.is_set():
+            try:
+                timeout = self._hand_out(client, sources, workers)
+            except Exception:
+                log.exception("full-text worker failed; looking again shortly")
+                timeout = _IDLE_LOOK
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    def _hand_out(self, client: HttpClient, sources: Sequence[str], workers: int) -> float:
+        """Start jobs for the free workers; return how long to wait before looking again
+        (a finishing job or newly queued work wakes the loop sooner)."""
+        self._wake.clear()
+        free = workers - len(self._jobs)
+        jobs: list[FulltextJob] = []
+        upcoming: datetime | None = None
+        try:
+            if free > 0:
+                jobs = due_fulltext(
+                    self.store, sources, limit=free, exclude=self._in_hand, now=self.now()
+                )
+            self.metrics.queue_depth.set(queue_counts(self.store).pending)
+            upcoming = next_fulltext_at(self.store, sources)
+        except FinewsError as exc:
+            log.error("full-text queue unreadable: %s", exc)
+        for job in jobs:
+            self._in_hand.add((job.source, job.upstream_id))
+            task = asyncio.create_task(self._fulltext_job(job, client))
+            self._jobs.add(task)
+            task.add_done_callback(self._job_done)
+        now = self.now()
+        # a due job that was not taken is in hand already (or all workers are busy): only a
+        # finishing job changes that, and it wakes the loop
+        if upcoming is not None and upcoming > now:
+            return min(_IDLE_LOOK, max(0.05, (upcoming - now).total_seconds()))
+        return _IDLE_LOOK
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._jobs.discard(task)
+        self._wake.set()
+
+    async def _fulltext_job(self, job: FulltextJob, client: HttpClient) -> None:
+        spec = self.specs[job.source]
+        try:
+            outcome = await self._fetch_fulltext(spec, job, client)
+            fulltext_done(self.store, job)
+            self.metrics.fulltext.labels(job.source, outcome).inc()
+        except Exception as exc:
+            self._fulltext_failed(job, exc)
+        finally:
+            self._in_hand.discard((job.source, job.upstream_id))
+
+    async def _fetch_fulltext(self, spec: SourceSpec, job: FulltextJob, client: HttpClient) -> str:
+        """Fetch and store one item's full text; return the outcome (stored or empty)."""
+        item = self.store.get_item(job.source, job.upstream_id)
+        if item is None:
+            # queued just before its item is stored, or the item's poll died in between
+            raise FinewsError(f"item {job.source}/{job.upstream_id} is not stored (yet)")
+        adapter = get_adapter(spec.adapter)
+        raw = _raw_of(item)
+        request = adapter.fulltext_request(spec, raw)
+        if request is None:
+            return "empty"
+        response = await client.get(request, source=spec.id)
+        text = adapter.parse_fulltext(spec, response.body, raw)
+        if not text:
+            return "empty"
+        cleaned = normalize_item(
+            RawItem(
+                source=item.source, upstream_id=item.upstream_id, title=item.title, content=text
+            ),
+            spec,
+            fetched_at=item.fetched_at,
+        )
+        if not isinstance(cleaned, Item) or not cleaned.content:
+            return "empty"
+        # read again: a poll may have updated the item while the text was on its way
+        current = self.store.get_item(job.source, job.upstream_id) or item
+        self.store.upsert_items([current.replace(content=cleaned.content)])
+        log.debug(
+            "source=%s id=%s full text stored (%d characters)",
+            job.source,
+            job.upstream_id,
+            len(cleaned.content),
+            extra={"source": job.source, "upstream_id": job.upstream_id, "status": "fulltext"},
+        )
+        return "stored"
+
+    def _fulltext_failed(self, job: FulltextJob, exc: Exception) -> None:
+        attempts = job.attempts + 1
+        if isinstance(exc, FinewsError):
+            error = str(exc)
+        else:
+            log.exception(
+                "source=%s id=%s full text failed unexpectedly", job.source, job.upstream_id
+            )
+            error = f"{type(exc).__name__}: {exc}"
+        retry_at: datetime | None = None
+        if attempts < self.settings.fulltext_attempts:
+            delay = self.settings.fulltext_retry * 2.0 ** min(attempts - 1, 30)
+            delay = min(delay, self.settings.backoff_cap)
+            if isinstance(exc, StatusFetchError) and exc.retry_after is not None:
+                delay = max(delay, min(exc.retry_after, self.settings.backoff_cap))
+            retry_at = self.now() + timedelta(seconds=delay)
+        try:
+            fulltext_failed(self.store, job, error, retry_at=retry_at)
+        except FinewsError as store_exc:
+            log.error(
+                "source=%s id=%s cannot record a full-text failure: %s",
+                job.source,
+                job.upstream_id,
+                store_exc,
+            )
+        outcome = "retry" if retry_at is not None else "failed"
+        self.metrics.fulltext.labels(job.source, outcome).inc()
+        what = (
+            f"retry in {(retry_at - self.now()).total_seconds():.0f} s"
+            if retry_at is not None
+            else "given up (kept with its digest)"
+        )
+        log.log(
+            logging.WARNING if isinstance(exc, FinewsError) else logging.ERROR,
+            "source=%s id=%s full text attempt %d/%d failed: %s; %s",
+            job.source,
+            job.upstream_id,
+            attempts,
+            self.settings.fulltext_attempts,
+            error,
+            what,
+            extra={"source": job.source, "upstream_id": job.upstream_id, "status": outcome},
+        )
+
+
+async def run_daemon(
+    config: Config,
+    store_url: str,
+    *,
+    stop_event: asyncio.Event,
+    specs: Sequence[SourceSpec] | None = None,
+    schedule: Schedule | None = None,
+    on_poll: Callable[[SourceReport], None] | None = None,
+) -> None:
+    """Poll every enabled source of ``config`` (or ``specs``) into the database at
+    ``store_url`` until ``stop_event`` is set (``finews run`` sets it on SIGTERM/SIGINT)."""
+    settings = DaemonSettings.from_config(config)
+    chosen = list(specs) if specs is not None else config.enabled_sources()
+    if not chosen:
+        raise ConfigError(
+            "sources", "(none enabled)", "enable a source in finews.toml ([sources.<id>] enabled)"
+        )
+    metrics = DaemonMetrics()
+    store = open_store(store_url)
+    try:
+        if settings.metrics_port:
+            metrics.serve(settings.metrics_port)
+            log.info("daemon metrics at http://127.0.0.1:%d/metrics", metrics.port)
+        daemon = Daemon(
+            chosen,
+            store,
+            settings,
+            HttpSettings(**config.section("http")),
+            schedule=schedule,
+            metrics=metrics,
+            on_poll=on_poll,
+        )
+        await daemon.run(stop_event)
+    finally:
+        metrics.close()
+        store.close()

@@ -1,0 +1,337 @@
+"""Health of the whole system, for people and for monitoring, served by the live app.
+
+======================  ===============================================================
+``GET /healthz``        the web process is alive (never touches the database)
+``GET /readyz``         the database answers and is migrated (503 with the reason if not)
+``GET /status``         the status page: every source's health, the full-text queue
+``GET /api/status``     the same as JSON
+``GET /metrics``        Prometheus text format
+======================  ===============================================================
+
+The daemon (``finews run``) and the web app are different processes, so ``/metrics`` reports
+what the database knows, read at scrape time: the poll totals the daemon keeps per source
+(``finews_source_*``: polls, errors, poll durations, items stored), each source's state, and
+the full-text queue depth. The web process adds its own ``process_*`` metrics and, when the
+app is built with :class:`RequestMetrics`, its request counts and durations.
+
+The routes read ``request.app.state.site`` (a :class:`HealthBackend`: the live app's
+``LiveSite``); mount them with ``routes``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from finews.errors import FinewsError
+from finews.normalize.times import shanghai_wall
+from finews.publish.responses import json_bytes, json_error
+from finews.publish.site import SiteRenderer
+from finews.store import Store
+from finews.store.health import (
+    QueueCounts,
+    SourceHealth,
+    database_problem,
+    health_sources,
+    queue_counts,
+    source_health,
+)
+
+__all__ = ["HealthBackend", "RequestMetrics", "StatusReport", "read_status", "routes"]
+
+_HTML = "text/html; charset=utf-8"
+_NO_CACHE = {"cache-control": "no-cache, no-store"}
+
+
+class HealthBackend(Protocol):
+    """What the health routes read: the live app's store, renderer and source names."""
+
+    store: Store
+    renderer: SiteRenderer
+
+    def source_names(self) -> Mapping[str, str]:
+        """Every configured source id with its display name."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """Everything the status page, ``/api/status`` and ``/metrics`` show, read at once."""
+
+    generated_at: datetime
+    sources: tuple[tuple[str, str, SourceHealth], ...]
+    queue: QueueCounts
+
+
+def read_status(store: Store, names: Mapping[str, str]) -> StatusReport:
+    """Read every source's health (configured sources, and any with recorded state)."""
+    now = datetime.now(UTC)
+    ids = sorted(set(names) | set(health_sources(store)))
+    return StatusReport(
+        generated_at=now,
+        sources=tuple(
+            (sid, names.get(sid, sid), source_health(store, sid, now=now)) for sid in ids
+        ),
+        queue=queue_counts(store),
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _source_json(sid: str, name: str, health: SourceHealth) -> dict[str, Any]:
+    state, stats = health.state, health.stats
+    return {
+        "id": sid,
+        "name": name,
+        "last_attempt": _iso(state.last_attempt),
+        "last_success": _iso(state.last_success),
+        "last_error": state.last_error,
+        "consecutive_failures": state.consecutive_failures,
+        "next_poll": _iso(state.next_poll),
+        "in_backoff": health.in_backoff,
+        "retry_after": stats.retry_after if health.in_backoff else None,
+        "items": health.items,
+        "items_last_hour": health.items_hour,
+        "items_last_day": health.items_day,
+        "median_delay_seconds": health.median_delay,
+        "polls": stats.polls,
+        "poll_failures": stats.failures,
+        "last_poll_seconds": stats.last_poll_seconds,
+        "fulltext_pending": health.queue.pending,
+        "fulltext_failed": health.queue.failed,
+    }
+
+
+def status_json(report: StatusReport) -> dict[str, Any]:
+    """The ``/api/status`` document."""
+    return {
+        "generated_at": _iso(report.generated_at),
+        "fulltext_queue": {"pending": report.queue.pending, "failed": report.queue.failed},
+        "sources": [_source_json(sid, name, health) for sid, name, health in report.sources],
+    }
+
+
+def _backend(request: Request) -> HealthBackend:
+    backend: HealthBackend = request.app.state.site
+    return backend
+
+
+async def _read(request: Request) -> StatusReport:
+    backend = _backend(request)
+    return await run_in_threadpool(read_status, backend.store, dict(backend.source_names()))
+
+
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``: the process serves requests."""
+    return PlainTextResponse("ok\n", headers=_NO_CACHE)
+
+
+async def readyz(request: Request) -> Response:
+    """``GET /readyz``: the database answers."""
+    try:
+        problem = await run_in_threadpool(database_problem, _backend(request).store)
+    except FinewsError as exc:
+        problem = str(exc)
+    if problem is not None:
+        return json_error(503, f"not ready: {problem}")
+    return PlainTextResponse("ready\n", headers=_NO_CACHE)
+
+
+async def api_status(request: Request) -> Response:
+    """``GET /api/status``: every source's health as JSON."""
+    report = await _read(request)
+    return Response(
+        json_bytes(status_json(report)), media_type="application/json", headers=_NO_CACHE
+    )
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 90:
+        return f"{seconds:.0f} 秒"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} 分钟"
+    return f"{seconds / 3600:.1f} 小时"
+
+
+def _when(moment: datetime | None) -> str:
+    return "—" if moment is None else shanghai_wall(moment)
+
+
+async def status_page(request: Request) -> Response:
+    """``GET /status``: the status page."""
+    backend = _backend(request)
+    report = await _read(request)
+    html = backend.renderer.env.get_template("status.html").render(
+        live_seq=None, report=report, span=_span, when=_when
+    )
+    return Response(html, media_type=_HTML, headers=_NO_CACHE)
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+#: the web process's own metrics (one registry per process, like the process itself)
+WEB_REGISTRY = CollectorRegistry()
+ProcessCollector(registry=WEB_REGISTRY)
+_REQUESTS = Counter(
+    "finews_web_requests",
+    "HTTP requests answered by this web process, by method and status.",
+    ["method", "status"],
+    registry=WEB_REGISTRY,
+)
+_REQUEST_SECONDS = Histogram(
+    "finews_web_request_duration_seconds",
+    "Time to the start of the response, per request of this web process.",
+    registry=WEB_REGISTRY,
+)
+
+
+class _StatusCollector(Collector):
+    """Metrics from one :class:`StatusReport`, already read from the database."""
+
+    def __init__(self, report: StatusReport) -> None:
+        self.report = report
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._families())
+
+    def _families(self) -> Iterator[Metric]:
+        label = ["source"]
+        polls = CounterMetricFamily(
+            "finews_source_polls", "Polls of a source by finews run (all runs).", labels=label
+        )
+        errors = CounterMetricFamily(
+            "finews_source_poll_errors", "Failed polls of a source (all runs).", labels=label
+        )
+        stored = CounterMetricFamily(
+            "finews_source_items_stored",
+            "Items stored by polls, by kind (new or updated), all runs.",
+            labels=["source", "kind"],
+        )
+        durations = SummaryMetricFamily(
+            "finews_source_poll_duration_seconds",
+            "Time the polls of a source took (count and sum, all runs).",
+            labels=label,
+        )
+        items = GaugeMetricFamily("finews_source_items", "Items stored for a source.", labels=label)
+        recent = GaugeMetricFamily(
+            "finews_source_items_recent",
+            "Items of a source first stored within the window (1h or 1d).",
+            labels=["source", "window"],
+        )
+        failures = GaugeMetricFamily(
+            "finews_source_consecutive_failures", "Failures since the last success.", labels=label
+        )
+        backoff = GaugeMetricFamily(
+            "finews_source_in_backoff", "1 while a source waits out failures.", labels=label
+        )
+        delay = GaugeMetricFamily(
+            "finews_source_median_delay_seconds",
+            "Median seconds from upstream publication to storing, items of the last day.",
+            labels=label,
+        )
+        success = GaugeMetricFamily(
+            "finews_source_last_success_timestamp_seconds",
+            "Unix time of the source's last successful poll.",
+            labels=label,
+        )
+        upcoming = GaugeMetricFamily(
+            "finews_source_next_poll_timestamp_seconds",
+            "Unix time of the source's next poll.",
+            labels=label,
+        )
+        for sid, _, health in self.report.sources:
+            stats, state = health.stats, health.state
+            polls.add_metric([sid], stats.polls)
+            errors.add_metric([sid], stats.failures)
+            stored.add_metric([sid, "new"], stats.items_new)
+            stored.add_metric([sid, "updated"], stats.items_updated)
+            durations.add_metric([sid], count_value=stats.polls, sum_value=stats.poll_seconds)
+            items.add_metric([sid], health.items)
+            recent.add_metric([sid, "1h"], health.items_hour)
+            recent.add_metric([sid, "1d"], health.items_day)
+            failures.add_metric([sid], state.consecutive_failures)
+            backoff.add_metric([sid], 1 if health.in_backoff else 0)
+            if health.median_delay is not None:
+                delay.add_metric([sid], health.median_delay)
+            if state.last_success is not None:
+                success.add_metric([sid], state.last_success.timestamp())
+            if state.next_poll is not None:
+                upcoming.add_metric([sid], state.next_poll.timestamp())
+        queue = GaugeMetricFamily(
+            "finews_fulltext_queue_depth",
+            "Items whose full text is still to fetch (pending) or was given up (failed).",
+            labels=["state"],
+        )
+        queue.add_metric(["pending"], self.report.queue.pending)
+        queue.add_metric(["failed"], self.report.queue.failed)
+        yield from (polls, errors, stored, durations, items, recent, failures, backoff)
+        yield from (delay, success, upcoming, queue)
+
+
+async def metrics(request: Request) -> Response:
+    """``GET /metrics``: Prometheus text format (database totals, then this process)."""
+    report = await _read(request)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_StatusCollector(report))
+    body = generate_latest(registry) + generate_latest(WEB_REGISTRY)
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers=_NO_CACHE)
+
+
+class RequestMetrics:
+    """ASGI middleware counting this web process's requests and their durations (for
+    ``finews_web_requests_total`` and ``finews_web_request_duration_seconds``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method = str(scope.get("method", ""))
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _REQUESTS.labels(method, str(message["status"])).inc()
+                _REQUEST_SECONDS.observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+#: the routes to mount in the live app (GET and HEAD)
+routes: list[Route] = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/status", status_page, methods=["GET"]),
+    Route("/api/status", api_status, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,415 @@
+"""The daemon's persisted work and health: the full-text queue, poll totals, and the
+per-source health that ``finews sources``, the status page and ``/metrics`` show.
+
+Functions here take an open :class:`~finews.store.base.SqlStore` and use its ``_query`` /
+``_tx`` / ``_exec`` helpers, so the SQL stays in ``store/`` and runs unchanged on SQLite and
+PostgreSQL (tables from migration 0003). Nothing here talks to the network.
+
+The full-text queue holds one row per (source, upstream id). A poll adds rows *before* it
+stores the items (``refresh_source``'s ``fulltext`` sink), so a crash between the two
+leaves a row whose item the next poll stores; the worker deletes a row once the text is in,
+and marks it ``failed`` when its attempts run out.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from finews.errors import StoreError
+from finews.models import SourceSpec, SourceState
+from finews.store.base import SqlStore, Store, from_db_time, to_db_time
+
+__all__ = [
+    "FulltextJob",
+    "QueueCounts",
+    "SourceHealth",
+    "SourceStats",
+    "database_problem",
+    "due_fulltext",
+    "enqueue_fulltext",
+    "format_health",
+    "fulltext_done",
+    "fulltext_failed",
+    "health_sources",
+    "next_fulltext_at",
+    "queue_counts",
+    "record_poll",
+    "source_health",
+    "source_stats",
+    "source_stats_of",
+]
+
+PENDING = "pending"
+FAILED = "failed"
+
+#: items looked at, at most, for the median delay of one source over a day
+_DELAY_SAMPLE = 5000
+
+
+def _sql(store: Store) -> SqlStore:
+    """The SQL store behind ``store``; every finews store is one."""
+    if not isinstance(store, SqlStore):
+        raise StoreError(f"{type(store).__name__} keeps no daemon health (not a SQL store)")
+    return store
+
+
+def _now(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else now
+
+
+# --- the full-text queue ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FulltextJob:
+    """One item whose full text is still to fetch."""
+
+    source: str
+    upstream_id: str
+    attempts: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """How much full-text work there is: waiting (``pending``), and given up (``failed``)."""
+
+    pending: int = 0
+    failed: int = 0
+
+
+def enqueue_fulltext(
+    store: Store, source: str, upstream_ids: Iterable[str], *, now: datetime | None = None
+) -> None:
+    """Queue the full text of these items (an item already queued keeps its row)."""
+    sql = _sql(store)
+    at = to_db_time(_now(now))
+    rows = [(source, uid, PENDING, at, at) for uid in dict.fromkeys(upstream_ids)]
+    if not rows:
+        return
+    with sql._tx() as cur:
+        cur.executemany(
+            sql._sql(
+                "INSERT INTO fulltext_queue (source, upstream_id, state, next_attempt, "
+                "queued_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, upstream_id) DO NOTHING"
+            ),
+            rows,
+        )
+
+
+def due_fulltext(
+    store: Store,
+    sources: Sequence[str],
+    *,
+    limit: int,
+    exclude: Iterable[tuple[str, str]] = (),
+    now: datetime | None = None,
+) -> list[FulltextJob]:
+    """Pending jobs of these sources whose next attempt is due, oldest first (skipping
+    ``exclude``, the (source, upstream id) pairs already in hand)."""
+    if not sources or limit < 1:
+        return []
+    sql = _sql(store)
+    skip = set(exclude)
+    marks = ", ".join("?" for _ in sources)
+    rows = sql._query(
+        "SELECT source, upstream_id, attempts, last_error FROM fulltext_queue "
+        f"WHERE state = ? AND next_attempt <= ? AND source IN ({marks}) "
+        f"ORDER BY next_attempt, queued_at LIMIT {int(limit + len(skip))}",
+        [PENDING, to_db_time(_now(now)), *sources],
+    )
+    jobs = [
+        FulltextJob(source=r[0], upstream_id=r[1], attempts=int(r[2]), last_error=r[3])
+        for r in rows
+        if (r[0], r[1]) not in skip
+    ]
+    return jobs[:limit]
+
+
+def next_fulltext_at(store: Store, sources: Sequence[str]) -> datetime | None:
+    """When the earliest pending job of these sources falls due (``None``: nothing queued)."""
+    if not sources:
+        return None
+    marks = ", ".join("?" for _ in sources)
+    rows = _sql(store)._query(
+        f"SELECT MIN(next_attempt) FROM fulltext_queue WHERE state = ? AND source IN ({marks})",
+        [PENDING, *sources],
+    )
+    return from_db_time(rows[0][0]) if rows else None
+
+
+def fulltext_done(store: Store, job: FulltextJob) -> None:
+    """The job is finished (text stored, or the upstream has none): drop its row."""
+    sql = _sql(store)
+    with sql._tx() as cur:
+        sql._exec(
+            cur,
+            "DELETE FROM fulltext_queue WHERE source = ? AND upstream_id = ?",
+            (job.source, job.upstream_id),
+        )
+
+
+def fulltext_failed(
+    store: Store, job: FulltextJob, error: str, *, retry_at: datetime | None
+) -> None:
+    """Record a failed attempt; ``retry_at`` ``None`` gives the job up (state ``failed``)."""
+    sql = _sql(store)
+    state = PENDING if retry_at is not None else FAILED
+    at = to_db_time(retry_at if retry_at is not None else datetime.now(UTC))
+    with sql._tx() as cur:
+        sql._exec(
+            cur,
+            "UPDATE fulltext_queue SET attempts = attempts + 1, last_error = ?, state = ?, "
+            "next_attempt = ? WHERE source = ? AND upstream_id = ?",
+            (error[:2000], state, at, job.source, job.upstream_id),
+        )
+
+
+def queue_counts(store: Store, source: str | None = None) -> QueueCounts:
+    """Pending and failed full-text jobs (of one source, or all)."""
+    where, params = ("WHERE source = ? ", [source]) if source is not None else ("", [])
+    rows = _sql(store)._query(
+        f"SELECT state, COUNT(*) FROM fulltext_queue {where}GROUP BY state", params
+    )
+    found = {str(r[0]): int(r[1]) for r in rows}
+    return QueueCounts(pending=found.get(PENDING, 0), failed=found.get(FAILED, 0))
+
+
+# --- poll totals -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStats:
+    """Running totals of one source's polls since its first (kept across restarts)."""
+
+    source: str
+    polls: int = 0
+    failures: int = 0
+    items_new: int = 0
+    items_updated: int = 0
+    poll_seconds: float = 0.0
+    last_poll_seconds: float | None = None
+    retry_after: float | None = None
+
+
+def record_poll(
+    store: Store,
+    source: str,
+    *,
+    ok: bool,
+    new: int,
+    updated: int,
+    elapsed: float,
+    next_poll: datetime,
+    retry_after: float | None = None,
+) -> None:
+    """Add one poll to the source's totals and set when it is polled next, in one
+    transaction (the rest of its state was saved by the poll itself)."""
+    sql = _sql(store)
+    with sql._tx() as cur:
+        sql._exec(
+            cur,
+            "INSERT INTO source_stats (source, polls, failures, items_new, items_updated, "
+            "poll_seconds, last_poll_seconds, retry_after) VALUES (?, 1, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET polls = source_stats.polls + 1, "
+            "failures = source_stats.failures + excluded.failures, "
+            "items_new = source_stats.items_new + excluded.items_new, "
+            "items_updated = source_stats.items_updated + excluded.items_updated, "
+            "poll_seconds = source_stats.poll_seconds + excluded.poll_seconds, "
+            "last_poll_seconds = excluded.last_poll_seconds, "
+            "retry_after = excluded.retry_after",
+            (source, 0 if ok else 1, new, updated, elapsed, elapsed, retry_after),
+        )
+        # the poll saved its state already; an UPDATE that finds no row (state never saved
+        # because the store refused it) is harmless: the source is simply due at start-up
+        sql._exec(
+            cur,
+            "UPDATE source_state SET next_poll = ? WHERE source = ?",
+            (to_db_time(next_poll), source),
+        )
+
+
+def source_stats(store: Store) -> dict[str, SourceStats]:
+    """Every source's running totals, by source id."""
+    rows = _sql(store)._query(
+        "SELECT source, polls, failures, items_new, items_updated, poll_seconds, "
+        "last_poll_seconds, retry_after FROM source_stats"
+    )
+    return {
+        r[0]: SourceStats(
+            source=r[0],
+            polls=int(r[1]),
+            failures=int(r[2]),
+            items_new=int(r[3]),
+            items_updated=int(r[4]),
+            poll_seconds=float(r[5]),
+            last_poll_seconds=None if r[6] is None else float(r[6]),
+            retry_after=None if r[7] is None else float(r[7]),
+        )
+        for r in rows
+    }
+
+
+# --- health ----------------------------------------------------------------------------
+
+
+def database_problem(store: Store) -> str | None:
+    """Why the database cannot serve (``None`` when it answers and is migrated)."""
+    sql = _sql(store)
+    try:
+        sql._query("SELECT 1")
+    except StoreError as exc:
+        return str(exc)
+    if store.schema_version() == 0:
+        return "the database has no finews schema: run `finews migrate`"
+    return None
+
+
+def health_sources(store: Store) -> list[str]:
+    """Every source with a recorded state or poll totals, sorted."""
+    rows = _sql(store)._query(
+        "SELECT source FROM source_state UNION SELECT source FROM source_stats"
+    )
+    return sorted(str(r[0]) for r in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """One source's health, as every report of it shows it.
+
+    ``items_hour`` / ``items_day`` count items first stored in the last hour / day;
+    ``median_delay`` is the median, over the items stored in the last day, of the seconds
+    from the upstream's publication time to storing (``None`` without such items).
+    ``in_backoff``: the source failed its last poll and waits longer than usual.
+    """
+
+    state: SourceState
+    stats: SourceStats
+    items: int
+    items_hour: int
+    items_day: int
+    median_delay: float | None
+    queue: QueueCounts
+
+    @property
+    def in_backoff(self) -> bool:
+        """Whether the source is waiting out failures (or a ``Retry-After``)."""
+        return self.state.consecutive_failures > 0
+
+
+def _count_since(sql: SqlStore, source: str, since: datetime) -> int:
+    rows = sql._query(
+        "SELECT COUNT(*) FROM items WHERE source = ? AND fetched_at >= ?",
+        (source, to_db_time(since)),
+    )
+    return int(rows[0][0])
+
+
+def _median_delay(sql: SqlStore, source: str, since: datetime) -> float | None:
+    rows = sql._query(
+        "SELECT published_at, fetched_at FROM items WHERE source = ? AND fetched_at >= ? "
+        f"ORDER BY fetched_at DESC LIMIT {_DELAY_SAMPLE}",
+        (source, to_db_time(since)),
+    )
+    delays = []
+    for published_text, fetched_text in rows:
+        published, fetched = from_db_time(published_text), from_db_time(fetched_text)
+        if published is not None and fetched is not None:
+            # an upstream clock ahead of ours would give a negative delay: it is none
+            delays.append(max(0.0, (fetched - published).total_seconds()))
+    return statistics.median(delays) if delays else None
+
+
+def source_health(store: Store, source: str, *, now: datetime | None = None) -> SourceHealth:
+    """Everything known about one source's health."""
+    sql = _sql(store)
+    moment = _now(now)
+    day_ago = moment - timedelta(days=1)
+    return SourceHealth(
+        state=store.get_state(source),
+        stats=source_stats_of(store, source),
+        items=store.count_items(source),
+        items_hour=_count_since(sql, source, moment - timedelta(hours=1)),
+        items_day=_count_since(sql, source, day_ago),
+        median_delay=_median_delay(sql, source, day_ago),
+        queue=queue_counts(store, source),
+    )
+
+
+def source_stats_of(store: Store, source: str) -> SourceStats:
+    """One source's running totals (zeros before its first recorded poll)."""
+    rows = _sql(store)._query(
+        "SELECT polls, failures, items_new, items_updated, poll_seconds, last_poll_seconds, "
+        "retry_after FROM source_stats WHERE source = ?",
+        (source,),
+    )
+    if not rows:
+        return SourceStats(source=source)
+    r = rows[0]
+    return SourceStats(
+        source=source,
+        polls=int(r[0]),
+        failures=int(r[1]),
+        items_new=int(r[2]),
+        items_updated=int(r[3]),
+        poll_seconds=float(r[4]),
+        last_poll_seconds=None if r[5] is None else float(r[5]),
+        retry_after=None if r[6] is None else float(r[6]),
+    )
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    return f"{_span((now - moment).total_seconds())} ago"
+
+
+def _span(seconds: float) -> str:
+    """A duration for people: ``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def format_health(store: Store, spec: SourceSpec, *, now: datetime | None = None) -> str:
+    """What ``finews sources`` prints for one source: a status line, a health line, and
+    the last error when there is one."""
+    moment = _now(now)
+    health = source_health(store, spec.id, now=moment)
+    state = health.state
+    flag = "on " if spec.enabled else "off"
+    if state.last_attempt is None:
+        status = "never polled"
+    elif health.in_backoff:
+        status = f"BACKOFF after {state.consecutive_failures} failure(s)"
+    else:
+        status = "ok"
+    if state.next_poll is None or not spec.enabled:
+        upcoming = ""
+    elif state.next_poll <= moment:
+        upcoming = ", next poll due now"
+    else:
+        upcoming = f", next poll in {_span((state.next_poll - moment).total_seconds())}"
+    delay = "-" if health.median_delay is None else _span(health.median_delay)
+    lines = [
+        f"{flag} {spec.id:<12} {spec.adapter:<18} {health.items:>7} items  {status}{upcoming}  "
+        f"{spec.name}",
+        f"    last success {_ago(state.last_success, moment)}, last attempt "
+        f"{_ago(state.last_attempt, moment)}; stored last hour {health.items_hour}, "
+        f"last day {health.items_day}; median delay {delay}",
+    ]
+    if health.queue.pending or health.queue.failed:
+        lines.append(
+            f"    full text: {health.queue.pending} waiting, {health.queue.failed} given up"
+        )
+    if state.last_error:
+        lines.append(f"    last error: {state.last_error}")
+    return "\n".join(lines)
