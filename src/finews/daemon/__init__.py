@@ -1,0 +1,1 @@
+"""`finews run`: the long-running poller (scheduler, runner, pacing, metrics)."""
