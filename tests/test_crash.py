@@ -18,7 +18,7 @@ from upstreams import FAST_PATH, FastNewsFeed
 
 pytestmark = pytest.mark.slow
 
-FINEWS = [sys.executable, "-m", "finews.cli"]
+FINEWS = [sys.executable, "-m", "finews"]
 PAGE = 25
 
 

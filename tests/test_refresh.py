@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from finews.cli import cli
@@ -12,7 +14,7 @@ from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import SourceSpec
 from finews.refresh import SourceReport, refresh_all, refresh_source
-from finews.store import open_store
+from finews.store import Store, open_store
 from upstreams import FAST_PATH, FastNewsFeed
 
 FAST_SETTINGS = HttpSettings(timeout=2.0, retries=1, backoff=0.01)
@@ -219,3 +221,47 @@ def test_cli_sources_shows_state_and_last_error(tmp_path: Path) -> None:
     assert "off emnews" in result.output
     assert "last error:" in result.output
     assert "BACKOFF after 1 failure(s)" in result.output
+
+
+class _Died(BaseException):
+    """Stands for SIGKILL: nothing after it runs, not even ``finally`` saves of state."""
+
+
+class _DiesAfterPages:
+    """A store whose process "dies" right after its ``pages``-th page commits."""
+
+    def __init__(self, store: Store, pages: int) -> None:
+        self._store = store
+        self._left = pages
+
+    def upsert_items(self, items: Any, *, state: Any = None) -> Any:
+        result = self._store.upsert_items(items, state=state)
+        self._left -= 1
+        if self._left == 0:
+            raise _Died
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+@pytest.mark.parametrize("pages", [1, 2, 5])
+def test_a_kill_right_after_a_page_commits_leaves_no_gap(tmp_path: Path, pages: int) -> None:
+    feed = FastNewsFeed(page_size=25)
+    feed.publish(300)
+    db = tmp_path / "f.db"
+    with ReplayServer([feed.route()]) as upstream:
+        spec = fast_spec(upstream.url, page_size=25, max_pages=100)
+        with open_store(f"sqlite:///{db}") as store:
+
+            async def run(target: Any) -> SourceReport:
+                async with HttpClient(FAST_SETTINGS) as client:
+                    return await refresh_source(spec, target, client)
+
+            with pytest.raises(_Died):
+                asyncio.run(run(_DiesAfterPages(store, pages)))
+            assert store.count_items("em_fast") == 25 * pages
+            report = asyncio.run(run(store))
+            assert report.error is None
+            assert store.count_items("em_fast") == 300
+            assert store.get_state("em_fast").cursor is None

@@ -496,6 +496,3 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``finews`` console script."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="finews")
 
-
-if __name__ == "__main__":
-    main()

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from finews.errors import FinewsError, StatusFetchError
+from finews.fetch import conditional
 from finews.fetch.client import HttpClient
-from finews.models import Dropped, Item, RawItem, SourceSpec
+from finews.models import Dropped, Item, RawItem, SourceSpec, SourceState
 from finews.normalize import normalize_item
 from finews.normalize.slug import media_slug
 from finews.sources import get_adapter
-from finews.sources.base import Adapter, Request
+from finews.sources.base import Adapter, Page, Request
 from finews.store import Store
 
 __all__ = ["FulltextSink", "SourceReport", "refresh_all", "refresh_source"]
@@ -142,6 +143,7 @@ def _load_walks(cursor: str | None) -> list[_Walk]:
                     params={str(k): str(v) for k, v in w["params"].items()},
                     headers={str(k): str(v) for k, v in w["headers"].items()},
                     fallback_urls=tuple(str(u) for u in w["fallback_urls"]),
+                    guarded=bool(w.get("guarded", False)),
                 ),
                 int(w["depth"]),
             )
@@ -160,6 +162,7 @@ def _dump_walks(*groups: Sequence[_Walk]) -> str | None:
             "params": dict(w.request.params),
             "headers": dict(w.request.headers),
             "fallback_urls": list(w.request.fallback_urls),
+            "guarded": w.request.guarded,
             "depth": w.depth,
         }
         for group in groups
@@ -194,32 +197,57 @@ async def refresh_source(
         max_pages = int(spec.get("max_pages", 10))
         # Walks still to finish: the newest page first, then every walk back that an earlier
         # poll left unfinished (killed, failed or out of depth budget), oldest gap last.
-        walks = [_Walk(adapter.first_page(spec), max_pages), *_load_walks(state.cursor)]
+        first = conditional.prepare(store, spec.id, adapter.first_page(spec))
+        walks = [_Walk(first, max_pages), *_load_walks(state.cursor)]
         for index, walk in enumerate(walks):
             while walk.request is not None and walk.depth > 0:
                 response = await client.get(walk.request, source=spec.id)
+                if response.not_modified:
+                    walk.request = None  # 304: the newest page is as the last poll stored it
+                    continue
                 page = adapter.parse_page(spec, response.body, walk.request)
                 report.pages += 1
                 seen += len(page.items)
                 for drop in page.dropped:
                     _log_drop(drop)
                 report.dropped.extend(page.dropped)
-                met_stored = await _store_page(
-                    spec, store, client, adapter, page.items, report, slug_for, now(), fulltext
+                asked = walk.request
+
+                def advance(
+                    met_stored: bool, page: Page = page, walk: _Walk = walk, index: int = index
+                ) -> SourceState | None:
+                    """Move the walk on; the state to commit together with the page."""
+                    nonlocal state
+                    if not page.next_is_older:
+                        # another list (not older items): always asked for, never a gap
+                        walk.request = page.next
+                        return None
+                    walk.depth -= 1
+                    # An older page is only worth asking for while every item was new to us.
+                    done = met_stored or not page.items
+                    walk.request = None if done else page.next
+                    # Where this walk stands commits with the page: a kill leaves no gap.
+                    state = state.replace(
+                        cursor=_dump_walks(walks[: index + 1], walks[index + 1 :])
+                    )
+                    return state
+
+                await _store_page(
+                    spec,
+                    store,
+                    client,
+                    adapter,
+                    page.items,
+                    report,
+                    slug_for,
+                    now(),
+                    fulltext,
+                    advance=advance,
                 )
+                if asked is first:  # committed: the next poll may now ask "changed?"
+                    conditional.remember(store, spec.id, first, response)
                 if progress is not None:
                     progress(spec.id, report.pages, seen)
-                if not page.next_is_older:
-                    # another list (not older items): always asked for, never a gap
-                    walk.request = page.next
-                    continue
-                walk.depth -= 1
-                # An older page is only worth asking for while every item was new to us.
-                done = met_stored or not page.items
-                walk.request = None if done else page.next
-                # Persist where this walk stands, so a kill now leaves no gap behind.
-                state = state.replace(cursor=_dump_walks(walks[: index + 1], walks[index + 1 :]))
-                store.save_state(state)
             if walk.request is not None and walk.depth <= 0:
                 log.warning(
                     "source=%s walked back max_pages=%d pages without meeting stored items; "
@@ -252,8 +280,11 @@ async def _store_page(
     slug_for: Callable[[str], str],
     fetched_at: datetime,
     fulltext: FulltextSink | None = None,
-) -> bool:
-    """Normalise and commit one page; return whether it held an item stored before."""
+    *,
+    advance: Callable[[bool], SourceState | None] = lambda _met: None,
+) -> None:
+    """Normalise and commit one page, with the source state ``advance`` gives for it
+    (called with whether the page held an item stored before) in the same transaction."""
     known = store.known_ids(spec.id, [raw.upstream_id for raw in raws])
     fresh = [raw for raw in raws if raw.upstream_id not in known]
     if spec.get("fulltext", True) and fresh and fulltext is not None:
@@ -277,11 +308,10 @@ async def _store_page(
             report.dropped.append(result)
         else:
             items.append(result)
-    outcome = store.upsert_items(items)
+    outcome = store.upsert_items(items, state=advance(bool(known)))
     report.new += outcome.new
     report.updated += outcome.updated
     report.unchanged += outcome.unchanged
-    return bool(known)
 
 
 def _log_drop(drop: Dropped) -> None:

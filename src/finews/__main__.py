@@ -1,0 +1,5 @@
+"""`python -m finews`: the same as the `finews` command."""
+
+from finews.cli import main
+
+main()
