@@ -2,7 +2,10 @@
 
 One :class:`ChangeFeed` per app polls ``store.changes_since(seq)`` every ``poll_interval``
 seconds, so a change written by **any** process sharing the database (a separate
-``finews fetch`` included) reaches the pages within a poll. Each change becomes one
+``finews fetch`` included) reaches the pages within a poll. On PostgreSQL it also listens for
+the notification every commit to the change log sends (:mod:`finews.store.notify`) and reads
+the log as soon as one arrives, polling only every ``listen_interval`` seconds as a safety
+net: every web node in front of one database pushes a change at once. Each change becomes one
 Server-Sent Event::
 
     id: <change seq>
@@ -34,6 +37,7 @@ from finews.publish.responses import json_bytes
 from finews.publish.site import SiteRenderer
 from finews.publish.urls import article_path, category_of, day_of
 from finews.store import Change, Store
+from finews.store.notify import ChangeListener, listen_for_changes
 
 __all__ = ["ChangeFeed", "Event"]
 
@@ -55,6 +59,9 @@ class Event:
 
 class ChangeFeed:
     """The change-log poller and the fan-out to connected clients."""
+
+    #: seconds between polls while a database notification wakes the poller anyway
+    listen_interval: float = 2.0
 
     def __init__(
         self,
@@ -83,10 +90,20 @@ class ChangeFeed:
         self._buffer: deque[Event] = deque(maxlen=buffer_size)
         self._floor = self.head  # the buffer holds every event after this seq
         self._queues: set[asyncio.Queue[Event | None]] = set()
+        #: the database's wake-up, while :meth:`run` runs on PostgreSQL
+        self.listener: ChangeListener | None = None
 
     # --- the poller --------------------------------------------------------------------------
     async def run(self) -> None:
         """Poll until cancelled; a failing poll is logged and retried, never fatal."""
+        async with listen_for_changes(self.store) as listener:
+            self.listener = listener
+            try:
+                await self._follow()
+            finally:
+                self.listener = None
+
+    async def _follow(self) -> None:
         failures = 0
         while True:
             try:
@@ -105,7 +122,16 @@ class ChangeFeed:
                 self.head = position
                 self.changed_at = datetime.now(UTC).replace(microsecond=0)
             if not more:
-                await asyncio.sleep(self.poll_interval)
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for the next poll: a notification ends the wait at once; the timer is the
+        safety net (and all there is on SQLite, or while the listener reconnects)."""
+        listener = self.listener
+        if listener is None:
+            await asyncio.sleep(self.poll_interval)
+        else:
+            await listener.wait(self.listen_interval if listener.connected else self.poll_interval)
 
     def _poll(self) -> tuple[list[Event], int, bool]:
         changes = self.store.changes_since(self._position, 500)

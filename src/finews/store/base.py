@@ -23,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from finews.errors import StoreError
 from finews.models import Item, SourceState, UpsertResult
+from finews.store.clusters import ClusterMixin
+from finews.store.search import SearchMixin
 
 __all__ = [
     "TABLES",
@@ -92,6 +94,26 @@ TABLES: dict[str, tuple[str, ...]] = {
         "next_poll",
         "cursor",
     ),
+    # the daemon's pending full-text work and running totals (migration 0003)
+    "fulltext_queue": (
+        "source",
+        "upstream_id",
+        "state",
+        "attempts",
+        "next_attempt",
+        "last_error",
+        "queued_at",
+    ),
+    "source_stats": (
+        "source",
+        "polls",
+        "failures",
+        "items_new",
+        "items_updated",
+        "poll_seconds",
+        "last_poll_seconds",
+        "retry_after",
+    ),
 }
 
 #: Each table's primary key: its first columns, and the order of ``export_rows``.
@@ -101,12 +123,14 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "changes": ("seq",),
     "media_slugs": ("media",),
     "source_state": ("source",),
+    "fulltext_queue": ("source", "upstream_id"),
+    "source_stats": ("source",),
 }
 
 #: What ``import_rows`` does with a row whose key exists: items and source states take the
 #: imported values; revisions and the change log are append-only, and a media name keeps
 #: its first slug forever.
-_REPLACE_ON_IMPORT = frozenset({"items", "source_state"})
+_REPLACE_ON_IMPORT = frozenset({"items", "source_state", "fulltext_queue", "source_stats"})
 
 
 def redact_url(url: str) -> str:
@@ -176,8 +200,12 @@ class Store(ABC):
         """The newest applied migration (0 for an empty database)."""
 
     @abstractmethod
-    def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
-        """Store items in one transaction, idempotently by (source, upstream id)."""
+    def upsert_items(
+        self, items: Sequence[Item], *, state: SourceState | None = None
+    ) -> UpsertResult:
+        """Store items in one transaction, idempotently by (source, upstream id). ``state``,
+        when given, is saved in the same transaction (a poll's progress commits with the
+        page it describes, so a crash can never separate the two)."""
 
     @abstractmethod
     def get_item(self, source: str, upstream_id: str) -> Item | None:
@@ -255,7 +283,7 @@ class Store(ABC):
         self.close()
 
 
-class SqlStore(Store):
+class SqlStore(SearchMixin, ClusterMixin, Store):
     """The shared implementation over a DB-API connection."""
 
     #: the backend's placeholder; statements here use ``?``
@@ -300,6 +328,10 @@ class SqlStore(Store):
 
     def _after_import(self, cur: Any, table: str) -> None:
         """Bring id generators past the ids that ``import_rows`` wrote explicitly."""
+
+    def _notify_changes(self, cur: Any) -> None:
+        """Tell other processes, at commit, that this transaction appended to ``changes``
+        (PostgreSQL: ``NOTIFY``, see :mod:`finews.store.notify`). SQLite readers poll."""
 
     # --- plumbing ------------------------------------------------------------------------
     def _sql(self, statement: str) -> str:
@@ -561,11 +593,15 @@ class SqlStore(Store):
             ),
         )
 
-    def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
+    def upsert_items(
+        self, items: Sequence[Item], *, state: SourceState | None = None
+    ) -> UpsertResult:
         prepared = [self._prepare(given) for given in items]
+        state_values = None if state is None else self._state_values(state)
         new = updated = unchanged = 0
         now = to_db_time(datetime.now(UTC))
         log: list[tuple[int, str]] = []
+        written: list[tuple[int, Item]] = []
         with self._tx() as cur:
             for item in prepared:
                 old = self._select_item(cur, item.source, item.upstream_id)
@@ -573,6 +609,7 @@ class SqlStore(Store):
                     item_id = self._insert_item(cur, item, now)
                     if item_id is not None:
                         log.append((item_id, "new"))
+                        written.append((item_id, item))
                         new += 1
                         continue
                     # another worker committed the same key meanwhile: treat as a re-poll
@@ -589,6 +626,7 @@ class SqlStore(Store):
                 assert old.id is not None
                 self._update_item(cur, old, merged, now)
                 log.append((old.id, "update"))
+                written.append((old.id, merged))
                 updated += 1
             # the change log goes last, so the lock that orders it is held only briefly and
             # never while waiting for another writer's item rows (no deadlock)
@@ -596,6 +634,13 @@ class SqlStore(Store):
                 self._lock_change_log(cur)
                 for item_id, kind in log:
                     self._log_change(cur, item_id, kind, now)
+                # the search index and the stories follow every write (store/search.py,
+                # store/clusters.py), under this lock so that writers cluster one at a time
+                self._index_items(cur, written)
+                self._cluster_items(cur, written)
+                self._notify_changes(cur)
+            if state_values is not None:
+                self._write_state(cur, state_values)
         return UpsertResult(new=new, updated=updated, unchanged=unchanged)
 
     def _log_change(self, cur: Any, item_id: int, kind: str, now: str | None) -> None:
@@ -743,6 +788,12 @@ class SqlStore(Store):
         )
 
     def save_state(self, state: SourceState) -> None:
+        values = self._state_values(state)
+        with self._tx() as cur:
+            self._write_state(cur, values)
+
+    @staticmethod
+    def _state_values(state: SourceState) -> tuple[Any, ...]:
         values = (
             state.source,
             to_db_time(state.last_attempt),
@@ -754,18 +805,20 @@ class SqlStore(Store):
         )
         if any(isinstance(v, str) and "\x00" in v for v in values):
             raise StoreError(f"state of {state.source}: text contains a NUL character")
-        with self._tx() as cur:
-            # one statement, so two workers saving the same new source cannot both insert
-            self._exec(
-                cur,
-                "INSERT INTO source_state (source, last_attempt, last_success, last_error, "
-                "consecutive_failures, next_poll, cursor) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (source) DO UPDATE SET last_attempt = excluded.last_attempt, "
-                "last_success = excluded.last_success, last_error = excluded.last_error, "
-                "consecutive_failures = excluded.consecutive_failures, "
-                "next_poll = excluded.next_poll, cursor = excluded.cursor",
-                values,
-            )
+        return values
+
+    def _write_state(self, cur: Any, values: tuple[Any, ...]) -> None:
+        # one statement, so two workers saving the same new source cannot both insert
+        self._exec(
+            cur,
+            "INSERT INTO source_state (source, last_attempt, last_success, last_error, "
+            "consecutive_failures, next_poll, cursor) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source) DO UPDATE SET last_attempt = excluded.last_attempt, "
+            "last_success = excluded.last_success, last_error = excluded.last_error, "
+            "consecutive_failures = excluded.consecutive_failures, "
+            "next_poll = excluded.next_poll, cursor = excluded.cursor",
+            values,
+        )
 
     # --- change log ----------------------------------------------------------------------
     def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from finews.errors import StoreError
 from finews.store.base import SqlStore, redact_url
+from finews.store.notify import CHANNEL
 
 __all__ = ["PostgresStore"]
 
@@ -22,6 +24,9 @@ class PostgresStore(SqlStore):
     row_lock_clause = " FOR UPDATE"
 
     def _connect(self) -> Any:
+        return _ReconnectingConnection(self._open)
+
+    def _open(self) -> psycopg.Connection[Any]:
         try:
             return psycopg.connect(self.url, autocommit=False)
         except psycopg.Error as exc:
@@ -35,6 +40,15 @@ class PostgresStore(SqlStore):
 
     def _lock_change_log(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CHANGE_LOG_LOCK,))
+
+    def _notify_changes(self, cur: Any) -> None:
+        # currval: the last seq this session drew, i.e. the newest row of this transaction.
+        # PostgreSQL delivers the notification only after the commit, so a listener that
+        # wakes on it always finds the rows visible.
+        cur.execute(
+            "SELECT pg_notify(%s, currval(pg_get_serial_sequence('changes', 'seq'))::text)",
+            (CHANNEL,),
+        )
 
     def _after_import(self, cur: Any, table: str) -> None:
         # rows written with explicit ids leave the identity sequence behind them
@@ -53,6 +67,31 @@ class PostgresStore(SqlStore):
 
     def integrity_problems(self) -> list[str]:
         return self._consistency_problems()
+
+
+class _ReconnectingConnection:
+    """The psycopg connection, replaced by a new one once it broke (a server restart, a
+    failover, a killed backend): the statement that met the break fails with its
+    transaction, and the next transaction opens a new connection, so a long-running
+    ``finews serve`` or ``finews run`` outlives its database's restarts."""
+
+    def __init__(self, open_connection: Callable[[], psycopg.Connection[Any]]) -> None:
+        self._open = open_connection
+        self._conn = open_connection()
+
+    def cursor(self) -> psycopg.Cursor[Any]:
+        if self._conn.closed:
+            self._conn = self._open()
+        return self._conn.cursor()
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 #: advisory lock keys (``finews`` and ``fnchgs`` in ASCII)

@@ -1,0 +1,12 @@
+"""Pure processing of stored items: search terms and near-duplicate fingerprints.
+
+``index`` turns Chinese (and mixed Chinese, Latin and digit) text into the terms both
+databases index, turns a reader's query into the same terms, and highlights hits in the
+original text. ``cluster`` fingerprints items and decides which ones tell the same story.
+Nothing here touches the network or the database; :mod:`finews.store.search` and
+:mod:`finews.store.clusters` hold the SQL that uses them.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

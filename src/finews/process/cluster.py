@@ -1,0 +1,468 @@
+"""Same story, shown once: item fingerprints and the rule that says two items tell the
+same story.
+
+Two items are **the same story** when (:func:`same_story`):
+
+1. they were published at most :data:`WINDOW` apart (20 hours: a daily report of the same
+   shape, such as the central bank's daily open-market operation, comes 24 hours later);
+2. the dates they name (9月2日) are not different dates;
+3. when both titles name a subject before a colon (格力电器：…, 美的集团：…), one of the
+   subjects appears in the other item (templates about another company differ);
+4. their numbers agree: at least :data:`NUMBERS` of the smaller set of quantities
+   (percentages, amounts with 万/亿, plain numbers; dates left out) equals one of the other
+   set, rounded to the less precise of the two (净利增近16% equals 15.88%, 37万辆 equals
+   373083辆); and a title that gives quantities shares one with the other item (拼多多盘前
+   跌超20% is not the earnings report it mentions);
+5. their texts are alike: the share of the smaller set of character bigrams (title and the
+   first :data:`LEAD_CHARS` characters of digest or full text, source tags such as
+   （财联社）, datelines, dates and punctuation removed) found in the other set, plus
+   :data:`NUMBER_WEIGHT` per significant digit of each shared quantity (a shared 4053亿元
+   says more than a shared 7), reaches :data:`THRESHOLD`, with at least :data:`FLOOR` from
+   the text alone.
+
+A story is a connected component of that relation, led by its earliest report. Components
+do not depend on the order items arrive in, so clustering items one at a time as they are
+stored (:mod:`finews.store.clusters`) gives exactly the clusters of :func:`cluster_batch`
+over the same items; the tests check it.
+
+Candidates, so that not every pair is compared: one-permutation MinHash over the bigrams
+(:data:`BINS` bins, empty ones filled from the next, bands of :data:`ROWS`), the
+normalised title, and each pair of the item's most specific quantities. Items sharing a key
+within the window are compared. Precision and recall on the labelled set in
+``tests/data/cluster`` are in BENCHMARKS.md and held by a test.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+import unicodedata
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from itertools import combinations, islice, pairwise
+
+from finews.process.index import plain_text
+
+__all__ = [
+    "ALGORITHM_VERSION",
+    "BUCKET_CAP",
+    "CANDIDATE_CAP",
+    "TEXT_PREFIX",
+    "WINDOW",
+    "Fingerprint",
+    "Quantity",
+    "candidate_pairs",
+    "cluster_batch",
+    "cluster_stream",
+    "components",
+    "fingerprint",
+    "leader_key",
+    "same_story",
+    "score",
+]
+
+#: Bump when fingerprints or the rule change: stored clusters must then be rebuilt.
+ALGORITHM_VERSION = 1
+#: Longest time between two reports of one story.
+WINDOW = timedelta(hours=20)
+#: Characters of digest (or full text) that join the title in a fingerprint.
+LEAD_CHARS = 160
+#: Characters of digest and content a fingerprint reads (what the store fetches of them).
+TEXT_PREFIX = 4000
+#: Rule 5: text overlap plus number evidence needed, and the text overlap needed anyway.
+THRESHOLD = 0.58
+FLOOR = 0.3
+TITLE_FLOOR = 0.1
+NUMBER_WEIGHT = 0.1
+MAX_EVIDENCE = 0.6
+#: Rule 4: share of the smaller quantity set that must be found in the other.
+NUMBERS = 0.5
+#: Rule 3: share of a subject's bigrams that must be found in the other item.
+SUBJECT = 0.6
+#: Candidate keys: MinHash bins and rows per band; quantities paired for keys.
+BINS = 48
+ROWS = 2
+KEY_QUANTITIES = 4
+#: An item is compared with at most this many of the latest earlier items sharing a key
+#: (dozens of near-identical templates within a window would otherwise cost quadratic time)
+BUCKET_CAP = 16
+CANDIDATE_CAP = 32
+
+_MIX = 0x9E3779B97F4A7C15
+_MASK64 = (1 << 64) - 1
+_SOURCE_TAG = re.compile(
+    r"[（(][^（）()]{0,16}?(?:社|网|报|台|财经|记者|来源|编辑|新闻|资讯|快讯|消息)[^（）()]{0,8}[）)]"
+)
+_DATELINE = re.compile(r"^[^，,。：:；;]{0,16}?\d{1,2}月\d{1,2}日(?:电|讯|消息|报道)[，,：: ]?")
+_DATE = re.compile(r"(?:\d{4}年)?(\d{1,2})月(\d{1,2})日")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(%|万亿|亿|万)?([年月日时号])?")
+_KEEP = re.compile(r"[^\W_]+")
+_SUBJECT = re.compile(r"^([^：:，,。\s]{2,10})[：:]")
+_SCALE = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
+
+
+_Key = tuple[bool, float, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number an item gives: its value (万 and 亿 applied), whether it is a percentage,
+    how many significant digits it was given with, and whether it had a fraction; and the
+    keys that find it equal to another (:meth:`equals`) by set lookups."""
+
+    value: float
+    percent: bool
+    digits: int
+    whole: bool
+    #: (percent, value rounded to d significant digits, d), for d = 1 and 2 up to ``digits``
+    offers: tuple[_Key, ...]
+    #: the same for d = ``digits`` itself when it is 1 or 2: what a coarse number asks for
+    asks: _Key | None
+    #: a fraction rounded to a whole number (in its own unit), else ``None``
+    rounded: float | None
+
+    @classmethod
+    def of(cls, written: float, unit: str, digits: int, whole: bool) -> Quantity:
+        """A quantity as written (``unit`` is %, 万, 亿, 万亿 or empty)."""
+        scale = _SCALE.get(unit, 1.0)
+        value = written * scale
+        percent = unit == "%"
+        offers = tuple((percent, _round(value, d), d) for d in (1, 2) if d <= digits)
+        asks = offers[digits - 1] if digits <= 2 else None
+        rounded = None if whole else round(written) * scale
+        return cls(value, percent, digits, whole, offers, asks, rounded)
+
+    @property
+    def magnitude(self) -> tuple[bool, int]:
+        """Percentage or not, and the power of ten: equal quantities share it (nearly
+        always), so it rules most pairs out at once."""
+        return (self.percent, math.floor(math.log10(abs(self.value))) if self.value else 0)
+
+    def equals(self, other: Quantity) -> bool:
+        """The same number, or the same once the more precise is rounded the way the other
+        was: to one or two significant digits (近16% for 15.88%, 37万 for 373083), or a
+        fraction to a whole number (747亿 for 747.43亿). 8430 is not 8432."""
+        if self.percent != other.percent:
+            return False
+        return (
+            self.value == other.value
+            or (self.asks is not None and self.asks in other.offers)
+            or (other.asks is not None and other.asks in self.offers)
+            or (self.whole and other.rounded == self.value)
+            or (other.whole and self.rounded == other.value)
+        )
+
+    @property
+    def weight(self) -> float:
+        """How much sharing this quantity says (by its significant digits)."""
+        return NUMBER_WEIGHT * min(self.digits, 4) if self.digits >= 2 or self.percent else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Numbers:
+    """A set of quantities, indexed for :func:`_matched`."""
+
+    exact: frozenset[tuple[bool, float]]
+    offers: frozenset[_Key]
+    asks: frozenset[_Key]
+    wholes: frozenset[tuple[bool, float]]
+    rounded: frozenset[tuple[bool, float]]
+
+    @classmethod
+    def of(cls, quantities: Sequence[Quantity]) -> _Numbers:
+        return cls(
+            exact=frozenset((q.percent, q.value) for q in quantities),
+            offers=frozenset(key for q in quantities for key in q.offers),
+            asks=frozenset(q.asks for q in quantities if q.asks is not None),
+            wholes=frozenset((q.percent, q.value) for q in quantities if q.whole),
+            rounded=frozenset((q.percent, q.rounded) for q in quantities if q.rounded is not None),
+        )
+
+    def has(self, q: Quantity) -> bool:
+        """Whether one of these quantities :meth:`~Quantity.equals` ``q``."""
+        return (
+            (q.percent, q.value) in self.exact
+            or (q.asks is not None and q.asks in self.offers)
+            or any(key in self.asks for key in q.offers)
+            or (q.whole and (q.percent, q.value) in self.rounded)
+            or (q.rounded is not None and (q.percent, q.rounded) in self.wholes)
+        )
+
+
+def _round(value: float, digits: int) -> float:
+    if value == 0:
+        return 0.0
+    exponent = math.floor(math.log10(abs(value)))
+    return round(value, digits - 1 - exponent)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What :func:`same_story` compares, and the keys that find candidates."""
+
+    item_id: int
+    published: datetime
+    shingles: frozenset[int]
+    title_shingles: frozenset[int]
+    quantities: tuple[Quantity, ...]
+    title_quantities: tuple[Quantity, ...]
+    numbers: _Numbers
+    magnitudes: frozenset[tuple[bool, int]]
+    title_magnitudes: frozenset[tuple[bool, int]]
+    dates: frozenset[str]
+    subject: frozenset[int]
+    keys: tuple[int, ...]
+
+
+def _normal(text: str) -> str:
+    return _THOUSANDS.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+def _bigrams(text: str) -> set[int]:
+    # two code points in one int: exact, and the same in every process
+    codes = [ord(c) for c in text]
+    return {(a << 21) | b for a, b in pairwise(codes)}
+
+
+@lru_cache(maxsize=65536)
+def _quantity(number: str, unit: str) -> Quantity:
+    whole, _, fraction = number.partition(".")
+    # 3000 is given to one digit, 1.70 to three
+    significant = (whole + fraction).lstrip("0") if fraction else whole.strip("0")
+    return Quantity.of(float(number), unit, max(len(significant), 1), not fraction)
+
+
+def _quantities(text: str) -> list[Quantity]:
+    # dates and times (9月, 2日, 10时) are not quantities
+    return [_quantity(number, unit) for number, unit, date in _QUANTITY.findall(text) if not date]
+
+
+def _cleaned(text: str) -> tuple[str, list[Quantity], set[str]]:
+    """Text for shingles (tags, datelines, dates, punctuation gone), quantities, dates."""
+    text = _DATELINE.sub("", _SOURCE_TAG.sub("", text))
+    dates = {f"{int(m[1])}-{int(m[2])}" for m in _DATE.finditer(text)}
+    text = _DATE.sub("", text)
+    return "".join(_KEEP.findall(text)), _quantities(text), dates
+
+
+def fingerprint(
+    item_id: int, title: str, digest: str, content: str, published: datetime
+) -> Fingerprint:
+    """The fingerprint of one item from its stored fields (``published`` aware)."""
+    if published.tzinfo is None:
+        raise ValueError(f"item {item_id}: published must be timezone-aware")
+    lead = plain_text(digest[:TEXT_PREFIX]) or plain_text(content[:TEXT_PREFIX])
+    title_text = _normal(plain_text(title))
+    lead_text = _normal(lead[: LEAD_CHARS * 2])
+    subject_match = _SUBJECT.match(title_text)
+    clean_title, title_quantities, title_dates = _cleaned(title_text)
+    clean_lead, lead_quantities, lead_dates = _cleaned(lead_text)
+    clean_lead = clean_lead[:LEAD_CHARS]
+    shingles = _bigrams(clean_title) | _bigrams(clean_lead)
+    quantities = _unique(title_quantities + lead_quantities)
+    keys = set(_band_keys(shingles))
+    if clean_title:
+        keys.add(hash(("t", clean_title)))
+    specific = sorted(quantities, key=lambda q: (-q.digits, q.value))[:KEY_QUANTITIES]
+    for a, b in combinations(sorted(specific, key=lambda q: (q.percent, q.value)), 2):
+        # coarse values (two digits), so that 15.88% and 16% share the key
+        keys.add(hash(("q", a.percent, _round(a.value, 2), b.percent, _round(b.value, 2))))
+    headline = [q for q in _unique(title_quantities) if q.weight > 0]
+    return Fingerprint(
+        item_id=item_id,
+        published=published,
+        shingles=frozenset(shingles),
+        title_shingles=frozenset(_bigrams(clean_title)),
+        quantities=tuple(quantities),
+        numbers=_Numbers.of(quantities),
+        title_quantities=tuple(headline),
+        magnitudes=frozenset(q.magnitude for q in quantities),
+        title_magnitudes=frozenset(q.magnitude for q in headline),
+        dates=frozenset(title_dates | lead_dates),
+        subject=frozenset(_bigrams(subject_match[1]) if subject_match else ()),
+        keys=tuple(sorted(keys)),
+    )
+
+
+def _unique(quantities: Iterable[Quantity]) -> list[Quantity]:
+    return sorted(set(quantities), key=lambda q: (q.percent, q.value, q.digits, q.whole))
+
+
+def _band_keys(shingles: Iterable[int]) -> list[int]:
+    """One-permutation MinHash of the shingles, cut into bands, one key per band."""
+    mixed = sorted([(v * _MIX) & _MASK64 for v in shingles], reverse=True)
+    if not mixed:
+        return []
+    # a smaller value, assigned later, overwrites: each bin keeps its minimum
+    least = {m % BINS: m // BINS for m in mixed}
+    # densify: an empty bin takes the value of the next full one, marked by the distance
+    filled = []
+    for slot in range(BINS):
+        step = 0
+        while (slot + step) % BINS not in least:
+            step += 1
+        filled.append(least[(slot + step) % BINS] + step * _MIX)
+    return [hash((band, *filled[band * ROWS : (band + 1) * ROWS])) for band in range(BINS // ROWS)]
+
+
+def _matched(mine: Sequence[Quantity], theirs: _Numbers) -> list[Quantity]:
+    """My quantities that equal one of theirs."""
+    return [q for q in mine if theirs.has(q)]
+
+
+def score(a: Fingerprint, b: Fingerprint) -> float | None:
+    """Text overlap plus number evidence of two items, or ``None`` when rules 1–4 or the
+    text floors rule them out (see the module docstring)."""
+    if abs(a.published - b.published) > WINDOW:
+        return None
+    if a.dates and b.dates and not (a.dates & b.dates):
+        return None
+    if not a.shingles or not b.shingles:
+        return None
+    for mine, other in ((a, b), (b, a)):
+        if mine.title_quantities and (
+            not (mine.title_magnitudes & other.magnitudes)
+            or not _matched(mine.title_quantities, other.numbers)
+        ):
+            return None
+    if a.subject and b.subject:
+        a_in_b = len(a.subject & b.shingles) >= SUBJECT * len(a.subject)
+        b_in_a = len(b.subject & a.shingles) >= SUBJECT * len(b.subject)
+        if not (a_in_b or b_in_a):
+            return None
+    titles = min(len(a.title_shingles), len(b.title_shingles))
+    if titles and len(a.title_shingles & b.title_shingles) < TITLE_FLOOR * titles:
+        return None
+    small, large = (a, b) if len(a.quantities) <= len(b.quantities) else (b, a)
+    shared = _matched(small.quantities, large.numbers) if small.quantities else []
+    if small.quantities and len(shared) < NUMBERS * len(small.quantities):
+        return None
+    overlap = len(a.shingles & b.shingles) / min(len(a.shingles), len(b.shingles))
+    if overlap < FLOOR:
+        return None
+    return overlap + min(sum(q.weight for q in shared), MAX_EVIDENCE)
+
+
+def same_story(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether two items tell the same story."""
+    value = score(a, b)
+    return value is not None and value >= THRESHOLD
+
+
+def leader_key(fp: Fingerprint) -> tuple[datetime, int]:
+    """What makes the earliest report: publication time, then row id."""
+    return (fp.published, fp.item_id)
+
+
+def components(
+    fingerprints: Sequence[Fingerprint], pairs: Iterable[tuple[int, int]]
+) -> dict[int, int]:
+    """Cluster id of every item: the id of the earliest item of its connected component
+    under ``pairs`` (of item ids). Items in no pair lead their own cluster."""
+    parent = {fp.item_id: fp.item_id for fp in fingerprints}
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    leaders: dict[int, Fingerprint] = {}
+    for fp in fingerprints:
+        r = root(fp.item_id)
+        if r not in leaders or leader_key(fp) < leader_key(leaders[r]):
+            leaders[r] = fp
+    return {fp.item_id: leaders[root(fp.item_id)].item_id for fp in fingerprints}
+
+
+def _earlier_candidates(
+    fp: Fingerprint, latest: Callable[[int], Iterable[Fingerprint]]
+) -> list[Fingerprint]:
+    """The earlier items to compare ``fp`` with: of the latest :data:`BUCKET_CAP` earlier
+    items of each of its keys (``latest(key)``, newest first) those within the window, and
+    of those the latest :data:`CANDIDATE_CAP`."""
+    found: dict[int, Fingerprint] = {}
+    for key in fp.keys:
+        for other in latest(key):
+            if fp.published - other.published <= WINDOW:
+                found[other.item_id] = other
+    if len(found) <= CANDIDATE_CAP:
+        return list(found.values())
+    return heapq.nlargest(CANDIDATE_CAP, found.values(), key=leader_key)
+
+
+def candidate_pairs(fingerprints: Sequence[Fingerprint]) -> set[tuple[int, int]]:
+    """Pairs of item ids (smaller first) to compare: each item with its
+    :func:`_earlier_candidates` among all the others."""
+    buckets: dict[int, list[Fingerprint]] = {}
+    pairs: set[tuple[int, int]] = set()
+
+    def latest(key: int) -> Iterable[Fingerprint]:
+        return reversed(buckets.get(key, [])[-BUCKET_CAP:])
+
+    for fp in sorted(fingerprints, key=leader_key):
+        for other in _earlier_candidates(fp, latest):
+            pairs.add((min(fp.item_id, other.item_id), max(fp.item_id, other.item_id)))
+        for key in fp.keys:
+            buckets.setdefault(key, []).append(fp)
+    return pairs
+
+
+def cluster_stream(fingerprints: Iterable[Fingerprint]) -> dict[int, int]:
+    """Cluster ids of items given in :func:`leader_key` order (the archive streamed
+    oldest first), holding only the last :data:`WINDOW` of fingerprints: the same
+    clusters as :func:`cluster_batch`, in memory proportional to the window."""
+    parent: dict[int, int] = {}
+    roots: dict[int, tuple[datetime, int]] = {}  # the leader key of every current root
+    window: deque[Fingerprint] = deque()
+    buckets: dict[int, deque[Fingerprint]] = {}
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    previous: tuple[datetime, int] | None = None
+    for fp in fingerprints:
+        if previous is not None and leader_key(fp) < previous:
+            raise ValueError("cluster_stream needs fingerprints in (published, id) order")
+        previous = leader_key(fp)
+        while window and fp.published - window[0].published > WINDOW:
+            old = window.popleft()
+            for key in old.keys:
+                bucket = buckets[key]
+                bucket.popleft()  # the oldest of every bucket it is in
+                if not bucket:
+                    del buckets[key]
+        parent[fp.item_id] = fp.item_id
+        roots[fp.item_id] = leader_key(fp)
+        for other in _earlier_candidates(
+            fp, lambda key: islice(reversed(buckets.get(key, ())), BUCKET_CAP)
+        ):
+            ra, rb = root(fp.item_id), root(other.item_id)
+            if ra != rb and same_story(fp, other):
+                # the earlier root (its component's earliest item) stays the root
+                early, late = (ra, rb) if roots[ra] < roots[rb] else (rb, ra)
+                parent[late] = early
+                del roots[late]
+        window.append(fp)
+        for key in fp.keys:
+            buckets.setdefault(key, deque()).append(fp)
+    return {item_id: root(item_id) for item_id in parent}
+
+
+def cluster_batch(fingerprints: Sequence[Fingerprint]) -> dict[int, int]:
+    """Cluster ids of a whole set of items at once (see :func:`components`)."""
+    by_id = {fp.item_id: fp for fp in fingerprints}
+    matched = [(a, b) for a, b in candidate_pairs(fingerprints) if same_story(by_id[a], by_id[b])]
+    return components(fingerprints, matched)

@@ -1,0 +1,541 @@
+"""Stories in the store: which items tell the same story, kept up to date as items arrive.
+
+``item_clusters`` gives each item the id of its story's earliest report (its leader). The
+rule and the fingerprints are :mod:`finews.process.cluster`'s; this module applies them to
+stored items:
+
+- **incrementally**, inside ``upsert_items`` (:meth:`ClusterMixin._cluster_items`): an
+  edited item whose fingerprint changed first leaves its story (which may split in two),
+  then every written item joins the stories of the items it matches within the window
+  around it (which may merge). The write holds the change-log lock, so on PostgreSQL two
+  writers never cluster at once and each sees the other's committed stories;
+- **in one pass** (:func:`recluster`), streaming the archive oldest first.
+
+Both give the clusters of :func:`finews.process.cluster.cluster_batch` over the same
+items (exactly when items arrive oldest first, or when no key is shared by more than
+``BUCKET_CAP`` items within the window; otherwise a link may differ). Fingerprints are
+cached per store object by (item id, revision), which never changes meaning, so a cache
+cannot go stale while other processes write; which items count, and their stories, are
+always read from the database.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from finews.errors import StoreError
+from finews.models import Item
+from finews.process.cluster import (
+    ALGORITHM_VERSION,
+    BUCKET_CAP,
+    CANDIDATE_CAP,
+    TEXT_PREFIX,
+    WINDOW,
+    Fingerprint,
+    cluster_stream,
+    fingerprint,
+    leader_key,
+    same_story,
+)
+
+if TYPE_CHECKING:
+    from finews.store.base import Store
+
+__all__ = [
+    "ClusterMixin",
+    "ClusterStatus",
+    "also_reported",
+    "cluster_status",
+    "copies_among",
+    "recluster",
+    "sync_clusters",
+]
+
+_CACHE_SIZE = 2_000
+_CHUNK = 500
+_ITEM_COLUMNS = (
+    "id, source, upstream_id, title, digest, content, url, media, category, tag, kind, "
+    "importance, stocks, author, fulltext_key, published_at, fetched_at, revision"
+)
+
+
+def _fingerprint_row(row: Sequence[Any]) -> Fingerprint:
+    """(id, title, digest prefix, content prefix, published_at text) → fingerprint."""
+    from finews.store.base import from_db_time
+
+    published = from_db_time(row[4])
+    assert published is not None
+    return fingerprint(int(row[0]), row[1], row[2] or "", row[3] or "", published)
+
+
+def _fingerprint_select(table: str, id_column: str) -> str:
+    return (
+        f"SELECT {id_column}, title, substr(digest, 1, {TEXT_PREFIX}), "
+        f"substr(content, 1, {TEXT_PREFIX}), published_at FROM {table}"
+    )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _relevant(fp: Fingerprint) -> tuple[Any, ...]:
+    """What decides matches (the id aside)."""
+    return (fp.published, fp.shingles, fp.quantities, fp.title_quantities, fp.dates, fp.subject)
+
+
+_Entry = tuple[tuple[datetime, int], int]
+
+
+class _Window:
+    """Fingerprints of recently clustered items and the buckets of their keys, kept between
+    writes (a cache: which items count, and their stories, come from the database)."""
+
+    #: above this many, entries far from the items being clustered are dropped
+    LIMIT = 15_000
+
+    def __init__(self) -> None:
+        self.fps: dict[int, tuple[int, Fingerprint]] = {}
+        self.buckets: dict[int, list[_Entry]] = {}
+
+    def holds(self, item_id: int, revision: int) -> bool:
+        """Whether the fingerprint of this revision of the item is here."""
+        entry = self.fps.get(item_id)
+        return entry is not None and entry[0] == revision
+
+    def add(self, revision: int, fp: Fingerprint) -> None:
+        """Hold an item's fingerprint (in place of an older revision's)."""
+        if fp.item_id in self.fps:
+            self.remove(fp.item_id)
+        self.fps[fp.item_id] = (revision, fp)
+        entry = (leader_key(fp), fp.item_id)
+        for key in fp.keys:
+            insort(self.buckets.setdefault(key, []), entry)
+
+    def remove(self, item_id: int) -> None:
+        """Forget an item."""
+        _, fp = self.fps.pop(item_id)
+        entry = (leader_key(fp), item_id)
+        for key in fp.keys:
+            bucket = self.buckets[key]
+            bucket.pop(bisect_left(bucket, entry))
+            if not bucket:
+                del self.buckets[key]
+
+    def trim(self, low: datetime, high: datetime) -> None:
+        """When too many are held, drop those published well outside ``low``–``high``."""
+        if len(self.fps) <= self.LIMIT:
+            return
+        far = [
+            item_id
+            for item_id, (_, fp) in self.fps.items()
+            if fp.published < low - WINDOW or fp.published > high + WINDOW
+        ]
+        for item_id in far:
+            self.remove(item_id)
+
+    def candidates(self, fp: Fingerprint, valid: Mapping[int, int]) -> list[int]:
+        """The stored items (those in ``valid``) to compare ``fp`` with: the earlier ones
+        exactly as :func:`~finews.process.cluster.candidate_pairs` picks them, and the
+        later ones that would count ``fp`` among the latest :data:`BUCKET_CAP` of a
+        shared key."""
+        mine = (leader_key(fp), fp.item_id)
+        earlier: dict[int, tuple[datetime, int]] = {}
+        later: dict[int, tuple[datetime, int]] = {}
+        for key in fp.keys:
+            bucket = self.buckets.get(key)
+            if not bucket:
+                continue
+            at = bisect_left(bucket, mine)
+            taken = 0
+            for index in range(at - 1, -1, -1):
+                when, other = bucket[index]
+                if mine[0][0] - when[0] > WINDOW:
+                    break
+                if other in valid and other != fp.item_id:
+                    earlier[other] = when
+                    taken += 1
+                    if taken == BUCKET_CAP:
+                        break
+            taken = 0
+            for index in range(at, len(bucket)):
+                when, other = bucket[index]
+                if when[0] - mine[0][0] > WINDOW:
+                    break
+                if other in valid and other != fp.item_id:
+                    later[other] = when
+                    taken += 1
+                    if taken == BUCKET_CAP:
+                        break
+        chosen = sorted(earlier, key=earlier.__getitem__)[-CANDIDATE_CAP:]
+        # (beyond the caps, arrival order can matter: only with dozens of near-identical
+        # items within the window)
+        return [*chosen, *sorted(later, key=later.__getitem__)[:CANDIDATE_CAP]]
+
+
+class ClusterMixin:
+    """The cluster SQL, mixed into :class:`~finews.store.base.SqlStore`."""
+
+    # provided by SqlStore
+    _query: Callable[..., list[Any]]
+    _exec: Callable[..., Any]
+    _sql: Callable[[str], str]
+    _tx: Callable[[], Any]
+
+    def _fp_cache(self) -> OrderedDict[tuple[int, int], Fingerprint]:
+        cache: OrderedDict[tuple[int, int], Fingerprint] | None = self.__dict__.get("_fps")
+        if cache is None:
+            cache = OrderedDict()
+            self.__dict__["_fps"] = cache
+        return cache
+
+    def _remember(self, item_id: int, revision: int, fp: Fingerprint) -> None:
+        cache = self._fp_cache()
+        cache[(item_id, revision)] = fp
+        cache.move_to_end((item_id, revision))
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+
+    def _load_fps(self, cur: Any, revisions: dict[int, int]) -> dict[int, Fingerprint]:
+        """Fingerprints of stored items at their current revision (given)."""
+        cache = self._fp_cache()
+        found = {}
+        missing = []
+        for item_id, revision in revisions.items():
+            fp = cache.get((item_id, revision))
+            if fp is None:
+                missing.append(item_id)
+            else:
+                found[item_id] = fp
+        select = _fingerprint_select("items", "id")
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            self._exec(cur, f"{select} WHERE id IN ({_marks(chunk)})", chunk)
+            for row in cur.fetchall():
+                fp = _fingerprint_row(row)
+                found[fp.item_id] = fp
+                self._remember(fp.item_id, revisions[fp.item_id], fp)
+        return found
+
+    def _old_fp(self, cur: Any, item_id: int, revision: int) -> Fingerprint | None:
+        """The fingerprint an item had at an earlier revision."""
+        cached = self._fp_cache().get((item_id, revision))
+        if cached is not None:
+            return cached
+        select = _fingerprint_select("item_revisions", "item_id")
+        self._exec(cur, f"{select} WHERE item_id = ? AND revision = ?", (item_id, revision))
+        row = cur.fetchone()
+        return None if row is None else _fingerprint_row(row)
+
+    # --- incremental ---------------------------------------------------------------------
+    def _cluster_items(self, cur: Any, written: Sequence[tuple[int, Item]]) -> None:
+        """Put items just written (new or edited) into their stories (inside the write)."""
+        if not written:
+            return
+        ids = sorted({item_id for item_id, _ in written})
+        revisions: dict[int, int] = {}
+        stored: dict[int, tuple[int, int]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            self._exec(cur, f"SELECT id, revision FROM items WHERE id IN ({_marks(chunk)})", chunk)
+            revisions.update({int(r[0]): int(r[1]) for r in cur.fetchall()})
+            self._exec(
+                cur,
+                "SELECT item_id, cluster_id, revision FROM item_clusters "
+                f"WHERE item_id IN ({_marks(chunk)})",
+                chunk,
+            )
+            stored.update({int(r[0]): (int(r[1]), int(r[2])) for r in cur.fetchall()})
+        latest = dict(written)
+        fresh: dict[int, Fingerprint] = {}
+        for item_id, item in latest.items():
+            fp = fingerprint(item_id, item.title, item.digest, item.content, item.published_at)
+            fresh[item_id] = fp
+            self._remember(item_id, revisions[item_id], fp)
+        moving = []
+        for item_id, fp in fresh.items():
+            if item_id in stored:
+                revision = stored[item_id][1]
+                old = self._old_fp(cur, item_id, revision) if revision != revisions[item_id] else fp
+                if old is not None and _relevant(old) == _relevant(fp):
+                    # same fingerprint (say, full text added behind a digest): same story
+                    self._exec(
+                        cur,
+                        "UPDATE item_clusters SET revision = ? WHERE item_id = ?",
+                        (revisions[item_id], item_id),
+                    )
+                    continue
+            moving.append(fp)
+        if not moving:
+            return
+        self._detach(cur, [fp.item_id for fp in moving if fp.item_id in stored], stored)
+        moving.sort(key=leader_key)
+        chunk_start = 0
+        for index in range(1, len(moving) + 1):
+            # attach in runs spanning at most a day, so each window query stays small
+            if index == len(moving) or (
+                moving[index].published - moving[chunk_start].published > WINDOW
+            ):
+                self._attach(cur, moving[chunk_start:index], revisions)
+                chunk_start = index
+
+    def _detach(self, cur: Any, leaving: Sequence[int], stored: dict[int, tuple[int, int]]) -> None:
+        """Take items out of their stories; what remains of each is split into its
+        connected parts, each led by its earliest item."""
+        if not leaving:
+            return
+        self._exec(cur, f"DELETE FROM item_clusters WHERE item_id IN ({_marks(leaving)})", leaving)
+        gone = set(leaving)
+        for cluster_id in sorted({stored[item_id][0] for item_id in leaving}):
+            self._exec(
+                cur,
+                "SELECT c.item_id, i.revision FROM item_clusters c "
+                "JOIN items i ON i.id = c.item_id WHERE c.cluster_id = ?",
+                (cluster_id,),
+            )
+            rest = {int(r[0]): int(r[1]) for r in cur.fetchall() if int(r[0]) not in gone}
+            if not rest:
+                continue
+            fps = self._load_fps(cur, rest)
+            parts = cluster_stream(sorted(fps.values(), key=leader_key))
+            for item_id, new_cluster in parts.items():
+                if new_cluster != cluster_id:
+                    self._exec(
+                        cur,
+                        "UPDATE item_clusters SET cluster_id = ? WHERE item_id = ?",
+                        (new_cluster, item_id),
+                    )
+
+    def _window(self) -> _Window:
+        window: _Window | None = self.__dict__.get("_story_window")
+        if window is None:
+            window = _Window()
+            self.__dict__["_story_window"] = window
+        return window
+
+    def _attach(self, cur: Any, moving: Sequence[Fingerprint], revisions: dict[int, int]) -> None:
+        """Add items (oldest first, none in a story yet) to the stories they match."""
+        from finews.store.base import from_db_time, to_db_time
+
+        low, high = moving[0].published - WINDOW, moving[-1].published + WINDOW
+        self._exec(
+            cur,
+            "SELECT c.item_id, c.cluster_id, i.revision FROM items i "
+            "JOIN item_clusters c ON c.item_id = i.id "
+            "WHERE i.published_at >= ? AND i.published_at <= ?",
+            (to_db_time(low), to_db_time(high)),
+        )
+        rows = cur.fetchall()
+        # the stories as stored now are the truth; the window only caches fingerprints
+        cluster_of = {int(r[0]): int(r[1]) for r in rows}
+        window = self._window()
+        window.trim(low, high)
+        stale = {int(r[0]): int(r[2]) for r in rows if not window.holds(int(r[0]), int(r[2]))}
+        for item_id, fp in self._load_fps(cur, stale).items():
+            window.add(stale[item_id], fp)
+        members: dict[int, set[int]] = {}
+        for item_id, cluster_id in cluster_of.items():
+            members.setdefault(cluster_id, set()).add(item_id)
+        # leaders may lie outside the window: their times come from their own rows
+        leaders: dict[int, tuple[datetime, int]] = {}
+        outside = sorted(c for c in set(cluster_of.values()) if c not in window.fps)
+        for start in range(0, len(outside), _CHUNK):
+            chunk = outside[start : start + _CHUNK]
+            self._exec(
+                cur, f"SELECT id, published_at FROM items WHERE id IN ({_marks(chunk)})", chunk
+            )
+            for item_id, published in cur.fetchall():
+                moment = from_db_time(published)
+                assert moment is not None
+                leaders[int(item_id)] = (moment, int(item_id))
+        for cluster_id in set(cluster_of.values()) - set(leaders):
+            leaders[cluster_id] = leader_key(window.fps[cluster_id][1])
+        for fp in moving:
+            matched: set[int] = set()
+            for other in window.candidates(fp, cluster_of):
+                if cluster_of[other] not in matched and same_story(fp, window.fps[other][1]):
+                    matched.add(cluster_of[other])
+            leaders[fp.item_id] = leader_key(fp)
+            target = min([fp.item_id, *matched], key=leaders.__getitem__)
+            merged = sorted(matched - {target})
+            if merged:
+                self._exec(
+                    cur,
+                    "UPDATE item_clusters SET cluster_id = ? "
+                    f"WHERE cluster_id IN ({_marks(merged)})",
+                    [target, *merged],
+                )
+            group = members.setdefault(target, set())
+            for cluster_id in merged:
+                for member in members.pop(cluster_id, set()):
+                    cluster_of[member] = target
+                    group.add(member)
+            self._exec(
+                cur,
+                "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?) "
+                "ON CONFLICT (item_id) DO UPDATE SET cluster_id = excluded.cluster_id, "
+                "revision = excluded.revision",
+                (fp.item_id, target, revisions[fp.item_id]),
+            )
+            cluster_of[fp.item_id] = target
+            group.add(fp.item_id)
+            window.add(revisions[fp.item_id], fp)
+
+    # --- reading ---------------------------------------------------------------------------
+    def _story_members(self, item_id: int) -> list[Item]:
+        from finews.store.base import SqlStore
+
+        rows = self._query(
+            f"SELECT {', '.join('i.' + c.strip() for c in _ITEM_COLUMNS.split(','))} "
+            "FROM item_clusters c JOIN item_clusters m ON m.cluster_id = c.cluster_id "
+            "JOIN items i ON i.id = m.item_id WHERE c.item_id = ? "
+            "ORDER BY i.published_at, i.id",
+            (item_id,),
+        )
+        return [SqlStore._row_to_item(row) for row in rows]
+
+    def _copies(self, ids: Sequence[int]) -> set[int]:
+        found: set[int] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = list(ids[start : start + _CHUNK])
+            rows = self._query(
+                "SELECT item_id FROM item_clusters "
+                f"WHERE item_id IN ({_marks(chunk)}) AND cluster_id <> item_id",
+                chunk,
+            )
+            found.update(int(r[0]) for r in rows)
+        return found
+
+    def _stale_cluster_ids(self) -> list[tuple[int, str]]:
+        rows = self._query(
+            "SELECT i.id, i.published_at FROM items i "
+            "LEFT JOIN item_clusters c ON c.item_id = i.id "
+            "WHERE c.item_id IS NULL OR c.revision <> i.revision ORDER BY i.published_at, i.id"
+        )
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def _stream_fps(self, batch: int) -> Iterator[tuple[Fingerprint, int]]:
+        """Every item's fingerprint and revision, oldest first, in keyset pages."""
+        select = (
+            f"SELECT id, title, substr(digest, 1, {TEXT_PREFIX}), "
+            f"substr(content, 1, {TEXT_PREFIX}), published_at, revision FROM items"
+        )
+        last: tuple[str, int] | None = None
+        while True:
+            if last is None:
+                rows = self._query(f"{select} ORDER BY published_at, id LIMIT {int(batch)}")
+            else:
+                rows = self._query(
+                    f"{select} WHERE published_at > ? OR (published_at = ? AND id > ?) "
+                    f"ORDER BY published_at, id LIMIT {int(batch)}",
+                    (last[0], last[0], last[1]),
+                )
+            for row in rows:
+                yield _fingerprint_row(row), int(row[5])
+            if len(rows) < batch:
+                return
+            last = (str(rows[-1][4]), int(rows[-1][0]))
+
+
+def _backend(store: Store) -> ClusterMixin:
+    if not isinstance(store, ClusterMixin):
+        raise StoreError(f"{type(store).__name__} keeps no stories")
+    return store
+
+
+# --- the public functions ------------------------------------------------------------------
+
+
+def also_reported(store: Store, item_id: int) -> list[Item]:
+    """The other reports of an item's story, earliest first (empty when it has none), for
+    an article's "also reported by" section: each has its source, time and link."""
+    return [item for item in _backend(store)._story_members(item_id) if item.id != item_id]
+
+
+def copies_among(store: Store, item_ids: Sequence[int]) -> set[int]:
+    """Which of these items are later reports of a story led by another item: what a
+    listing hides when each story is shown once (``site.dedupe``)."""
+    return _backend(store)._copies(list(item_ids))
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterStatus:
+    """How many items the stories cover, and whether the stored rule is this one."""
+
+    items: int
+    clustered: int
+    stories: int
+    stale: int
+    version_ok: bool
+
+
+def cluster_status(store: Store) -> ClusterStatus:
+    """Counts for ``finews reindex`` and health checks."""
+    backend = _backend(store)
+    items = int(backend._query("SELECT COUNT(*) FROM items")[0][0])
+    clustered = int(backend._query("SELECT COUNT(*) FROM item_clusters")[0][0])
+    stories = int(backend._query("SELECT COUNT(DISTINCT cluster_id) FROM item_clusters")[0][0])
+    stale = int(
+        backend._query(
+            "SELECT COUNT(*) FROM item_clusters c JOIN items i ON i.id = c.item_id "
+            "WHERE c.revision <> i.revision"
+        )[0][0]
+    )
+    rows = backend._query("SELECT version FROM derived_state WHERE name = 'clusters'")
+    version_ok = bool(rows) and int(rows[0][0]) == ALGORITHM_VERSION
+    return ClusterStatus(items, clustered, stories, stale, version_ok)
+
+
+def sync_clusters(store: Store, *, batch: int = 500) -> int:
+    """Cluster the items that have no story yet or changed since (after ``copy_db`` or an
+    upgrade), incrementally; return how many."""
+    from finews.store.base import SqlStore
+
+    backend = _backend(store)
+    stale = backend._stale_cluster_ids()
+    for start in range(0, len(stale), batch):
+        ids = [item_id for item_id, _ in stale[start : start + batch]]
+        rows = backend._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({_marks(ids)})", ids)
+        written = [(int(row[0]), SqlStore._row_to_item(row)) for row in rows]
+        with backend._tx() as cur:
+            backend._cluster_items(cur, written)
+    return len(stale)
+
+
+def recluster(
+    store: Store, *, batch: int = 2000, progress: Callable[[int], None] | None = None
+) -> int:
+    """Rebuild every story in one pass over the archive, oldest first; return how many
+    items were clustered."""
+    backend = _backend(store)
+    revisions: dict[int, int] = {}
+
+    def stream() -> Iterator[Fingerprint]:
+        for count, (fp, revision) in enumerate(backend._stream_fps(batch), start=1):
+            revisions[fp.item_id] = revision
+            if progress is not None and count % batch == 0:
+                progress(count)
+            yield fp
+
+    clusters = cluster_stream(stream())
+    rows = [(item_id, cluster_id, revisions[item_id]) for item_id, cluster_id in clusters.items()]
+    with backend._tx() as cur:
+        backend._exec(cur, "DELETE FROM item_clusters")
+        for start in range(0, len(rows), batch):
+            cur.executemany(
+                backend._sql(
+                    "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?)"
+                ),
+                rows[start : start + batch],
+            )
+        backend._exec(
+            cur,
+            "UPDATE derived_state SET version = ? WHERE name = 'clusters'",
+            (ALGORITHM_VERSION,),
+        )
+    return len(rows)

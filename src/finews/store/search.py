@@ -1,0 +1,603 @@
+"""Full-text search in the store: SQLite FTS5 and PostgreSQL ``tsvector``, one interface,
+the same hits on the same data.
+
+Both engines index the terms of :mod:`finews.process.index` (overlapping Han bigrams,
+single Han characters, lower-case words and numbers) and run the same parsed query, so a
+query finds exactly the same items on either; only the order within equally relevant hits
+may differ under ``order="relevance"`` (FTS5's bm25 against PostgreSQL's ``ts_rank``), and
+newest-first is identical. Snippets and highlights are computed in Python from the stored
+text, the same way for both.
+
+The index follows every write: :meth:`SearchMixin._index_item` runs inside
+``upsert_items``'s transaction for each new or edited item. ``finews reindex``
+(:func:`reindex`) rebuilds it; :func:`sync_index` indexes only what is missing or stale
+(after ``copy_db``, which writes raw rows, or an upgrade that added the index).
+
+Each indexed item has a document id that orders as its publication time: the seconds since
+2000 times 256, plus a slot that tells apart items of the same second (:func:`doc_base`;
+taken in the order they are indexed, so usually in id order; a 257th item of one second
+takes the next second's first slot). On SQLite it is the FTS5 rowid, so newest-first reads
+the index in rowid order and stops at the page end, and a date range is a rowid range: a
+common term at a million items costs no sort. Small gaps between consecutive ids keep the
+index small (measured: a third smaller than ids holding the item id in their low 32 bits).
+
+Relevance order ranks the newest :data:`RELEVANCE_WINDOW` matches (bm25 on SQLite,
+``ts_rank`` on PostgreSQL): for news the newest matches are the ones worth ranking, and it
+bounds the cost of a query that matches half the archive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
+
+from finews.errors import StoreError
+from finews.models import Item
+from finews.process.index import (
+    TOKENIZER_VERSION,
+    ParsedQuery,
+    QueryError,
+    doc_terms,
+    highlight,
+    parse_query,
+    plain_text,
+    snippet,
+)
+
+if TYPE_CHECKING:
+    from finews.store.base import Store
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "ORDERS",
+    "IndexStatus",
+    "SearchHit",
+    "SearchMixin",
+    "SearchQuery",
+    "SearchResults",
+    "doc_base",
+    "index_status",
+    "query_from_params",
+    "reindex",
+    "search",
+    "sync_index",
+]
+
+#: Result orders: newest first (the default), or most relevant first.
+ORDERS = ("newest", "relevance")
+MAX_LIMIT = 200
+DEFAULT_LIMIT = 20
+#: Deepest result reachable by paging (a query is refined long before this).
+MAX_OFFSET = 10_000
+#: How many of the newest matches the relevance order ranks.
+RELEVANCE_WINDOW = 5_000
+
+_EPOCH_2000 = 946_684_800
+_SLOT_BITS = 8
+_SLOTS = 1 << _SLOT_BITS
+_SEARCH_COLUMNS = (
+    "id, source, upstream_id, title, digest, content, url, media, category, tag, kind, "
+    "importance, stocks, author, fulltext_key, published_at, fetched_at, revision"
+)
+
+
+def doc_base(published_at: datetime) -> int:
+    """The first document id of an item published at ``published_at`` (the second's first
+    slot; seconds since 2000, clamped to 1932–2068)."""
+    seconds = math.floor(published_at.timestamp()) - _EPOCH_2000
+    return max(-(2**31), min(seconds, 2**31 - 1)) << _SLOT_BITS
+
+
+def _time_bound(moment: datetime) -> int:
+    """The smallest document id published at or after ``moment``."""
+    seconds = math.ceil(moment.timestamp()) - _EPOCH_2000
+    return max(-(2**31), min(seconds, 2**31)) << _SLOT_BITS
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What a reader asked: the text, filters, order and page.
+
+    ``until`` is exclusive; ``dedupe`` shows each story once, by its earliest report that
+    matches (see :func:`search`). A wrong value raises :class:`QueryError`.
+    """
+
+    text: str
+    source: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    important: bool | None = None
+    order: str = "newest"
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    dedupe: bool = False
+
+    def __post_init__(self) -> None:
+        if self.order not in ORDERS:
+            raise QueryError(f"order {self.order!r}: use one of {', '.join(ORDERS)}")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise QueryError(f"limit {self.limit}: give a number from 1 to {MAX_LIMIT}")
+        if not 0 <= self.offset <= MAX_OFFSET:
+            raise QueryError(f"offset {self.offset}: give a number from 0 to {MAX_OFFSET}")
+        for name in ("since", "until"):
+            moment = getattr(self, name)
+            if moment is not None and moment.tzinfo is None:
+                raise QueryError(f"{name}: give a timezone-aware time")
+        if self.since and self.until and self.since >= self.until:
+            raise QueryError("since must be earlier than until")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One found item, its title and a snippet with hits in ``<mark>`` (escaped HTML), and
+    how many other reports of the same story the store holds."""
+
+    item: Item
+    title_html: Markup
+    snippet_html: Markup
+    copies: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """One page of hits; ``more`` when a next page exists."""
+
+    query: SearchQuery
+    parsed: ParsedQuery
+    hits: tuple[SearchHit, ...]
+    more: bool
+
+    @property
+    def next_offset(self) -> int | None:
+        """The ``offset`` of the next page, ``None`` on the last."""
+        if not self.more:
+            return None
+        return self.query.offset + self.query.limit
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStatus:
+    """How complete the search index is."""
+
+    items: int
+    indexed: int
+    stale: int
+    version_ok: bool
+
+    @property
+    def ok(self) -> bool:
+        """Every item indexed at its current revision, by this tokenizer."""
+        return self.version_ok and self.indexed == self.items and self.stale == 0
+
+
+class SearchMixin:
+    """The search SQL, mixed into :class:`~finews.store.base.SqlStore`."""
+
+    # provided by SqlStore
+    migrations_dir: str
+    _query: Callable[..., list[Any]]
+    _exec: Callable[..., Any]
+    _tx: Callable[[], Any]
+
+    @property
+    def _fts5(self) -> bool:
+        return self.migrations_dir == "sqlite"
+
+    # --- writing -------------------------------------------------------------------------
+    def _index_items(self, cur: Any, written: Sequence[tuple[int, Item]]) -> None:
+        """Index items just written (inside the write); an item written twice in one batch
+        is indexed once, as it stands at the end."""
+        for item_id, item in dict(written).items():
+            self._index_item(cur, item_id, item)
+
+    def _index_item(self, cur: Any, item_id: int, item: Item, revision: int = 0) -> None:
+        """Bring the index up to date for one item just written (inside the write);
+        ``revision`` 0 reads the stored one."""
+        if not revision:
+            self._exec(cur, "SELECT revision FROM items WHERE id = ?", (item_id,))
+            row = cur.fetchone()
+            if row is None:
+                raise StoreError(f"item {item_id}: not stored, cannot index it")
+            revision = int(row[0])
+        self._exec(cur, "SELECT doc, revision FROM search_docs WHERE item_id = ?", (item_id,))
+        held = cur.fetchone()
+        old_doc = None if held is None else int(held[0])
+        base = doc_base(item.published_at)
+        if old_doc is not None and base <= old_doc < base + _SLOTS:
+            doc = old_doc  # same second: keep its place among that second's items
+        else:
+            doc = self._free_doc(cur, base)
+        terms = doc_terms(item.title, item.digest, item.content)
+        if self._fts5:
+            if held is not None:
+                self._unindex_fts5(cur, item_id, int(held[0]), int(held[1]))
+            title, body, chars = terms.fts_columns()
+            self._exec(
+                cur,
+                "INSERT INTO search_fts (rowid, title, body, chars) VALUES (?, ?, ?, ?)",
+                (doc, title, body, chars),
+            )
+            self._exec(
+                cur,
+                "INSERT INTO search_docs (item_id, doc, revision) VALUES (?, ?, ?) "
+                "ON CONFLICT (item_id) DO UPDATE SET doc = excluded.doc, "
+                "revision = excluded.revision",
+                (item_id, doc, revision),
+            )
+        else:
+            self._exec(
+                cur,
+                "INSERT INTO search_docs (item_id, doc, revision, terms) "
+                "VALUES (?, ?, ?, CAST(? AS tsvector)) ON CONFLICT (item_id) DO UPDATE SET "
+                "doc = excluded.doc, revision = excluded.revision, terms = excluded.terms",
+                (item_id, doc, revision, terms.tsvector()),
+            )
+
+    def _free_doc(self, cur: Any, base: int) -> int:
+        """The next free document id from ``base`` on (the next second's when full)."""
+        while True:
+            self._exec(
+                cur,
+                "SELECT MAX(doc) FROM search_docs WHERE doc >= ? AND doc < ?",
+                (base, base + _SLOTS),
+            )
+            highest = cur.fetchone()[0]
+            if highest is None:
+                return base
+            if int(highest) + 1 < base + _SLOTS:
+                return int(highest) + 1
+            base += _SLOTS
+
+    def _unindex_fts5(self, cur: Any, item_id: int, doc: int, revision: int) -> None:
+        """Remove an item's row from the contentless FTS5 table, which needs the very terms
+        it indexed: they are rebuilt from the revision the index holds."""
+        self._exec(
+            cur,
+            "SELECT title, digest, content FROM item_revisions WHERE item_id = ? AND revision = ? "
+            "UNION ALL SELECT title, digest, content FROM items WHERE id = ? AND revision = ?",
+            (item_id, revision, item_id, revision),
+        )
+        old = cur.fetchone()
+        if old is None:
+            raise StoreError(
+                f"item {item_id}: the search index holds revision {revision}, which is no "
+                "longer stored; run `finews reindex`"
+            )
+        title, body, chars = doc_terms(old[0], old[1], old[2]).fts_columns()
+        self._exec(
+            cur,
+            "INSERT INTO search_fts (search_fts, rowid, title, body, chars) "
+            "VALUES ('delete', ?, ?, ?, ?)",
+            (doc, title, body, chars),
+        )
+
+    def _clear_index(self, cur: Any) -> None:
+        if self._fts5:
+            self._exec(cur, "INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+        self._exec(cur, "DELETE FROM search_docs")
+        self._exec(
+            cur, "UPDATE derived_state SET version = ? WHERE name = 'search'", (TOKENIZER_VERSION,)
+        )
+
+    def _stale_index_ids(self, after: int, limit: int) -> list[int]:
+        rows = self._query(
+            "SELECT i.id FROM items i LEFT JOIN search_docs d ON d.item_id = i.id "
+            "WHERE i.id > ? AND (d.item_id IS NULL OR d.revision <> i.revision) "
+            f"ORDER BY i.id LIMIT {int(limit)}",
+            (after,),
+        )
+        return [int(r[0]) for r in rows]
+
+    def _index_ids(self, ids: Sequence[int]) -> None:
+        rows = self._query(
+            f"SELECT {_SEARCH_COLUMNS} FROM items WHERE id IN ({', '.join('?' for _ in ids)})",
+            list(ids),
+        )
+        items = [_row_item(row) for row in rows]
+        with self._tx() as cur:
+            for item in items:
+                assert item.id is not None
+                self._index_item(cur, item.id, item, item.revision)
+
+    # --- reading -------------------------------------------------------------------------
+    def _match(self, parsed: ParsedQuery, query: SearchQuery) -> tuple[str, str, list[Any]]:
+        """FROM/WHERE for the hits of a query (``d`` is search_docs), the document id
+        column, and the parameters."""
+        params: list[Any] = []
+        if self._fts5:
+            sql = "FROM search_fts f JOIN search_docs d ON d.doc = f.rowid"
+            where = ["search_fts MATCH ?"]
+            params.append(parsed.fts5())
+            doc = "f.rowid"
+        else:
+            sql = "FROM search_docs d"
+            where = ["d.terms @@ CAST(? AS tsquery)"]
+            params.append(parsed.tsquery())
+            doc = "d.doc"
+        if query.since is not None:
+            where.append(f"{doc} >= ?")
+            params.append(_time_bound(query.since))
+        if query.until is not None:
+            where.append(f"{doc} < ?")
+            params.append(_time_bound(query.until))
+        if query.source is not None or query.important is not None:
+            sql += " JOIN items i ON i.id = d.item_id"
+            if query.source is not None:
+                where.append("i.source = ?")
+                params.append(query.source)
+            if query.important is not None:
+                where.append("i.importance > 0" if query.important else "i.importance = 0")
+        return f"{sql} WHERE {' AND '.join(where)}", doc, params
+
+    def _search_docs(
+        self, parsed: ParsedQuery, query: SearchQuery, offset: int, limit: int
+    ) -> list[tuple[int, int]]:
+        """(document id, item id) of one page of hits, in the query's order."""
+        body, doc, params = self._match(parsed, query)
+        page = f"LIMIT {int(limit)} OFFSET {int(offset)}"
+        if query.order == "newest":
+            sql = f"SELECT {doc}, d.item_id {body} ORDER BY {doc} DESC {page}"
+        elif self._fts5:
+            # bm25 is lower for better hits; computed for the window only
+            sql = (
+                f"SELECT doc, item_id FROM (SELECT {doc} AS doc, d.item_id AS item_id, "
+                f"bm25(search_fts, 3.0, 1.0, 0.2) AS score {body} ORDER BY {doc} DESC "
+                f"LIMIT {RELEVANCE_WINDOW}) ORDER BY score, doc DESC {page}"
+            )
+        else:
+            sql = (
+                f"SELECT doc, item_id FROM (SELECT {doc} AS doc, d.item_id AS item_id, "
+                f"ts_rank(d.terms, CAST(? AS tsquery)) AS score {body} ORDER BY {doc} DESC "
+                f"LIMIT {RELEVANCE_WINDOW}) window_ ORDER BY score DESC, doc DESC {page}"
+            )
+            params = [parsed.tsquery(), *params]  # ts_rank's comes before WHERE's
+        return [(int(r[0]), int(r[1])) for r in self._query(sql, params)]
+
+    def _matching_docs(
+        self, parsed: ParsedQuery, query: SearchQuery, docs: Sequence[int]
+    ) -> set[int]:
+        """Which of ``docs`` match the query and its filters."""
+        if not docs:
+            return set()
+        body, column, params = self._match(parsed, query)
+        marks = ", ".join("?" for _ in docs)
+        rows = self._query(f"SELECT {column} {body} AND {column} IN ({marks})", [*params, *docs])
+        return {int(r[0]) for r in rows}
+
+    def _items_by_id(self, ids: Sequence[int]) -> dict[int, Item]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self._query(f"SELECT {_SEARCH_COLUMNS} FROM items WHERE id IN ({marks})", ids)
+        return {int(row[0]): _row_item(row) for row in rows}
+
+    def _earlier_copies(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        """For each item id, the document ids of the earlier reports of its story."""
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self._query(
+            "SELECT h.item_id, dm.doc FROM item_clusters h "
+            "JOIN item_clusters m ON m.cluster_id = h.cluster_id AND m.item_id <> h.item_id "
+            "JOIN search_docs dh ON dh.item_id = h.item_id "
+            "JOIN search_docs dm ON dm.item_id = m.item_id "
+            f"WHERE h.item_id IN ({marks}) AND dm.doc < dh.doc",
+            ids,
+        )
+        found: dict[int, list[int]] = {}
+        for item_id, doc in rows:
+            found.setdefault(int(item_id), []).append(int(doc))
+        return found
+
+    def _copy_counts(self, ids: Sequence[int]) -> dict[int, int]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" for _ in ids)
+        rows = self._query(
+            "SELECT h.item_id, COUNT(*) - 1 FROM item_clusters h "
+            "JOIN item_clusters m ON m.cluster_id = h.cluster_id "
+            f"WHERE h.item_id IN ({marks}) GROUP BY h.item_id",
+            ids,
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def _index_counts(self) -> tuple[int, int, int, bool]:
+        items = int(self._query("SELECT COUNT(*) FROM items")[0][0])
+        indexed = int(self._query("SELECT COUNT(*) FROM search_docs")[0][0])
+        stale = int(
+            self._query(
+                "SELECT COUNT(*) FROM search_docs d JOIN items i ON i.id = d.item_id "
+                "WHERE d.revision <> i.revision"
+            )[0][0]
+        )
+        rows = self._query("SELECT version FROM derived_state WHERE name = 'search'")
+        return items, indexed, stale, bool(rows) and int(rows[0][0]) == TOKENIZER_VERSION
+
+
+def _row_item(row: Sequence[Any]) -> Item:
+    from finews.store.base import SqlStore
+
+    return SqlStore._row_to_item(row)
+
+
+def _backend(store: Store) -> SearchMixin:
+    if not isinstance(store, SearchMixin):
+        raise StoreError(f"{type(store).__name__} has no search index")
+    return store
+
+
+# --- the public functions ------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _when(name: str, value: str, *, end: bool) -> datetime:
+    """An ISO 8601 date or date-time; without a zone it is Beijing time. A bare date as
+    an end means the end of that day."""
+    from datetime import date, timedelta, timezone
+
+    beijing = timezone(timedelta(hours=8))
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=beijing)
+            return start + timedelta(days=1) if end else start
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise QueryError(
+            f"{name}: {value[:40]!r} is not a date (2024-09-02) or a date-time "
+            "(2024-09-02T09:30 or 2024-09-02T09:30+08:00)"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=beijing)
+
+
+def _whole(name: str, value: str, low: int, high: int) -> int:
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise QueryError(f"{name}: {value[:40]!r} is not a whole number from {low} to {high}")
+    return int(text)
+
+
+def _flag(name: str, value: str) -> bool:
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise QueryError(f"{name}: {value[:40]!r} is not true or false")
+
+
+def query_from_params(params: Mapping[str, str], *, dedupe: bool = False) -> SearchQuery:
+    """A :class:`SearchQuery` from text parameters, as the web page, the JSON API and the
+    feed take them: ``q``, ``source``, ``since``, ``until`` (dates are Beijing days,
+    ``until`` inclusive), ``important``, ``order``, ``limit``, ``offset`` and ``all``
+    (every report, not each story once; the default is ``dedupe``). A wrong one raises
+    :class:`QueryError` naming it."""
+    text = params.get("q", "")
+    if not text.strip():
+        raise QueryError("q: give something to search for, e.g. q=央行 or q=600519")
+    source = params.get("source") or None
+    if source is not None and len(source) > 200:
+        raise QueryError("source: give a source id of at most 200 characters")
+    since = _when("since", params["since"], end=False) if params.get("since") else None
+    until = _when("until", params["until"], end=True) if params.get("until") else None
+    important = _flag("important", params["important"]) if params.get("important") else None
+    order = params.get("order") or "newest"
+    if order not in ORDERS:
+        raise QueryError(f"order: {order[:40]!r} is not one of {', '.join(ORDERS)}")
+    limit = _whole("limit", params["limit"], 1, MAX_LIMIT) if params.get("limit") else None
+    offset = _whole("offset", params["offset"], 0, MAX_OFFSET) if params.get("offset") else 0
+    every = _flag("all", params["all"]) if params.get("all") else not dedupe
+    return SearchQuery(
+        text=text,
+        source=source,
+        since=since,
+        until=until,
+        important=important,
+        order=order,
+        limit=limit or DEFAULT_LIMIT,
+        offset=offset,
+        dedupe=not every,
+    )
+
+
+def _body_text(item: Item) -> str:
+    body = plain_text(item.content)
+    digest = plain_text(item.digest)
+    if digest and digest not in body:
+        return f"{digest} {body}".strip()
+    return body or digest
+
+
+def _hit(item: Item, parsed: ParsedQuery, copies: int) -> SearchHit:
+    return SearchHit(
+        item=item,
+        title_html=highlight(item.title or "（无标题）", parsed.needles),
+        snippet_html=snippet(_body_text(item), parsed.needles),
+        copies=copies,
+    )
+
+
+def _kept_hits(
+    backend: SearchMixin, parsed: ParsedQuery, query: SearchQuery, wanted: int
+) -> tuple[list[int], bool]:
+    """Item ids of the hits from position 0 up to ``wanted``, and whether there are more;
+    each story once when ``query.dedupe`` (a hit goes when an earlier report of its story
+    also matches)."""
+    if not query.dedupe:
+        hits = backend._search_docs(parsed, query, 0, wanted + 1)
+        return [item_id for _, item_id in hits[:wanted]], len(hits) > wanted
+    kept: list[int] = []
+    position = 0
+    chunk = max(wanted * 2, 50)
+    while len(kept) <= wanted:
+        hits = backend._search_docs(parsed, query, position, chunk)
+        earlier = backend._earlier_copies([item_id for _, item_id in hits])
+        shadowing = backend._matching_docs(
+            parsed, query, sorted({doc for found in earlier.values() for doc in found})
+        )
+        for _, item_id in hits:
+            if not any(doc in shadowing for doc in earlier.get(item_id, ())):
+                kept.append(item_id)
+        position += len(hits)
+        if len(hits) < chunk or position >= MAX_OFFSET + MAX_LIMIT:
+            break
+    return kept[:wanted], len(kept) > wanted
+
+
+def search(store: Store, query: SearchQuery) -> SearchResults:
+    """One page of hits of ``query`` (raises :class:`QueryError` for an empty or too long
+    query, with a message for the reader)."""
+    backend = _backend(store)
+    parsed = parse_query(query.text)
+    found, more = _kept_hits(backend, parsed, query, query.offset + query.limit)
+    page = found[query.offset :]
+    items = backend._items_by_id(page)
+    copies = backend._copy_counts(page)
+    hits = tuple(_hit(items[i], parsed, copies.get(i, 0)) for i in page if i in items)
+    return SearchResults(query=query, parsed=parsed, hits=hits, more=more)
+
+
+def index_status(store: Store) -> IndexStatus:
+    """How many items the index holds, how many at an old revision, and whether it was
+    built by this tokenizer."""
+    items, indexed, stale, version_ok = _backend(store)._index_counts()
+    return IndexStatus(items=items, indexed=indexed, stale=stale, version_ok=version_ok)
+
+
+def sync_index(
+    store: Store, *, batch: int = 500, progress: Callable[[int], None] | None = None
+) -> int:
+    """Index every item that is missing from the index or indexed at an older revision;
+    return how many. Cheap when the index is complete."""
+    backend = _backend(store)
+    done = 0
+    after = 0
+    while True:
+        ids = backend._stale_index_ids(after, batch)
+        if not ids:
+            return done
+        backend._index_ids(ids)
+        done += len(ids)
+        after = ids[-1]
+        if progress is not None:
+            progress(done)
+
+
+def reindex(
+    store: Store, *, batch: int = 500, progress: Callable[[int], None] | None = None
+) -> int:
+    """Rebuild the whole index (after a tokenizer change, or to repair it); return how
+    many items it holds."""
+    backend = _backend(store)
+    with backend._tx() as cur:
+        backend._clear_index(cur)
+    return sync_index(store, batch=batch, progress=progress)
