@@ -93,6 +93,13 @@ SETTINGS: tuple[Option, ...] = (
         "http.per_host_concurrency", int, 2, "Requests in flight to one host at once.", minimum=1
     ),
     Option(
+        "http.allow_private_addresses",
+        bool,
+        False,
+        "Let feed sources and `sources add` reach private, loopback and link-local addresses "
+        "(SSRF guard off; per source: allow_private).",
+    ),
+    Option(
         "daemon.jitter",
         float,
         0.1,
@@ -151,6 +158,15 @@ SETTINGS: tuple[Option, ...] = (
         minimum=0,
     ),
     Option(
+        "daemon.lease_seconds",
+        float,
+        30.0,
+        "`finews run`: how long a worker's lease on a source lasts unless renewed (every "
+        "third of it); workers sharing a database take a dead worker's sources over "
+        "within this time.",
+        minimum=1,
+    ),
+    Option(
         "jekyll.site",
         str,
         "//finews.withounder.com",
@@ -173,6 +189,20 @@ SETTINGS: tuple[Option, ...] = (
     Option("site.base_url", str, "/", "URL path the static site is served under."),
     Option("site.home_per_source", int, 5, "Newest items per source on the home page.", minimum=1),
     Option("site.page_size", int, 50, "Items per list page.", minimum=1),
+    Option(
+        "site.dedupe",
+        bool,
+        True,
+        "Show each story once (its earliest report; the others under 其他来源的报道); "
+        "false shows every report.",
+    ),
+    Option(
+        "site.chinese_variant",
+        str,
+        "",
+        "Show text as written (empty), in Simplified (hans) or Traditional (hant) characters.",
+        choices=("", "hans", "hant"),
+    ),
     Option("serve.host", str, "127.0.0.1", "Address `finews serve` listens on."),
     Option("serve.port", int, 8000, "Port `finews serve` listens on.", minimum=0),
 )
@@ -205,6 +235,75 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
         "name": "东方财富 7x24 快讯",
         "category": "emkuaixun",
         "tag": "东财快讯",
+        "interval": 30.0,
+    },
+    # Chinese finance feeds (issue 5): off until enabled; their shapes come from public
+    # code and reports, not from a live check (see the README's source table).
+    "em_focus": {
+        "adapter": "eastmoney_fast",
+        "enabled": False,
+        "name": "东方财富 焦点",
+        "column": "101",
+        "category": "emjiaodian",
+        "tag": "东财焦点",
+        "interval": 30.0,
+    },
+    "em_column_1207": {
+        "adapter": "eastmoney_column",
+        "enabled": False,
+        "name": "东方财富 财经早餐",
+        "column": "1207",
+        "category": "emzaocan",
+        "tag": "东财财经早餐",
+        "interval": 300.0,
+    },
+    "em_column_350": {
+        "adapter": "eastmoney_column",
+        "enabled": False,
+        "name": "东方财富 要闻",
+        "column": "350",
+        "category": "emyaowen",
+        "tag": "东财要闻",
+        "interval": 300.0,
+    },
+    "sina_zhibo": {
+        "adapter": "sina_zhibo",
+        "enabled": False,
+        "name": "新浪财经 7x24",
+        "category": "sinazhibo",
+        "tag": "新浪7x24",
+        "interval": 30.0,
+    },
+    "ths": {
+        "adapter": "ths",
+        "enabled": False,
+        "name": "同花顺 7x24 快讯",
+        "category": "thskuaixun",
+        "tag": "同花顺快讯",
+        "interval": 30.0,
+    },
+    "wallstreetcn": {
+        "adapter": "wallstreetcn",
+        "enabled": False,
+        "name": "华尔街见闻 实时快讯",
+        "category": "wallstreetcn",
+        "tag": "华尔街见闻",
+        "interval": 30.0,
+    },
+    "jin10": {
+        "adapter": "jin10",
+        "enabled": False,
+        "name": "金十数据 快讯",
+        "category": "jin10",
+        "tag": "金十快讯",
+        "interval": 30.0,
+    },
+    "cls": {
+        "adapter": "cls",
+        "enabled": False,
+        "name": "财联社 电报",
+        "category": "cls",
+        "tag": "财联社电报",
         "interval": 30.0,
     },
     "emnews": {

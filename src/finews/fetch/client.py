@@ -5,6 +5,12 @@ original scripts lacked: a deadline per attempt, a user agent, a body-size cap e
 streaming, bounded retries with exponential backoff and ``Retry-After``, a concurrency limit
 per host, and failover to an adapter's ``fallback_urls``. Every failure is raised as a
 :class:`~finews.errors.FetchError` carrying the URL and the source id.
+
+A request carrying ``If-None-Match`` or ``If-Modified-Since`` (see ``fetch.conditional``)
+takes a 304 as a success with ``Response.not_modified``. A ``guarded`` request goes through
+a second, separate connection pool whose every connection is checked by ``fetch.guard``
+(no private, loopback or link-local address, redirects included), unless
+``allow_private_addresses`` is set.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from finews.errors import (
     StatusFetchError,
     TimeoutFetchError,
 )
+from finews.fetch.guard import AddressGuard, AddressRefusedError, GuardedTransport
 from finews.sources.base import Request
 
 __all__ = ["HttpClient", "HttpSettings", "Response"]
@@ -39,6 +46,7 @@ class HttpSettings:
     server trickling bytes cannot hold a poll. ``retries`` counts the extra attempts after
     the first for retryable errors; the wait before retry *n* (from 0) is
     ``backoff * 2**n``, at least the server's ``Retry-After``, never above ``backoff_cap``.
+    ``allow_private_addresses`` lets ``guarded`` requests reach any address.
     """
 
     timeout: float = 10.0
@@ -48,6 +56,7 @@ class HttpSettings:
     backoff: float = 0.5
     backoff_cap: float = 30.0
     per_host_concurrency: int = 2
+    allow_private_addresses: bool = False
 
     def __post_init__(self) -> None:
         # Fail at start-up, not as a hang (a zero-slot semaphore) or a crash mid-poll.
@@ -61,19 +70,26 @@ class HttpSettings:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """A successful (2xx) reply: final URL, status, headers (names lower-case) and body."""
+    """A successful (2xx) reply: final URL, status, headers (names lower-case) and body.
+
+    ``not_modified`` is true for a 304 to a conditional request: nothing changed since the
+    validators it sent, and ``body`` is empty."""
 
     url: str
     status: int
     headers: Mapping[str, str]
     body: bytes
+    not_modified: bool = False
 
 
 class HttpClient:
     """An async HTTP client for adapter :class:`~finews.sources.base.Request` objects.
 
     Use it as ``async with HttpClient(settings) as client: await client.get(request)``, or
-    call :meth:`aclose` when done. One instance belongs to one event loop.
+    call :meth:`aclose` when done. One instance belongs to one event loop. ``transport``
+    carries ordinary requests; ``guarded`` ones always use a
+    :class:`~finews.fetch.guard.GuardedTransport` with ``guard`` (default policy if
+    ``None``), never ``transport``, so that no wrapper can bypass the check.
     """
 
     def __init__(
@@ -81,16 +97,29 @@ class HttpClient:
         settings: HttpSettings | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        guard: AddressGuard | None = None,
     ) -> None:
         self.settings = settings if settings is not None else HttpSettings()
-        self._client = httpx.AsyncClient(
+        self._client = self._new_client(transport)
+        self._guard = guard
+        self._guarded: httpx.AsyncClient | None = None
+        self._host_slots: dict[tuple[str, int | None], asyncio.Semaphore] = {}
+
+    def _new_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             timeout=httpx.Timeout(self.settings.timeout),
             headers={"User-Agent": self.settings.user_agent},
             follow_redirects=True,
             max_redirects=5,
             transport=transport,
         )
-        self._host_slots: dict[tuple[str, int | None], asyncio.Semaphore] = {}
+
+    def _client_for(self, request: Request) -> httpx.AsyncClient:
+        if not request.guarded or self.settings.allow_private_addresses:
+            return self._client
+        if self._guarded is None:
+            self._guarded = self._new_client(GuardedTransport(self._guard))
+        return self._guarded
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -106,6 +135,8 @@ class HttpClient:
     async def aclose(self) -> None:
         """Close the pooled connections."""
         await self._client.aclose()
+        if self._guarded is not None:
+            await self._guarded.aclose()
 
     async def get(self, request: Request, *, source: str = "") -> Response:
         """Send ``request`` and return its 2xx reply.
@@ -158,6 +189,11 @@ class HttpClient:
             try:
                 async with asyncio.timeout(self.settings.timeout):
                     return await self._exchange(full_url, request, shown, source)
+            except AddressRefusedError as exc:
+                # raised deep in the connection, which knows neither the URL nor the source
+                raise AddressRefusedError(
+                    str(exc), host=exc.host, address=exc.address, url=shown, source=source
+                ) from exc
             except TimeoutError as exc:
                 raise TimeoutFetchError(
                     f"no complete answer within {self.settings.timeout:g} s",
@@ -185,9 +221,18 @@ class HttpClient:
         self, url: httpx.URL, request: Request, shown: str, source: str
     ) -> Response:
         cap = self.settings.max_body_bytes
-        sent = self._client.build_request("GET", url, headers=dict(request.headers))
-        reply = await self._client.send(sent, stream=True)
+        client = self._client_for(request)
+        sent = client.build_request("GET", url, headers=dict(request.headers))
+        reply = await client.send(sent, stream=True)
         try:
+            if reply.status_code == 304 and _is_conditional(request):
+                return Response(
+                    url=str(reply.url),
+                    status=304,
+                    headers=MappingProxyType(dict(reply.headers.items())),
+                    body=b"",
+                    not_modified=True,
+                )
             if not 200 <= reply.status_code < 300:
                 raise StatusFetchError(
                     reply.status_code,
@@ -221,6 +266,12 @@ class HttpClient:
             headers=MappingProxyType(dict(reply.headers.items())),
             body=b"".join(chunks),
         )
+
+
+def _is_conditional(request: Request) -> bool:
+    # A 304 is only an answer to a question we asked; unasked, it is an upstream fault.
+    names = {name.lower() for name in request.headers}
+    return "if-none-match" in names or "if-modified-since" in names
 
 
 def _describe(what: str, exc: Exception) -> str:

@@ -7,6 +7,13 @@ does). ``registry`` maps each adapter name to its adapter object:
 
 ==================  ============================================================
 ``eastmoney_fast``  East Money 7x24 fast news (current)
+``eastmoney_column``
+                    East Money news by column (1207 财经早餐, 350 要闻, any id)
+``sina_zhibo``      新浪财经 7x24 live feed (zhibo 152)
+``ths``             同花顺 7x24 news push
+``wallstreetcn``    华尔街见闻 lives
+``jin10``           金十数据 flash
+``cls``             财联社 telegraph (signed roll list)
 ``eastmoney_rolling``, ``eastmoney_media``, ``eastmoney_market``
                     the legacy East Money lists the original finews polled
 ==================  ============================================================
@@ -17,7 +24,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from finews.sources import eastmoney_fast, eastmoney_legacy
+from finews.sources import (
+    cls,
+    eastmoney_column,
+    eastmoney_fast,
+    eastmoney_legacy,
+    feed,
+    jin10,
+    sina_zhibo,
+    ths,
+    wallstreetcn,
+)
 from finews.sources.base import Adapter
 
 __all__ = ["adapters", "get_adapter", "registry"]
@@ -27,6 +44,13 @@ _ALL: tuple[Adapter, ...] = (
     eastmoney_legacy.ROLLING,
     eastmoney_legacy.MEDIA,
     eastmoney_legacy.MARKET,
+    feed.FEED,
+    eastmoney_column.COLUMN,
+    sina_zhibo.ZHIBO,
+    ths.THS,
+    wallstreetcn.LIVES,
+    jin10.FLASH,
+    cls.TELEGRAPH,
 )
 
 #: Every adapter by name, read-only.

@@ -19,12 +19,16 @@ __all__ = ["Adapter", "Page", "Request", "Setting"]
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One HTTP GET an adapter wants sent. ``fallback_urls`` are tried in order on failure."""
+    """One HTTP GET an adapter wants sent. ``fallback_urls`` are tried in order on failure.
+
+    ``guarded`` marks a URL that came from a user or an upstream (a feed, a link in it):
+    the client then refuses private, loopback and link-local addresses (``fetch.guard``)."""
 
     url: str
     params: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     fallback_urls: tuple[str, ...] = ()
+    guarded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

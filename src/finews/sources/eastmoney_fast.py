@@ -2,9 +2,19 @@
 
 The newest page is asked with an empty ``sortEnd``; each reply carries ``data.sortEnd``,
 sent back to get the next, older page. ``np-weblist`` is intermittently blocked, so the
-request lists ``np-listapi`` (same path, same reply) as a fallback URL. Items have no link
-and no full text here: the link is built from the item code, the article page is a later
-adapter's job.
+request lists ``np-listapi`` (same path, same reply) as a fallback URL. Items have no link:
+it is built from the item code. ``column`` picks the list: ``102`` 7x24 全球直播, ``101``
+焦点 (another source with the same adapter).
+
+Full text: with ``fulltext`` on, each new item's article page is read
+(:mod:`finews.sources.eastmoney_article`). This adapter declares ``fulltext`` itself,
+**off** by default: a flash is whole in its summary and most have no article page, so the
+default would cost one failing request per flash.
+
+Mapped to finews's common meanings: ``titleColor`` other than 0 → importance 1 (the red
+headline; an inference, see upstreams.md 1a); ``stockList`` (``1.600519``) → ``stocks`` in
+finews notation (``sh600519``, see :mod:`finews.sources.securities`); ``image`` →
+``extra["images"]``.
 """
 
 from __future__ import annotations
@@ -14,8 +24,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from finews.errors import ConfigError, ParseError
+from finews.errors import ParseError
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
+from finews.sources._fields import image_urls, url_list
 from finews.sources._json import (
     collect,
     describe,
@@ -29,8 +40,10 @@ from finews.sources._json import (
     time_field,
 )
 from finews.sources.base import Page, Request, Setting
+from finews.sources.eastmoney_article import ARTICLE_SETTINGS, article_request, parse_article
+from finews.sources.securities import securities
 
-__all__ = ["FAST", "FastNews"]
+__all__ = ["FAST", "FastNews", "eastmoney_data", "eastmoney_trace"]
 
 # Part of req_trace: the upstream wants a unique value per request (reportedly 403s
 # without one) and nothing parses it, so milliseconds plus a process-wide counter suffice.
@@ -55,11 +68,12 @@ class FastNews:
         Setting("column", str, "102", "fastColumn: 102 = 7x24 全球直播, 101 = 焦点"),
         Setting("page_size", int, 50, "items per page (pageSize)"),
         Setting("referer", str, "https://kuaixun.eastmoney.com/", "Referer header sent"),
+        *ARTICLE_SETTINGS,
         Setting(
-            "article_url",
-            str,
-            "https://finance.eastmoney.com/a/{code}.html",
-            "item link; {code} is replaced by the item code",
+            "fulltext",
+            bool,
+            False,
+            "read each new flash's article page (#ContentBody) for its full text",
         ),
     )
 
@@ -71,16 +85,7 @@ class FastNews:
         """Check the envelope (``code`` must be the string ``"1"``), read
         ``data.fastNewsList``, and chain ``data.sortEnd`` into the next request."""
         url = request.url
-        reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
-        code = reply.get("code")
-        if code != "1":
-            message = reply.get("message", reply.get("msg"))
-            raise ParseError(
-                f'expected code "1" (success), got code {code!r} with message {message!r}',
-                source=spec.id,
-                url=url,
-            )
-        data = object_at(reply.get("data"), "'data'", spec.id, url)
+        data = eastmoney_data(body, spec, url)
         entries = list_at(data, "fastNewsList", spec.id, url)
         article_url = str(setting(spec, self.settings, "article_url"))
         items, dropped = collect(
@@ -107,30 +112,30 @@ class FastNews:
         return value.strip() or None
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
-        """Nothing: the list carries the whole flash; article pages come later."""
-        return None
+        """The item's article page when ``fulltext`` is on, else nothing."""
+        if not setting(spec, self.settings, "fulltext"):
+            return None
+        return article_request(spec, self.settings, item.upstream_id)
 
     def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
-        """Never asked (no full-text request); there is no text."""
-        return ""
+        """The ``#ContentBody`` of the article page (``ParseError`` when it has none)."""
+        url = str(setting(spec, self.settings, "article_url")).replace("{code}", item.upstream_id)
+        return parse_article(body, source=spec.id, url=url)
 
     def _request(self, spec: SourceSpec, *, sort_end: str) -> Request:
-        fallback = setting(spec, self.settings, "fallback_urls")
-        if not isinstance(fallback, list | tuple) or not all(isinstance(u, str) for u in fallback):
-            raise ConfigError("fallback_urls", fallback, "a list of URLs", origin=spec.id)
         params = {
             "client": "web",
             "biz": "web_724",
             "fastColumn": str(setting(spec, self.settings, "column")),
             "sortEnd": sort_end,
             "pageSize": str(setting(spec, self.settings, "page_size")),
-            "req_trace": f"{time.time_ns() // 1_000_000}{next(_trace_counter):06d}",
+            "req_trace": eastmoney_trace(),
         }
         return Request(
             url=str(setting(spec, self.settings, "url")),
             params=params,
             headers={"Referer": str(setting(spec, self.settings, "referer"))},
-            fallback_urls=tuple(fallback),
+            fallback_urls=url_list(spec, self.settings, "fallback_urls"),
         )
 
     @staticmethod
@@ -149,9 +154,35 @@ class FastNews:
             published=time_field(entry, "showTime"),
             kind="fast",
             importance=IMPORTANCE_HIGH if color else IMPORTANCE_NORMAL,
-            stocks=str_list_field(entry, "stockList"),
+            stocks=securities(str_list_field(entry, "stockList")),
             cursor=cursor or None,
+            extra=_images(entry),
         )
+
+
+def eastmoney_data(body: bytes, spec: SourceSpec, url: str) -> dict[str, Any]:
+    """The ``data`` object of an East Money ``np-*`` reply, whose ``code`` must be the
+    string ``"1"``; :class:`ParseError` naming the code and message otherwise."""
+    reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
+    code = reply.get("code")
+    if code != "1":
+        message = reply.get("message", reply.get("msg"))
+        raise ParseError(
+            f'expected code "1" (success), got code {code!r} with message {message!r}',
+            source=spec.id,
+            url=url,
+        )
+    return object_at(reply.get("data"), "'data'", spec.id, url)
+
+
+def eastmoney_trace() -> str:
+    """A fresh ``req_trace``: unique per request, as the upstream wants."""
+    return f"{time.time_ns() // 1_000_000}{next(_trace_counter):06d}"
+
+
+def _images(entry: Mapping[str, Any]) -> dict[str, Any]:
+    images = image_urls(entry.get("image"))
+    return {"images": images} if images else {}
 
 
 #: The adapter object the registry serves.
