@@ -684,9 +684,10 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         while remaining is None or remaining > 0:
             where, args = list(filters), list(params)
             if cursor is not None:
-                at = to_db_time(cursor[0])
-                where.append(f"(published_at {cmp} ? OR (published_at = ? AND id {cmp} ?))")
-                args.extend([at, at, cursor[1]])
+                # a row value, which both engines answer from the (…, published_at, id)
+                # index; the equivalent OR form made SQLite scan from the oldest item
+                where.append(f"(published_at, id) {cmp} (?, ?)")
+                args.extend([to_db_time(cursor[0]), cursor[1]])
             size = 2000 if remaining is None else min(2000, remaining)
             sql = f"SELECT {_ITEM_COLUMNS} FROM items"
             if where:
