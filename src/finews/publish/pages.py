@@ -37,6 +37,7 @@ class Pages:
         self.catalog = catalog
         self.renderer = renderer
         self.settings: SiteSettings = renderer.settings
+        self._last_feed: tuple[tuple[str, int], list[Item]] | None = None
 
     def _items(self, query: ItemQuery) -> list[Item]:
         return list(self.store.items(query))
@@ -151,7 +152,7 @@ class Pages:
             if state is None:
                 return None
             title = f"{state.title} · {self.settings.title}"
-        items = self._items(listing_query(listing, limit=self.settings.feed_size))
+        items = self._feed_items(listing)
         home = listing_path(listing, self.settings.source_paths) if category else "/"
         feed_name = "all" if category is None else f"category/{quote(category, safe='')}"
         info = FeedInfo(
@@ -169,6 +170,17 @@ class Pages:
             link=lambda item: self.absolute(article_path(item), origin),
             body=self.renderer.body_html,
         )
+
+    def _feed_items(self, listing: Listing) -> list[Item]:
+        # the three feed formats of one listing carry the same items: read them once per
+        # change (the catalog's seq is read first, so the items are at least that new)
+        key = (listing.key, self.catalog.seq)
+        last = self._last_feed
+        if last is not None and last[0] == key:
+            return last[1]
+        items = self._items(listing_query(listing, limit=self.settings.feed_size))
+        self._last_feed = (key, items)
+        return items
 
     def absolute(self, path: str, origin: str = "") -> str:
         """The URL of a site path, absolute when ``base_url`` or ``origin`` makes it so."""

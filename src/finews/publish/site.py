@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
@@ -216,6 +217,9 @@ class SiteRenderer:
             Listing=Listing,
         )
         self.env.filters.update(clock=_clock, stamp=_stamp, iso=_iso, web_link=_web_link)
+        # the three feed formats of a category (and "all") carry the same newest bodies:
+        # sanitise and render each once, not once per feed
+        self._bodies = lru_cache(maxsize=1024)(self._body_html)
         # links every page carries, computed once (templates call these thousands of times)
         self.env.globals["links"] = {
             "home": settings.url("/"),
@@ -296,7 +300,10 @@ class SiteRenderer:
         """An item's body as sanitised HTML (``""`` when it has none), as feeds carry it."""
         if not item.content.strip():
             return ""
-        return self._render("body.html", body=article_body(item.content)).strip()
+        return self._bodies(item.content)
+
+    def _body_html(self, content: str) -> str:
+        return self._render("body.html", body=article_body(content)).strip()
 
     def days(self, days: Sequence[tuple[date, int]]) -> str:
         """The list of every day with items, newest first, with how many each has."""

@@ -1,0 +1,208 @@
+"""Full static build of one synthetic archive by finews, Hugo and Jekyll, in one run.
+
+The archive comes from the shared peer benchmark (``../shared/bench/peers/gen_sites.py N``:
+N posts of ~1,500 Chinese characters, 12 categories, as a Jekyll and a Hugo site with minimal
+templates). finews imports the Jekyll posts (``finews import jekyll``) into SQLite and builds
+its own site from them; Hugo and Jekyll (Debian's packages) build theirs.
+
+Every run starts cold (output directory removed; Hugo's ``resources/`` and Jekyll's
+``.jekyll-cache`` too). finews and Hugo run ``--runs`` times, alternating, so a burst of load
+on the (shared) machine hits both; Jekyll as packaged runs once (minutes at 10,000 posts);
+``--jekyll-shim`` also runs ``run_jekyll_shim.sh`` (Jekyll with its quadratic loop fixed).
+
+Pages are counted as the ``.html`` files each tool wrote. finews writes more of them than the
+peers (day pages, numbered listing pages) plus feeds, so pages/s uses each tool's own count,
+and posts/s (archive size / time) is reported beside it.
+
+    .venv/bin/python bench/site_build.py --posts 10000 --runs 3 --jekyll --jekyll-shim
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from timing import FINEWS, PEERS, REPO, WORK, Run, count_files, machine, median, run_timed
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name, cmd in {
+        "hugo": ["hugo", "version"],
+        "jekyll": ["jekyll", "--version"],
+        "ruby": ["ruby", "--version"],
+    }.items():
+        try:
+            found[name] = subprocess.run(
+                cmd, capture_output=True, text=True, check=False
+            ).stdout.strip()
+        except FileNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def prepare(posts: int, work: Path) -> tuple[Path, str, dict[str, float]]:
+    """Generate the synthetic site and import it into a finews database (once; kept)."""
+    site = work / f"site{posts}"
+    db = work / f"finews{posts}.db"
+    setup: dict[str, float] = {}
+    if not (site / "jekyll" / "_posts").is_dir():
+        shutil.rmtree(site, ignore_errors=True)
+        run = run_timed(
+            "gen_sites", [sys.executable, str(PEERS / "gen_sites.py"), str(posts), str(site)]
+        )
+        setup["gen_sites_s"] = run.wall
+    url = f"sqlite:///{db}"
+    if not db.exists():
+        cmd = [FINEWS, "--database-url", url, "import", "jekyll", str(site / "jekyll" / "_posts")]
+        run = run_timed("finews import jekyll", cmd, quiet=False)
+        if run.returncode != 0:
+            raise SystemExit("import failed")
+        setup["import_s"] = run.wall
+    return site, url, setup
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--posts", type=int, default=10000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of finews and Hugo each")
+    parser.add_argument("--work", type=Path, default=WORK)
+    parser.add_argument("--jekyll", action="store_true", help="also Jekyll as packaged, once")
+    parser.add_argument("--jekyll-shim", action="store_true", help="also run_jekyll_shim.sh")
+    parser.add_argument("--no-hugo", action="store_true")
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--tag", default="", help="suffix of the results file")
+    args = parser.parse_args()
+    work: Path = args.work
+    n: int = args.posts
+    work.mkdir(parents=True, exist_ok=True)
+    site, url, setup = prepare(n, work)
+    outs = {
+        "finews": work / f"finews_out{n}",
+        "hugo": work / f"hugo_out{n}",
+        "jekyll": work / f"jekyll_out{n}",
+    }
+    cmds = {
+        "finews": [FINEWS, "--database-url", url, "build", str(outs["finews"])],
+        "hugo": ["hugo", "--quiet", "-s", str(site / "hugo"), "-d", str(outs["hugo"])],
+        "jekyll": [
+            "jekyll",
+            "build",
+            "--quiet",
+            "-s",
+            str(site / "jekyll"),
+            "-d",
+            str(outs["jekyll"]),
+        ],
+    }
+    cold = {
+        "finews": [outs["finews"]],
+        "hugo": [outs["hugo"], site / "hugo" / "resources"],
+        "jekyll": [outs["jekyll"], site / "jekyll" / ".jekyll-cache"],
+    }
+    tools = ["finews"] + ([] if args.no_hugo else ["hugo"])
+    runs: dict[str, list[Run]] = {tool: [] for tool in [*tools, "jekyll"]}
+    for round_no in range(args.runs):
+        print(f"round {round_no + 1}/{args.runs}", flush=True)
+        for tool in tools:
+            for path in cold[tool]:
+                shutil.rmtree(path, ignore_errors=True)
+            os.sync()  # the previous run's writeback must not land on this one
+            runs[tool].append(run_timed(tool, cmds[tool]))
+    if args.jekyll:
+        for path in cold["jekyll"]:
+            shutil.rmtree(path, ignore_errors=True)
+        os.sync()
+        runs["jekyll"].append(run_timed("jekyll", cmds["jekyll"]))
+    results: dict[str, Any] = {"machine": machine(), "versions": _versions(), "posts": n}
+    results["setup"] = setup
+    rows = {}
+    for tool, done in runs.items():
+        if not done:
+            continue
+        out = outs[tool]
+        walls = [r.wall for r in done]
+        html = count_files(out, ".html")
+        rows[tool] = {
+            "command": " ".join(cmds[tool]),
+            "runs": [r.to_json() for r in done],
+            "wall_median_s": median(walls),
+            "cpu_median_s": median([r.cpu for r in done]),
+            "max_rss_mib": max(r.max_rss_mib for r in done),
+            "html_pages": html,
+            "all_files": count_files(out),
+            "output_mib": _du_mib(out),
+            "pages_per_s": html / median(walls),
+            "posts_per_s": n / median(walls),
+        }
+    if args.jekyll_shim:
+        rows["jekyll_shim"] = _shim(work, n, args.results)
+    results["tools"] = rows
+    args.results.mkdir(parents=True, exist_ok=True)
+    target = args.results / f"site_build_{n}{args.tag}.json"
+    target.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(table(results))
+    print(f"results: {target}")
+
+
+def _du_mib(root: Path) -> float:
+    total = 0
+    for folder, _, names in os.walk(root):
+        total += sum(os.lstat(os.path.join(folder, name)).st_blocks * 512 for name in names)
+    return round(total / 2**20, 1)
+
+
+def _shim(work: Path, n: int, results: Path) -> dict[str, Any]:
+    """Jekyll with the quadratic loop fixed, measured by the shared script (hyperfine 3 runs)."""
+    res = results / "jekyll_shim"
+    res.mkdir(parents=True, exist_ok=True)
+    print("jekyll (loop fixed): run_jekyll_shim.sh", flush=True)
+    script = PEERS / "run_jekyll_shim.sh"
+    subprocess.run(["bash", str(script), str(work), str(res), str(n)], check=True)
+    data = json.loads((res / f"jekyllshim-cold-{n}.json").read_text(encoding="utf-8"))
+    times = data["results"][0]["times"]
+    pages = int((res / f"jekyllshim-pages-{n}.txt").read_text(encoding="utf-8"))
+    return {
+        "command": f"bash {script} {work} {res} {n}",
+        "runs": [{"label": "jekyll_shim", "wall": t} for t in times],
+        "wall_median_s": median(times),
+        "html_pages": pages,
+        "pages_per_s": pages / median(times),
+        "posts_per_s": n / median(times),
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    """The results as a Markdown table, with pages/s ratios of finews to each peer."""
+    rows = results["tools"]
+    lines = [
+        "| tool | runs | wall s (median) | CPU s | peak RSS MiB | .html pages | pages/s "
+        "| posts/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for tool, row in rows.items():
+        cpu = f"{row['cpu_median_s']:.1f}" if "cpu_median_s" in row else "–"
+        rss = f"{row['max_rss_mib']:.0f}" if "max_rss_mib" in row else "–"
+        lines.append(
+            f"| {tool} | {len(row['runs'])} | {row['wall_median_s']:.2f} | {cpu} | {rss} | "
+            f"{row['html_pages']} | {row['pages_per_s']:.0f} | {row['posts_per_s']:.0f} |"
+        )
+    if "finews" in rows:
+        mine = rows["finews"]
+        for peer, row in rows.items():
+            if peer != "finews":
+                lines.append(
+                    f"\nfinews / {peer}: pages/s ×{mine['pages_per_s'] / row['pages_per_s']:.2f}, "
+                    f"posts/s ×{mine['posts_per_s'] / row['posts_per_s']:.2f}"
+                )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
