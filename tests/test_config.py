@@ -31,9 +31,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_precedence_file_env_cli(tmp_path: Path) -> None:
     path = write(tmp_path, 'log_format = "json"\n[http]\ntimeout = 3\nretries = 5\n')
-    config = load_config(
-        path, env={"FINEWS_HTTP_TIMEOUT": "4.5"}, overrides={"http.retries": "1"}
-    )
+    config = load_config(path, env={"FINEWS_HTTP_TIMEOUT": "4.5"}, overrides={"http.retries": "1"})
     assert config.get("log_format") == "json"
     assert config.get("http.timeout") == 4.5
     assert config.get("http.retries") == 1
@@ -46,7 +44,7 @@ def test_source_settings_from_file_and_env(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         '[sources.emnews]\nenabled = true\nurl = "http://127.0.0.1:9/webapi"\n'
-        '[sources.em_fast]\npage_size = 20\n',
+        "[sources.em_fast]\npage_size = 20\n",
     )
     config = load_config(path, env={"FINEWS_SOURCE_EM_FAST_ENABLED": "false"})
     assert config.source("emnews").enabled

@@ -8,7 +8,6 @@ handling (not with finews's importer), so the check does not lean on the code it
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from finews.cli import cli
-from finews.demo.replay import Received, Reply, ReplayServer, Route
+from finews.demo.replay import Received, ReplayServer, Reply, Route
 
 REFERENCE = os.environ.get("FINEWS_REFERENCE_DIR", "")
 pytestmark = pytest.mark.skipif(

@@ -495,4 +495,3 @@ _register_commands()
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``finews`` console script."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="finews")
-
