@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from finews.errors import ConfigError
@@ -35,3 +37,26 @@ def test_variants_for_search() -> None:
 def test_an_unknown_variant_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"site\.chinese_variant"):
         convert("东方", "zh-tw")
+
+
+def test_the_site_shows_the_configured_variant(tmp_path: Path) -> None:
+    from finews.config import load_config
+    from finews.publish.site import SiteRenderer
+    from finews.publish.static_site import build_site
+    from finews.store import open_store
+    from helpers import make_item
+
+    config = load_config(env={}, read_file=False, overrides={"site.chinese_variant": "hant"})
+    settings = config.site_settings()
+    assert settings.chinese_variant == "hant"
+    item = make_item(title="央行发布公告", content="<p>东方财富发布公告</p>")
+    row = SiteRenderer(settings).row(item)
+    assert "央行發佈公告" in row
+    assert "央行发布公告" not in row
+    with open_store(f"sqlite:///{tmp_path / 'v.db'}") as store:
+        store.upsert_items([item])
+        build_site(store, tmp_path / "site", settings)
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "央行發佈公告" in home
+    plain = SiteRenderer(load_config(env={}, read_file=False).site_settings()).row(item)
+    assert "央行发布公告" in plain

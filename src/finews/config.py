@@ -423,6 +423,7 @@ class Config:
             home_per_source=self.values["site.home_per_source"],
             page_size=self.values["site.page_size"],
             source_paths=self.page_paths(),
+            chinese_variant=self.values["site.chinese_variant"],
         )
 
     def source_names(self) -> list[tuple[str, str]]:

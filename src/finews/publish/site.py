@@ -29,6 +29,7 @@ from markupsafe import Markup
 
 from finews.errors import ConfigError
 from finews.models import Item
+from finews.normalize.variant import convert
 from finews.publish.urls import (
     Listing,
     article_path,
@@ -84,6 +85,9 @@ class SiteSettings:
     feed_size: int = 50
     source_paths: Mapping[str, str] = field(default_factory=lambda: _DEFAULT_PATHS)
     dedupe: bool = False
+    #: show the site in Simplified (``"hans"``) or Traditional (``"hant"``) characters;
+    #: ``""`` shows every item as its upstream wrote it
+    chinese_variant: str = ""
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):
@@ -251,7 +255,10 @@ class SiteRenderer:
 
     def _render(self, template: str, **values: Any) -> str:
         values.setdefault("live_seq", None)
-        return self.env.get_template(template).render(**values)
+        html = self.env.get_template(template).render(**values)
+        # every page, row and body passes here: one place for the display conversion
+        # (markup and ASCII stay as they are; only Chinese characters change)
+        return convert(html, self.settings.chinese_variant)
 
     def home(
         self, *, stream: Sequence[Item], sections: Sequence[Section], live_seq: int | None = None
