@@ -8,10 +8,18 @@ the persisted full-text queue (``fulltext_queue``, migration 0003) *before* they
 and a separate worker task fetches them with retries and an attempt cap, over its own HTTP
 client, so a slow article endpoint never delays a list poll.
 
+Several workers (``finews run`` processes, on one machine or many) can share one database:
+a worker polls only the sources it holds a lease on, and takes full-text jobs by claiming
+them, so no source is polled by two workers at once and no text is fetched twice
+(:mod:`finews.daemon.leasing`). A poller task runs for each source this worker holds; it
+reads the source's persisted next poll when it takes the source over, so the rhythm carries
+on across workers. A single worker simply holds every lease.
+
 Nothing here is fatal: a failing source records its error and backs off; an unexpected
 exception in one poll is logged and counted as a failure of that poll. Setting the stop
 event ends the daemon: waits end at once, polls in flight get ``stop_grace`` seconds to
-finish and are then cancelled (what they committed stays; the rest is re-read next time).
+finish and are then cancelled (what they committed stays; the rest is re-read next time),
+and the worker's leases and claims are released for the others to take at once.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from finews.config import Config
+from finews.daemon.leasing import LeaseKeeper
 from finews.daemon.metrics import DaemonMetrics
 from finews.daemon.pacing import HostPacing
 from finews.daemon.scheduler import Schedule, interval_of
@@ -37,7 +46,6 @@ from finews.sources import get_adapter
 from finews.store import Store, open_store
 from finews.store.health import (
     FulltextJob,
-    due_fulltext,
     enqueue_fulltext,
     fulltext_done,
     fulltext_failed,
@@ -45,6 +53,7 @@ from finews.store.health import (
     queue_counts,
     record_poll,
 )
+from finews.store.leases import claim_fulltext
 
 __all__ = ["Daemon", "DaemonSettings", "run_daemon"]
 
@@ -67,6 +76,7 @@ class DaemonSettings:
     fulltext_retry: float = 30.0
     stop_grace: float = 2.0
     metrics_port: int = 0
+    lease_seconds: float = 30.0
 
     @classmethod
     def from_config(cls, config: Config) -> DaemonSettings:
@@ -114,7 +124,8 @@ class Daemon:
     """Polls ``specs`` into ``store`` until stopped; see the module docstring.
 
     ``on_poll`` is called after every poll with its report (benchmarks and tests watch
-    progress through it). ``now`` is the wall clock used for persisted times.
+    progress through it). ``now`` is the wall clock used for persisted times and leases.
+    ``worker`` names this worker in the lease tables (default ``host:pid:random``).
     """
 
     def __init__(
@@ -128,6 +139,7 @@ class Daemon:
         metrics: DaemonMetrics | None = None,
         on_poll: Callable[[SourceReport], None] | None = None,
         now: Callable[[], datetime] = _utcnow,
+        worker: str | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in specs}
         self.store = store
@@ -142,10 +154,21 @@ class Daemon:
         for spec in specs:
             interval_of(spec)  # a bad interval fails at start, not in a loop
             get_adapter(spec.adapter)
+        self.keeper = LeaseKeeper(
+            store,
+            list(self.specs),
+            lease_seconds=self.settings.lease_seconds,
+            worker=worker,
+            now=now,
+        )
         self._wake = asyncio.Event()
         self._in_hand: set[tuple[str, str]] = set()
         self._jobs: set[asyncio.Task[None]] = set()
         self._failures: dict[str, int] = {}
+        #: each held source's poller, with the lease generation it started under
+        self._loops: dict[str, tuple[asyncio.Task[None], int]] = {}
+        #: sources with a poll in progress (never handed to another worker meanwhile)
+        self._polling: set[str] = set()
 
     # --- the whole daemon -------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -154,23 +177,30 @@ class Daemon:
         lists = HttpClient(self.http, transport=HostPacing(spacing))
         texts = HttpClient(self.http, transport=HostPacing(spacing))
         loops = [
-            asyncio.create_task(self._source_loop(spec, lists, stop), name=f"poll-{sid}")
-            for sid, spec in self.specs.items()
+            asyncio.create_task(self._lease_loop(lists, stop), name="leases"),
+            asyncio.create_task(self._fulltext_loop(texts, stop), name="fulltext"),
         ]
-        loops.append(asyncio.create_task(self._fulltext_loop(texts, stop), name="fulltext"))
         log.info(
-            "daemon started: %d source(s) %s; full text by %d worker(s)",
+            "daemon started: worker %s; %d source(s) %s, polled while this worker holds "
+            "their lease; full text by %d worker(s)",
+            self.keeper.worker,
             len(self.specs),
             ", ".join(self.specs),
             self.settings.fulltext_workers,
-            extra={"sources": list(self.specs)},
+            extra={"sources": list(self.specs), "worker": self.keeper.worker},
         )
         try:
             await stop.wait()
         finally:
             stop.set()
             self._wake.set()
-            await self._wind_down([*loops, *self._jobs])
+            await self._wind_down(
+                [*loops, *(task for task, _ in self._loops.values()), *self._jobs]
+            )
+            try:
+                self.keeper.release_all()
+            except FinewsError as exc:
+                log.error("could not release the leases (they expire on their own): %s", exc)
             await lists.aclose()
             await texts.aclose()
             log.info("daemon stopped")
@@ -188,6 +218,33 @@ class Daemon:
             if isinstance(result, Exception):
                 log.error("daemon task failed while stopping: %r", result)
 
+    # --- leases -------------------------------------------------------------------------
+    async def _lease_loop(self, client: HttpClient, stop: asyncio.Event) -> None:
+        """Keep this worker's leases (see :mod:`finews.daemon.leasing`) and run a poller
+        for each source it holds."""
+        while not stop.is_set():
+            try:
+                self.keeper.tick(busy=self._polling, claims=self._in_hand)
+            except FinewsError as exc:
+                log.error("worker=%s cannot keep its leases: %s", self.keeper.worker, exc)
+            except Exception:
+                log.exception("worker=%s lease bookkeeping failed", self.keeper.worker)
+            for sid in sorted(self.keeper.held):
+                running, taken = self._loops.get(sid, (None, -1))
+                if running is not None and not running.done():
+                    if taken == self.keeper.generation(sid) or sid in self._polling:
+                        continue
+                    # taken back while its old poller still sleeps on the old schedule
+                    running.cancel()
+                task = asyncio.create_task(
+                    self._source_loop(self.specs[sid], client, stop), name=f"poll-{sid}"
+                )
+                self._loops[sid] = (task, self.keeper.generation(sid))
+            # a gone worker's full-text claims may be free now
+            self._wake.set()
+            if await _sleep(stop, self.keeper.seconds_to_next_tick()):
+                return
+
     # --- list polling -----------------------------------------------------------------
     def enqueue(self, spec: SourceSpec, raws: Sequence[RawItem]) -> None:
         """The full-text sink handed to ``refresh_source``: persist, then wake the worker."""
@@ -195,7 +252,33 @@ class Daemon:
         self._wake.set()
 
     async def _source_loop(self, spec: SourceSpec, client: HttpClient, stop: asyncio.Event) -> None:
+        """Poll ``spec`` on its schedule while this worker holds its lease."""
         interval = interval_of(spec)
+        taken = -1
+        wait = 0.0
+        while True:
+            if taken != self.keeper.generation(spec.id):
+                # taken (again): another worker may have polled it meanwhile, and its
+                # persisted next poll says when the source is due
+                taken = self.keeper.generation(spec.id)
+                wait = self._first_wait(spec, interval)
+            if await _sleep(stop, wait):
+                return
+            # a lease renewed on time has two thirds of its period left; one with less is
+            # late (the database is slow or gone) and may pass to another worker mid-poll
+            if not self.keeper.holds(spec.id, margin=self.settings.lease_seconds / 3):
+                return  # lost or handed back (or late): the lease loop restarts it if held
+            if taken != self.keeper.generation(spec.id):
+                continue
+            try:
+                wait = await self._poll_once(spec, client, interval)
+            except Exception:
+                # a bug in the bookkeeping around a poll must not end this source's polling
+                log.exception("source=%s poll bookkeeping failed", spec.id)
+                wait = self.schedule.wait_after(interval, 1)
+
+    def _first_wait(self, spec: SourceSpec, interval: float) -> float:
+        """Seconds until the first poll after taking ``spec`` over (saved as its next poll)."""
         try:
             state = self.store.get_state(spec.id)
             self._failures[spec.id] = state.consecutive_failures
@@ -204,16 +287,17 @@ class Daemon:
         except FinewsError as exc:
             log.error("source=%s cannot read its state: %s (polling it now)", spec.id, exc)
             wait = 0.0
-        while not await _sleep(stop, wait):
-            try:
-                wait = await self._poll_once(spec, client, interval)
-            except Exception:
-                # a bug in the bookkeeping around a poll must not end this source's polling
-                log.exception("source=%s poll bookkeeping failed", spec.id)
-                wait = self.schedule.wait_after(interval, 1)
+        return wait
 
     async def _poll_once(self, spec: SourceSpec, client: HttpClient, interval: float) -> float:
         """Poll once; return the seconds until the next poll."""
+        self._polling.add(spec.id)
+        try:
+            return await self._poll_marked(spec, client, interval)
+        finally:
+            self._polling.discard(spec.id)
+
+    async def _poll_marked(self, spec: SourceSpec, client: HttpClient, interval: float) -> float:
         started = self.now()
         clock = time.monotonic()
         try:
@@ -317,8 +401,15 @@ class Daemon:
         upcoming: datetime | None = None
         try:
             if free > 0:
-                jobs = due_fulltext(
-                    self.store, sources, limit=free, exclude=self._in_hand, now=self.now()
+                # claimed: another worker sharing the database skips these while in hand
+                now = self.now()
+                jobs = claim_fulltext(
+                    self.store,
+                    self.keeper.worker,
+                    sources,
+                    limit=free,
+                    now=now,
+                    until=now + self.keeper.lease,
                 )
             self.metrics.queue_depth.set(queue_counts(self.store).pending)
             upcoming = next_fulltext_at(self.store, sources)

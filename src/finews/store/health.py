@@ -162,8 +162,10 @@ def fulltext_failed(
     with sql._tx() as cur:
         sql._exec(
             cur,
+            # the job leaves its worker's hands: its claim (migration 0004) ends with it
             "UPDATE fulltext_queue SET attempts = attempts + 1, last_error = ?, state = ?, "
-            "next_attempt = ? WHERE source = ? AND upstream_id = ?",
+            "next_attempt = ?, claimed_by = NULL, claimed_until = NULL "
+            "WHERE source = ? AND upstream_id = ?",
             (error[:2000], state, at, job.source, job.upstream_id),
         )
 
@@ -406,6 +408,13 @@ def format_health(store: Store, spec: SourceSpec, *, now: datetime | None = None
         f"{_ago(state.last_attempt, moment)}; stored last hour {health.items_hour}, "
         f"last day {health.items_day}; median delay {delay}",
     ]
+    # imported here: leases builds on this module's queue
+    from finews.store.leases import lease_of
+
+    lease = lease_of(store, spec.id)
+    if lease is not None and lease.live(moment):
+        left = _span((lease.expires_at - moment).total_seconds())
+        lines.append(f"    polled by worker {lease.worker} (lease {left} left)")
     if health.queue.pending or health.queue.failed:
         lines.append(
             f"    full text: {health.queue.pending} waiting, {health.queue.failed} given up"
