@@ -349,6 +349,7 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/api/items/{id}",
         "/api/sources",
         "/api/status",
+        "/api/search",
         "/api/openapi.json",
     }
     names = {p["name"] for p in document["paths"]["/api/items"]["get"]["parameters"]}

@@ -474,7 +474,7 @@ def settings_markdown() -> str:
 
 #: modules that each define ``commands``: a list of click commands to add to ``finews``
 #: (kept in their feature's own folder; imported here, after ``pass_ctx`` exists)
-_COMMAND_MODULES: tuple[str, ...] = ("finews.daemon.command",)
+_COMMAND_MODULES: tuple[str, ...] = ("finews.daemon.command", "finews.search_cli")
 
 
 def _register_commands() -> None:

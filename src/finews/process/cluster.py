@@ -10,34 +10,42 @@ Two items are **the same story** when (:func:`same_story`):
    subjects appears in the other item (templates about another company differ);
 4. their numbers agree: at least :data:`NUMBERS` of the smaller set of quantities
    (percentages, amounts with 万/亿, plain numbers; dates left out) equals one of the other
-   set, rounded to the less precise of the two (净利增近16% equals 15.88%, 37万辆 equals
-   373083辆); and a title that gives quantities shares one with the other item (拼多多盘前
-   跌超20% is not the earnings report it mentions);
+   set, exactly or as the other was rounded (净利增近16% equals 15.88%, 37万辆 equals
+   373083辆, 747亿 equals 747.43亿; 8430 is not 8432); and a title that gives quantities
+   shares one with the other item (拼多多盘前跌超20% is not the earnings report it mentions);
 5. their texts are alike: the share of the smaller set of character bigrams (title and the
    first :data:`LEAD_CHARS` characters of digest or full text, source tags such as
    （财联社）, datelines, dates and punctuation removed) found in the other set, plus
    :data:`NUMBER_WEIGHT` per significant digit of each shared quantity (a shared 4053亿元
    says more than a shared 7), reaches :data:`THRESHOLD`, with at least :data:`FLOOR` from
-   the text alone.
+   the text alone and :data:`TITLE_FLOOR` of the shorter title's bigrams shared (a common
+   boilerplate sentence does not make two headlines one story).
 
-A story is a connected component of that relation, led by its earliest report. Components
-do not depend on the order items arrive in, so clustering items one at a time as they are
-stored (:mod:`finews.store.clusters`) gives exactly the clusters of :func:`cluster_batch`
-over the same items; the tests check it.
+A story is a connected component of that relation among candidate pairs, led by its
+earliest report. Components do not depend on the order items arrive in, so clustering items
+one at a time as they are stored (:mod:`finews.store.clusters`) gives the clusters of
+:func:`cluster_batch` over the same items; the tests check it.
 
-Candidates, so that not every pair is compared: one-permutation MinHash over the bigrams
-(:data:`BINS` bins, empty ones filled from the next, bands of :data:`ROWS`), the
-normalised title, and each pair of the item's most specific quantities. Items sharing a key
-within the window are compared. Precision and recall on the labelled set in
-``tests/data/cluster`` are in BENCHMARKS.md and held by a test.
+Candidates, so that not every pair is compared: keys from a one-permutation MinHash over
+the bigrams (:data:`BINS` bins, empty ones filled from the next, bands of :data:`ROWS`),
+the normalised title, and each pair of the item's most specific quantities. An item is
+compared with the items before it (within the window) that share a key: the latest
+:data:`BUCKET_CAP` of each key, and of those the latest :data:`CANDIDATE_CAP`; the caps only
+bite when dozens of near-identical items fall within one window, and keep that case
+linear. Hashes here are Python's own over ints and tuples of ints, which do not vary
+between processes, so every process finds the same candidates.
+
+Parameters were chosen on the labelled set in ``tests/data/cluster`` (precision 1.0, recall
+0.91 at :data:`THRESHOLD` 0.58; 0.56 gives recall 0.93 but leaves a near miss 0.01 below);
+the numbers are in BENCHMARKS.md and held by a test.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import re
-import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -45,7 +53,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import combinations, islice, pairwise
 
-from finews.process.index import plain_text
+from finews.process.index import fold, plain_text
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -125,6 +133,11 @@ class Quantity:
     asks: _Key | None
     #: a fraction rounded to a whole number (in its own unit), else ``None``
     rounded: float | None
+    #: percentage or not, and the power of ten: equal quantities share it (nearly always),
+    #: so it rules most pairs out at once
+    magnitude: tuple[bool, int]
+    #: the value rounded to two significant digits (for candidate keys)
+    coarse: float
 
     @classmethod
     def of(cls, written: float, unit: str, digits: int, whole: bool) -> Quantity:
@@ -135,13 +148,9 @@ class Quantity:
         offers = tuple((percent, _round(value, d), d) for d in (1, 2) if d <= digits)
         asks = offers[digits - 1] if digits <= 2 else None
         rounded = None if whole else round(written) * scale
-        return cls(value, percent, digits, whole, offers, asks, rounded)
-
-    @property
-    def magnitude(self) -> tuple[bool, int]:
-        """Percentage or not, and the power of ten: equal quantities share it (nearly
-        always), so it rules most pairs out at once."""
-        return (self.percent, math.floor(math.log10(abs(self.value))) if self.value else 0)
+        magnitude = (percent, math.floor(math.log10(abs(value))) if value else 0)
+        coarse = _round(value, 2)
+        return cls(value, percent, digits, whole, offers, asks, rounded, magnitude, coarse)
 
     def equals(self, other: Quantity) -> bool:
         """The same number, or the same once the more precise is rounded the way the other
@@ -220,13 +229,13 @@ class Fingerprint:
 
 
 def _normal(text: str) -> str:
-    return _THOUSANDS.sub("", unicodedata.normalize("NFKC", text).lower())
+    return _THOUSANDS.sub("", fold(text))
 
 
-def _bigrams(text: str) -> set[int]:
+def _bigrams(text: str) -> frozenset[int]:
     # two code points in one int: exact, and the same in every process
     codes = [ord(c) for c in text]
-    return {(a << 21) | b for a, b in pairwise(codes)}
+    return frozenset([(a << 21) | b for a, b in pairwise(codes)])
 
 
 @lru_cache(maxsize=65536)
@@ -263,28 +272,29 @@ def fingerprint(
     clean_title, title_quantities, title_dates = _cleaned(title_text)
     clean_lead, lead_quantities, lead_dates = _cleaned(lead_text)
     clean_lead = clean_lead[:LEAD_CHARS]
-    shingles = _bigrams(clean_title) | _bigrams(clean_lead)
+    title_shingles = _bigrams(clean_title)
+    shingles = title_shingles | _bigrams(clean_lead)
     quantities = _unique(title_quantities + lead_quantities)
     keys = set(_band_keys(shingles))
     if clean_title:
-        keys.add(hash(("t", clean_title)))
+        keys.add(int.from_bytes(hashlib.blake2b(clean_title.encode(), digest_size=8).digest()))
     specific = sorted(quantities, key=lambda q: (-q.digits, q.value))[:KEY_QUANTITIES]
     for a, b in combinations(sorted(specific, key=lambda q: (q.percent, q.value)), 2):
         # coarse values (two digits), so that 15.88% and 16% share the key
-        keys.add(hash(("q", a.percent, _round(a.value, 2), b.percent, _round(b.value, 2))))
+        keys.add(hash((-1, a.percent, a.coarse, b.percent, b.coarse)))
     headline = [q for q in _unique(title_quantities) if q.weight > 0]
     return Fingerprint(
         item_id=item_id,
         published=published,
-        shingles=frozenset(shingles),
-        title_shingles=frozenset(_bigrams(clean_title)),
+        shingles=shingles,
+        title_shingles=title_shingles,
         quantities=tuple(quantities),
         numbers=_Numbers.of(quantities),
         title_quantities=tuple(headline),
         magnitudes=frozenset(q.magnitude for q in quantities),
         title_magnitudes=frozenset(q.magnitude for q in headline),
         dates=frozenset(title_dates | lead_dates),
-        subject=frozenset(_bigrams(subject_match[1]) if subject_match else ()),
+        subject=_bigrams(subject_match[1]) if subject_match else frozenset(),
         keys=tuple(sorted(keys)),
     )
 

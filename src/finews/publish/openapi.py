@@ -182,6 +182,53 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/search": {
+                "get": {
+                    "operationId": "search",
+                    "summary": "Search the archive in Chinese; highlighted snippets.",
+                    "parameters": [
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string"},
+                            "description": "Words, phrases in quotes, codes (600519, ETF, 5G).",
+                        },
+                        {"name": "source", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "ISO 8601 date or time.",
+                        },
+                        {"name": "until", "in": "query", "schema": {"type": "string"}},
+                        {"name": "important", "in": "query", "schema": {"type": "boolean"}},
+                        {
+                            "name": "order",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["newest", "relevance"]},
+                        },
+                        {"name": "limit", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer"}},
+                        {
+                            "name": "all",
+                            "in": "query",
+                            "schema": {"type": "boolean"},
+                            "description": "Every copy of a story instead of one per story.",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The hits, newest first or by relevance.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "400": {
+                            "description": "A bad parameter, named in `error`.",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi",

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from finews.publish import api, health
+from finews.publish import api, health, search_routes
 from finews.publish.catalog import Catalog
 from finews.publish.events import ChangeFeed
 from finews.publish.feeds import FEED_TYPES
@@ -281,6 +281,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/events", events, methods=["GET"]),
         *health.routes,
+        *search_routes.routes,
         *api.routes(),
         Route("/{path:path}", site_page, methods=["GET"]),
     ]

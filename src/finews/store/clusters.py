@@ -97,7 +97,7 @@ class _Window:
     writes (a cache: which items count, and their stories, come from the database)."""
 
     #: above this many, entries far from the items being clustered are dropped
-    LIMIT = 15_000
+    LIMIT = 10_000
 
     def __init__(self) -> None:
         self.fps: dict[int, tuple[int, Fingerprint]] = {}
@@ -338,30 +338,37 @@ class ClusterMixin:
         stale = {int(r[0]): int(r[2]) for r in rows if not window.holds(int(r[0]), int(r[2]))}
         for item_id, fp in self._load_fps(cur, stale).items():
             window.add(stale[item_id], fp)
-        members: dict[int, set[int]] = {}
-        for item_id, cluster_id in cluster_of.items():
-            members.setdefault(cluster_id, set()).add(item_id)
-        # leaders may lie outside the window: their times come from their own rows
+        # stories merged during this write: old cluster id → the one it joined
+        joined: dict[int, int] = {}
+
+        def current(cluster_id: int) -> int:
+            while cluster_id in joined:
+                cluster_id = joined[cluster_id]
+            return cluster_id
+
         leaders: dict[int, tuple[datetime, int]] = {}
-        outside = sorted(c for c in set(cluster_of.values()) if c not in window.fps)
-        for start in range(0, len(outside), _CHUNK):
-            chunk = outside[start : start + _CHUNK]
-            self._exec(
-                cur, f"SELECT id, published_at FROM items WHERE id IN ({_marks(chunk)})", chunk
-            )
-            for item_id, published in cur.fetchall():
-                moment = from_db_time(published)
-                assert moment is not None
-                leaders[int(item_id)] = (moment, int(item_id))
-        for cluster_id in set(cluster_of.values()) - set(leaders):
-            leaders[cluster_id] = leader_key(window.fps[cluster_id][1])
+
+        def leader(cluster_id: int) -> tuple[datetime, int]:
+            """The leader key of a story: its leader's (published, id)."""
+            if cluster_id not in leaders:
+                held = window.fps.get(cluster_id)
+                if held is not None:
+                    leaders[cluster_id] = leader_key(held[1])
+                else:  # a leader published before the window
+                    self._exec(cur, "SELECT published_at FROM items WHERE id = ?", (cluster_id,))
+                    moment = from_db_time(cur.fetchone()[0])
+                    assert moment is not None
+                    leaders[cluster_id] = (moment, cluster_id)
+            return leaders[cluster_id]
+
         for fp in moving:
             matched: set[int] = set()
             for other in window.candidates(fp, cluster_of):
-                if cluster_of[other] not in matched and same_story(fp, window.fps[other][1]):
-                    matched.add(cluster_of[other])
+                story = current(cluster_of[other])
+                if story not in matched and same_story(fp, window.fps[other][1]):
+                    matched.add(story)
             leaders[fp.item_id] = leader_key(fp)
-            target = min([fp.item_id, *matched], key=leaders.__getitem__)
+            target = min([fp.item_id, *matched], key=leader)
             merged = sorted(matched - {target})
             if merged:
                 self._exec(
@@ -370,11 +377,8 @@ class ClusterMixin:
                     f"WHERE cluster_id IN ({_marks(merged)})",
                     [target, *merged],
                 )
-            group = members.setdefault(target, set())
-            for cluster_id in merged:
-                for member in members.pop(cluster_id, set()):
-                    cluster_of[member] = target
-                    group.add(member)
+                for story in merged:
+                    joined[story] = target
             self._exec(
                 cur,
                 "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?) "
@@ -383,7 +387,6 @@ class ClusterMixin:
                 (fp.item_id, target, revisions[fp.item_id]),
             )
             cluster_of[fp.item_id] = target
-            group.add(fp.item_id)
             window.add(revisions[fp.item_id], fp)
 
     # --- reading ---------------------------------------------------------------------------

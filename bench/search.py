@@ -1,0 +1,297 @@
+"""Search at scale on SQLite: index build time and size, and query latency against a LIKE
+scan of the same table (the FreshRSS method).
+
+Makes a synthetic archive of ``--items`` invented Chinese news items (three in four short
+快讯 of a title and a 60–200-character digest, one in four an article with a 600–1,800-
+character body; finance words, company names, stock codes, Latin terms, numbers, and random
+Han characters so that character pairs are as varied as in real text). The items go in as
+raw rows (``import_rows``, no index), then ``reindex`` builds the index: that is the build
+time. Size is what the index's tables take in the file (``dbstat``).
+
+Latency: ``search()`` as the live app calls it (parsing, SQL, loading the page's items,
+snippets), newest first, 20 hits, for each kind of query (one character, two, four, a
+two-word phrase), each query several times; and the same words by ``LIKE '%…%'`` over
+title, digest and content, newest first, 20 rows.
+
+    .venv/bin/python bench/search.py --items 100000
+    .venv/bin/python bench/search.py --items 1000000 --runs 3
+
+The database is kept in ``$FINEWS_BENCH_WORK`` (default /tmp/finews-bench) and reused when
+it holds the asked number of items; results go to ``bench/results/search_<items>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from timing import WORK, machine
+
+from finews.store import open_store
+from finews.store.base import to_db_time
+from finews.store.search import SearchQuery, index_status, reindex, search
+
+RESULTS = Path(__file__).parent / "results"
+START = datetime(2021, 12, 1, tzinfo=UTC)
+
+COMPANIES = [
+    "贵州茅台", "长安汽车", "比亚迪", "宁德时代", "招商银行", "中国平安", "五粮液", "隆基绿能",
+    "中信证券", "东方财富", "美的集团", "格力电器", "海天味业", "恒瑞医药", "万科", "保利发展",
+    "中国石化", "中国神华", "紫金矿业", "京东方", "立讯精密", "海康威视", "工业富联", "中芯国际",
+    "北方华创", "中微公司", "阳光电源", "通威股份", "三一重工", "潍柴动力", "伊利股份", "牧原股份",
+    "小米集团", "腾讯控股", "阿里巴巴", "美团", "拼多多", "蔚来", "理想汽车", "小鹏汽车",
+]  # fmt: skip
+CODES = ["600519", "000625", "002594", "300750", "600036", "601318", "000858", "601012"]
+WORDS = [
+    "央行", "降准", "降息", "逆回购", "证监会", "北向资金", "两市成交额", "净利润", "同比增长",
+    "同比下降", "营业收入", "回购", "减持", "增持", "分红", "新能源", "半导体", "人工智能",
+    "光伏", "储能", "锂电池", "消费电子", "白酒", "券商", "保险", "银行", "房地产", "楼市",
+    "汇率", "人民币", "美联储", "国债", "收益率", "涨停", "跌停", "沪指", "深成指", "创业板指",
+    "公告", "业绩", "预期", "市场", "板块", "资金", "政策", "监管", "投资者", "上市公司",
+]  # fmt: skip
+LATIN = ["ETF", "5G", "AI", "IPO", "GDP", "CPI", "PMI", "LPR", "MLF", "A股", "H股", "QFII"]
+PUNCT = "，，，。；、"
+
+#: fixed queries of common words (finance vocabulary, company names); as many again are
+#: sampled from the archive's own text by :func:`sampled_queries` (mostly rare terms)
+COMMON: dict[str, list[str]] = {
+    "1 char": ["股", "债", "茅", "芯", "锂", "汇", "港", "汽"],
+    "2 chars": ["央行", "降息", "回购", "光伏", "白酒", "汇率", "蔚来", "美团"],
+    "4 chars": [
+        "贵州茅台", "长安汽车", "宁德时代", "北向资金", "人工智能", "同比增长", "中信证券",
+        "消费电子",
+    ],
+    "phrase": [
+        "央行 降准", "长安汽车 销量", "白酒 分红", "半导体 涨停", "人民币 汇率", "宁德时代 储能",
+        "ETF 资金", "600519 回购",
+    ],
+}  # fmt: skip
+_HAN_RUN = re.compile(r"[\u4e00-\u9fa5]{4,}")
+
+
+def sampled_queries(store: Any, count: int, seed: int = 7) -> dict[str, list[str]]:
+    """Queries cut from the text of random stored items: a character, two, four, and two
+    two-character words of one item (a phrase that has at least that hit)."""
+    rng = random.Random(seed)
+    total = store.count_items()
+    found: dict[str, list[str]] = {kind: [] for kind in COMMON}
+    while min(len(v) for v in found.values()) < count:
+        item = store.get_item_by_id(rng.randint(1, total))
+        runs = _HAN_RUN.findall(item.digest) if item is not None else []
+        if len(runs) < 2:
+            continue
+        first, second = rng.sample(runs, 2)
+        at = rng.randrange(len(first) - 3)
+        picks = {
+            "1 char": first[at],
+            "2 chars": first[at : at + 2],
+            "4 chars": first[at : at + 4],
+            "phrase": f"{first[at : at + 2]} {second[:2]}",
+        }
+        for kind, text in picks.items():
+            if len(found[kind]) < count:
+                found[kind].append(text)
+    return found
+
+
+def _sentence(rng: random.Random) -> str:
+    parts: list[str] = []
+    for _ in range(rng.randint(2, 4)):
+        roll = rng.random()
+        if roll < 0.45:
+            parts.append(rng.choice(WORDS))
+        elif roll < 0.6:
+            parts.append(rng.choice(COMPANIES))
+        elif roll < 0.68:
+            parts.append(rng.choice(LATIN))
+        elif roll < 0.72:
+            parts.append(rng.choice(CODES))
+        else:
+            parts.append(
+                "".join(chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(rng.randint(2, 6)))
+            )
+    parts.append(f"{rng.randint(1, 9999)}{rng.choice(['亿元', '万股', '%', '点', '个基点'])}")
+    return "".join(parts) + rng.choice(PUNCT)
+
+
+def _text(rng: random.Random, length: int) -> str:
+    out: list[str] = []
+    size = 0
+    while size < length:
+        sentence = _sentence(rng)
+        out.append(sentence)
+        size += len(sentence)
+    return "".join(out)
+
+
+def item_rows(count: int, seed: int = 1) -> Iterator[tuple[Any, ...]]:
+    """Raw ``items`` rows (``TABLES['items']`` order), one a minute or so, oldest first."""
+    rng = random.Random(seed)
+    sources = ["em_fast", "emnews", "em_media", "cls", "stcn"]
+    moment = START
+    for n in range(1, count + 1):
+        moment += timedelta(seconds=rng.randint(5, 120))
+        company = rng.choice(COMPANIES)
+        title = f"{company}：{rng.choice(WORDS)}{rng.choice(WORDS)}{rng.randint(1, 999)}亿元"
+        digest = _text(rng, rng.randint(60, 200))
+        content = f"<p>{_text(rng, rng.randint(600, 1800))}</p>" if rng.random() < 0.25 else ""
+        at = to_db_time(moment)
+        yield (
+            n, rng.choice(sources), f"b{n:08d}", title, digest, content,
+            f"https://news.example.cn/{n}.html", "财联社", "cls", "财联社新闻", "news",
+            2 if rng.random() < 0.03 else 0, "", None, None, at, at, at, 1,
+        )  # fmt: skip
+
+
+def build(path: Path, count: int) -> dict[str, float]:
+    """A database of ``count`` items with its search index; timings of each step."""
+    if path.exists():
+        path.unlink()
+    url = f"sqlite:///{path}"
+    timings: dict[str, float] = {}
+    with open_store(url) as store:
+        started = time.perf_counter()
+        batch: list[tuple[Any, ...]] = []
+        for row in item_rows(count):
+            batch.append(row)
+            if len(batch) == 5000:
+                store.import_rows("items", batch)
+                batch = []
+        if batch:
+            store.import_rows("items", batch)
+        timings["import_s"] = time.perf_counter() - started
+        before = path.stat().st_size
+        started = time.perf_counter()
+        reindex(store, batch=2000)
+        timings["index_s"] = time.perf_counter() - started
+        store._query("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+        timings["file_growth_bytes"] = path.stat().st_size - before
+        assert index_status(store).ok
+    return timings
+
+
+def sizes(store: Any) -> dict[str, int]:
+    """Bytes on disk of the items table and of the index's tables (``dbstat``)."""
+    rows = store._query("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
+    by_name = {str(name): int(size) for name, size in rows}
+    index = sum(v for k, v in by_name.items() if k.startswith(("search_fts", "search_docs")))
+    text = store._query("SELECT SUM(LENGTH(title) + LENGTH(digest) + LENGTH(content)) FROM items")
+    return {
+        "items_table_bytes": by_name.get("items", 0),
+        "index_bytes": index,
+        "text_chars": int(text[0][0] or 0),
+        "file_bytes": sum(by_name.values()),
+    }
+
+
+def like_ids(store: Any, text: str) -> list[int]:
+    words = text.split()
+    where = " AND ".join("(title LIKE ? OR digest LIKE ? OR content LIKE ?)" for _ in words)
+    params: list[str] = []
+    for word in words:
+        params += [f"%{word}%"] * 3
+    rows = store._query(
+        f"SELECT id FROM items WHERE {where} ORDER BY published_at DESC, id DESC LIMIT 20",
+        params,
+    )
+    return [int(r[0]) for r in rows]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(store: Any, queries: dict[str, list[str]], runs: int, order: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind, texts in queries.items():
+        fts: list[float] = []
+        like: list[float] = []
+        hits: list[int] = []
+        for _ in range(runs):
+            for text in texts:
+                started = time.perf_counter()
+                results = search(store, SearchQuery(text=text, order=order, limit=20))
+                fts.append(time.perf_counter() - started)
+                hits.append(len(results.hits))
+                if order == "newest":
+                    started = time.perf_counter()
+                    like_ids(store, text)
+                    like.append(time.perf_counter() - started)
+        row: dict[str, Any] = {
+            "queries": len(fts),
+            "fts_p50_ms": statistics.median(fts) * 1000,
+            "fts_p95_ms": percentile(fts, 0.95) * 1000,
+            "mean_hits": statistics.mean(hits),
+        }
+        if like:
+            row |= {
+                "like_p50_ms": statistics.median(like) * 1000,
+                "like_p95_ms": percentile(like, 0.95) * 1000,
+            }
+            row["like_over_fts_p50"] = row["like_p50_ms"] / row["fts_p50_ms"]
+            row["like_over_fts_p95"] = row["like_p95_ms"] / row["fts_p95_ms"]
+        out[kind] = row
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5, help="times each query is run")
+    parser.add_argument("--rebuild", action="store_true", help="build even if the db exists")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"search_{args.items}.db"
+    timings: dict[str, float] = {}
+    fresh = args.rebuild or not path.exists()
+    if not fresh:
+        with open_store(f"sqlite:///{path}") as store:
+            fresh = store.count_items() != args.items or not index_status(store).ok
+    if fresh:
+        timings = build(path, args.items)
+        print(f"built {args.items} items: {json.dumps(timings)}")
+    with open_store(f"sqlite:///{path}") as store:
+        found = sizes(store)
+        sampled = sampled_queries(store, len(COMMON["1 char"]))
+        queries = {kind: COMMON[kind] + sampled[kind] for kind in COMMON}
+        # warm the page cache as a running app would be
+        measure(store, queries, 1, "newest")
+        newest = measure(store, queries, args.runs, "newest")
+        relevance = measure(store, queries, max(1, args.runs // 2), "relevance")
+    report = {
+        "items": args.items,
+        "machine": machine(),
+        "load_average_after": os.getloadavg(),
+        "build": timings,
+        "sizes": found,
+        "newest": newest,
+        "relevance": relevance,
+        "queries": queries,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"search_{args.items}.json"
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    print("| query | FTS p50 | FTS p95 | LIKE p50 | LIKE p95 | LIKE/FTS p95 | relevance p95 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for kind, row in newest.items():
+        print(
+            f"| {kind} | {row['fts_p50_ms']:.2f} ms | {row['fts_p95_ms']:.2f} ms | "
+            f"{row['like_p50_ms']:.1f} ms | {row['like_p95_ms']:.1f} ms | "
+            f"{row['like_over_fts_p95']:.0f}× | {relevance[kind]['fts_p95_ms']:.1f} ms |"
+        )
+    print(json.dumps(found))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

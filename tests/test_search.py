@@ -1,0 +1,592 @@
+"""Search over the archive on both engines: one- and two-character terms, phrases, mixed
+scripts, filters, order and pages, the index following edits, hostile queries, snippets,
+each story once, the labelled queries' recall@10, and the web routes.
+
+The archive of the labelled queries is ``tests/data/cluster/labelled.json`` plus
+``tests/data/search/extra_items.json``; the queries and the items each should find are in
+``tests/data/search/queries.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from finews.models import Item
+from finews.process.index import MAX_QUERY_CHARS, QueryError, doc_terms, parse_query
+from finews.publish.catalog import Catalog
+from finews.publish.site import SiteSettings
+from finews.publish.web import LiveSite
+from finews.store import Store, open_store
+from finews.store.search import (
+    SearchQuery,
+    doc_base,
+    index_status,
+    query_from_params,
+    reindex,
+    search,
+    sync_index,
+)
+from helpers import BASE_TIME, make_item
+
+DATA = Path(__file__).parent / "data"
+QUERIES = json.loads((DATA / "search" / "queries.json").read_text(encoding="utf-8"))["queries"]
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def archive_items() -> list[Item]:
+    """The labelled archive as items (upstream id = the data's id)."""
+    raw = json.loads((DATA / "cluster" / "labelled.json").read_text(encoding="utf-8"))["items"]
+    raw += json.loads((DATA / "search" / "extra_items.json").read_text(encoding="utf-8"))["items"]
+    items = []
+    for entry in raw:
+        published = datetime.fromisoformat(entry["published"]).astimezone(UTC)
+        items.append(
+            Item(
+                source=entry["source"],
+                upstream_id=entry["id"],
+                title=entry["title"],
+                digest=entry["digest"],
+                content=entry["content"],
+                media=entry["media"],
+                importance=entry.get("importance", 0),
+                url=f"https://news.example.cn/{entry['id']}.html",
+                published_at=published,
+                fetched_at=published + timedelta(seconds=30),
+            )
+        )
+    return items
+
+
+def load_archive(store: Store) -> None:
+    items = archive_items()
+    for start in range(0, len(items), 50):
+        store.upsert_items(items[start : start + 50])
+
+
+def labelled_query(entry: dict[str, Any], **changes: Any) -> SearchQuery:
+    params = {k: entry[k] for k in ("source", "since", "until") if k in entry}
+    if entry.get("important"):
+        params["important"] = "true"
+    query = query_from_params({"q": entry["q"], **params})
+    values = {name: getattr(query, name) for name in SearchQuery.__dataclass_fields__}
+    return SearchQuery(**{**values, **changes})
+
+
+def all_hits(store: Store, query: SearchQuery) -> list[str]:
+    """Every hit's upstream id, page after page."""
+    found: list[str] = []
+    offset = 0
+    while True:
+        page = SearchQuery(**{**_fields(query), "offset": offset, "limit": 50})
+        results = search(store, page)
+        found += [hit.item.upstream_id for hit in results.hits]
+        if results.next_offset is None:
+            return found
+        offset = results.next_offset
+
+
+def _fields(query: SearchQuery) -> dict[str, Any]:
+    return {name: getattr(query, name) for name in SearchQuery.__dataclass_fields__}
+
+
+def ids(store: Store, text: str, **changes: Any) -> set[str]:
+    return set(all_hits(store, SearchQuery(text=text, **changes)))
+
+
+def fts_integrity(store: Store) -> None:
+    """FTS5's own consistency check (SQLite); raises when the index is corrupt."""
+    if store.url.startswith("sqlite"):  # type: ignore[attr-defined]
+        store._query(  # type: ignore[attr-defined]
+            "INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 0)"
+        )
+
+
+# --- terms -----------------------------------------------------------------------------
+
+
+def test_bigrams_last_characters_and_words() -> None:
+    terms = doc_terms("央行宣布降息", "A股、科创50ETF和５Ｇ", "")
+    assert terms.title == ("央行", "行宣", "宣布", "布降", "降息", "息")
+    assert terms.body == ("a", "股", "科创", "创", "50", "etf", "和", "5", "g")
+    assert set(terms.chars) == set("央行宣布降息股科创和")
+
+
+def test_query_clauses() -> None:
+    parsed = parse_query('央 降息 长安汽 A股 股A 中证500ETF "600519.SH" 5G手机 NEAR(x) -y*')
+    assert [(c.tokens, c.prefix) for c in parsed.clauses] == [
+        (("央",), False),
+        (("降息",), False),
+        (("长安", "安汽"), False),
+        (("a", "股"), True),
+        (("股", "a"), False),
+        (("中证", "证", "500", "etf"), False),
+        (("600519", "sh"), False),
+        (("5", "g", "手机"), False),
+        (("near",), False),
+        (("x",), False),
+        (("y",), False),
+    ]
+    # every token is quoted in FTS5 and in tsquery text: nothing is an operator
+    assert parsed.fts5().count('"') == 2 * len(parsed.clauses)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "！？。", "***", '"', "--", "()", "\x00"])
+def test_query_with_nothing_to_search_is_refused(text: str) -> None:
+    with pytest.raises(QueryError, match="no letter, digit or Chinese character"):
+        parse_query(text)
+
+
+def test_too_long_query_is_refused_with_the_limit() -> None:
+    with pytest.raises(QueryError, match=f"at most {MAX_QUERY_CHARS}"):
+        parse_query("央行" * 150)
+
+
+def test_doc_ids_order_as_time() -> None:
+    assert doc_base(BASE_TIME + timedelta(seconds=1)) == doc_base(BASE_TIME) + 256
+    assert doc_base(BASE_TIME + timedelta(milliseconds=999)) == doc_base(BASE_TIME)
+    assert doc_base(datetime(1990, 1, 1, tzinfo=UTC)) < doc_base(BASE_TIME)
+
+
+def test_items_of_one_second_keep_their_order(store: Store) -> None:
+    items = [
+        make_item(upstream_id=f"q{n}", title=f"同一秒{n}号", published_at=BASE_TIME)
+        for n in range(300)
+    ]
+    store.upsert_items(items)
+    assert all_hits(store, SearchQuery(text="同一秒")) == [f"q{n}" for n in reversed(range(300))]
+    # the 257th and later items of one second take the next second's slots: still in order
+    later = make_item(
+        upstream_id="late", title="同一秒之后", published_at=BASE_TIME + timedelta(seconds=1)
+    )
+    store.upsert_items([later])
+    assert all_hits(store, SearchQuery(text="同一秒"))[:2] == ["late", "q299"]
+    # (and a date range counts them in that next second)
+    until = BASE_TIME + timedelta(seconds=1)
+    assert ids(store, "同一秒", until=until) == {f"q{n}" for n in range(256)}
+
+
+# --- behaviour on both engines ----------------------------------------------------------
+
+
+@pytest.fixture
+def small(store: Store) -> Store:
+    items = [
+        make_item(upstream_id="a", title="央行宣布降息", digest="央行今日宣布降息25个基点。"),
+        make_item(upstream_id="b", title="央行，降息预期升温", digest="市场人士认为仍有空间。"),
+        make_item(upstream_id="c", title="长安汽车8月销量增长", digest="长安汽车公布产销快报。"),
+        make_item(
+            upstream_id="d",
+            title="西安长安区发布购房补贴",
+            digest="购买新房给予补贴，汽车消费券同步发放。",
+        ),
+        make_item(
+            upstream_id="e", title="科创50ETF成交放量", digest="科创50ETF、沪深300ETF获资金流入。"
+        ),
+        make_item(
+            upstream_id="f", title="贵州茅台（600519.SH）发布公告", digest="600519盘中涨超5%。"
+        ),
+        make_item(
+            upstream_id="g", title="5G-A商用加速", digest="运营商推出5G手机套餐，A股通信板块走强。"
+        ),
+        make_item(
+            upstream_id="h", title="Netflix股价上涨", digest="NEXT财年展望乐观。", source="other"
+        ),
+        make_item(upstream_id="i", title="铜价走高", digest="沪铜主力合约涨2%。", importance=1),
+    ]
+    store.upsert_items(items)
+    return store
+
+
+def test_two_characters_inside_a_longer_run(small: Store) -> None:
+    assert ids(small, "降息") == {"a", "b"}
+    assert ids(small, "宣布") == {"a"}
+    # no bigram is made across the comma of 央行，降息
+    assert ids(small, "行降") == set()
+
+
+def test_single_characters(small: Store) -> None:
+    assert ids(small, "铜") == {"i"}
+    assert ids(small, "息") == {"a", "b"}  # a run's last character
+    assert ids(small, "央") == {"a", "b"}  # a run's first character
+
+
+def test_phrase_keeps_its_characters_together(small: Store) -> None:
+    assert ids(small, "长安汽车") == {"c"}
+    assert ids(small, "长安") == {"c", "d"}
+    assert ids(small, "长安 汽车") == {"c", "d"}  # two words, anywhere
+    assert ids(small, '"长安 汽车"') == {"c"}  # quoted: together, as written in Chinese
+
+
+def test_mixed_scripts(small: Store) -> None:
+    assert ids(small, "ETF") == {"e"}
+    assert ids(small, "ｅｔｆ") == {"e"}
+    assert ids(small, "沪深300ETF") == {"e"}
+    assert ids(small, "600519") == {"f"}
+    assert ids(small, "600519.SH") == {"f"}
+    assert ids(small, "5G") == {"g"}
+    assert ids(small, "5G手机") == {"g"}
+    assert ids(small, "A股") == {"g"}
+    # whole words only: "xt" is not in NEXT, "flix" not in Netflix
+    assert ids(small, "xt") == set()
+    assert ids(small, "netflix") == {"h"}
+
+
+def test_filters(small: Store) -> None:
+    everything = ids(small, "央行")
+    assert everything == {"a", "b"}
+    assert ids(small, "股", source="other") == {"h"}
+    assert ids(small, "涨", important=True) == {"i"}
+    assert ids(small, "涨", important=False) == {"f", "h"}
+    a = small.get_item("eastmoney_fast", "a")
+    b = small.get_item("eastmoney_fast", "b")
+    assert a is not None
+    assert b is not None
+    assert ids(small, "央行", since=b.published_at) == {"b"}
+    assert ids(small, "央行", until=b.published_at) == {"a"}
+    assert ids(small, "央行", since=a.published_at, until=b.published_at) == {"a"}
+
+
+def test_newest_first_and_pages(small: Store) -> None:
+    hits = search(small, SearchQuery(text="涨", limit=2))
+    assert [h.item.upstream_id for h in hits.hits] == ["i", "h"]
+    assert hits.more
+    assert hits.next_offset == 2
+    rest = search(small, SearchQuery(text="涨", limit=2, offset=2))
+    assert [h.item.upstream_id for h in rest.hits] == ["f"]
+    assert rest.next_offset is None
+    assert search(small, SearchQuery(text="涨", offset=10)).hits == ()
+
+
+def test_relevance_order_puts_the_title_hit_first(small: Store) -> None:
+    results = search(small, SearchQuery(text="长安汽车", order="relevance"))
+    assert [h.item.upstream_id for h in results.hits] == ["c"]
+    results = search(small, SearchQuery(text="汽车", order="relevance"))
+    assert [h.item.upstream_id for h in results.hits] == ["c", "d"]
+
+
+def test_edits_are_reflected(store: Store) -> None:
+    item = make_item(upstream_id="x1", title="比亚迪发布新车型", digest="售价十万元。")
+    store.upsert_items([item])
+    assert ids(store, "比亚迪") == {"x1"}
+    store.upsert_items([item.replace(title="蔚来发布新车型", digest="售价二十万元。")])
+    assert ids(store, "比亚迪") == set()
+    assert ids(store, "蔚来") == {"x1"}
+    assert ids(store, "二十万") == {"x1"}
+    # the published time moved: the date filter follows it
+    later = item.published_at + timedelta(days=3)
+    store.upsert_items([item.replace(title="蔚来发布新车型", published_at=later)])
+    assert ids(store, "蔚来", since=later) == {"x1"}
+    assert ids(store, "蔚来", until=later) == set()
+    fts_integrity(store)
+    assert index_status(store).ok
+
+
+def test_item_written_twice_in_one_batch(store: Store) -> None:
+    first = make_item(upstream_id="t2", title="第一版标题", digest="")
+    store.upsert_items([first, first.replace(title="第二版标题")])
+    assert ids(store, "第二版") == {"t2"}
+    assert ids(store, "第一版") == set()
+    fts_integrity(store)
+
+
+HOSTILE = [
+    '"',
+    '"央行',
+    "央行*",
+    "* 央行",
+    "NEAR(央行 降息, 2)",
+    "央行 OR 降息",
+    "央行 AND NOT 降息",
+    "-央行",
+    "(央行",
+    "央行)",
+    "title:央行",
+    "{title}: 央行",
+    "^央行",
+    "央行'; DROP TABLE items; --",
+    "50% 央行",
+    "央行_降息",
+    "\\央行\\",
+    "'央行':*",
+    "央行 & 降息 | !降息 <-> x",
+    "🚀央行🚀",
+    "央行\x00降息",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_queries_answer_results_or_say_why_not(small: Store, text: str) -> None:
+    if "央" not in text:
+        with pytest.raises(QueryError, match="search for"):
+            search(small, SearchQuery(text=text, order="relevance"))
+        return
+    results = search(small, SearchQuery(text=text, order="relevance"))
+    assert all("央" in h.item.title + h.item.digest for h in results.hits)
+
+
+def test_very_long_query_is_a_clear_error(small: Store) -> None:
+    with pytest.raises(QueryError, match="at most"):
+        search(small, SearchQuery(text="央行" * 5000))
+
+
+@pytest.fixture(scope="module")
+def property_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    store = open_store(f"sqlite:///{tmp_path_factory.mktemp('prop') / 'p.db'}")
+    store.upsert_items([make_item(upstream_id=f"p{n}") for n in range(5)])
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(max_size=60))
+def test_any_text_is_results_or_a_query_error(property_store: Store, text: str) -> None:
+    try:
+        results = search(property_store, SearchQuery(text=text, order="relevance"))
+    except QueryError as exc:
+        assert str(exc)  # noqa: PT017 - any QueryError is fine; it must say something
+        return
+    assert len(results.hits) <= 5
+
+
+def test_bad_query_values_are_query_errors() -> None:
+    for params, word in (
+        ({"q": "x", "order": "oldest"}, "order"),
+        ({"q": "x", "limit": "0"}, "limit"),
+        ({"q": "x", "limit": "１０"}, "limit"),
+        ({"q": "x", "offset": "-1"}, "offset"),
+        ({"q": "x", "since": "yesterday"}, "since"),
+        ({"q": "x", "important": "maybe"}, "important"),
+        ({"q": "x", "since": "2024-09-02", "until": "2024-09-01"}, "since"),
+        ({"q": ""}, "q"),
+    ):
+        with pytest.raises(QueryError, match=word):
+            query_from_params(params)
+    query = query_from_params({"q": "央行", "until": "2024-09-02"})
+    assert query.until == datetime(2024, 9, 2, 16, 0, tzinfo=UTC)  # the day ends 24:00 Beijing
+
+
+def test_snippets_mark_hits_and_escape_everything_else(store: Store) -> None:
+    store.upsert_items(
+        [
+            make_item(
+                upstream_id="s1",
+                title="<script>alert(1)</script>央行 & 银行",
+                digest="前文" * 60 + "央行宣布降息，<b>市场</b>反应积极" + "后文" * 60,
+            )
+        ]
+    )
+    hit = search(store, SearchQuery(text="央行 降息")).hits[0]
+    assert str(hit.title_html) == (
+        "&lt;script&gt;alert(1)&lt;/script&gt;<mark>央行</mark> &amp; 银行"
+    )
+    snippet = str(hit.snippet_html)
+    assert snippet.startswith("…")
+    assert snippet.endswith("…")
+    assert "<mark>央行</mark>宣布<mark>降息</mark>" in snippet
+    assert "<b>" not in snippet
+    assert "<script" not in snippet
+
+
+def test_each_story_once(store: Store) -> None:
+    first = make_item(
+        upstream_id="c1",
+        title="央行开展4053亿元7天期逆回购操作",
+        digest="财联社9月2日电，央行公告称，9月2日开展了4053亿元7天期逆回购操作，中标利率为1.70%。",
+    )
+    copy = first.replace(
+        upstream_id="c2",
+        digest="央行公告称，9月2日开展了4053亿元7天期逆回购操作，中标利率为1.70%。东财快讯",
+        published_at=first.published_at + timedelta(minutes=1),
+    )
+    other = make_item(upstream_id="c3", title="央行：近期将下调存款准备金率0.5个百分点")
+    store.upsert_items([first, copy, other])
+    every = search(store, SearchQuery(text="央行"))
+    assert [h.item.upstream_id for h in every.hits] == ["c3", "c2", "c1"]
+    assert {h.item.upstream_id: h.copies for h in every.hits} == {"c1": 1, "c2": 1, "c3": 0}
+    once = search(store, SearchQuery(text="央行", dedupe=True))
+    assert [h.item.upstream_id for h in once.hits] == ["c3", "c1"]
+    # a later report stands for its story when the earlier one does not match
+    only_copy = search(store, SearchQuery(text="东财快讯", dedupe=True))
+    assert [h.item.upstream_id for h in only_copy.hits] == ["c2"]
+
+
+def test_reindex_and_sync(store: Store) -> None:
+    store.upsert_items(
+        [make_item(upstream_id=f"r{n}", title=f"第{n}号降息预期") for n in range(30)]
+    )
+    before = ids(store, "降息")
+    assert len(before) == 30
+    assert reindex(store, batch=7) == 30
+    assert ids(store, "降息") == before
+    fts_integrity(store)
+    assert sync_index(store) == 0
+    status = index_status(store)
+    assert (status.items, status.indexed, status.stale, status.ok) == (30, 30, 0, True)
+
+
+def test_copied_items_are_indexed_by_sync(tmp_path: Path, store: Store) -> None:
+    from finews.store.copy import copy_db
+
+    store.upsert_items([make_item(upstream_id=f"k{n}", title="降息预期升温") for n in range(5)])
+    with open_store(f"sqlite:///{tmp_path / 'copy.db'}") as copied:
+        copy_db(store, copied)
+        assert ids(copied, "降息") == set()
+        assert not index_status(copied).ok
+        assert sync_index(copied) == 5
+        assert len(ids(copied, "降息")) == 5
+        assert index_status(copied).ok
+
+
+# --- the labelled queries ---------------------------------------------------------------
+
+
+def recall_at_10(store: Store) -> tuple[float, list[str]]:
+    total = 0.0
+    misses = []
+    for entry in QUERIES:
+        top = search(store, labelled_query(entry, order="relevance", limit=10))
+        found = {hit.item.upstream_id for hit in top.hits}
+        expected = set(entry["expected"])
+        value = len(found & expected) / min(len(expected), 10) if expected else 1.0
+        total += value
+        if value < 1:
+            misses.append(f"{entry['q']!r}: {value:.2f}")
+    return total / len(QUERIES), misses
+
+
+def test_labelled_queries_recall_at_10_and_exact_hits(store: Store) -> None:
+    assert len(QUERIES) >= 50
+    load_archive(store)
+    recall, misses = recall_at_10(store)
+    assert recall >= 0.95, misses
+    for entry in QUERIES:
+        found = all_hits(store, labelled_query(entry))
+        assert sorted(found) == entry["expected"], entry["q"]
+    fts_integrity(store)
+
+
+@pytest.mark.postgres
+def test_both_engines_give_the_same_hits(sqlite_url: str, pg_url: str) -> None:
+    with open_store(sqlite_url) as lite, open_store(pg_url) as pg:
+        load_archive(lite)
+        load_archive(pg)
+        for entry in QUERIES:
+            newest = labelled_query(entry)
+            assert all_hits(lite, newest) == all_hits(pg, newest), entry["q"]
+            ranked = labelled_query(entry, order="relevance")
+            assert sorted(all_hits(lite, ranked)) == sorted(all_hits(pg, ranked)), entry["q"]
+            once = labelled_query(entry, dedupe=True)
+            assert all_hits(lite, once) == all_hits(pg, once), entry["q"]
+        for text in HOSTILE[1:]:
+            query = SearchQuery(text=text)
+            assert all_hits(lite, query) == all_hits(pg, query), text
+
+
+# --- the web routes -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(small: Store) -> Iterator[Any]:
+    from starlette.applications import Starlette
+
+    from finews.publish.search_routes import routes
+    from site_data import TestClient
+
+    app = Starlette(routes=routes)
+    settings = SiteSettings(base_url="https://finews.example.org/", feed_size=5)
+    app.state.site = LiveSite(small, settings, Catalog.scan(small, settings.page_size))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_search_page(client: Any) -> None:
+    page = client.get("/search", params={"q": "长安汽车"})
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<mark>长安汽车</mark>" in page.text
+    assert 'href="https://finews.example.org/search.xml?q=' in page.text
+    assert client.get("/search").status_code == 200  # the empty form
+    bad = client.get("/search", params={"q": "央行", "limit": "many"})
+    assert bad.status_code == 400
+    assert "limit" in bad.text
+    long = client.get("/search", params={"q": "央" * 1000})
+    assert long.status_code == 400
+    assert "at most" in long.text
+    twice = client.get("/search?q=a&q=b")
+    assert twice.status_code == 400
+
+
+def test_search_api(client: Any) -> None:
+    reply = client.get("/api/search", params={"q": "降息", "order": "relevance"})
+    assert reply.status_code == 200
+    body = reply.json()
+    assert {hit["upstream_id"] for hit in body["hits"]} == {"a", "b"}
+    assert "<mark>降息</mark>" in body["hits"][0]["snippet_html"] + body["hits"][0]["title_html"]
+    assert body["next_offset"] is None
+    for params in ({}, {"q": " "}, {"q": "降息", "offset": "x"}, {"q": "!!!"}):
+        error = client.get("/api/search", params=params)
+        assert error.status_code == 400
+        assert error.json()["error"]
+
+
+def test_search_feed(client: Any) -> None:
+    reply = client.get("/search.xml", params={"q": "降息"})
+    assert reply.status_code == 200
+    assert reply.headers["content-type"].startswith("application/atom+xml")
+    assert "搜索：降息" in reply.text
+    assert reply.text.count("<entry>") == 2
+    assert client.get("/search.xml").status_code == 400
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def test_search_and_reindex_commands(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from finews.cli import cli
+    from finews.search_cli import commands
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with open_store(url) as store:
+        store.upsert_items(
+            [
+                make_item(
+                    upstream_id="m1", title="央行宣布降准", digest="央行决定下调存款准备金率。"
+                ),
+                make_item(upstream_id="m2", title="铜价走高", digest="沪铜主力合约上涨。"),
+            ]
+        )
+    added = [c for c in commands if c.name not in cli.commands]
+    for command in added:  # the lead registers finews.search_cli in finews.cli
+        cli.add_command(command)
+    try:
+        runner = CliRunner()
+        found = runner.invoke(cli, ["--database-url", url, "search", "央行", "--json"])
+        assert found.exit_code == 0, found.output
+        body = json.loads(found.output)
+        assert [hit["upstream_id"] for hit in body["hits"]] == ["m1"]
+        assert "<mark>央行</mark>" in body["hits"][0]["title_html"]
+        text = runner.invoke(cli, ["--database-url", url, "search", "降准", "--order", "relevance"])
+        assert text.exit_code == 0
+        assert "央行宣布降准" in text.output
+        empty = runner.invoke(cli, ["--database-url", url, "search", "!!!"])
+        assert empty.exit_code == 2
+        assert "no letter, digit or Chinese character" in empty.output
+        rebuilt = runner.invoke(cli, ["--database-url", url, "reindex"])
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert "indexed 2 items" in rebuilt.output
+    finally:
+        for command in added:
+            del cli.commands[str(command.name)]
