@@ -14,6 +14,7 @@ records its error in its state and the run goes on with the others.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -97,27 +98,7 @@ async def _fulltext(
         return raw, f"full text of {raw.upstream_id}: {exc}"
     if not text:
         return raw, None
-    return _with_content(raw, text), None
-
-
-def _with_content(raw: RawItem, text: str) -> RawItem:
-    return RawItem(
-        source=raw.source,
-        upstream_id=raw.upstream_id,
-        title=raw.title,
-        summary=raw.summary,
-        content=text,
-        url=raw.url,
-        published=raw.published,
-        media=raw.media,
-        kind=raw.kind,
-        importance=raw.importance,
-        stocks=raw.stocks,
-        author=raw.author,
-        fulltext_key=raw.fulltext_key,
-        cursor=raw.cursor,
-        extra=raw.extra,
-    )
+    return dataclasses.replace(raw, content=text), None
 
 
 @dataclass
