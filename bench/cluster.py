@@ -35,7 +35,7 @@ from search import COMPANIES, WORDS
 from timing import WORK, machine
 
 from finews.models import Item
-from finews.store import open_store
+from finews.store import ItemQuery, open_store
 from finews.store.base import SqlStore, to_db_time
 from finews.store.clusters import cluster_status, recluster
 
@@ -163,7 +163,9 @@ def quality(store: Any) -> dict[str, float]:
     }
 
 
-def incremental(path: Path, new: int, batch: int, after: datetime) -> dict[str, float]:
+def incremental(
+    path: Path, new: int, batch: int, after: datetime, *, seed: int
+) -> dict[str, float]:
     """Store ``new`` items after the archive's end; time the clustering step alone."""
     spent = [0.0]
     original = SqlStore._cluster_items
@@ -173,7 +175,7 @@ def incremental(path: Path, new: int, batch: int, after: datetime) -> dict[str, 
         original(self, cur, written)
         spent[0] += time.perf_counter() - started
 
-    items = list(reports(new, seed=99, start=after + timedelta(minutes=1)))
+    items = list(reports(new, seed=seed, start=after + timedelta(minutes=1)))
     SqlStore._cluster_items = timed  # type: ignore[method-assign]
     try:
         with open_store(f"sqlite:///{path}") as store:
@@ -201,14 +203,23 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--new", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the archive a previous run built (and grew)"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     path = WORK / f"cluster_{args.items}.db"
-    timings, last = build(path, args.items)
+    out = RESULTS / f"cluster_{args.items}.json"
+    if args.reuse and path.exists():
+        with open_store(f"sqlite:///{path}") as store:
+            last = next(iter(store.items(ItemQuery(limit=1)))).published_at
+        timings = json.loads(out.read_text(encoding="utf-8"))["build"] if out.exists() else {}
+    else:
+        timings, last = build(path, args.items)
     print(f"archive of {args.items}: {json.dumps(timings)}")
     with open_store(f"sqlite:///{path}") as store:
         before = cluster_status(store)
-    result = incremental(path, args.new, args.batch, last)
+    result = incremental(path, args.new, args.batch, last, seed=1000 + args.batch)
     print(json.dumps(result))
     report = {
         "items": args.items,
@@ -219,7 +230,9 @@ def main() -> None:
         "incremental": result,
     }
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"cluster_{args.items}.json"
+    if args.reuse and out.exists():
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+        report["incremental_runs"] = [*earlier.get("incremental_runs", []), earlier["incremental"]]
     out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"wrote {out}")
 

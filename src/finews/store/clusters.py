@@ -332,10 +332,15 @@ class ClusterMixin:
         )
         rows = cur.fetchall()
         # the stories as stored now are the truth; the window only caches fingerprints
-        cluster_of = {int(r[0]): int(r[1]) for r in rows}
+        cluster_of = {item_id: cluster_id for item_id, cluster_id, _ in rows}
         window = self._window()
         window.trim(low, high)
-        stale = {int(r[0]): int(r[2]) for r in rows if not window.holds(int(r[0]), int(r[2]))}
+        held = window.fps
+        stale = {
+            item_id: revision
+            for item_id, _, revision in rows
+            if (entry := held.get(item_id)) is None or entry[0] != revision
+        }
         for item_id, fp in self._load_fps(cur, stale).items():
             window.add(stale[item_id], fp)
         # stories merged during this write: old cluster id → the one it joined

@@ -19,7 +19,7 @@ taken in the order they are indexed, so usually in id order; a 257th item of one
 takes the next second's first slot). On SQLite it is the FTS5 rowid, so newest-first reads
 the index in rowid order and stops at the page end, and a date range is a rowid range: a
 common term at a million items costs no sort. Small gaps between consecutive ids keep the
-index small (measured: a third smaller than ids holding the item id in their low 32 bits).
+index small (measured: a quarter smaller than ids holding the item id in their low 32 bits).
 
 Relevance order ranks the newest :data:`RELEVANCE_WINDOW` matches (bm25 on SQLite,
 ``ts_rank`` on PostgreSQL): for news the newest matches are the ones worth ranking, and it
