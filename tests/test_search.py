@@ -1,6 +1,7 @@
 """Search over the archive on both engines: one- and two-character terms, phrases, mixed
-scripts, filters, order and pages, the index following edits, hostile queries, snippets,
-each story once, the labelled queries' recall@10, and the web routes.
+scripts, Simplified and Traditional Chinese, filters, order and pages, the index following
+edits, hostile queries, snippets, each story once, the labelled queries' recall@10, and the
+web routes.
 
 The archive of the labelled queries is ``tests/data/cluster/labelled.json`` plus
 ``tests/data/search/extra_items.json``; the queries and the items each should find are in
@@ -10,6 +11,8 @@ The archive of the labelled queries is ``tests/data/cluster/labelled.json`` plus
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finews.models import Item
-from finews.process.index import MAX_QUERY_CHARS, QueryError, doc_terms, parse_query
+from finews.normalize.variant import convert
+from finews.process.index import MAX_QUERY_CHARS, MAX_TERMS, QueryError, doc_terms, parse_query
 from finews.publish.catalog import Catalog
 from finews.publish.site import SiteSettings
 from finews.publish.web import LiveSite
@@ -135,8 +139,53 @@ def test_query_clauses() -> None:
         (("x",), False),
         (("y",), False),
     ]
+    # terms with Chinese characters also match their Traditional form
+    assert [[a.tokens for a in c.alternatives] for c in parsed.clauses if c.alternatives] == [
+        [("長安", "安汽")],
+        [("中證", "證", "500", "etf")],
+        [("5", "g", "手機")],
+    ]
     # every token is quoted in FTS5 and in tsquery text: nothing is an operator
-    assert parsed.fts5().count('"') == 2 * len(parsed.clauses)
+    phrases = sum(len(clause.phrases()) for clause in parsed.clauses)
+    assert parsed.fts5().count('"') == 2 * phrases
+
+
+def test_query_in_either_script() -> None:
+    simplified = parse_query("东方财富")
+    assert simplified.fts5() == '("东方 方财 财富" OR "東方 方財 財富")'
+    assert simplified.tsquery() == (
+        "(('东方' <-> '方财' <-> '财富') | ('東方' <-> '方財' <-> '財富'))"
+    )
+    assert simplified.needles == ("东方财富", "東方財富")
+    traditional = parse_query("東方財富")
+    assert set(traditional.clauses[0].phrases()) == set(simplified.clauses[0].phrases())
+    # one term, whichever script it is written in
+    assert len(parse_query("東方財富 东方财富").clauses) == 1
+    # Traditional as OpenCC, Taiwan and Hong Kong write it
+    assert {tokens for tokens, _ in parse_query("台积电").clauses[0].phrases()} == {
+        ("台积", "积电"),
+        ("臺積", "積電"),
+        ("台積", "積電"),
+    }
+    # a lone last character stays a prefix in every form
+    assert parse_query("ETF資").clauses[0].phrases() == (
+        (("etf", "資"), True),
+        (("etf", "资"), True),
+    )
+    # the same in both scripts, or no Chinese at all: nothing added
+    assert parse_query("央行 ETF 600519.SH").fts5() == '"央行" AND "etf" AND "600519 sh"'
+    assert parse_query("東方財富", match_variants=False).fts5() == '"東方 方財 財富"'
+
+
+def test_query_without_chinese_does_not_load_opencc() -> None:
+    code = (
+        "import sys; from finews.process.index import parse_query; "
+        "parse_query('ETF 600519.SH Tesla café 5G'); print('opencc' in sys.modules)"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert ran.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "！？。", "***", '"', "--", "()", "\x00"])
@@ -238,6 +287,97 @@ def test_mixed_scripts(small: Store) -> None:
     # whole words only: "xt" is not in NEXT, "flix" not in Netflix
     assert ids(small, "xt") == set()
     assert ids(small, "netflix") == {"h"}
+
+
+@pytest.fixture
+def scripts(store: Store) -> Store:
+    """The same names in Simplified and in Traditional (OpenCC's, Taiwan's, Hong Kong's)."""
+    items = [
+        make_item(upstream_id="s1", title="东方财富发布半年报", digest="东方财富营业收入增长。"),
+        make_item(upstream_id="t1", title="東方財富發佈半年報", digest="東方財富營業收入增長。"),
+        make_item(upstream_id="x", title="东方航空与财富管理", digest="两家公司签约。"),
+        make_item(upstream_id="e", title="东方财富ETF获资金流入", digest="规模创新高。"),
+        make_item(upstream_id="tw", title="台積電法說會", digest="台積電為全球最大晶圓代工廠。"),
+        make_item(upstream_id="std", title="臺積電公佈營收", digest="市場關注。"),
+        make_item(
+            upstream_id="cn", title="台积电业绩说明会", digest="台积电为全球最大晶圆代工厂。"
+        ),
+    ]
+    store.upsert_items(items)
+    return store
+
+
+def test_traditional_query_finds_simplified_items_and_the_reverse(scripts: Store) -> None:
+    assert ids(scripts, "東方財富") == {"s1", "t1", "e"}
+    assert ids(scripts, "东方财富") == {"s1", "t1", "e"}
+    assert ids(scripts, "發佈") == {"s1", "t1"}
+    assert ids(scripts, "发布") == {"s1", "t1"}
+    assert ids(scripts, "台积电") == {"tw", "std", "cn"}
+    assert ids(scripts, "臺積電") == {"tw", "std", "cn"}
+    assert ids(scripts, "为全球") == {"tw", "cn"}
+    # one character (the chars field), and words in two scripts in one query
+    assert ids(scripts, "財") == {"s1", "t1", "x", "e"}
+    assert ids(scripts, "東方 管理") == {"x"}
+    assert ids(scripts, "东方财富 營業收入") == {"s1", "t1"}
+
+
+def test_phrases_across_scripts(scripts: Store) -> None:
+    assert ids(scripts, '"東方 財富"') == {"s1", "t1", "e"}  # together, as in Chinese
+    assert ids(scripts, "東方 財富") == {"s1", "t1", "x", "e"}  # two words, anywhere
+    assert ids(scripts, "東方財富發佈半年報") == {"s1", "t1"}
+    assert ids(scripts, "東方財") == {"s1", "t1", "e"}  # the text may go on
+
+
+def test_mixed_query_in_either_script(scripts: Store) -> None:
+    assert ids(scripts, "東方財富ETF") == {"e"}
+    assert ids(scripts, "ETF 東方財富") == {"e"}
+    assert ids(scripts, "ETF獲") == {"e"}  # 获资金: a lone last character is a prefix
+    assert ids(scripts, "ETF 東方航空") == set()
+
+
+def test_snippets_mark_the_form_the_text_has(scripts: Store) -> None:
+    hits = {h.item.upstream_id: h for h in search(scripts, SearchQuery(text="東方財富")).hits}
+    assert str(hits["s1"].title_html) == "<mark>东方财富</mark>发布半年报"
+    assert str(hits["t1"].title_html) == "<mark>東方財富</mark>發佈半年報"
+    assert str(hits["s1"].snippet_html) == "<mark>东方财富</mark>营业收入增长。"
+    assert str(hits["t1"].snippet_html) == "<mark>東方財富</mark>營業收入增長。"
+    found = search(scripts, SearchQuery(text="台积电 为"))
+    marked = {h.item.upstream_id: str(h.snippet_html) for h in found.hits}
+    # (hits next to each other are one mark)
+    assert marked == {
+        "tw": "<mark>台積電為</mark>全球最大晶圓代工廠。",
+        "cn": "<mark>台积电为</mark>全球最大晶圆代工厂。",
+    }
+
+
+TRADITIONAL_HOSTILE = [
+    '"東方財富',
+    "東方財富*",
+    "東方財富 OR 央行",
+    "NEAR(東方財富 發佈, 2)",
+    "東方財富'; DROP TABLE items; --",
+    "東方財富 & 發佈 | !財富 <-> x",
+    "\\東方財富\\",
+    "'東方財富':*",
+    "🚀東方財富🚀",
+    "東方財富\x00發佈",
+    "東方財富發佈半年報" * 22,  # 198 characters: one long phrase, in three scripts
+]
+
+
+@pytest.mark.parametrize("text", TRADITIONAL_HOSTILE)
+def test_hostile_queries_in_traditional(scripts: Store, text: str) -> None:
+    results = search(scripts, SearchQuery(text=text, order="relevance"))
+    assert {h.item.upstream_id for h in results.hits} <= {"s1", "t1", "e"}
+
+
+def test_long_traditional_queries_are_clear_errors(scripts: Store) -> None:
+    with pytest.raises(QueryError, match=f"at most {MAX_QUERY_CHARS}"):
+        search(scripts, SearchQuery(text="東方財富" * 51))
+    words = "东方 财富 发布 营业 收入 增长 台湾 积电 说会 全球 最大 晶圆 代工 航空 管理 公司 签约"
+    assert len(words.split()) == MAX_TERMS + 1
+    with pytest.raises(QueryError, match=f"at most {MAX_TERMS}"):
+        search(scripts, SearchQuery(text=convert(words, "hant")))
 
 
 def test_filters(small: Store) -> None:
@@ -473,6 +613,9 @@ def test_labelled_queries_recall_at_10_and_exact_hits(store: Store) -> None:
     for entry in QUERIES:
         found = all_hits(store, labelled_query(entry))
         assert sorted(found) == entry["expected"], entry["q"]
+        # the archive is Simplified: the query in Traditional finds the very same items
+        traditional = convert(entry["q"], "hant")
+        assert all_hits(store, labelled_query({**entry, "q": traditional})) == found, traditional
     fts_integrity(store)
 
 
@@ -488,7 +631,11 @@ def test_both_engines_give_the_same_hits(sqlite_url: str, pg_url: str) -> None:
             assert sorted(all_hits(lite, ranked)) == sorted(all_hits(pg, ranked)), entry["q"]
             once = labelled_query(entry, dedupe=True)
             assert all_hits(lite, once) == all_hits(pg, once), entry["q"]
-        for text in HOSTILE[1:]:
+            traditional = labelled_query({**entry, "q": convert(entry["q"], "hant")})
+            assert all_hits(lite, traditional) == all_hits(pg, traditional), entry["q"]
+            ranked = labelled_query({**entry, "q": convert(entry["q"], "hant")}, order="relevance")
+            assert sorted(all_hits(lite, ranked)) == sorted(all_hits(pg, ranked)), entry["q"]
+        for text in HOSTILE[1:] + TRADITIONAL_HOSTILE:
             query = SearchQuery(text=text)
             assert all_hits(lite, query) == all_hits(pg, query), text
 
@@ -515,6 +662,9 @@ def test_search_page(client: Any) -> None:
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert "<mark>长安汽车</mark>" in page.text
+    traditional = client.get("/search", params={"q": "長安汽車"})
+    assert traditional.status_code == 200
+    assert "<mark>长安汽车</mark>" in traditional.text
     assert 'href="https://finews.example.org/search.xml?q=' in page.text
     assert client.get("/search").status_code == 200  # the empty form
     bad = client.get("/search", params={"q": "央行", "limit": "many"})
@@ -566,6 +716,7 @@ def test_search_and_reindex_commands(tmp_path: Path) -> None:
                     upstream_id="m1", title="央行宣布降准", digest="央行决定下调存款准备金率。"
                 ),
                 make_item(upstream_id="m2", title="铜价走高", digest="沪铜主力合约上涨。"),
+                make_item(upstream_id="m3", title="东方财富发布公告", digest="东方财富公告。"),
             ]
         )
     added = [c for c in commands if c.name not in cli.commands]
@@ -581,12 +732,20 @@ def test_search_and_reindex_commands(tmp_path: Path) -> None:
         text = runner.invoke(cli, ["--database-url", url, "search", "降准", "--order", "relevance"])
         assert text.exit_code == 0
         assert "央行宣布降准" in text.output
+        either = runner.invoke(cli, ["--database-url", url, "search", "東方財富", "--json"])
+        assert either.exit_code == 0, either.output
+        hits = json.loads(either.output)["hits"]
+        assert [hit["upstream_id"] for hit in hits] == ["m3"]
+        assert "<mark>东方财富</mark>" in hits[0]["title_html"]
+        plain = runner.invoke(cli, ["--database-url", url, "search", "東方財富"])
+        assert plain.exit_code == 0
+        assert "东方财富发布公告" in plain.output
         empty = runner.invoke(cli, ["--database-url", url, "search", "!!!"])
         assert empty.exit_code == 2
         assert "no letter, digit or Chinese character" in empty.output
         rebuilt = runner.invoke(cli, ["--database-url", url, "reindex"])
         assert rebuilt.exit_code == 0, rebuilt.output
-        assert "indexed 2 items" in rebuilt.output
+        assert "indexed 3 items" in rebuilt.output
     finally:
         for command in added:
             del cli.commands[str(command.name)]

@@ -31,7 +31,12 @@ def test_markup_survives_conversion() -> None:
 
 def test_variants_for_search() -> None:
     assert variants("东方财富") == ("东方财富", "東方財富")
+    assert variants("東方財富") == ("東方財富", "东方财富")
     assert variants("USD") == ("USD",)
+    # Traditional as OpenCC, Taiwan and Hong Kong write it
+    assert variants("为") == ("为", "爲", "為")
+    assert variants("台积电") == ("台积电", "臺積電", "台積電")
+    assert variants("說明會") == ("說明會", "说明会", "説明會")
 
 
 def test_an_unknown_variant_is_a_config_error() -> None:

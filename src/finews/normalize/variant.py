@@ -6,9 +6,11 @@ The conversion is OpenCC's (``opencc-python-reimplemented``, pure Python, with i
 tables: 头发 → 頭髮, 发布 → 發佈, not character by character). ``"hans"`` converts to
 Simplified (``t2s``), ``"hant"`` to Traditional (``s2t``), ``""`` leaves text as it is.
 
-Converting a search query the same way as the displayed text lets a reader who types 東方財富
-find 东方财富 items when the site shows Simplified; for matching either form whatever the
-setting, search both :func:`variants` of a query.
+Search matches either script whatever this setting: :func:`finews.process.index.parse_query`
+looks for each Chinese term in all its :func:`variants`, so 東方財富 finds 东方财富 items and
+the reverse. Traditional Chinese is written in more than one standard (为 is 爲 in OpenCC's
+own, 為 in Taiwan and Hong Kong; 台积电 is 台積電 there, 臺積電 in OpenCC's), so the variants
+of a text are its Simplified form and that form in each of them.
 """
 
 from __future__ import annotations
@@ -52,10 +54,26 @@ def convert(text: str, variant: str) -> str:
     engine = converter(variant)
     if engine is None or not text or text.isascii():
         return text
+    return _convert_with(engine, text)
+
+
+def _convert_with(engine: Any, text: str) -> str:
     with _LOCK:
         return str(engine.convert(text))
 
 
+#: OpenCC configurations of the Traditional standards a text may be written in: OpenCC's
+#: own (the display setting ``hant``), Taiwan's and Hong Kong's
+_TRADITIONAL = ("s2t", "s2tw", "s2hk")
+
+
 def variants(text: str) -> tuple[str, ...]:
-    """``text`` and its Simplified and Traditional forms, without repeats (for search)."""
-    return tuple(dict.fromkeys((text, convert(text, "hans"), convert(text, "hant"))))
+    """``text``, its Simplified form, and that form in each Traditional standard (OpenCC's,
+    Taiwan's, Hong Kong's), without repeats, in that order (for search): 为 gives 为 爲 為,
+    東方財富 gives 東方財富 东方财富. ASCII text is returned alone, without loading OpenCC."""
+    if not text or text.isascii():
+        return (text,)
+    simplified = convert(text, "hans")
+    forms = [text, simplified]
+    forms += [_convert_with(_opencc(config), simplified) for config in _TRADITIONAL]
+    return tuple(dict.fromkeys(forms))

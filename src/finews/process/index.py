@@ -33,6 +33,13 @@ and no input can produce a syntax error. A Han run at the end of a term leaves o
 character (the text may go on: 长安汽 finds 长安汽车), and a lone Han character at the end of
 a term is a prefix (A股 finds A股市场).
 
+A term with Chinese characters matches in either script: it is also looked for in its other
+forms (:func:`finews.normalize.variant.variants`: Simplified, and Traditional as OpenCC,
+Taiwan and Hong Kong write it), any of which may match, so 東方財富 finds 东方财富 and the
+reverse, 台积电 finds 台積電 and 臺積電, and hits are highlighted in the form the text has.
+The index is not involved (items are indexed as written), so this needs no reindex; a
+term without Chinese characters is left as it is (and OpenCC is not loaded for it).
+
 Both engines get exactly these tokens: SQLite an FTS5 table tokenised by ``unicode61`` over
 space-separated terms, PostgreSQL a ``tsvector`` built from a literal (no parser involved).
 PostgreSQL keeps at most 256 positions of one lexeme and none past 16383; streams are cut
@@ -52,6 +59,7 @@ from functools import lru_cache
 from markupsafe import Markup, escape
 
 from finews.errors import FinewsError
+from finews.normalize.variant import variants
 
 __all__ = [
     "FILLER",
@@ -249,17 +257,38 @@ class Clause:
     tokens: tuple[str, ...]
     prefix: bool = False
 
+    #: the same term in the other script(s) (東方財富 for 东方财富): phrases, without
+    #: alternatives of their own, any of which may match instead
+    alternatives: tuple[Clause, ...] = ()
+
+    def phrases(self) -> tuple[tuple[tuple[str, ...], bool], ...]:
+        """(tokens, prefix) of the term as written and of each alternative."""
+        own = ((self.tokens, self.prefix),)
+        return own + tuple((a.tokens, a.prefix) for a in self.alternatives)
+
     def fts5(self) -> str:
-        """The clause in FTS5 query syntax (every token quoted: never an operator)."""
-        text = '"' + " ".join(t.replace('"', '""') for t in self.tokens) + '"'
-        return text + " *" if self.prefix else text
+        """The clause in FTS5 query syntax (every token quoted: never an operator), its
+        phrases in an ``OR`` group when it has alternatives."""
+        phrases = [_fts5_phrase(tokens, prefix) for tokens, prefix in self.phrases()]
+        return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
 
     def tsquery(self) -> str:
-        """The clause as PostgreSQL ``tsquery`` text."""
-        parts = ["'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in self.tokens]
-        if self.prefix:
-            parts[-1] += ":*"
-        return "(" + " <-> ".join(parts) + ")"
+        """The clause as PostgreSQL ``tsquery`` text, its phrases ORed (``|``) when it has
+        alternatives."""
+        phrases = [_tsquery_phrase(tokens, prefix) for tokens, prefix in self.phrases()]
+        return phrases[0] if len(phrases) == 1 else "(" + " | ".join(phrases) + ")"
+
+
+def _fts5_phrase(tokens: Sequence[str], prefix: bool) -> str:
+    text = '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
+    return text + " *" if prefix else text
+
+
+def _tsquery_phrase(tokens: Sequence[str], prefix: bool) -> str:
+    parts = ["'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in tokens]
+    if prefix:
+        parts[-1] += ":*"
+    return "(" + " <-> ".join(parts) + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +308,7 @@ class ParsedQuery:
         return " & ".join(clause.tsquery() for clause in self.clauses)
 
 
-def _term_clauses(runs: Sequence[tuple[str, str]]) -> list[Clause]:
+def _phrase(runs: Sequence[tuple[str, str]]) -> Clause:
     """One term's phrase: the tokens the text has wherever the term occurs in it."""
     phrase: list[str] = []
     for index, (kind, run) in enumerate(runs):
@@ -290,12 +319,25 @@ def _term_clauses(runs: Sequence[tuple[str, str]]) -> list[Clause]:
     # a lone Han character at the end: the text's run may go on (A股 in A股市场); alone it
     # is found in the chars field
     prefix = kind == "han" and len(run) == 1 and len(runs) > 1
-    return [Clause(tuple(phrase), prefix=prefix)]
+    return Clause(tuple(phrase), prefix=prefix)
 
 
-def parse_query(text: str) -> ParsedQuery:
+def _term_forms(runs: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """A term's runs as written, then in each other form of its Chinese (Simplified and
+    Traditional, see :func:`~finews.normalize.variant.variants`); only as written when it
+    has no Han run."""
+    if not any(kind == "han" for kind, _ in runs):
+        return [runs]
+    # runs joined by spaces split again the same way (two Han runs never touch in a term)
+    forms = variants(" ".join(run for _, run in runs))
+    others = (list(_runs(fold(form))) for form in forms[1:])
+    return [runs, *(other for other in others if other)]
+
+
+def parse_query(text: str, *, match_variants: bool = True) -> ParsedQuery:
     """The clauses of a reader's query; :class:`QueryError` when it has no searchable
-    character or is longer than :data:`MAX_QUERY_CHARS`."""
+    character or is longer than :data:`MAX_QUERY_CHARS`. Each term with Chinese characters
+    also matches its Simplified and Traditional forms unless ``match_variants`` is false."""
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
             f"the query has {len(text)} characters; search for at most {MAX_QUERY_CHARS}"
@@ -311,16 +353,24 @@ def parse_query(text: str) -> ParsedQuery:
         position = quoted.end()
     terms.extend(_split_terms(folded[position:]))
     clauses: list[Clause] = []
+    seen: set[frozenset[tuple[tuple[str, ...], bool]]] = set()
+    needles: set[str] = set()
     for term in terms:
-        for clause in _term_clauses(term):
-            if clause not in clauses:
-                clauses.append(clause)
+        forms = _term_forms(term) if match_variants else [term]
+        phrases = list(dict.fromkeys(_phrase(form) for form in forms))
+        clause = Clause(phrases[0].tokens, phrases[0].prefix, tuple(phrases[1:]))
+        # 东方财富 and 東方財富 are one term, whichever is written first
+        key = frozenset(clause.phrases())
+        if key not in seen:
+            seen.add(key)
+            clauses.append(clause)
+        needles.update(run for form in forms for _, run in form)
     if not clauses:
         raise QueryError("the query has no letter, digit or Chinese character to search for")
     if len(clauses) > MAX_TERMS:
         raise QueryError(f"the query has {len(clauses)} terms; use at most {MAX_TERMS}")
-    needles = sorted({run for term in terms for _, run in term}, key=lambda n: (-len(n), n))
-    return ParsedQuery(text=text, clauses=tuple(clauses), needles=tuple(needles))
+    ordered = sorted(needles, key=lambda n: (-len(n), n))
+    return ParsedQuery(text=text, clauses=tuple(clauses), needles=tuple(ordered))
 
 
 def _joined_han(runs: list[tuple[str, str]]) -> list[tuple[str, str]]:

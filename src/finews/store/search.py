@@ -2,7 +2,8 @@
 the same hits on the same data.
 
 Both engines index the terms of :mod:`finews.process.index` (overlapping Han bigrams,
-single Han characters, lower-case words and numbers) and run the same parsed query, so a
+single Han characters, lower-case words and numbers) and run the same parsed query (each
+Chinese term in any of its Simplified and Traditional forms, an ``OR`` group), so a
 query finds exactly the same items on either; only the order within equally relevant hits
 may differ under ``order="relevance"`` (FTS5's bm25 against PostgreSQL's ``ts_rank``), and
 newest-first is identical. Snippets and highlights are computed in Python from the stored
