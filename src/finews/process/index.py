@@ -100,6 +100,18 @@ FILLER = "x0"
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _TOKEN_RUN = re.compile(rf"([{_HAN}]+)|([0-9]+)|([a-z]+)|((?:(?![{_HAN}])[^\W\d_])+)")
 _HAN_CHAR = re.compile(f"[{_HAN}]")
+_HAN_RUN = re.compile(f"[{_HAN}]+")
+#: One token per match, in text order, exactly as :func:`_run_tokens` cuts the runs: a Han
+#: character followed by another gives their bigram (a look-ahead capture; only the first
+#: character is consumed), one that ends its run itself; a number, a lower-case word or
+#: another letter run its first MAX_TOKEN_CHARS characters. The regex engine does in C what
+#: a loop over runs did in Python.
+_TOKEN = re.compile(
+    rf"(?=([{_HAN}]{{2}}))[{_HAN}]|([{_HAN}])"
+    rf"|([0-9]{{1,{MAX_TOKEN_CHARS}}})[0-9]*"
+    rf"|([a-z]{{1,{MAX_TOKEN_CHARS}}})[a-z]*"
+    rf"|((?:(?![{_HAN}])[^\W\d_]){{1,{MAX_TOKEN_CHARS}}})(?:(?![{_HAN}])[^\W\d_])*"
+)
 _QUOTED = re.compile(r'"([^"]*)"?')
 _BLOCK_TAG = re.compile(
     r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|section|article|hr)\b[^>]*>",
@@ -126,15 +138,21 @@ def plain_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-#: full-width ASCII and the ideographic space, to their ASCII forms (what NFKC does)
-_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+#: full-width ASCII and the ideographic space, which NFKC maps to their ASCII forms
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _half_width(match: re.Match[str]) -> str:
+    char = match[0]
+    return " " if char == "\u3000" else chr(ord(char) - 0xFEE0)
 
 
 def fold(text: str) -> str:
     """Text as terms are read from it: NFKC (full-width to ASCII), lower case."""
-    # Chinese text is NFKC already but for its full-width punctuation: map that first,
+    # Chinese text is NFKC already but for its full-width punctuation: map that first (a
+    # substitution of the few such characters costs a quarter of str.translate over all),
     # and skip the (costly) normalisation when the quick check then passes
-    text = text.translate(_FULL_WIDTH)
+    text = _FULL_WIDTH.sub(_half_width, text)
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     return text.lower()
@@ -166,9 +184,15 @@ def _run_tokens(kind: str, run: str, *, last: bool = True) -> list[str]:
 def tokens(text: str, limit: int | None = None, chars: set[str] | None = None) -> list[str]:
     """The token stream of a (plain) text, at most ``limit`` tokens; the Han characters
     of the runs it took are added to ``chars``."""
-    # _runs and _run_tokens inlined: this loop is most of the cost of indexing an item
-    found: list[str] = []
-    for match in _TOKEN_RUN.finditer(fold(text)):
+    folded = fold(text)
+    found = [a or b or c or d or e for a, b, c, d, e in _TOKEN.findall(folded)]
+    if limit is None or len(found) <= limit:
+        if chars is not None:
+            chars.update("".join(_HAN_RUN.findall(folded)))
+        return found
+    # cut short: only the runs the limit reaches give their characters
+    found = []
+    for match in _TOKEN_RUN.finditer(folded):
         han, num, ascii_word, word = match.groups()
         if han:
             if chars is not None:
