@@ -1,12 +1,13 @@
-"""Search at scale on SQLite: index build time and size, and query latency against a LIKE
-scan of the same table (the FreshRSS method).
+"""Search at scale on SQLite or PostgreSQL: index build time and size, and query latency
+against a LIKE scan of the same table (the FreshRSS method).
 
 Makes a synthetic archive of ``--items`` invented Chinese news items (three in four short
 快讯 of a title and a 60–200-character digest, one in four an article with a 600–1,800-
 character body; finance words, company names, stock codes, Latin terms, numbers, and random
 Han characters so that character pairs are as varied as in real text). The items go in as
 raw rows (``import_rows``, no index), then ``reindex`` builds the index: that is the build
-time. Size is what the index's tables take in the file (``dbstat``).
+time. Size is what the index's tables take in the file (``dbstat``), or on PostgreSQL
+(after ``VACUUM ANALYZE``, as autovacuum would leave it) ``pg_total_relation_size``.
 
 Latency: ``search()`` as the live app calls it (parsing, SQL, loading the page's items,
 snippets), newest first, 20 hits, for each kind of query (one character, two, four, a
@@ -16,9 +17,13 @@ query several times; the index query alone (the page's ids); and the same words 
 
     .venv/bin/python bench/search.py --items 100000
     .venv/bin/python bench/search.py --items 1000000 --runs 3
+    .venv/bin/python bench/search.py --items 100000 \
+        --database-url postgresql://postgres@127.0.0.1:5432/finews_bench_search
 
-The database is kept in ``$FINEWS_BENCH_WORK`` (default /tmp/finews-bench) and reused when
-it holds the asked number of items; results go to ``bench/results/search_<items>.json``.
+The SQLite database is kept in ``$FINEWS_BENCH_WORK`` (default /tmp/finews-bench); a
+PostgreSQL one is the database ``--database-url`` names, **dropped and created again** when
+it is (re)built. Either is reused when it holds the asked number of items, fully indexed.
+Results go to ``bench/results/search_<items>.json`` (``search_postgres_<items>.json``).
 """
 
 from __future__ import annotations
@@ -34,7 +39,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
+from psycopg import sql as pgsql
 from timing import WORK, machine
 
 from finews.process.index import parse_query
@@ -154,11 +162,74 @@ def item_rows(count: int, seed: int = 1) -> Iterator[tuple[Any, ...]]:
         )  # fmt: skip
 
 
-def build(path: Path, count: int) -> dict[str, float]:
+def _pg_version(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else ""
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql:", "postgres:"))
+
+
+def _pg_admin(url: str) -> tuple[str, str]:
+    """The server's maintenance database URL and the name of the database ``url`` names."""
+    split = urlsplit(url)
+    name = split.path.lstrip("/")
+    if not name or name in ("postgres", "template0", "template1"):
+        raise SystemExit(f"--database-url must name a database of its own, not {name!r}")
+    return split._replace(path="/postgres").geturl(), name
+
+
+def _pg_recreate(url: str) -> None:
+    admin_url, name = _pg_admin(url)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        ident = pgsql.Identifier(name)
+        admin.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
+        admin.execute(
+            pgsql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(ident)
+        )
+
+
+def _pg_size(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _pg_vacuum(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def _pg_statistics(url: str, target: int) -> None:
+    """Set the planner statistics target of ``search_docs.terms`` (-1: the server's
+    default) and analyze the table again."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            pgsql.SQL("ALTER TABLE search_docs ALTER COLUMN terms SET STATISTICS {}").format(
+                pgsql.Literal(target)
+            )
+        )
+        conn.execute("ANALYZE search_docs")
+
+
+def _pg_exists(url: str) -> bool:
+    admin_url, name = _pg_admin(url)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        row = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return row is not None
+
+
+def build(url: str, count: int) -> dict[str, float]:
     """A database of ``count`` items with its search index; timings of each step."""
-    if path.exists():
-        path.unlink()
-    url = f"sqlite:///{path}"
+    postgres = is_postgres(url)
+    if postgres:
+        _pg_recreate(url)
+    else:
+        path = Path(url.removeprefix("sqlite:///"))
+        if path.exists():
+            path.unlink()
     timings: dict[str, float] = {}
     with open_store(url) as store:
         started = time.perf_counter()
@@ -171,22 +242,40 @@ def build(path: Path, count: int) -> dict[str, float]:
         if batch:
             store.import_rows("items", batch)
         timings["import_s"] = time.perf_counter() - started
-        before = path.stat().st_size
+        before = _pg_size(url) if postgres else path.stat().st_size
         started = time.perf_counter()
         reindex(store, batch=2000)
         timings["index_s"] = time.perf_counter() - started
-        store._query("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
-        timings["file_growth_bytes"] = path.stat().st_size - before
+        if postgres:
+            started = time.perf_counter()
+            _pg_vacuum(url)
+            timings["vacuum_analyze_s"] = time.perf_counter() - started
+            timings["file_growth_bytes"] = _pg_size(url) - before
+        else:
+            store._query("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+            timings["file_growth_bytes"] = path.stat().st_size - before
         assert index_status(store).ok
     return timings
 
 
-def sizes(store: Any) -> dict[str, int]:
-    """Bytes on disk of the items table and of the index's tables (``dbstat``)."""
+def sizes(store: Any, url: str) -> dict[str, int]:
+    """Bytes on disk of the items table and of the index's tables (``dbstat``; on
+    PostgreSQL each table with its indexes and TOAST)."""
+    text = store._query("SELECT SUM(LENGTH(title) + LENGTH(digest) + LENGTH(content)) FROM items")
+    if is_postgres(url):
+        row = store._query(
+            "SELECT pg_total_relation_size('items'), pg_total_relation_size('search_docs'), "
+            "pg_database_size(current_database())"
+        )[0]
+        return {
+            "items_table_bytes": int(row[0]),
+            "index_bytes": int(row[1]),
+            "text_chars": int(text[0][0] or 0),
+            "file_bytes": int(row[2]),
+        }
     rows = store._query("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
     by_name = {str(name): int(size) for name, size in rows}
     index = sum(v for k, v in by_name.items() if k.startswith(("search_fts", "search_docs")))
-    text = store._query("SELECT SUM(LENGTH(title) + LENGTH(digest) + LENGTH(content)) FROM items")
     return {
         "items_table_bytes": by_name.get("items", 0),
         "index_bytes": index,
@@ -348,6 +437,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="times each query is run")
     parser.add_argument("--rebuild", action="store_true", help="build even if the db exists")
     parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="postgresql://…/NAME: measure PostgreSQL in database NAME (dropped and created "
+        "again when built); default a SQLite file in $FINEWS_BENCH_WORK",
+    )
+    parser.add_argument(
+        "--pg-statistics",
+        type=int,
+        metavar="N",
+        help="PostgreSQL: before measuring, set search_docs.terms' statistics target to N "
+        "(-1: the server's default) and ANALYZE it",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        metavar="PATH",
+        help="write the results here instead of bench/results/search[_postgres]_<items>.json "
+        "(whose build timings are kept when the database is reused)",
+    )
+    parser.add_argument(
         "--segmentation",
         action="store_true",
         help="compare other indexings on the labelled queries instead (needs rjieba)",
@@ -357,17 +466,25 @@ def main() -> None:
         compare_segmentations()
         return
     WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / f"search_{args.items}.db"
+    url = args.database_url or f"sqlite:///{WORK / f'search_{args.items}.db'}"
+    postgres = is_postgres(url)
+    if postgres:
+        fresh = args.rebuild or not _pg_exists(url)
+    else:
+        fresh = args.rebuild or not Path(url.removeprefix("sqlite:///")).exists()
     timings: dict[str, float] = {}
-    fresh = args.rebuild or not path.exists()
     if not fresh:
-        with open_store(f"sqlite:///{path}") as store:
+        with open_store(url) as store:
             fresh = store.count_items() != args.items or not index_status(store).ok
     if fresh:
-        timings = build(path, args.items)
+        timings = build(url, args.items)
         print(f"built {args.items} items: {json.dumps(timings)}")
-    with open_store(f"sqlite:///{path}") as store:
-        found = sizes(store)
+    if args.pg_statistics is not None:
+        if not postgres:
+            raise SystemExit("--pg-statistics needs a postgresql:// --database-url")
+        _pg_statistics(url, args.pg_statistics)
+    with open_store(url) as store:
+        found = sizes(store, url)
         sampled = sampled_queries(store, len(COMMON["1 char"]))
         queries = {kind: COMMON[kind] + sampled[kind] for kind in COMMON}
         # warm the page cache as a running app would be
@@ -375,6 +492,9 @@ def main() -> None:
         newest = measure(store, queries, args.runs, "newest")
         relevance = measure(store, queries, max(1, args.runs // 2), "relevance")
     report = {
+        "engine": "postgresql" if postgres else "sqlite",
+        "server_version": _pg_version(url) if postgres else None,
+        "pg_statistics": args.pg_statistics,
         "items": args.items,
         "machine": machine(),
         "load_average_after": os.getloadavg(),
@@ -385,10 +505,14 @@ def main() -> None:
         "queries": queries,
     }
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"search_{args.items}.json"
-    if not timings and out.exists():
+    base = RESULTS / (
+        f"search_postgres_{args.items}.json" if postgres else f"search_{args.items}.json"
+    )
+    out = args.results or base
+    built = next((f for f in (out, base) if f.exists()), None)
+    if not timings and built is not None:
         # the database was reused: keep the timings of the run that built it
-        report["build"] = json.loads(out.read_text(encoding="utf-8")).get("build", {})
+        report["build"] = json.loads(built.read_text(encoding="utf-8")).get("build", {})
     out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     print(
         "| query | search() p50 | search() p95 | index SQL p50 | index SQL p95 | "
