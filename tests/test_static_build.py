@@ -32,40 +32,36 @@ BASE = GOLDEN_SETTINGS.base_url
 _LINK = re.compile(r'(?:href|src)="(/finews/[^"?#]*)')
 
 #: what the rebuild after later_items() writes: three articles; the pages of their
-#: categories, days and the all/important listings from the page each item falls into (the
-#: backfilled 新华财经 item shifts every later page of its listings); day list; home; feeds
+#: categories, days and the all/important listings from the page each item falls into; day
+#: list; home; feeds. The clustering takes the backfilled 新华财经 item (same boilerplate
+#: body as item 1, 20 minutes later) for a second report of item 1's story: item 1's page
+#: gains it under "also reported by", and every listing showing each story once hides it,
+#: so no listing page of 新华财经 or of 2021-12-08 changes, nor the 新华财经 feeds.
 EXPECTED_INCREMENTAL = {
-    # the three new articles
+    # the three new articles, and the earlier report of the backfill's story
     "emnews/2021/12/09/20211209000000000015.html",
     "cls/2021/12/09/20211209000000000016.html",
     "xinhuacaijing/2021/12/08/20211208000000000017.html",
+    "xinhuacaijing/2021/12/08/20211208000000000001.html",
     # emnews: 6 -> 7 items; page 1 unchanged, first page changed
     "emnews/index.html",
     # cls: 3 -> 4 items, now a full page 1
     "category/cls.html",
     "category/cls/page/1.html",
-    # xinhuacaijing: the backfill lands in page 1, which shifts
-    "category/xinhuacaijing.html",
-    "category/xinhuacaijing/page/1.html",
-    # all: 15 -> 18 items; the backfill is the 3rd oldest: every page from 1 on shifts
+    # all: 15 -> 17 shown; page 3 now links on to a new page 4
     "all/index.html",
-    "all/page/1.html",
-    "all/page/2.html",
     "all/page/3.html",
     "all/page/4.html",
     # important: 3 -> 4 items, now a full page 1
     "important/index.html",
     "important/page/1.html",
-    # day 2021-12-08 (backfill) and 2021-12-09 (two new)
-    "day/2021-12-08/index.html",
-    "day/2021-12-08/page/1.html",
-    "day/2021-12-08/page/2.html",
+    # day 2021-12-09 (two new)
     "day/2021-12-09/index.html",
     "day/2021-12-09/page/1.html",
     "day/2021-12-09/page/2.html",
     "day/index.html",
     "index.html",
-    # feeds: all, and the three categories
+    # feeds: all, and the two categories with new items shown
     "feed.xml",
     "rss.xml",
     "feed.json",
@@ -75,9 +71,6 @@ EXPECTED_INCREMENTAL = {
     "feeds/cls/atom.xml",
     "feeds/cls/rss.xml",
     "feeds/cls/feed.json",
-    "feeds/xinhuacaijing/atom.xml",
-    "feeds/xinhuacaijing/rss.xml",
-    "feeds/xinhuacaijing/feed.json",
     MANIFEST,
 }
 
@@ -140,7 +133,7 @@ def test_incremental_rebuild_writes_exactly_what_changed(store: Store, tmp_path:
     fill(store, later_items())
     report = build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
     assert not report.full
-    assert report.articles == 3
+    assert report.articles == 4
     assert set(report.written) == EXPECTED_INCREMENTAL
     assert len(report.written) == len(set(report.written))
     # and the result is exactly what a full build of the same items writes
@@ -234,7 +227,8 @@ def test_readers_never_see_a_partial_file(store: Store, tmp_path: Path) -> None:
     finally:
         stop.set()
         reader.join(30)
-    assert report.articles == 200
+    # the new items, and the earlier reports whose "also reported by" lists them now
+    assert report.articles >= 200
     assert problems == []
     assert not [p for p in root.rglob(".*") if p.name not in (".nojekyll", MANIFEST)]
 

@@ -385,9 +385,11 @@ def copy_db_cmd(source_url: str, target_url: str) -> None:
     """Copy a whole archive between databases (SQLite to PostgreSQL, or back), then verify.
 
     Every item with its revision history, the change log, media slugs and source states
-    are copied in batches; then row counts and checksums of both sides are compared. A
-    non-empty TO is refused unless it is an earlier copy of the same archive (an
-    interrupted copy is then completed). Exits 1 when verification fails.
+    are copied in batches; then row counts and checksums of both sides are compared. Then
+    TO gets the same stories (same-story clusters) and its own search index over every
+    item (the longest part for a large archive). A non-empty TO is refused unless it is an
+    earlier copy of the same archive (an interrupted copy is then completed). Exits 1 when
+    verification fails or the search index or stories are incomplete.
 
     \b
     Example:
@@ -399,13 +401,24 @@ def copy_db_cmd(source_url: str, target_url: str) -> None:
         if sys.stderr.isatty():
             click.echo(f"\r\033[K{done} items copied", nl=False, err=True)
 
+    def stage(what: str) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r\033[Kbringing the {what} up to date", nl=False, err=True)
+
     with open_store(source_url) as src, open_store(target_url) as dst:
-        report = copy_db(src, dst, progress=progress)
+        report = copy_db(src, dst, progress=progress, derived=True, stage=stage)
     if sys.stderr.isatty():
         click.echo("", err=True)
     click.echo(report.summary())
-    if not report.ok:
+    if not report.rows_ok:
         click.echo("finews: copy-db: verification FAILED: counts or checksums differ", err=True)
+        sys.exit(1)
+    if not report.ok:
+        click.echo(
+            "finews: copy-db: the search index or the stories are incomplete; "
+            "run `finews --database-url TO reindex --missing-only`",
+            err=True,
+        )
         sys.exit(1)
 
 

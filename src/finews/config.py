@@ -422,6 +422,7 @@ class Config:
             base_url=self.values["site.base_url"],
             home_per_source=self.values["site.home_per_source"],
             page_size=self.values["site.page_size"],
+            dedupe=self.values["site.dedupe"],
             source_paths=self.page_paths(),
             chinese_variant=self.values["site.chinese_variant"],
         )

@@ -26,8 +26,17 @@ from finews.publish.responses import conditional, json_bytes, json_error
 from finews.publish.site import SiteSettings
 from finews.publish.urls import BEIJING, article_path
 from finews.store import ItemQuery, Store
+from finews.store.clusters import also_reported
 
-__all__ = ["ApiBackend", "ParameterError", "decode_cursor", "encode_cursor", "item_json", "routes"]
+__all__ = [
+    "ApiBackend",
+    "ParameterError",
+    "decode_cursor",
+    "encode_cursor",
+    "item_json",
+    "report_json",
+    "routes",
+]
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -163,6 +172,20 @@ def item_json(item: Item, settings: SiteSettings) -> dict[str, Any]:
     }
 
 
+def report_json(item: Item, settings: SiteSettings) -> dict[str, Any]:
+    """Another report of an item's story, as ``also_reported`` lists it."""
+    return {
+        "id": item.id,
+        "source": item.source,
+        "media": item.media,
+        "tag": item.tag,
+        "title": item.title,
+        "published_at": _iso(item.published_at),
+        "url": item.url,
+        "page": settings.url(article_path(item)),
+    }
+
+
 def _state_json(state: SourceState) -> dict[str, Any]:
     return {
         "last_attempt": _iso(state.last_attempt),
@@ -212,10 +235,18 @@ async def one_item(request: Request) -> Response:
     text = request.path_params["item_id"]
     if not text.isdigit() or len(text) > 18:
         return json_error(400, f"id: {text!r} is not an item id (a whole number)")
-    item = await run_in_threadpool(backend.store.get_item_by_id, int(text))
+    item_id = int(text)
+
+    def read() -> tuple[Item | None, list[Item]]:
+        found = backend.store.get_item_by_id(item_id)
+        return found, [] if found is None else also_reported(backend.store, item_id)
+
+    item, others = await run_in_threadpool(read)
     if item is None:
         return json_error(404, f"id: no item {text}")
-    return _json(request, item_json(item, backend.settings), backend.last_modified())
+    body = item_json(item, backend.settings)
+    body["also_reported"] = [report_json(other, backend.settings) for other in others]
+    return _json(request, body, backend.last_modified())
 
 
 async def list_sources(request: Request) -> Response:

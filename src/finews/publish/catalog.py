@@ -12,6 +12,16 @@ item costs one short query: :meth:`Catalog.apply` re-counts each affected listin
 page the item falls into, reading only the items after that page's start. Because boundaries
 are re-derived from the items themselves (never from counts carried forward), a change that
 lands while the catalog is being built is fixed by applying its change-log entry later.
+
+**Each story once.** A catalog made with ``first_reports_only`` (the site's ``dedupe``)
+counts only what a listing shows when each story appears once: an item is left out of a
+listing that holds an earlier report of its story (see
+:attr:`~finews.store.base.ItemQuery.first_reports_only`). A new report can hide an item
+stored earlier (it is now the story's second report) or two stories can merge, so a change
+re-counts each listing from the earliest report of the changed item's story. Pages are
+read as ranges between two boundaries (:meth:`ListingState.range`), so even a catalog that
+missed such a move (an edit that split a story in two) shows a page one item longer or
+shorter, never an item twice or not at all.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from finews.publish.urls import (
     listings_of,
 )
 from finews.store import Change, ItemQuery, Store
+from finews.store.clusters import also_reported, shared_stories
 
 __all__ = ["Affected", "Catalog", "Key", "ListingState", "item_key", "listing_query"]
 
@@ -40,6 +51,7 @@ __all__ = ["Affected", "Catalog", "Key", "ListingState", "item_key", "listing_qu
 Key = tuple[datetime, int]
 
 _TITLES = {"all": "全部消息", "important": "重要消息"}
+_CHUNK = 500  # items per story lookup while scanning
 
 
 def item_key(item: Item) -> Key:
@@ -96,6 +108,11 @@ class ListingState:
         """The keyset cursor that page ``page`` starts after (``None`` for page 1)."""
         return self.boundaries[page - 2] if page >= 2 else None
 
+    def range(self, page: int) -> tuple[Key | None, Key]:
+        """The keys page ``page`` (a full page) lies between: after the first (``None``
+        for page 1), up to and including the second."""
+        return self.after(page), self.boundaries[page - 1]
+
     @property
     def older_than_index(self) -> int | None:
         """The numbered page the first page links to as "older": the newest full page not
@@ -129,20 +146,27 @@ class _Counter:
 
 @dataclass(frozen=True, slots=True)
 class Affected:
-    """What a batch of changes touched: the items as they are now, the article paths
-    they no longer live at, and per listing key the first numbered page that changed."""
+    """What a batch of changes touched: the items as they are now (with the other reports
+    of their stories, whose "also reported by" changed), the article paths they no longer
+    live at, per listing key the first numbered page that changed, and per listing key
+    that now has fewer numbered pages how many it had (an item left for another day, or,
+    each story once, a report that led was hidden by an earlier one arriving late): the
+    pages past its new count are no longer part of the listing."""
 
     items: tuple[Item, ...] = ()
     moved: tuple[tuple[str, Item], ...] = ()
     first_pages: dict[str, int] = field(default_factory=dict)
+    shrunk: dict[str, int] = field(default_factory=dict)
 
 
 class Catalog:
     """Every listing's pages, the sources seen per category, and the change number
-    (``seq``) the catalog reflects. Safe to read from several threads while one applies."""
+    (``seq``) the catalog reflects. Safe to read from several threads while one applies.
+    ``first_reports_only``: count each story once per listing (the site's ``dedupe``)."""
 
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int, *, first_reports_only: bool = False) -> None:
         self.page_size = page_size
+        self.first_reports_only = first_reports_only
         self.seq = 0
         self._listings: dict[str, ListingState] = {}
         self._sources: dict[str, set[str]] = {}
@@ -182,25 +206,50 @@ class Catalog:
     # --- building --------------------------------------------------------------------------
     @classmethod
     def scan(
-        cls, store: Store, page_size: int, *, visit: Callable[[Item], None] | None = None
+        cls,
+        store: Store,
+        page_size: int,
+        *,
+        visit: Callable[[Item], None] | None = None,
+        first_reports_only: bool = False,
     ) -> Catalog:
         """Read every item once, oldest first, and count every listing's pages; ``visit``
-        sees each item on the way (the static build writes its page there)."""
-        catalog = cls(page_size)
+        sees each item on the way (the static build writes its page there), hidden later
+        reports included."""
+        catalog = cls(page_size, first_reports_only=first_reports_only)
         catalog.seq = store.last_change_seq()
         counters: dict[str, _Counter] = {}
-        for item in store.items(ItemQuery(oldest_first=True)):
+        stories = _Stories() if first_reports_only else None
+
+        def count(item: Item, story: tuple[int, int] | None) -> None:
             if visit is not None:
                 visit(item)
             catalog._note_source(item)
             key = item_key(item)
             for listing in listings_of(item):
+                shown = stories is None or story is None or stories.first_in(listing.key, story[0])
+                if not shown:
+                    continue
                 counter = counters.get(listing.key)
                 if counter is None:
                     counter = counters[listing.key] = _Counter(page_size, _default_title(listing))
                 if listing.kind == "category":
                     counter.title = _display_name(item)
                 counter.push(key)
+            if stories is not None and story is not None:
+                stories.seen(*story)
+
+        if stories is None:
+            for item in store.items(ItemQuery(oldest_first=True)):
+                count(item, None)
+        else:
+            chunk: list[Item] = []
+            for item in store.items(ItemQuery(oldest_first=True)):
+                chunk.append(item)
+                if len(chunk) == _CHUNK:
+                    _count_chunk(store, chunk, count)
+                    chunk = []
+            _count_chunk(store, chunk, count)
         for name, counter in counters.items():
             state = counter.state()
             if state is not None:
@@ -215,8 +264,16 @@ class Catalog:
         items: dict[int, Item] = {}
         moved: list[tuple[str, Item]] = []
         lowest: dict[str, Key] = {}
+
+        def touch(version: Item, item_id: int) -> None:
+            key = (version.published_at, item_id)
+            for listing in listings_of(version):
+                if listing.key not in lowest or key < lowest[listing.key]:
+                    lowest[listing.key] = key
+
         edited = {change.item_id for change in changes if change.kind != "new"}
-        for item_id in dict.fromkeys(change.item_id for change in changes):
+        changed = list(dict.fromkeys(change.item_id for change in changes))
+        for item_id in changed:
             item = store.get_item_by_id(item_id)
             if item is None:
                 continue
@@ -230,16 +287,28 @@ class Catalog:
                 old_path = article_path(version)
                 if old_path != path and old_path not in (p for p, _ in moved):
                     moved.append((old_path, item))
-                key = (version.published_at, item_id)
-                for listing in listings_of(version):
-                    if listing.key not in lowest or key < lowest[listing.key]:
-                        lowest[listing.key] = key
-        first_pages = {
-            name: self._recount(store, Listing.from_key(name), key)
-            for name, key in sorted(lowest.items())
-        }
+                touch(version, item_id)
+        # the other reports of each changed item's story: their "also reported by" changed,
+        # and (each story once) a new earlier report or a merge may hide one of them
+        for item_id in changed:
+            if item_id not in items:
+                continue
+            for other in also_reported(store, item_id):
+                assert other.id is not None
+                if other.id not in items:
+                    items[other.id] = other
+                if self.first_reports_only:
+                    touch(other, other.id)
+        first_pages: dict[str, int] = {}
+        shrunk: dict[str, int] = {}
+        for name, key in sorted(lowest.items()):
+            before = self._listings.get(name)
+            first_pages[name] = self._recount(store, Listing.from_key(name), key)
+            after = self._listings.get(name)
+            if before is not None and (after.pages if after else 0) < before.pages:
+                shrunk[name] = before.pages
         self.seq = max(self.seq, max(change.seq for change in changes))
-        return Affected(tuple(items.values()), tuple(moved), first_pages)
+        return Affected(tuple(items.values()), tuple(moved), first_pages, shrunk)
 
     def _note_source(self, item: Item) -> None:
         category = category_of(item)
@@ -256,7 +325,12 @@ class Catalog:
         del bounds[start:]
         counter = _Counter(self.page_size, old.title if old else _default_title(listing), bounds)
         counter.newest = bounds[-1] if bounds else None
-        query = listing_query(listing, before=counter.newest, oldest_first=True)
+        query = listing_query(
+            listing,
+            before=counter.newest,
+            oldest_first=True,
+            first_reports_only=self.first_reports_only,
+        )
         for item in store.items(query):
             if listing.kind == "category":
                 counter.title = _display_name(item)
@@ -284,6 +358,7 @@ class Catalog:
         sources = {cat: sorted(ids) for cat, ids in sorted(self._sources.items())}
         return {
             "page_size": self.page_size,
+            "first_reports_only": self.first_reports_only,
             "seq": self.seq,
             "listings": listings,
             "sources": sources,
@@ -292,7 +367,10 @@ class Catalog:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Catalog:
         """A catalog saved by :meth:`to_json` (``ValueError``/``KeyError`` when malformed)."""
-        catalog = cls(int(data["page_size"]))
+        first_only = data.get("first_reports_only", False)
+        if not isinstance(first_only, bool):
+            raise ValueError(f"first_reports_only is not true or false: {first_only!r}")
+        catalog = cls(int(data["page_size"]), first_reports_only=first_only)
         catalog.seq = int(data["seq"])
         for name, value in data["listings"].items():
             Listing.from_key(name)
@@ -305,6 +383,45 @@ class Catalog:
         for category, ids in data["sources"].items():
             catalog._sources[category] = {str(i) for i in ids}
         return catalog
+
+
+class _Stories:
+    """While a scan walks the archive oldest first: which stories told more than once each
+    listing has shown already. A story is forgotten once all its reports went by, so this
+    holds only the stories still open around the scan's position."""
+
+    def __init__(self) -> None:
+        self._shown: dict[int, set[str]] = {}
+        self._left: dict[int, int] = {}
+
+    def first_in(self, listing: str, story: int) -> bool:
+        """Whether a report of ``story`` is the first in ``listing`` (then it counts
+        there, and the story's later reports do not)."""
+        shown = self._shown.setdefault(story, set())
+        if listing in shown:
+            return False
+        shown.add(listing)
+        return True
+
+    def seen(self, story: int, reports: int) -> None:
+        """One report of ``story`` (told ``reports`` times) went by."""
+        left = self._left.get(story, reports) - 1
+        if left <= 0:
+            self._left.pop(story, None)
+            self._shown.pop(story, None)
+        else:
+            self._left[story] = left
+
+
+def _count_chunk(
+    store: Store, chunk: Sequence[Item], count: Callable[[Item, tuple[int, int] | None], None]
+) -> None:
+    """Count items with the stories of those told more than once (one query per chunk)."""
+    if not chunk:
+        return
+    stories = shared_stories(store, [item.id for item in chunk if item.id is not None])
+    for item in chunk:
+        count(item, stories.get(item.id) if item.id is not None else None)
 
 
 def _key_json(key: Key) -> list[Any]:

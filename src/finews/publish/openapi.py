@@ -72,6 +72,27 @@ _ITEM = {
         "revision": {"type": "integer", "minimum": 1},
         "page": {"type": "string", "description": "Link to the item's page on this site."},
         "feed_id": {"type": "string", "description": "The item's permanent id in every feed."},
+        "also_reported": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Report"},
+            "description": "Only from /api/items/{id}: the other reports of the same story "
+            "(other sources, or the same source twice), earliest first; empty when none.",
+        },
+    },
+}
+
+_REPORT = {
+    "type": "object",
+    "required": ["id", "source", "title", "published_at", "page"],
+    "properties": {
+        "id": {"type": "integer"},
+        "source": {"type": "string", "description": "Source id (see /api/sources)."},
+        "media": {"type": ["string", "null"]},
+        "tag": {"type": "string", "description": "Display tag, e.g. 新华财经新闻."},
+        "title": {"type": "string"},
+        "published_at": _TIME,
+        "url": {"type": ["string", "null"], "description": "The upstream's link."},
+        "page": {"type": "string", "description": "Link to the report's page on this site."},
     },
 }
 
@@ -151,7 +172,7 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                         }
                     ],
                     "responses": {
-                        "200": _ok("The item.", "Item"),
+                        "200": _ok("The item, with the other reports of its story.", "Item"),
                         "304": _NOT_MODIFIED,
                         "400": _error("The id is not a whole number."),
                         "404": _error("No item has this id."),
@@ -246,6 +267,7 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
         "components": {
             "schemas": {
                 "Item": _ITEM,
+                "Report": _REPORT,
                 "ItemPage": {
                     "type": "object",
                     "required": ["items", "next_cursor"],

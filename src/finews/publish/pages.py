@@ -3,12 +3,19 @@
 The live app and the static build both ask :class:`Pages` for their pages, so they serve the
 same bytes (the live app adds only the change number a page shows, for its live updates).
 Every method reads the store: call them from a worker thread in async code.
+
+With the site's ``dedupe`` on, every listing (home, source pages, days, important, feeds)
+shows each story once, by its earliest report in that listing; the other reports stay at
+their own article pages and in the "also reported by" list of each report's page.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 from urllib.parse import quote
 
 from finews.models import Item
@@ -25,8 +32,14 @@ from finews.publish.urls import (
     segment,
 )
 from finews.store import ItemQuery, Store
+from finews.store.clusters import also_reported, shared_stories
 
 __all__ = ["Pages"]
+
+#: ids per look-up of which items' stories were told more than once
+_SPAN = 500
+#: spans remembered (a static build walks ids mostly in order, backfills aside)
+_SPANS = 8
 
 
 class Pages:
@@ -38,18 +51,54 @@ class Pages:
         self.renderer = renderer
         self.settings: SiteSettings = renderer.settings
         self._last_feed: tuple[tuple[str, int], list[Item]] | None = None
+        # which items of recently asked id spans are in stories told more than once,
+        # as of the catalog's change number (a change drops them)
+        self._shared: OrderedDict[int, frozenset[int]] = OrderedDict()
+        self._shared_seq = -1
+        self._shared_lock = threading.Lock()  # the live app renders in several threads
+        # article pages list the other reports of their story, also where a caller asks
+        # the renderer directly (the static build does)
+        renderer.stories = self.also_reported
 
     def _items(self, query: ItemQuery) -> list[Item]:
         return list(self.store.items(query))
 
+    def _query(self, listing: Listing, **options: Any) -> ItemQuery:
+        return listing_query(listing, first_reports_only=self.settings.dedupe, **options)
+
+    def also_reported(self, item: Item) -> list[Item]:
+        """The other reports of an item's story, earliest first. Most items are a story's
+        only report: whether an item is not is looked up for a span of ids at once, so a
+        build rendering every article asks the store once per span, plus once per item that
+        has other reports."""
+        if item.id is None or not self._told_more_than_once(item.id):
+            return []
+        return also_reported(self.store, item.id)
+
+    def _told_more_than_once(self, item_id: int) -> bool:
+        start = item_id - item_id % _SPAN
+        with self._shared_lock:
+            if self._shared_seq != self.catalog.seq:
+                self._shared.clear()
+                self._shared_seq = self.catalog.seq
+            shared = self._shared.get(start)
+            if shared is None:
+                shared = frozenset(shared_stories(self.store, range(start, start + _SPAN)))
+                self._shared[start] = shared
+                while len(self._shared) > _SPANS:
+                    self._shared.popitem(last=False)
+            else:
+                self._shared.move_to_end(start)
+        return item_id in shared
+
     def home(self, *, live_seq: int | None = None) -> str:
         """The newest items of every source, then each category's newest few."""
-        stream = self._items(ItemQuery(limit=self.settings.page_size))
+        stream = self._items(self._query(Listing("all"), limit=self.settings.page_size))
         sections = [
             Section(
                 listing,
                 state.title,
-                self._items(listing_query(listing, limit=self.settings.home_per_source)),
+                self._items(self._query(listing, limit=self.settings.home_per_source)),
             )
             for listing, state in self.catalog.categories()
         ]
@@ -76,7 +125,7 @@ class Pages:
                 )
             return None
         if page is None:
-            items = self._items(listing_query(listing, limit=size))
+            items = self._items(self._query(listing, limit=size))
             return self.renderer.listing(
                 listing,
                 title=state.title,
@@ -89,8 +138,11 @@ class Pages:
             )
         if not 1 <= page <= state.pages:
             return None
-        query = listing_query(listing, before=state.after(page), oldest_first=True, limit=size)
-        items = self._items(query)
+        # the range between two boundaries, not "size items after one": a catalog counted
+        # with other stories than the query now sees (or with every report while the pages
+        # show each story once) gives a shorter or longer page, never a gap or a repeat
+        after, through = state.range(page)
+        items = self._items(self._query(listing, before=after, through=through, oldest_first=True))
         items.reverse()
         return self.renderer.listing(
             listing,
@@ -102,8 +154,8 @@ class Pages:
         )
 
     def article(self, item: Item) -> str:
-        """An item's page."""
-        return self.renderer.article(item)
+        """An item's page, with the other reports of its story."""
+        return self.renderer.article(item, also=self.also_reported(item))
 
     def find_article(self, target: Article) -> Item | None:
         """The item an article path names, whatever day its path says (the caller redirects
@@ -178,7 +230,7 @@ class Pages:
         last = self._last_feed
         if last is not None and last[0] == key:
             return last[1]
-        items = self._items(listing_query(listing, limit=self.settings.feed_size))
+        items = self._items(self._query(listing, limit=self.settings.feed_size))
         self._last_feed = (key, items)
         return items
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from functools import lru_cache
@@ -73,7 +73,8 @@ class SiteSettings:
     ``/finews/`` for a GitHub Pages project site, or an absolute ``https://…/`` (feeds then
     carry absolute links, which RSS readers prefer). ``source_paths`` moves a category's
     page from ``/category/<slug>.html`` to another path, as the original kept rolling news
-    at ``/emnews/``. ``dedupe`` shows the "also reported by" section even while it is empty.
+    at ``/emnews/``. ``dedupe`` shows each story once in every listing and feed, by its
+    earliest report there (every article page lists the story's other reports either way).
     """
 
     title: str = "金融消息"
@@ -84,7 +85,7 @@ class SiteSettings:
     page_size: int = 50
     feed_size: int = 50
     source_paths: Mapping[str, str] = field(default_factory=lambda: _DEFAULT_PATHS)
-    dedupe: bool = False
+    dedupe: bool = True
     #: show the site in Simplified (``"hans"``) or Traditional (``"hant"``) characters;
     #: ``""`` shows every item as its upstream wrote it
     chinese_variant: str = ""
@@ -162,6 +163,10 @@ def _clock(moment: datetime) -> str:
     return f"{beijing(moment):%m-%d %H:%M}"
 
 
+def _minute(moment: datetime) -> str:
+    return f"{beijing(moment):%Y-%m-%d %H:%M}"
+
+
 def _stamp(moment: datetime) -> str:
     return f"(GMT+8, Asia/Shanghai, CST) {beijing(moment):%Y-%m-%d %H:%M:%S}"
 
@@ -187,10 +192,13 @@ class SiteRenderer:
 
     ``live_seq`` (where a method takes it) marks a page the live app serves: the page then
     carries the change number it shows, and ``site.js`` follows ``/events`` from there.
+    ``stories``, when set (:class:`~finews.publish.pages.Pages` sets it to read its store),
+    gives an article page the other reports of its story when the caller passes none.
     """
 
     def __init__(self, settings: SiteSettings) -> None:
         self.settings = settings
+        self.stories: Callable[[Item], Sequence[Item]] | None = None
         self.env = Environment(
             loader=PackageLoader("finews.publish", "templates"),
             autoescape=select_autoescape(["html", "xml"], default_for_string=True),
@@ -220,7 +228,9 @@ class SiteRenderer:
             long_day=_long_day,
             Listing=Listing,
         )
-        self.env.filters.update(clock=_clock, stamp=_stamp, iso=_iso, web_link=_web_link)
+        self.env.filters.update(
+            clock=_clock, minute=_minute, stamp=_stamp, iso=_iso, web_link=_web_link
+        )
         # the three feed formats of a category (and "all") carry the same newest bodies:
         # sanitise and render each once, not once per feed
         self._bodies = lru_cache(maxsize=1024)(self._body_html)
@@ -292,15 +302,24 @@ class SiteRenderer:
             live_seq=live_seq,
         )
 
-    def article(self, item: Item, *, also: Sequence[Item] = ()) -> str:
+    def article(self, item: Item, *, also: Sequence[Item] | None = None) -> str:
         """An article page: time, title, body, source link, tags, back-links, and the
-        other sources that reported the same story (``also``)."""
+        other reports of the same story (``also``, earliest first; ``None``: ask
+        ``stories``), each with its source, time, our page and the upstream link."""
+        if also is None:
+            also = () if self.stories is None else self.stories(item)
+        # whether this item is the story's first report (else ``also`` starts with it)
+        leads = bool(also) and (item.published_at, item.id or 0) < (
+            also[0].published_at,
+            also[0].id or 0,
+        )
         return self._render(
             "article.html",
             item=item,
             body=article_body(item.content),
             listing=Listing("category", category_of(item)),
             also=also,
+            leads=leads,
         )
 
     def body_html(self, item: Item) -> str:

@@ -257,7 +257,9 @@ def create_app(
         site: LiveSite | None = None
         task: asyncio.Task[None] | None = None
         try:
-            catalog = await run_in_threadpool(Catalog.scan, store, settings.page_size)
+            catalog = await run_in_threadpool(
+                lambda: Catalog.scan(store, settings.page_size, first_reports_only=settings.dedupe)
+            )
             site = LiveSite(
                 store,
                 settings,

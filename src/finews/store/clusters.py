@@ -53,6 +53,7 @@ __all__ = [
     "cluster_status",
     "copies_among",
     "recluster",
+    "shared_stories",
     "sync_clusters",
 ]
 
@@ -61,6 +62,14 @@ _CHUNK = 500
 _ITEM_COLUMNS = (
     "id, source, upstream_id, title, digest, content, url, media, category, tag, kind, "
     "importance, stocks, author, fulltext_key, published_at, fetched_at, revision"
+)
+
+
+_OTHER_MEMBERS = (
+    f"SELECT {', '.join('i.' + c.strip() for c in _ITEM_COLUMNS.split(','))} "
+    "FROM item_clusters c JOIN item_clusters m ON m.cluster_id = c.cluster_id "
+    "JOIN items i ON i.id = m.item_id WHERE c.item_id = ? AND m.item_id <> c.item_id "
+    "ORDER BY i.published_at, i.id"
 )
 
 
@@ -396,15 +405,10 @@ class ClusterMixin:
 
     # --- reading ---------------------------------------------------------------------------
     def _story_members(self, item_id: int) -> list[Item]:
+        """The other members of an item's story, earliest first."""
         from finews.store.base import SqlStore
 
-        rows = self._query(
-            f"SELECT {', '.join('i.' + c.strip() for c in _ITEM_COLUMNS.split(','))} "
-            "FROM item_clusters c JOIN item_clusters m ON m.cluster_id = c.cluster_id "
-            "JOIN items i ON i.id = m.item_id WHERE c.item_id = ? "
-            "ORDER BY i.published_at, i.id",
-            (item_id,),
-        )
+        rows = self._query(_OTHER_MEMBERS, (item_id,))
         return [SqlStore._row_to_item(row) for row in rows]
 
     def _copies(self, ids: Sequence[int]) -> set[int]:
@@ -417,6 +421,20 @@ class ClusterMixin:
                 chunk,
             )
             found.update(int(r[0]) for r in rows)
+        return found
+
+    def _shared(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        found: dict[int, tuple[int, int]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = list(ids[start : start + _CHUNK])
+            rows = self._query(
+                "SELECT c.item_id, c.cluster_id, COUNT(*) FROM item_clusters c "
+                "JOIN item_clusters m ON m.cluster_id = c.cluster_id "
+                f"WHERE c.item_id IN ({_marks(chunk)}) GROUP BY c.item_id, c.cluster_id "
+                "HAVING COUNT(*) > 1",
+                chunk,
+            )
+            found.update({int(r[0]): (int(r[1]), int(r[2])) for r in rows})
         return found
 
     def _stale_cluster_ids(self) -> list[tuple[int, str]]:
@@ -462,13 +480,20 @@ def _backend(store: Store) -> ClusterMixin:
 def also_reported(store: Store, item_id: int) -> list[Item]:
     """The other reports of an item's story, earliest first (empty when it has none), for
     an article's "also reported by" section: each has its source, time and link."""
-    return [item for item in _backend(store)._story_members(item_id) if item.id != item_id]
+    return _backend(store)._story_members(item_id)
 
 
 def copies_among(store: Store, item_ids: Sequence[int]) -> set[int]:
     """Which of these items are later reports of a story led by another item: what a
     listing hides when each story is shown once (``site.dedupe``)."""
     return _backend(store)._copies(list(item_ids))
+
+
+def shared_stories(store: Store, item_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """For those of these items whose story was told more than once: item id → (the
+    story's id, which is its earliest report's item id; how many reports it has). Lets a
+    pass over the archive show each story once without asking per item."""
+    return _backend(store)._shared(list(item_ids))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,17 @@ any size moves in constant memory.
 
 It then verifies: every table's row count, and :func:`store_checksum` of both sides.
 
+**Derived data** (``derived=True``, what ``finews copy-db`` does): the search index and the
+stories are made from the items, so they are not among the copied tables. After the rows,
+the source's stories (``item_clusters``) are copied as they are when they are complete and
+made by this clustering rule, so the destination shows exactly the same stories (otherwise
+the destination clusters its items itself, oldest first); any item still without a story
+is then clustered (:func:`~finews.store.clusters.sync_clusters`), and every item is indexed
+for search (:func:`~finews.store.search.sync_index`: the engines keep different index
+structures, so the index is built, not copied; this is most of the time a large copy
+takes). The report then says how complete both are, and ``ok`` requires both complete.
+An interrupted copy leaves them to the next run (or to ``finews reindex --missing-only``).
+
 **A non-empty destination** is refused with a :class:`StoreError`, before anything is written,
 unless it holds an earlier copy of this same archive (an interrupted copy, or a copy taken
 before the source grew): every row there must exist in the source under the same key, items
@@ -32,9 +43,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from finews.errors import StoreError
-from finews.store.base import TABLE_KEYS, TABLES, Store, redact_url
+from finews.process.cluster import ALGORITHM_VERSION
+from finews.store.base import TABLE_KEYS, TABLES, SqlStore, Store, redact_url
+from finews.store.clusters import ClusterStatus, cluster_status, sync_clusters
+from finews.store.search import IndexStatus, index_status, sync_index
 
-__all__ = ["CopyReport", "copy_db", "store_checksum"]
+__all__ = ["CopyReport", "DerivedReport", "copy_db", "store_checksum"]
 
 #: tables whose key is text: small, and ordered differently by each engine's collation, so
 #: they are compared and hashed in Python's (code point) order
@@ -42,9 +56,53 @@ _TEXT_KEYED = ("media_slugs", "source_state")
 
 
 @dataclass(frozen=True, slots=True)
+class DerivedReport:
+    """What ``copy_db(derived=True)`` did to the destination's search index and stories,
+    and how complete they are afterwards."""
+
+    #: story rows copied from the source (0 when its stories were incomplete or stale)
+    stories_copied: int
+    #: items the destination clustered itself (those the copied stories did not cover)
+    clustered: int
+    #: items indexed for search
+    indexed: int
+    index: IndexStatus
+    stories: ClusterStatus
+    src_stories: ClusterStatus
+
+    @property
+    def ok(self) -> bool:
+        """Every item is indexed at its current revision and has its story."""
+        stories = self.stories
+        return (
+            self.index.ok
+            and stories.version_ok
+            and stories.stale == 0
+            and stories.clustered == stories.items
+        )
+
+    def summary(self) -> str:
+        """One line for a person."""
+        index, stories = self.index, self.stories
+        how = (
+            f"{self.stories_copied} copied"
+            if self.stories_copied
+            else "made from the items (the source's were incomplete)"
+        )
+        if self.stories_copied and self.clustered:
+            how += f", {self.clustered} more clustered"
+        return (
+            f"search index: {self.indexed} items indexed, holds {index.indexed} of "
+            f"{index.items}; stories: {how}, {stories.stories} stories over "
+            f"{stories.clustered} of {stories.items} items (source: {self.src_stories.stories})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CopyReport:
     """What ``copy_db`` did and found. ``ok`` when every table has as many rows on both
-    sides and the checksums are equal."""
+    sides and the checksums are equal (and, with ``derived``, the destination's search
+    index and stories cover every item)."""
 
     src_counts: Mapping[str, int]
     dst_counts: Mapping[str, int]
@@ -53,9 +111,20 @@ class CopyReport:
     #: the destination already held part of the archive (an earlier copy)
     resumed: bool
     seconds: float
+    #: the search index and stories, when ``copy_db`` was asked to bring them up to date
+    derived: DerivedReport | None = None
 
     @property
     def ok(self) -> bool:
+        """Counts and checksums agree (and the derived data is complete)."""
+        return (
+            dict(self.src_counts) == dict(self.dst_counts)
+            and self.src_checksum == self.dst_checksum
+            and (self.derived is None or self.derived.ok)
+        )
+
+    @property
+    def rows_ok(self) -> bool:
         """Counts and checksums agree."""
         return (
             dict(self.src_counts) == dict(self.dst_counts)
@@ -70,15 +139,19 @@ class CopyReport:
     def summary(self) -> str:
         """One line for a person."""
         counts = ", ".join(f"{n} {table}" for table, n in self.src_counts.items())
-        verdict = "verified" if self.ok else "MISMATCH"
+        verdict = "verified" if self.rows_ok else "MISMATCH"
         detail = f"sha256 {self.src_checksum[:16]}…"
-        if not self.ok:
+        if not self.rows_ok:
             mine = ", ".join(f"{n} {table}" for table, n in self.dst_counts.items())
             detail = (
                 f"source {counts}, sha256 {self.src_checksum[:16]}…; "
                 f"destination {mine}, sha256 {self.dst_checksum[:16]}…"
             )
-        return f"copied {counts} in {self.seconds:.1f}s: {verdict} ({detail})"
+        line = f"copied {counts} in {self.seconds:.1f}s: {verdict} ({detail})"
+        if self.derived is not None:
+            state = "complete" if self.derived.ok else "INCOMPLETE"
+            line += f"; {self.derived.summary()}: {state}"
+        return line
 
 
 def store_checksum(store: Store, *, batch: int = 1000) -> str:
@@ -99,10 +172,14 @@ def copy_db(
     *,
     progress: Callable[[int], None] | None = None,
     batch: int = 1000,
+    derived: bool = False,
+    stage: Callable[[str], None] | None = None,
 ) -> CopyReport:
     """Copy every row of ``src`` into ``dst`` and verify; see the module docstring for what
     a non-empty destination must hold. ``progress`` is called after each batch of items with
-    the number of items copied so far."""
+    the number of items copied so far. ``derived`` then brings the destination's search
+    index and stories up to date (see the module docstring); ``stage`` hears what is being
+    done ("stories", "search index") as it starts."""
     if batch < 1:
         raise StoreError(f"batch must be at least 1, not {batch}")
     started = time.monotonic()
@@ -125,6 +202,7 @@ def copy_db(
                     progress(copied)
     src_checksum, src_counts = _digest(src, batch)
     dst_checksum, dst_counts = _digest(dst, batch)
+    made = _derive(src, dst, batch, stage) if derived else None
     return CopyReport(
         src_counts=src_counts,
         dst_counts=dst_counts,
@@ -132,7 +210,64 @@ def copy_db(
         dst_checksum=dst_checksum,
         resumed=resumed,
         seconds=time.monotonic() - started,
+        derived=made,
     )
+
+
+# --- derived data --------------------------------------------------------------------------
+def _derive(
+    src: Store, dst: Store, batch: int, stage: Callable[[str], None] | None
+) -> DerivedReport:
+    """Bring the destination's stories and search index up to date with its items."""
+    if stage is not None:
+        stage("stories")
+    src_stories = cluster_status(src)
+    copied = 0
+    if (
+        src_stories.version_ok
+        and src_stories.stale == 0
+        and src_stories.clustered == src_stories.items
+    ):
+        copied = _copy_stories(src, dst, batch)
+    clustered = sync_clusters(dst)
+    if stage is not None:
+        stage("search index")
+    indexed = sync_index(dst)
+    return DerivedReport(
+        stories_copied=copied,
+        clustered=clustered,
+        indexed=indexed,
+        index=index_status(dst),
+        stories=cluster_status(dst),
+        src_stories=src_stories,
+    )
+
+
+def _copy_stories(src: Store, dst: Store, batch: int) -> int:
+    """Replace the destination's stories with the source's (one transaction)."""
+    if not isinstance(src, SqlStore) or not isinstance(dst, SqlStore):
+        raise StoreError("copying stories needs two SQL stores")
+    select = "SELECT item_id, cluster_id, revision FROM item_clusters"
+    insert = dst._sql("INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?)")
+    copied = 0
+    with dst._tx() as cur:
+        dst._exec(cur, "DELETE FROM item_clusters")
+        last = -1
+        while True:
+            rows = src._query(
+                f"{select} WHERE item_id > ? ORDER BY item_id LIMIT {int(batch)}", (last,)
+            )
+            if not rows:
+                break
+            cur.executemany(insert, [(int(r[0]), int(r[1]), int(r[2])) for r in rows])
+            copied += len(rows)
+            last = int(rows[-1][0])
+        dst._exec(
+            cur,
+            "UPDATE derived_state SET version = ? WHERE name = 'clusters'",
+            (ALGORITHM_VERSION,),
+        )
+    return copied
 
 
 # --- reading -------------------------------------------------------------------------------
