@@ -3,12 +3,21 @@
 Builds East Money 7x24 pages (``--page-size`` items each, bodies of ``--body-chars``
 characters, half of them HTML paragraphs, half plain text) and pushes them through exactly
 what a poll does with a reply: the adapter's parser, the known-id check, normalising
-(clean-up, sanitising, titles, times) and ``upsert_items`` (rows, revisions, change log,
-search index) — one transaction per page. The process is pinned to one CPU.
+(clean-up, sanitising, titles, times) and ``upsert_items`` (rows, revisions, change log)
+— one transaction per page. The process is pinned to one CPU.
 
-Then, for comparison, the same pages served by a loopback upstream and walked by one
-``refresh_source`` poll (HTTP included). Memory: ``ru_maxrss`` of the timed run, and the
-peak of Python allocations (``tracemalloc``) in a separate, untimed run.
+Three ways, each on a new database, in one run:
+
+- **deferred**, as ``finews run`` stores: ``upsert_items(derive=False)``, then, timed
+  apart, ``derive_all`` (search index and stories, what the daemon's deriving thread does);
+- **inline**, as ``finews fetch`` stores: each page indexed and clustered in its write;
+- the **FTS5 floor**: the same items' search columns (tokens built beforehand, untimed)
+  inserted into a bare FTS5 table in the same page transactions: what SQLite alone costs
+  for this index, whatever the code around it.
+
+Then the same pages served by a loopback upstream and walked by one ``refresh_source`` poll
+(HTTP included, stored as the daemon does). Memory: ``ru_maxrss`` after the deferred run,
+and the peak of Python allocations (``tracemalloc``) in a separate, untimed run.
 
     .venv/bin/python bench/ingest.py --items 20000
     .venv/bin/python bench/ingest.py --items 20000 --database-url postgresql://…/bench
@@ -23,6 +32,7 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import tempfile
 import time
 import tracemalloc
@@ -36,9 +46,11 @@ from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import Item, SourceSpec
 from finews.normalize import normalize_item
+from finews.process.index import doc_terms
 from finews.refresh import refresh_source
 from finews.sources import get_adapter
 from finews.store import open_store
+from finews.store.derive import derive_all
 
 BEIJING = timezone(timedelta(hours=8))
 PATH = "/comm/web/getFastNewsList"
@@ -99,7 +111,9 @@ def spec_for(url: str = "http://127.0.0.1:9", max_pages: int = 10_000) -> Source
     )
 
 
-def ingest(url: str, pages: list[bytes]) -> tuple[int, float, float, dict[str, float]]:
+def ingest(
+    url: str, pages: list[bytes], *, derive: bool
+) -> tuple[int, float, float, dict[str, float]]:
     """Parse, normalise and store every page; return (items stored, wall s, CPU s, and the
     CPU seconds of each stage)."""
     spec = spec_for()
@@ -125,10 +139,61 @@ def ingest(url: str, pages: list[bytes]) -> tuple[int, float, float, dict[str, f
             ]
             stages["normalize"] += time.process_time() - mark
             mark = time.process_time()
-            stored += store.upsert_items(items).new
+            stored += store.upsert_items(items, derive=derive).new
             stages["store"] += time.process_time() - mark
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return stored, wall, cpu, {k: round(v, 2) for k, v in stages.items()}
+
+
+def derive_later(url: str) -> tuple[int, float, float]:
+    """Derive (index and cluster) everything stored; return (changes, wall s, CPU s)."""
+    with open_store(url) as store:
+        wall, cpu = time.perf_counter(), time.process_time()
+        done = derive_all(store)
+        return done, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def fts5_floor(folder: Path, pages: list[bytes]) -> tuple[int, float]:
+    """CPU seconds SQLite's FTS5 alone takes to index the items' search columns (built
+    beforehand, untimed), in the same transactions of one page each, in a table like
+    finews's (contentless, ``unicode61``, WAL, ``synchronous=NORMAL``)."""
+    spec = spec_for()
+    adapter = get_adapter(spec.adapter)
+    request = adapter.first_page(spec)
+    fetched = datetime.now(UTC)
+    batches = []
+    for body in pages:
+        items = [
+            normalize_item(raw, spec, fetched_at=fetched)
+            for raw in adapter.parse_page(spec, body, request).items
+        ]
+        batches.append(
+            [
+                doc_terms(i.title, i.digest, i.content).fts_columns()
+                for i in items
+                if isinstance(i, Item)
+            ]
+        )
+    conn = sqlite3.connect(folder / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE VIRTUAL TABLE f USING fts5(title, body, chars, content = '', "
+        "tokenize = 'unicode61 remove_diacritics 0')"
+    )
+    rowid = 0
+    cpu = time.process_time()
+    for batch in batches:
+        conn.execute("BEGIN")
+        for columns in batch:
+            rowid += 1
+            conn.execute(
+                "INSERT INTO f (rowid, title, body, chars) VALUES (?, ?, ?, ?)", (rowid, *columns)
+            )
+        conn.execute("COMMIT")
+    cpu = time.process_time() - cpu
+    conn.close()
+    return rowid, cpu
 
 
 def through_refresh(url: str, pages: list[bytes]) -> tuple[int, float, float]:
@@ -145,7 +210,9 @@ def through_refresh(url: str, pages: list[bytes]) -> tuple[int, float, float]:
         with open_store(url) as store:
             async with HttpClient(HttpSettings(timeout=30)) as client:
                 wall, cpu = time.perf_counter(), time.process_time()
-                report = await refresh_source(spec_for(base, len(pages) + 1), store, client)
+                report = await refresh_source(
+                    spec_for(base, len(pages) + 1), store, client, derive=False
+                )
                 assert report.error is None, report.error
                 return report.new, time.perf_counter() - wall, time.process_time() - cpu
 
@@ -199,10 +266,16 @@ def main() -> None:
             reset_postgres(url)
         return url
 
-    stored, wall, cpu, stages = ingest(prepare("timed.db"), pages)
+    deferred_url = prepare("deferred.db")
+    stored, wall, cpu, stages = ingest(deferred_url, pages, derive=False)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    derived, derive_wall, derive_cpu = derive_later(deferred_url)
+    inline_stored, inline_wall, inline_cpu, inline_stages = ingest(
+        prepare("inline.db"), pages, derive=True
+    )
+    floor_items, floor_cpu = fts5_floor(folder, pages)
     tracemalloc.start()
-    ingest(prepare("traced.db"), pages)
+    ingest(prepare("traced.db"), pages, derive=False)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     http_new, http_wall, http_cpu = through_refresh(prepare("refresh.db"), pages)
@@ -220,6 +293,25 @@ def main() -> None:
         "items_per_s": round(stored / wall),
         "items_per_cpu_s": round(stored / cpu),
         "cpu_s_by_stage": stages,
+        "then_derived": {
+            "changes": derived,
+            "wall_s": round(derive_wall, 2),
+            "cpu_s": round(derive_cpu, 2),
+            "items_per_cpu_s": round(derived / derive_cpu),
+        },
+        "stored_and_derived_items_per_cpu_s": round(stored / (cpu + derive_cpu)),
+        "inline": {
+            "items": inline_stored,
+            "wall_s": round(inline_wall, 2),
+            "cpu_s": round(inline_cpu, 2),
+            "items_per_cpu_s": round(inline_stored / inline_cpu),
+            "cpu_s_by_stage": inline_stages,
+        },
+        "fts5_floor": {
+            "items": floor_items,
+            "cpu_s": round(floor_cpu, 2),
+            "items_per_cpu_s": round(floor_items / floor_cpu),
+        },
         "max_rss_MB": round(rss_mb, 1),
         "tracemalloc_peak_MB": round(peak / 1e6, 1),
         "refresh_over_http": {

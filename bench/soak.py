@@ -9,7 +9,12 @@ and are polled every 30 s (5 min); the minimum spacing between requests to one h
 resident memory are read from /proc every few seconds. At the end every published item must
 be stored exactly once, every full text fetched, and the database sound.
 
+``--speed`` sets how much faster than real life (rates up, intervals and spacing down by
+the same factor); ``--speed 144 --duration 600`` puts a whole day of polling (every poll and
+every item a day brings) into ten minutes, to show memory stays flat over a day.
+
     .venv/bin/python bench/soak.py --duration 600
+    .venv/bin/python bench/soak.py --duration 600 --speed 144
 """
 
 from __future__ import annotations
@@ -28,13 +33,16 @@ from loopback import FastFeed, RollingFeed, start_daemon, stop_daemon, write_con
 
 from finews.demo.replay import ReplayServer, Route
 from finews.store import open_store
+from finews.store.derive import derive_backlog
 from finews.store.health import queue_counts, source_stats
+from finews.store.search import index_status
 
 FAST_SOURCES = 16
 ROLLING_SOURCES = 4
-SPEED = 10.0
-FAST_PER_HOUR = 40 * SPEED
-ROLLING_PER_HOUR = 10 * SPEED
+#: real-life rates (items an hour) and poll intervals (s) of each kind of source
+FAST_PER_HOUR, FAST_INTERVAL = 40, 30.0
+ROLLING_PER_HOUR, ROLLING_INTERVAL = 10, 300.0
+HOST_SPACING = 0.2
 
 
 def sample(pid: int) -> tuple[float, float]:
@@ -73,6 +81,9 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--database-url", help="default: SQLite in a temporary folder")
+    parser.add_argument(
+        "--speed", type=float, default=10.0, help="times faster than real life (default 10)"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="finews-soak-"))
     url = args.database_url or f"sqlite:///{folder / 'soak.db'}"
@@ -84,13 +95,20 @@ def main() -> None:
     for feed in rolling:
         routes += feed.routes()
     with ReplayServer(routes) as upstream:
-        sources = "".join(f.toml(f"fast{i:02d}", upstream.url, 3) for i, f in enumerate(fast))
-        sources += "".join(f.toml(f"rolling{i}", upstream.url, 30) for i, f in enumerate(rolling))
-        extra = "[daemon]\nhost_spacing = 0.02\n[http]\ntimeout = 10\n"
+        speed = args.speed
+        sources = "".join(
+            f.toml(f"fast{i:02d}", upstream.url, FAST_INTERVAL / speed) for i, f in enumerate(fast)
+        )
+        sources += "".join(
+            f.toml(f"rolling{i}", upstream.url, ROLLING_INTERVAL / speed)
+            for i, f in enumerate(rolling)
+        )
+        extra = f"[daemon]\nhost_spacing = {HOST_SPACING / speed:g}\n[http]\ntimeout = 10\n"
         config = write_config(folder / "finews.toml", url, sources, extra)
         proc = start_daemon(config, folder / "daemon.log")
         publisher = Publisher(
-            [(f, FAST_PER_HOUR) for f in fast] + [(f, ROLLING_PER_HOUR) for f in rolling],
+            [(f, FAST_PER_HOUR * speed) for f in fast]
+            + [(f, ROLLING_PER_HOUR * speed) for f in rolling],
             args.seed,
         )
         began = time.monotonic()
@@ -108,7 +126,11 @@ def main() -> None:
         deadline = time.monotonic() + 60
         with open_store(url) as store:
             while time.monotonic() < deadline:
-                if store.count_items() >= len(published) and not queue_counts(store).pending:
+                if (
+                    store.count_items() >= len(published)
+                    and not queue_counts(store).pending
+                    and not derive_backlog(store)
+                ):
                     break
                 time.sleep(0.5)
         stopped_in = stop_daemon(proc)
@@ -118,6 +140,8 @@ def main() -> None:
         stats = source_stats(store)
         problems = store.integrity_problems()
         queue = queue_counts(store)
+        backlog = derive_backlog(store)
+        indexed = index_status(store)
     warm = [s for s in samples if s[0] >= 15.0] or samples
     window = warm[-1][0] - warm[0][0]
     cpu_share = (warm[-1][1] - warm[0][1]) / window if window > 0 else float("nan")
@@ -125,6 +149,8 @@ def main() -> None:
     half = len(rss) // 2
     result = {
         "duration_s": args.duration,
+        "speed": args.speed,
+        "real_life_hours_covered": round(args.duration * args.speed / 3600, 1),
         "sources": FAST_SOURCES + ROLLING_SOURCES,
         "published": len(published),
         "stored": len(stored),
@@ -135,6 +161,8 @@ def main() -> None:
         "rolling_published": sum(len(f.published) for f in rolling),
         "fulltext_pending": queue.pending,
         "fulltext_failed": queue.failed,
+        "derive_backlog_at_end": backlog,
+        "search_index_complete": indexed.ok,
         "polls": sum(s.polls for s in stats.values()),
         "poll_failures": sum(s.failures for s in stats.values()),
         "cpu_share_of_one_core": round(cpu_share, 3),

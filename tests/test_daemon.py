@@ -41,7 +41,10 @@ from finews.models import SourceSpec, SourceState
 from finews.refresh import SourceReport
 from finews.sources.base import Request
 from finews.store import Store, open_store
+from finews.store.clusters import cluster_status
+from finews.store.derive import derive_backlog
 from finews.store.health import format_health, queue_counts, source_health
+from finews.store.search import SearchQuery, index_status, search
 from upstreams import FAST_PATH, FastNewsFeed
 
 BEIJING = timezone(timedelta(hours=8))
@@ -427,7 +430,13 @@ def test_after_a_stop_the_daemon_catches_up_on_500_items(tmp_path: Path, db_url:
             gap = feed.publish(500)
             async with running(config, db_url, [spec]):
                 await until(lambda: store.count_items("em_fast") == 530, "the 500 items")
+                # polls store without indexing; the deriving thread catches up behind them
+                await until(lambda: derive_backlog(store) == 0, "the search index and stories")
             assert_each_stored_once(store)
+            assert index_status(store).ok
+            assert cluster_status(store).stale == 0
+            newest = search(store, SearchQuery(text="测试快讯第530条"))
+            assert [hit.item.upstream_id for hit in newest.hits][:1] == gap[-1:]
             return first + gap, set(stored_ids(store, "em_fast"))
 
     with ReplayServer([feed.route()]) as upstream:
@@ -769,6 +778,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
                         len(upstream.requests) > asked
                         and store.count_items() == len(fast_ids) + len(rolling_ids)
                         and queue_counts(store).pending == 0
+                        and derive_backlog(store) == 0
                     )
 
                 deadline = time.monotonic() + 60
@@ -791,6 +801,9 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
         assert set(texts) == set(rolling_ids)
         assert all(f"NW{uid} 的全文" in texts[uid] for uid in rolling_ids)
         assert queue_counts(store).failed == 0
+        # kills mid-derive too: the index and stories are complete and current
+        assert index_status(store).ok
+        assert cluster_status(store).stale == 0
 
 
 # --- the daemon's own metrics ---------------------------------------------------------

@@ -234,8 +234,8 @@ class _DiesAfterPages:
         self._store = store
         self._left = pages
 
-    def upsert_items(self, items: Any, *, state: Any = None) -> Any:
-        result = self._store.upsert_items(items, state=state)
+    def upsert_items(self, items: Any, *, state: Any = None, derive: bool = True) -> Any:
+        result = self._store.upsert_items(items, state=state, derive=derive)
         self._left -= 1
         if self._left == 0:
             raise _Died

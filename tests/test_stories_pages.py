@@ -29,6 +29,7 @@ from finews.publish.urls import Listing, article_path, day_of, listings_of
 from finews.store import ItemQuery, Store, open_store
 from finews.store.clusters import also_reported, cluster_status
 from finews.store.copy import copy_db, store_checksum
+from finews.store.derive import derive_backlog
 from finews.store.search import SearchQuery, index_status, search
 from site_data import TestClient
 from test_site_hostile import EVIL, inspect
@@ -472,6 +473,8 @@ def test_copy_db_keeps_search_and_stories_in_sync(sqlite_url: str, pg_url: str) 
         assert "search index" in there.summary()
         assert "complete" in there.summary()
         assert_in_sync(pg, original, searched)
+        # nothing is left for a daemon's deriving thread to redo
+        assert derive_backlog(pg) == 0
         home = copy_db(pg, back, derived=True)
         assert home.ok, home.summary()
         assert_in_sync(back, original, searched)

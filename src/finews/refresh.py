@@ -161,13 +161,16 @@ async def refresh_source(
     progress: Progress | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     fulltext: FulltextSink | None = None,
+    derive: bool = True,
 ) -> SourceReport:
     """Poll one source end to end. Never raises for upstream trouble: the error is in the
     report and in the source's stored state.
 
     ``fulltext``, when given, takes over full-text fetching: new items are stored with their
     digest at once and handed to it (``finews run`` queues them for a background worker),
-    so a slow article endpoint never holds up the list."""
+    so a slow article endpoint never holds up the list. ``derive=False`` stores pages
+    without indexing them or clustering them (:mod:`finews.store.derive` does that later;
+    ``finews run`` does, on a thread of its own)."""
     started = time.monotonic()
     report = SourceReport(source=spec.id)
     state = store.get_state(spec.id).replace(last_attempt=now())
@@ -224,6 +227,7 @@ async def refresh_source(
                     now(),
                     fulltext,
                     advance=advance,
+                    derive=derive,
                 )
                 if asked is first:  # committed: the next poll may now ask "changed?"
                     conditional.remember(store, spec.id, first, response)
@@ -263,6 +267,7 @@ async def _store_page(
     fulltext: FulltextSink | None = None,
     *,
     advance: Callable[[bool], SourceState | None] = lambda _met: None,
+    derive: bool = True,
 ) -> None:
     """Normalise and commit one page, with the source state ``advance`` gives for it
     (called with whether the page held an item stored before) in the same transaction."""
@@ -289,7 +294,7 @@ async def _store_page(
             report.dropped.append(result)
         else:
             items.append(result)
-    outcome = store.upsert_items(items, state=advance(bool(known)))
+    outcome = store.upsert_items(items, state=advance(bool(known)), derive=derive)
     report.new += outcome.new
     report.updated += outcome.updated
     report.unchanged += outcome.unchanged

@@ -172,6 +172,7 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
 
     Run it after an upgrade that changed how text is indexed, after copying a database
     with `copy_db`, or if search results look wrong. Safe to interrupt and run again.
+    (`finews run` indexes what it stores by itself, a moment after storing it.)
 
     \b
     Examples:
@@ -179,6 +180,7 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
       finews reindex --missing-only
     """
     from finews.store.clusters import cluster_status, recluster, sync_clusters
+    from finews.store.derive import mark_derived_through
     from finews.store.search import index_status, reindex, sync_index
 
     show = sys.stderr.isatty()
@@ -189,12 +191,16 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
 
     with obj.store() as store:
         started = time.monotonic()
+        # every change logged by now is covered by this rebuild (the daemon's deriving
+        # thread then skips ahead instead of visiting each again)
+        through = store.last_change_seq()
         if missing_only:
             indexed = sync_index(store, progress=progress)
             clustered = sync_clusters(store)
         else:
             indexed = reindex(store, progress=progress)
             clustered = recluster(store)
+        mark_derived_through(store, through)
         if show:
             click.echo("", err=True)
         status = index_status(store)

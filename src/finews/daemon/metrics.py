@@ -51,6 +51,11 @@ class DaemonMetrics:
             ["source", "outcome"],
             registry=self.registry,
         )
+        self.derived = Counter(
+            "finews_daemon_derived_changes",
+            "Stored changes this daemon indexed for search and clustered into stories.",
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "finews_daemon_fulltext_queue_depth",
             "Items waiting for their full text, as last counted.",

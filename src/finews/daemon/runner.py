@@ -8,6 +8,13 @@ the persisted full-text queue (``fulltext_queue``, migration 0003) *before* they
 and a separate worker task fetches them with retries and an attempt cap, over its own HTTP
 client, so a slow article endpoint never delays a list poll.
 
+Polls store their items without indexing or clustering them (``derive=False``): a deriving
+task works through the change log on a thread of its own, over its own connection
+(:mod:`finews.store.derive`), so a poll's write transaction stays short and its items reach
+live pages at once; search and "also reported by" follow a moment later. A deriving round
+that fails is logged and retried; the work waits in the change log, so a stop or a crash
+loses none of it, and whichever worker derives next picks it up.
+
 Several workers (``finews run`` processes, on one machine or many) can share one database:
 a worker polls only the sources it holds a lease on, and takes full-text jobs by claiming
 them, so no source is polled by two workers at once and no text is fetched twice
@@ -44,6 +51,7 @@ from finews.normalize import normalize_item
 from finews.refresh import SourceReport, refresh_source
 from finews.sources import get_adapter
 from finews.store import Store, open_store
+from finews.store.derive import DEFAULT_BATCH, derive_pending
 from finews.store.health import (
     FulltextJob,
     enqueue_fulltext,
@@ -62,6 +70,11 @@ log = logging.getLogger("finews.daemon")
 #: longest idle wait of the full-text worker between looks at the queue (new work wakes it
 #: at once; this bounds how late it notices work another process queued)
 _IDLE_LOOK = 5.0
+#: longest idle wait of the deriving task (this worker's polls wake it at once; this bounds
+#: how late it notices what another worker stored, should that one be busy or gone)
+_DERIVE_LOOK = 2.0
+#: wait after a deriving round failed (a database down, say) before the next try
+_DERIVE_RETRY = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +139,9 @@ class Daemon:
     ``on_poll`` is called after every poll with its report (benchmarks and tests watch
     progress through it). ``now`` is the wall clock used for persisted times and leases.
     ``worker`` names this worker in the lease tables (default ``host:pid:random``).
+    ``derive_store`` is the connection the deriving thread uses (default ``store``; give
+    another connection to the same database so that deriving never waits for, or holds up,
+    the polls' connection).
     """
 
     def __init__(
@@ -140,9 +156,11 @@ class Daemon:
         on_poll: Callable[[SourceReport], None] | None = None,
         now: Callable[[], datetime] = _utcnow,
         worker: str | None = None,
+        derive_store: Store | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in specs}
         self.store = store
+        self.derive_store = derive_store if derive_store is not None else store
         self.settings = settings if settings is not None else DaemonSettings()
         self.http = http if http is not None else HttpSettings()
         self.schedule = schedule or Schedule(
@@ -162,6 +180,7 @@ class Daemon:
             now=now,
         )
         self._wake = asyncio.Event()
+        self._derive_wake = asyncio.Event()
         self._in_hand: set[tuple[str, str]] = set()
         self._jobs: set[asyncio.Task[None]] = set()
         self._failures: dict[str, int] = {}
@@ -179,6 +198,7 @@ class Daemon:
         loops = [
             asyncio.create_task(self._lease_loop(lists, stop), name="leases"),
             asyncio.create_task(self._fulltext_loop(texts, stop), name="fulltext"),
+            asyncio.create_task(self._derive_loop(stop), name="derive"),
         ]
         log.info(
             "daemon started: worker %s; %d source(s) %s, polled while this worker holds "
@@ -194,6 +214,7 @@ class Daemon:
         finally:
             stop.set()
             self._wake.set()
+            self._derive_wake.set()
             await self._wind_down(
                 [*loops, *(task for task, _ in self._loops.values()), *self._jobs]
             )
@@ -302,8 +323,10 @@ class Daemon:
         clock = time.monotonic()
         try:
             report = await refresh_source(
-                spec, self.store, client, fulltext=self.enqueue, now=self.now
+                spec, self.store, client, fulltext=self.enqueue, now=self.now, derive=False
             )
+            if report.new or report.updated:
+                self._derive_wake.set()
         except Exception as exc:
             # refresh_source reports upstream trouble itself; this is a store failure or a
             # bug. Either way this poll failed, and the daemon goes on.
@@ -380,6 +403,31 @@ class Daemon:
         m.backoff.labels(report.source).set(1 if failures else 0)
 
     # --- full text --------------------------------------------------------------------
+    # --- search index and stories ------------------------------------------------------
+    async def _derive_loop(self, stop: asyncio.Event) -> None:
+        """Index and cluster what the polls stored, a round at a time, until stopped."""
+        while not stop.is_set():
+            self._derive_wake.clear()  # a poll storing items from here on wakes the wait
+            try:
+                done = await asyncio.to_thread(
+                    derive_pending, self.derive_store, limit=DEFAULT_BATCH
+                )
+            except Exception as exc:
+                log.error(
+                    "indexing and clustering stored items failed: %s; they stay queued in "
+                    "the change log, next try in %.0f s",
+                    exc,
+                    _DERIVE_RETRY,
+                )
+                if await _sleep(stop, _DERIVE_RETRY):
+                    return
+                continue
+            if done:
+                self.metrics.derived.inc(done)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._derive_wake.wait(), timeout=_DERIVE_LOOK)
+
     async def _fulltext_loop(self, client: HttpClient, stop: asyncio.Event) -> None:
         sources = [sid for sid, spec in self.specs.items() if spec.get("fulltext", True)]
         workers = self.settings.fulltext_workers
@@ -468,7 +516,8 @@ class Daemon:
             return "empty"
         # read again: a poll may have updated the item while the text was on its way
         current = self.store.get_item(job.source, job.upstream_id) or item
-        self.store.upsert_items([current.replace(content=cleaned.content)])
+        self.store.upsert_items([current.replace(content=cleaned.content)], derive=False)
+        self._derive_wake.set()
         log.debug(
             "source=%s id=%s full text stored (%d characters)",
             job.source,
@@ -542,6 +591,8 @@ async def run_daemon(
         )
     metrics = DaemonMetrics()
     store = open_store(store_url)
+    # the deriving thread's own connection (an in-memory SQLite database has only one)
+    derive_store = store if store_url.endswith(":memory:") else open_store(store_url, migrate=False)
     try:
         if settings.metrics_port:
             metrics.serve(settings.metrics_port)
@@ -554,8 +605,11 @@ async def run_daemon(
             schedule=schedule,
             metrics=metrics,
             on_poll=on_poll,
+            derive_store=derive_store,
         )
         await daemon.run(stop_event)
     finally:
         metrics.close()
+        if derive_store is not store:
+            derive_store.close()  # waits for a deriving round still running on its thread
         store.close()

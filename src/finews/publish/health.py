@@ -3,16 +3,18 @@
 ======================  ===============================================================
 ``GET /healthz``        the web process is alive (never touches the database)
 ``GET /readyz``         the database answers and is migrated (503 with the reason if not)
-``GET /status``         the status page: every source's health, the full-text queue
+``GET /status``         the status page: every source's health, the full-text queue and
+                        the changes still to index and cluster (derive backlog)
 ``GET /api/status``     the same as JSON
 ``GET /metrics``        Prometheus text format
 ======================  ===============================================================
 
 The daemon (``finews run``) and the web app are different processes, so ``/metrics`` reports
 what the database knows, read at scrape time: the poll totals the daemon keeps per source
-(``finews_source_*``: polls, errors, poll durations, items stored), each source's state, and
-the full-text queue depth. The web process adds its own ``process_*`` metrics and, when the
-app is built with :class:`RequestMetrics`, its request counts and durations.
+(``finews_source_*``: polls, errors, poll durations, items stored), each source's state,
+the full-text queue depth and the derive backlog (``finews_derive_backlog``). The web
+process adds its own ``process_*`` metrics and, when the app is built with
+:class:`RequestMetrics`, its request counts and durations.
 
 The routes read ``request.app.state.site`` (a :class:`HealthBackend`: the live app's
 ``LiveSite``); mount them with ``routes``.
@@ -52,6 +54,7 @@ from finews.normalize.times import shanghai_wall
 from finews.publish.responses import json_bytes, json_error
 from finews.publish.site import SiteRenderer
 from finews.store import Store
+from finews.store.derive import derive_backlog
 from finews.store.health import (
     QueueCounts,
     SourceHealth,
@@ -84,6 +87,8 @@ class StatusReport:
     generated_at: datetime
     sources: tuple[tuple[str, str, SourceHealth], ...]
     queue: QueueCounts
+    #: changes stored but not yet in the search index and stories (finews.store.derive)
+    derive_backlog: int = 0
 
 
 def read_status(store: Store, names: Mapping[str, str]) -> StatusReport:
@@ -96,6 +101,7 @@ def read_status(store: Store, names: Mapping[str, str]) -> StatusReport:
             (sid, names.get(sid, sid), source_health(store, sid, now=now)) for sid in ids
         ),
         queue=queue_counts(store),
+        derive_backlog=derive_backlog(store),
     )
 
 
@@ -132,6 +138,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
     return {
         "generated_at": _iso(report.generated_at),
         "fulltext_queue": {"pending": report.queue.pending, "failed": report.queue.failed},
+        "derive_backlog": report.derive_backlog,
         "sources": [_source_json(sid, name, health) for sid, name, health in report.sources],
     }
 
@@ -291,8 +298,13 @@ class _StatusCollector(Collector):
         )
         queue.add_metric(["pending"], self.report.queue.pending)
         queue.add_metric(["failed"], self.report.queue.failed)
+        derive = GaugeMetricFamily(
+            "finews_derive_backlog",
+            "Stored changes not yet in the search index and stories (the daemon derives them).",
+            value=self.report.derive_backlog,
+        )
         yield from (polls, errors, stored, durations, items, recent, failures, backoff)
-        yield from (delay, success, upcoming, queue)
+        yield from (delay, success, upcoming, queue, derive)
 
 
 async def metrics(request: Request) -> Response:

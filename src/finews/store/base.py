@@ -231,11 +231,16 @@ class Store(ABC):
 
     @abstractmethod
     def upsert_items(
-        self, items: Sequence[Item], *, state: SourceState | None = None
+        self, items: Sequence[Item], *, state: SourceState | None = None, derive: bool = True
     ) -> UpsertResult:
         """Store items in one transaction, idempotently by (source, upstream id). ``state``,
         when given, is saved in the same transaction (a poll's progress commits with the
-        page it describes, so a crash can never separate the two)."""
+        page it describes, so a crash can never separate the two).
+
+        With ``derive`` the items are indexed for search and put in their stories in the
+        same transaction; without, they are stored and logged only, and
+        :func:`finews.store.derive.derive_pending` does the rest later (the daemon, whose
+        write transaction then stays short; see :mod:`finews.store.derive`)."""
 
     @abstractmethod
     def get_item(self, source: str, upstream_id: str) -> Item | None:
@@ -358,6 +363,11 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
 
     def _after_import(self, cur: Any, table: str) -> None:
         """Bring id generators past the ids that ``import_rows`` wrote explicitly."""
+
+    def _lock_derived(self, cur: Any) -> None:
+        """Hold, until commit, the right to write derived rows (search index, stories):
+        clustering reads the stories it extends, so derivers go one at a time. SQLite's
+        single writer gives this for free."""
 
     def _notify_changes(self, cur: Any) -> None:
         """Tell other processes, at commit, that this transaction appended to ``changes``
@@ -624,7 +634,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         )
 
     def upsert_items(
-        self, items: Sequence[Item], *, state: SourceState | None = None
+        self, items: Sequence[Item], *, state: SourceState | None = None, derive: bool = True
     ) -> UpsertResult:
         prepared = [self._prepare(given) for given in items]
         state_values = None if state is None else self._state_values(state)
@@ -662,20 +672,42 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             # never while waiting for another writer's item rows (no deadlock)
             if log:
                 self._lock_change_log(cur)
-                for item_id, kind in log:
+                first = self._log_change(cur, log[0][0], log[0][1], now)
+                for item_id, kind in log[1:]:
                     self._log_change(cur, item_id, kind, now)
-                # the search index and the stories follow every write (store/search.py,
-                # store/clusters.py), under this lock so that writers cluster one at a time
-                self._index_items(cur, written)
-                self._cluster_items(cur, written)
+                if derive:
+                    # the search index and the stories of these items (store/search.py,
+                    # store/clusters.py), one deriving writer at a time (clustering reads
+                    # the stories it extends); the mark moves past them only when no
+                    # earlier change still waits for finews.store.derive
+                    self._lock_derived(cur)
+                    self._index_items(cur, written)
+                    self._cluster_items(cur, written)
+                    self._mark_derived_through(cur, first)
                 self._notify_changes(cur)
             if state_values is not None:
                 self._write_state(cur, state_values)
         return UpsertResult(new=new, updated=updated, unchanged=unchanged)
 
-    def _log_change(self, cur: Any, item_id: int, kind: str, now: str | None) -> None:
+    def _log_change(self, cur: Any, item_id: int, kind: str, now: str | None) -> int:
+        """Append to the change log; return the entry's sequence number."""
         self._exec(
-            cur, "INSERT INTO changes (item_id, kind, at) VALUES (?, ?, ?)", (item_id, kind, now)
+            cur,
+            "INSERT INTO changes (item_id, kind, at) VALUES (?, ?, ?) RETURNING seq",
+            (item_id, kind, now),
+        )
+        return int(cur.fetchone()[0])
+
+    def _mark_derived_through(self, cur: Any, first: int) -> None:
+        """After deriving this transaction's changes (``first`` and every later seq, the
+        change log's tail while its lock is held): move the mark to the end, unless an
+        earlier change is still waiting to be derived."""
+        self._exec(
+            cur,
+            "UPDATE derive_mark SET seq = (SELECT MAX(seq) FROM changes) "
+            "WHERE name = 'derived' AND NOT EXISTS "
+            "(SELECT 1 FROM changes WHERE seq > derive_mark.seq AND seq < ?)",
+            (first,),
         )
 
     def get_item(self, source: str, upstream_id: str) -> Item | None:

@@ -195,6 +195,7 @@ class ClusterMixin:
     _exec: Callable[..., Any]
     _sql: Callable[[str], str]
     _tx: Callable[[], Any]
+    _lock_derived: Callable[[Any], None]
 
     def _fp_cache(self) -> OrderedDict[tuple[int, int], Fingerprint]:
         cache: OrderedDict[tuple[int, int], Fingerprint] | None = self.__dict__.get("_fps")
@@ -536,6 +537,7 @@ def sync_clusters(store: Store, *, batch: int = 500) -> int:
         rows = backend._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({_marks(ids)})", ids)
         written = [(int(row[0]), SqlStore._row_to_item(row)) for row in rows]
         with backend._tx() as cur:
+            backend._lock_derived(cur)
             backend._cluster_items(cur, written)
     return len(stale)
 
@@ -558,6 +560,7 @@ def recluster(
     clusters = cluster_stream(stream())
     rows = [(item_id, cluster_id, revisions[item_id]) for item_id, cluster_id in clusters.items()]
     with backend._tx() as cur:
+        backend._lock_derived(cur)
         backend._exec(cur, "DELETE FROM item_clusters")
         for start in range(0, len(rows), batch):
             cur.executemany(

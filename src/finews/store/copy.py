@@ -46,6 +46,7 @@ from finews.errors import StoreError
 from finews.process.cluster import ALGORITHM_VERSION
 from finews.store.base import TABLE_KEYS, TABLES, SqlStore, Store, redact_url
 from finews.store.clusters import ClusterStatus, cluster_status, sync_clusters
+from finews.store.derive import mark_derived_through
 from finews.store.search import IndexStatus, index_status, sync_index
 
 __all__ = ["CopyReport", "DerivedReport", "copy_db", "store_checksum"]
@@ -221,6 +222,8 @@ def _derive(
     """Bring the destination's stories and search index up to date with its items."""
     if stage is not None:
         stage("stories")
+    # every change copied is covered by what follows (see mark_derived_through)
+    through = dst.last_change_seq()
     src_stories = cluster_status(src)
     copied = 0
     if (
@@ -233,6 +236,7 @@ def _derive(
     if stage is not None:
         stage("search index")
     indexed = sync_index(dst)
+    mark_derived_through(dst, through)
     return DerivedReport(
         stories_copied=copied,
         clustered=clustered,

@@ -41,6 +41,9 @@ class PostgresStore(SqlStore):
     def _lock_change_log(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CHANGE_LOG_LOCK,))
 
+    def _lock_derived(self, cur: Any) -> None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_DERIVE_LOCK,))
+
     def _notify_changes(self, cur: Any) -> None:
         # currval: the last seq this session drew, i.e. the newest row of this transaction.
         # PostgreSQL delivers the notification only after the commit, so a listener that
@@ -94,6 +97,7 @@ class _ReconnectingConnection:
         self._conn.close()
 
 
-#: advisory lock keys (``finews`` and ``fnchgs`` in ASCII)
+#: advisory lock keys (``finews``, ``fnchgs`` and ``fndrvd`` in ASCII)
 _MIGRATION_LOCK = 0x66696E657773
 _CHANGE_LOG_LOCK = 0x666E63686773
+_DERIVE_LOCK = 0x666E64727664

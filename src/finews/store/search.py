@@ -24,7 +24,9 @@ index small (measured: a quarter smaller than ids holding the item id in their l
 
 Relevance order ranks the newest :data:`RELEVANCE_WINDOW` matches (bm25 on SQLite,
 ``ts_rank`` on PostgreSQL): for news the newest matches are the ones worth ranking, and it
-bounds the cost of a query that matches half the archive.
+bounds the cost of a query that matches half the archive (ranking costs about 15 µs a match
+at a million items: 5,000 took 66–88 ms, BENCHMARKS.md). Relevance pages end with the
+window; newest-first pages go through every match.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ DEFAULT_LIMIT = 20
 #: Deepest result reachable by paging (a query is refined long before this).
 MAX_OFFSET = 10_000
 #: How many of the newest matches the relevance order ranks.
-RELEVANCE_WINDOW = 5_000
+RELEVANCE_WINDOW = 1_000
 
 _EPOCH_2000 = 946_684_800
 _SLOT_BITS = 8
@@ -186,6 +188,7 @@ class SearchMixin:
     _query: Callable[..., list[Any]]
     _exec: Callable[..., Any]
     _tx: Callable[[], Any]
+    _lock_derived: Callable[[Any], None]
 
     @property
     def _fts5(self) -> bool:
@@ -303,6 +306,7 @@ class SearchMixin:
         )
         items = [_row_item(row) for row in rows]
         with self._tx() as cur:
+            self._lock_derived(cur)
             for item in items:
                 assert item.id is not None
                 self._index_item(cur, item.id, item, item.revision)
@@ -600,5 +604,6 @@ def reindex(
     many items it holds."""
     backend = _backend(store)
     with backend._tx() as cur:
+        backend._lock_derived(cur)
         backend._clear_index(cur)
     return sync_index(store, batch=batch, progress=progress)
