@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -504,3 +505,41 @@ def test_nodes_outlive_a_cut_of_every_database_connection(
         assert_saw_exactly_the_log(clients, change_log(pg_url))
         for node in nodes:
             assert httpx.get(f"{node.url}/", timeout=WAIT).status_code == 200
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_ends_open_streams_and_stops_quietly(tmp_path: Path) -> None:
+    """``finews serve`` with event streams open: SIGTERM ends them at once, so the server
+    stops within its 2 s grace, without cancelling anything or logging an error."""
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    with open_store(url):
+        pass
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*FINEWS, "--database-url", url, "serve", "--port", "0"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + WAIT
+        while not (
+            found := re.findall(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", log.read_text())
+        ):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "finews serve did not start"
+            time.sleep(0.05)
+        with SseClient(f"{found[0]}/events") as first, SseClient(f"{found[0]}/events") as second:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+        # both streams ended cleanly (no error in the client), and nothing was cancelled
+        assert first.error is None
+        assert second.error is None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert "ERROR" not in text, text
+    assert "timeout graceful shutdown exceeded" not in text, text

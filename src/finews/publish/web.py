@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, date, datetime
+from types import FrameType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -269,6 +270,7 @@ def create_app(
                 heartbeat=heartbeat,
             )
             app.state.site = site
+            app.state.loop = asyncio.get_running_loop()
             task = asyncio.create_task(site.changes.run(), name="finews-change-feed")
             yield
         finally:
@@ -314,5 +316,19 @@ def serve(
     import uvicorn
 
     app = create_app(store_url, settings, poll_interval=poll_interval, sources=sources)
-    # open event streams would otherwise hold a graceful shutdown forever
-    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=2, log_level="info")
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            # end the open event streams as the shutdown begins: uvicorn waits for open
+            # connections before it runs the lifespan's shutdown, so they would otherwise
+            # hold it until timeout_graceful_shutdown and be cancelled noisily (clients
+            # reconnect, to another node behind a proxy)
+            site, loop = getattr(app.state, "site", None), getattr(app.state, "loop", None)
+            if site is not None and loop is not None:
+                loop.call_soon_threadsafe(site.changes.close)
+
+    config = uvicorn.Config(
+        app, host=host, port=port, timeout_graceful_shutdown=2, log_level="info"
+    )
+    Server(config).run()
