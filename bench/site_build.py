@@ -5,10 +5,22 @@ N posts of ~1,500 Chinese characters, 12 categories, as a Jekyll and a Hugo site
 templates). finews imports the Jekyll posts (``finews import jekyll``) into SQLite and builds
 its own site from them; Hugo and Jekyll (Debian's packages) build theirs.
 
-Every run starts cold (output directory removed; Hugo's ``resources/`` and Jekyll's
-``.jekyll-cache`` too). finews and Hugo run ``--runs`` times, alternating, so a burst of load
-on the (shared) machine hits both; Jekyll as packaged runs once (minutes at 10,000 posts);
+Every run starts cold (no output directory; no Hugo ``resources/`` or Jekyll
+``.jekyll-cache``). They are moved aside into ``WORK/trash/`` rather than deleted, and the
+trash is emptied after the last run: this ext4 volume has no journal, and without one ext4
+will not reuse an inode freed in the last minute (longer while its inode table block is
+dirty), so a run started right after deleting 10,000 files spent much of its system time
+skipping those inodes (``perf``: ``recently_deleted``, ``find_inode_bit``), whichever tool
+it was. ``--delete-before`` restores the old way.
+
+finews and Hugo run ``--runs`` times, alternating, so a burst of load on the (shared)
+machine hits both; Jekyll as packaged runs once (minutes at 10,000 posts);
 ``--jekyll-shim`` also runs ``run_jekyll_shim.sh`` (Jekyll with its quadratic loop fixed).
+
+The synthetic posts are unrelated stories, but their bodies are drawn from one small pool of
+sentences, so ``finews import`` clusters them all into one story (9,999 other reports on
+every article page). The benchmark clears ``item_clusters`` after the import: the pages then
+carry no "also reported by" section, like the peers' pages (``--keep-clusters`` keeps them).
 
 Pages are counted as the ``.html`` files each tool wrote. finews writes more of them than the
 peers (day pages, numbered listing pages) plus feeds, so pages/s uses each tool's own count,
@@ -23,6 +35,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +60,9 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def prepare(posts: int, work: Path) -> tuple[Path, str, dict[str, float]]:
+def prepare(
+    posts: int, work: Path, *, keep_clusters: bool = False
+) -> tuple[Path, str, dict[str, float]]:
     """Generate the synthetic site and import it into a finews database (once; kept)."""
     site = work / f"site{posts}"
     db = work / f"finews{posts}.db"
@@ -65,6 +80,9 @@ def prepare(posts: int, work: Path) -> tuple[Path, str, dict[str, float]]:
         if run.returncode != 0:
             raise SystemExit("import failed")
         setup["import_s"] = run.wall
+    if not keep_clusters:
+        with sqlite3.connect(db) as conn:
+            setup["clusters_cleared"] = conn.execute("DELETE FROM item_clusters").rowcount
     return site, url, setup
 
 
@@ -76,13 +94,19 @@ def main() -> None:
     parser.add_argument("--jekyll", action="store_true", help="also Jekyll as packaged, once")
     parser.add_argument("--jekyll-shim", action="store_true", help="also run_jekyll_shim.sh")
     parser.add_argument("--no-hugo", action="store_true")
+    parser.add_argument(
+        "--delete-before", action="store_true", help="delete old outputs right before a run"
+    )
+    parser.add_argument(
+        "--keep-clusters", action="store_true", help="keep the import's same-story clusters"
+    )
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--tag", default="", help="suffix of the results file")
     args = parser.parse_args()
     work: Path = args.work
     n: int = args.posts
     work.mkdir(parents=True, exist_ok=True)
-    site, url, setup = prepare(n, work)
+    site, url, setup = prepare(n, work, keep_clusters=args.keep_clusters)
     outs = {
         "finews": work / f"finews_out{n}",
         "hugo": work / f"hugo_out{n}",
@@ -107,20 +131,31 @@ def main() -> None:
         "jekyll": [outs["jekyll"], site / "jekyll" / ".jekyll-cache"],
     }
     tools = ["finews"] + ([] if args.no_hugo else ["hugo"])
+    trash = work / "trash"
+    shutil.rmtree(trash, ignore_errors=True)
+
+    def clear(path: Path) -> None:
+        if args.delete_before:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists():
+            trash.mkdir(exist_ok=True)
+            path.rename(trash / f"{path.name}-{len(list(trash.iterdir()))}")
+
     runs: dict[str, list[Run]] = {tool: [] for tool in [*tools, "jekyll"]}
     for round_no in range(args.runs):
         print(f"round {round_no + 1}/{args.runs}", flush=True)
         for tool in tools:
             for path in cold[tool]:
-                shutil.rmtree(path, ignore_errors=True)
+                clear(path)
             os.sync()  # the previous run's writeback must not land on this one
             runs[tool].append(run_timed(tool, cmds[tool]))
     if args.jekyll:
         for path in cold["jekyll"]:
-            shutil.rmtree(path, ignore_errors=True)
+            clear(path)
         os.sync()
         runs["jekyll"].append(run_timed("jekyll", cmds["jekyll"]))
     results: dict[str, Any] = {"machine": machine(), "versions": _versions(), "posts": n}
+    results["old_outputs"] = "deleted before each run" if args.delete_before else "moved aside"
     results["setup"] = setup
     rows = {}
     for tool, done in runs.items():
@@ -143,6 +178,7 @@ def main() -> None:
         }
     if args.jekyll_shim:
         rows["jekyll_shim"] = _shim(work, n, args.results)
+    shutil.rmtree(trash, ignore_errors=True)
     results["tools"] = rows
     args.results.mkdir(parents=True, exist_ok=True)
     target = args.results / f"site_build_{n}{args.tag}.json"

@@ -21,9 +21,24 @@ the day list, home and feeds, and the manifest last, after one ``os.sync()``. So
 incremental build a reader never follows a link to a page that is not there yet (the one
 exception: a brand-new category's first page and its first article link to each other,
 for the moment between their two writes). A first build into a missing or empty ``out_dir``
-goes to a staging directory beside it that is renamed into place when complete. A full
+goes to a staging directory beside it that is renamed into place when complete. With each
+story shown once (``site.dedupe``) a new report can hide an older one, so a listing can
+shrink: the incremental build then deletes its numbered pages past the new last one, after
+rewriting the pages that linked to them. A full
 rebuild over an existing site (settings or templates changed) rewrites it in place; it adds
 files but never deletes any (start from an empty directory to drop pages that moved).
+
+**On every core.** A full build of more than a few thousand items forks worker processes
+(``processes``, by default one per CPU, see :mod:`.build_pool`), each with its own store
+connection. The parent reads the archive once to count every listing's pages, and as it goes
+hands out the article pages in slices of whole Beijing days (so two items whose pages would
+share a path meet in one worker, which keeps the older, as one process does); once counted,
+the listing pages follow in batches, while the parent renders home, day list and feeds. A
+full rebuild in place keeps the order above: the workers finish every article before any
+numbered listing page, and those before any first page. Slices are time ranges covering the
+whole time line, so an item stored during the build is in exactly one of them, and the
+manifest's change number is the one read before the workers started: the next build
+re-applies whatever came in meanwhile. The bytes written are those of a one-process build.
 """
 
 from __future__ import annotations
@@ -36,12 +51,17 @@ import shutil
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 from finews.errors import ExportError
 from finews.models import Item
+from finews.publish.build_pool import BuildPool, Done, can_fork, default_processes
 from finews.publish.catalog import Catalog
 from finews.publish.pages import Pages
 from finews.publish.site import ASSETS, SiteRenderer, SiteSettings
@@ -49,11 +69,13 @@ from finews.publish.urls import (
     FEED_FILES,
     Listing,
     article_path,
+    day_bounds,
+    day_of,
     feed_path,
     file_name,
     listing_path,
 )
-from finews.store import Change, Store
+from finews.store import Change, ItemQuery, Store, open_store
 
 __all__ = ["MANIFEST", "BuildReport", "build_site"]
 
@@ -63,6 +85,12 @@ log = logging.getLogger(__name__)
 MANIFEST = ".finews-build.json"
 _FORMAT = 1
 _BEHIND = 256  # pages rendered but not yet written, at most (their bytes wait in memory)
+#: archives smaller than this build in one process (forking and connecting cost more)
+_PARALLEL_MIN = 2000
+#: items per slice of article pages handed to a worker: at least, at most
+_SLICE_MIN, _SLICE_MAX = 100, 2000
+_SLICES_PER_WORKER = 16  # enough slices that a worker slowed by other load takes fewer
+_TASK_PAGES = 40  # listing pages per task
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +105,10 @@ class BuildReport:
     skipped: int
     seq: int
     seconds: float
+    #: how many processes rendered the pages (1, or the workers of a parallel full build)
+    processes: int = 1
+    #: numbered listing pages deleted because their listing shrank (incremental builds)
+    removed: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """One line for the command line."""
@@ -85,6 +117,7 @@ class BuildReport:
             f"{kind}: {len(self.written)} files written, {self.unchanged} unchanged, "
             f"{self.articles} articles rendered, {self.skipped} skipped, up to change "
             f"{self.seq}, {self.seconds:.2f} s"
+            + (f", {self.processes} processes" if self.processes > 1 else "")
         )
 
 
@@ -96,6 +129,7 @@ class _Tree:
     #: write in place without a temporary file: only into a staging directory no one reads
     direct: bool = False
     written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     _seen: set[str] = field(default_factory=set)
     _dirs: set[Path] = field(default_factory=set)
@@ -134,6 +168,12 @@ class _Tree:
             raise
         self.written.append(name)
         return True
+
+    def remove(self, name: str) -> None:
+        """Delete a page that no longer exists (a full build would not write it)."""
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / name).unlink()
+            self.removed.append(name)
 
     def _mkdir(self, folder: Path) -> None:
         if folder not in self._dirs:
@@ -175,6 +215,7 @@ class _Build:
         self.tree = _Tree(root, direct=staged)
         self.articles = 0
         self.skipped = 0
+        self.processes = 1
 
     def page(self, path: str, html: str | None) -> None:
         if html is not None:
@@ -201,10 +242,30 @@ class _Build:
         state = self.catalog.get(listing)
         if state is None:
             return
+        self.numbered(listing, state.pages, first)
+        self.first_page(listing)
+
+    def numbered(self, listing: Listing, high: int, low: int) -> None:
+        """A listing's numbered pages ``high`` down to ``low``."""
         paths = self.settings.source_paths
-        for page in range(state.pages, max(first, 1) - 1, -1):
+        for page in range(high, max(low, 1) - 1, -1):
             self.page(listing_path(listing, paths, page), self.pages.listing(listing, page))
-        self.page(listing_path(listing, paths), self.pages.listing(listing))
+
+    def drop_pages(self, listing: Listing, had: int) -> None:
+        """Delete the numbered pages past a listing's last one, of the ``had`` it had: a
+        listing shrinks when a new report hides an older one (each story shown once).
+        Called once the pages that linked to them are rewritten. A listing left with no
+        items keeps its old pages, as before (its first page still links to them)."""
+        state = self.catalog.get(listing)
+        if state is None:
+            return
+        paths = self.settings.source_paths
+        for page in range(state.pages + 1, had + 1):
+            self.tree.remove(file_name(listing_path(listing, paths, page)))
+
+    def first_page(self, listing: Listing) -> None:
+        """A listing's first page (its newest items)."""
+        self.page(listing_path(listing, self.settings.source_paths), self.pages.listing(listing))
 
     def finish(self, categories: list[str] | None) -> None:
         """The day list, home, the feeds (all, and of ``categories``; ``None`` = every
@@ -223,17 +284,31 @@ class _Build:
             if self.catalog.get(listing) is None:  # link targets of every page's header
                 self.page(listing_path(listing), self.pages.listing(listing))
 
-    def save(self, fingerprint: str) -> None:
+    def save(self, fingerprint: str, manifest: bytes | None = None) -> None:
+        """Write the manifest (``manifest``: its bytes, made already) once every page is
+        on disk."""
         self.tree.flush()
         os.sync()  # every page is on disk before the manifest says so
-        manifest = {
-            "format": _FORMAT,
-            "fingerprint": fingerprint,
-            "catalog": self.catalog.to_json(),
-        }
-        data = json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        self.tree.write(MANIFEST, data)
+        self.tree.write(MANIFEST, manifest or _manifest(fingerprint, self.catalog))
         self.tree.flush()
+
+
+def _manifest(fingerprint: str, catalog: Catalog) -> bytes:
+    manifest = {"format": _FORMAT, "fingerprint": fingerprint, "catalog": catalog.to_json()}
+    return json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def new_catalog(settings: SiteSettings) -> Catalog:
+    """An empty catalog counting pages as ``settings`` lists them."""
+    return Catalog(settings.page_size, first_reports_only=settings.dedupe)
+
+
+def scan_catalog(
+    store: Store, settings: SiteSettings, visit: Callable[[Item], None] | None = None
+) -> Catalog:
+    """Every listing's pages as ``settings`` lists them, read in one pass over ``store``
+    (``visit`` sees each item, oldest first)."""
+    return Catalog.scan(store, settings.page_size, visit=visit, first_reports_only=settings.dedupe)
 
 
 def _load(root: Path, fingerprint: str) -> Catalog | None:
@@ -261,14 +336,24 @@ def _changes(store: Store, after: int, upto: int) -> list[Change]:
 
 
 def _full(
-    store: Store, root: Path, settings: SiteSettings, fingerprint: str, *, staged: bool = False
+    store: Store,
+    root: Path,
+    settings: SiteSettings,
+    fingerprint: str,
+    *,
+    staged: bool = False,
+    processes: int = 1,
 ) -> _Build:
-    catalog = Catalog(settings.page_size)
-    build = _Build(store, root, settings, catalog, staged=staged)
+    url = getattr(store, "url", None)
+    total = store.count_items() if processes > 1 and isinstance(url, str) else 0
+    if total >= _PARALLEL_MIN and can_fork():
+        assert isinstance(url, str)
+        return _Parallel(store, url, root, settings, staged, processes, total).run(fingerprint)
+    build = _Build(store, root, settings, new_catalog(settings), staged=staged)
     try:
         build.assets()
         # one pass over the archive counts every listing's pages and writes every article
-        scanned = Catalog.scan(store, settings.page_size, visit=build.article)
+        scanned = scan_catalog(store, settings, visit=build.article)
         build.catalog = scanned
         build.pages = Pages(store, scanned, build.renderer)
         listings = [listing for listing, _ in scanned.listings()]
@@ -282,6 +367,206 @@ def _full(
     return build
 
 
+class _Parallel:
+    """A full build by ``processes`` forked workers (see "On every core" above)."""
+
+    def __init__(
+        self,
+        store: Store,
+        url: str,
+        root: Path,
+        settings: SiteSettings,
+        staged: bool,
+        processes: int,
+        total: int,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.staged = staged
+        self.processes = processes
+        self.slice = min(max(total // (processes * _SLICES_PER_WORKER), _SLICE_MIN), _SLICE_MAX)
+        # the catalog reaches the workers as the manifest's bytes, in a file of their own
+        handle, name = tempfile.mkstemp(prefix="finews-catalog-", suffix=".json")
+        os.close(handle)
+        self.manifest_file = Path(name)
+        self.job = _Job(url, root, settings, staged, self.manifest_file)
+        self.build = _Build(store, root, settings, new_catalog(settings), staged=staged)
+
+    def run(self, fingerprint: str) -> _Build:
+        build = self.build
+        # read before the workers start: the next build re-applies anything stored after
+        seq = self.store.last_change_seq()
+        try:
+            pool = BuildPool(self.processes, self.job.worker)  # forks before any thread starts
+        except BaseException:
+            self.manifest_file.unlink(missing_ok=True)
+            raise
+        ok = False
+        try:
+            build.assets()
+            ours = len(build.tree.written)
+            slicer = _Slicer(self.slice, pool)
+            scanned = scan_catalog(self.store, self.settings, visit=slicer)
+            slicer.close()
+            scanned.seq = min(scanned.seq, seq)
+            build.catalog = scanned
+            build.pages = Pages(self.store, scanned, build.renderer)
+            manifest = _manifest(fingerprint, scanned)
+            self.manifest_file.write_bytes(manifest)
+            numbered, firsts = _listing_tasks(scanned)
+            if not self.staged:  # in place: articles, then numbered pages, then first pages
+                pool.wait()
+            for numbered_task in numbered:
+                pool.submit("numbered", numbered_task)
+            if not self.staged:
+                pool.wait()
+            for first_task in firsts:
+                pool.submit("first", first_task)
+            if not self.staged:
+                pool.wait()
+            build.finish(None)  # a staged build renders these while the workers finish
+            pool.wait()
+            for done in pool.results():
+                build.tree.unchanged += done.unchanged
+                build.articles += done.articles
+                build.skipped += done.skipped
+            build.save(fingerprint, manifest)
+            written = build.tree.written
+            theirs = [name for done in pool.results() for name in done.names]
+            # assets, the workers' pages, then home, day list, feeds, 404 and the manifest
+            build.tree.written = [*written[:ours], *theirs, *written[ours:]]
+            build.processes = self.processes
+            ok = True
+        except BaseException:
+            build.tree.flush(check=False)
+            raise
+        finally:
+            pool.close(ok=ok)
+            self.manifest_file.unlink(missing_ok=True)
+        return build
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """What every worker of one parallel build knows from the start."""
+
+    url: str
+    root: Path
+    settings: SiteSettings
+    staged: bool
+    manifest_file: Path
+
+    def worker(self, stop: Event) -> _Worker:
+        return _Worker(self, stop)
+
+
+class _Worker:
+    """One worker process of a parallel build: its own store connection, renderer and
+    files; it writes article pages by time slice and listing pages by batch."""
+
+    def __init__(self, job: _Job, stop: Event) -> None:
+        self.job = job
+        self.stop = stop
+        self.store = open_store(job.url, migrate=False)
+        self.build = _Build(
+            self.store, job.root, job.settings, new_catalog(job.settings), staged=job.staged
+        )
+        self.catalog_loaded = False
+
+    def run(self, kind: str, payload: Any) -> Done:
+        build = self.build
+        start, unchanged = len(build.tree.written), build.tree.unchanged
+        articles, skipped = build.articles, build.skipped
+        try:
+            if kind == "articles":
+                since, until = payload
+                for item in self.store.items(
+                    ItemQuery(since=since, until=until, oldest_first=True)
+                ):
+                    if self.stop.is_set():
+                        break
+                    build.article(item)
+            else:
+                self._load_catalog()
+                for entry in payload:
+                    if self.stop.is_set():
+                        break
+                    if kind == "numbered":
+                        key, high, low = entry
+                        build.numbered(Listing.from_key(key), high, low)
+                    else:
+                        build.first_page(Listing.from_key(entry))
+            build.tree.flush()
+        except BaseException:
+            build.tree.flush(check=False)
+            raise
+        return Done(
+            build.tree.written[start:],
+            build.tree.unchanged - unchanged,
+            build.articles - articles,
+            build.skipped - skipped,
+        )
+
+    def _load_catalog(self) -> None:
+        if not self.catalog_loaded:
+            manifest = json.loads(self.job.manifest_file.read_bytes())
+            catalog = Catalog.from_json(manifest["catalog"])
+            self.build.catalog = catalog
+            self.build.pages = Pages(self.store, catalog, self.build.renderer)
+            self.catalog_loaded = True
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class _Slicer:
+    """Sees the archive go by oldest first and hands out its article pages in slices of
+    at least ``size`` items, cut where a Beijing day ends."""
+
+    def __init__(self, size: int, pool: BuildPool) -> None:
+        self.size = size
+        self.pool = pool
+        self.count = 0
+        self.since: datetime | None = None
+        self.cut: datetime | None = None
+
+    def __call__(self, item: Item) -> None:
+        if self.cut is not None and item.published_at >= self.cut:
+            self.pool.submit("articles", (self.since, self.cut))
+            self.since, self.cut, self.count = self.cut, None, 0
+        self.count += 1
+        if self.cut is None and self.count >= self.size:
+            self.cut = day_bounds(day_of(item))[1]
+
+    def close(self) -> None:
+        """The last slice: everything from the last cut on, however new."""
+        self.pool.submit("articles", (self.since, None))
+
+
+def _listing_tasks(catalog: Catalog) -> tuple[list[list[tuple[str, int, int]]], list[list[str]]]:
+    """Every listing's numbered pages (each newest first) in batches of about
+    ``_TASK_PAGES`` pages, and every listing's first page in batches of that many."""
+    numbered: list[list[tuple[str, int, int]]] = []
+    batch: list[tuple[str, int, int]] = []
+    size = 0
+    keys = []
+    for listing, state in catalog.listings():
+        keys.append(listing.key)
+        high = state.pages
+        while high >= 1:
+            low = max(1, high - (_TASK_PAGES - size) + 1)
+            batch.append((listing.key, high, low))
+            size += high - low + 1
+            high = low - 1
+            if size >= _TASK_PAGES:
+                numbered.append(batch)
+                batch, size = [], 0
+    if batch:
+        numbered.append(batch)
+    firsts = [keys[n : n + _TASK_PAGES] for n in range(0, len(keys), _TASK_PAGES)]
+    return numbered, firsts
+
+
 def _incremental(
     store: Store, root: Path, settings: SiteSettings, catalog: Catalog, fingerprint: str
 ) -> _Build:
@@ -289,6 +574,7 @@ def _incremental(
     changes = _changes(store, catalog.seq, store.last_change_seq())
     if not changes:
         return build
+    pages_before = {listing.key: state.pages for listing, state in catalog.listings()}
     affected = catalog.apply(store, changes)
     build.assets()
     for item in affected.items:
@@ -302,26 +588,35 @@ def _incremental(
         build.listing(listing, first - 1)
         if listing.kind == "category":
             categories.append(listing.name)
+        build.drop_pages(listing, pages_before.get(key, 0))
     build.finish(categories)
     build.save(fingerprint)
     return build
 
 
 def build_site(
-    store: Store, out_dir: str | os.PathLike[str], settings: SiteSettings
+    store: Store,
+    out_dir: str | os.PathLike[str],
+    settings: SiteSettings,
+    *,
+    processes: int = 0,
 ) -> BuildReport:
-    """Write (or bring up to date) the static site of everything in ``store`` at ``out_dir``."""
+    """Write (or bring up to date) the static site of everything in ``store`` at ``out_dir``.
+
+    ``processes``: how many processes may render a full build (``0``: one per CPU, at
+    most 8; ``1``: this one only). Incremental builds run in this process."""
     started = time.perf_counter()
     root = Path(out_dir)
+    processes = processes if processes >= 1 else default_processes()
     fingerprint = SiteRenderer(settings).fingerprint()
     catalog = _load(root, fingerprint) if root.is_dir() else None
     try:
         if catalog is not None:
             build = _incremental(store, root, settings, catalog, fingerprint)
         elif root.is_dir() and any(root.iterdir()):
-            build = _full(store, root, settings, fingerprint)
+            build = _full(store, root, settings, fingerprint, processes=processes)
         else:
-            build = _staged(store, root, settings, fingerprint)
+            build = _staged(store, root, settings, fingerprint, processes)
     except OSError as exc:
         raise ExportError(f"static build into {root} failed: {exc}") from exc
     return BuildReport(
@@ -332,15 +627,19 @@ def build_site(
         skipped=build.skipped,
         seq=build.catalog.seq,
         seconds=time.perf_counter() - started,
+        processes=build.processes,
+        removed=tuple(build.tree.removed),
     )
 
 
-def _staged(store: Store, root: Path, settings: SiteSettings, fingerprint: str) -> _Build:
+def _staged(
+    store: Store, root: Path, settings: SiteSettings, fingerprint: str, processes: int
+) -> _Build:
     """A first build: into a directory beside ``root``, renamed into place when complete."""
     root.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.building-"))
     try:
-        build = _full(store, stage, settings, fingerprint, staged=True)
+        build = _full(store, stage, settings, fingerprint, staged=True, processes=processes)
         os.chmod(stage, 0o755)  # noqa: S103 - a web site is meant to be readable
         os.replace(stage, root)  # replaces a missing or empty directory in one step
     except BaseException:

@@ -1,0 +1,130 @@
+"""The static build on several processes writes the same bytes as on one.
+
+The golden data is far below the size at which a build forks, so these tests lower the
+thresholds: every Beijing day becomes its own slice of article pages, and listing pages go
+out two to a task, so several workers share even this small site.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from finews.errors import ExportError
+from finews.publish import static_site
+from finews.publish.build_pool import can_fork
+from finews.publish.site import SiteSettings
+from finews.publish.static_site import MANIFEST, build_site
+from finews.store import Store
+from site_data import GOLDEN_SETTINGS, fill, later_items, site_items
+
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(not can_fork(), reason="needs the fork start method, one thread"),
+]
+
+GOLDEN = Path(__file__).parent / "golden" / "site"
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` but the manifest, by relative path."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != MANIFEST
+    }
+
+
+@pytest.fixture(autouse=True)
+def small_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(static_site, "_PARALLEL_MIN", 1)
+    monkeypatch.setattr(static_site, "_SLICE_MIN", 1)
+    monkeypatch.setattr(static_site, "_TASK_PAGES", 2)
+
+
+@pytest.fixture
+def site(store: Store) -> Store:
+    """The golden archive, on each engine in turn (the workers open their own connections)."""
+    fill(store, site_items())
+    return store
+
+
+def test_parallel_first_build_matches_the_golden_tree(site: Store, tmp_path: Path) -> None:
+    report = build_site(site, tmp_path / "site", GOLDEN_SETTINGS, processes=3)
+    assert report.processes == 3
+    assert report.full
+    assert report.articles == len(site_items())
+    built = tree(tmp_path / "site")
+    assert built == tree(GOLDEN)
+    assert sorted(report.written) == sorted([*built, MANIFEST])
+    assert len(report.written) == len(set(report.written))
+    assert "3 processes" in report.summary()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_parallel_and_serial_builds_agree_everywhere(site: Store, tmp_path: Path) -> None:
+    fill(site, later_items())
+    settings = SiteSettings(base_url="/", page_size=2, home_per_source=2, feed_size=3)
+    serial = build_site(site, tmp_path / "one", settings, processes=1)
+    parallel = build_site(site, tmp_path / "two", settings, processes=2)
+    assert (serial.processes, parallel.processes) == (1, 2)
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+    assert (tmp_path / "one" / MANIFEST).read_bytes() == (tmp_path / "two" / MANIFEST).read_bytes()
+    assert sorted(serial.written) == sorted(parallel.written)
+
+
+def test_parallel_rebuild_in_place_then_incremental(site: Store, tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    build_site(site, root, GOLDEN_SETTINGS, processes=1)
+    other = SiteSettings(base_url="/finews/", page_size=3, home_per_source=2, feed_size=4)
+    rebuilt = build_site(site, root, other, processes=2)  # settings changed: full, in place
+    assert rebuilt.full
+    assert rebuilt.processes == 2
+    assert not [p for p in root.rglob(".*") if p.name not in (".nojekyll", MANIFEST)]
+    fresh = build_site(site, tmp_path / "fresh", other, processes=1)
+    # in place it rewrote every page the fresh build has (old pages stay, never deleted)
+    assert {n: d for n, d in tree(root).items() if n in tree(tmp_path / "fresh")} == tree(
+        tmp_path / "fresh"
+    )
+    # files whose bytes did not change (the articles: same paths, same links) are counted
+    assert set(rebuilt.written) < set(fresh.written)
+    assert len(rebuilt.written) + rebuilt.unchanged == len(fresh.written)
+    # and its manifest makes the next build incremental, in this process
+    fill(site, later_items())
+    later = build_site(site, root, other, processes=2)
+    assert not later.full
+    assert later.processes == 1
+    assert later.articles >= len(later_items())
+
+
+def test_small_archives_and_threaded_callers_build_in_one_process(
+    site: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(static_site, "_PARALLEL_MIN", 1000)
+    assert build_site(site, tmp_path / "small", GOLDEN_SETTINGS, processes=4).processes == 1
+    monkeypatch.setattr(static_site, "_PARALLEL_MIN", 1)
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)  # another thread: forking is not safe
+    helper.start()
+    try:
+        report = build_site(site, tmp_path / "threaded", GOLDEN_SETTINGS, processes=4)
+    finally:
+        stop.set()
+        helper.join()
+    assert report.processes == 1
+    assert tree(tmp_path / "threaded") == tree(GOLDEN)
+
+
+def test_a_failing_worker_fails_the_build_and_leaves_nothing(
+    site: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: static_site._Worker, kind: str, payload: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(static_site._Worker, "run", broken)
+    with pytest.raises(ExportError, match="No space left"):
+        build_site(site, tmp_path / "site", GOLDEN_SETTINGS, processes=2)
+    assert not (tmp_path / "site").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
