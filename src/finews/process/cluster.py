@@ -46,9 +46,10 @@ import hashlib
 import heapq
 import math
 import re
+from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import combinations, islice, pairwise
@@ -66,6 +67,7 @@ __all__ = [
     "candidate_pairs",
     "cluster_batch",
     "cluster_stream",
+    "compact",
     "components",
     "fingerprint",
     "leader_key",
@@ -216,7 +218,8 @@ class Fingerprint:
 
     item_id: int
     published: datetime
-    shingles: frozenset[int]
+    #: a frozenset as made; :func:`compact` packs it into a sorted array for holding
+    shingles: frozenset[int] | array[int]
     title_shingles: frozenset[int]
     quantities: tuple[Quantity, ...]
     title_quantities: tuple[Quantity, ...]
@@ -341,8 +344,8 @@ def score(a: Fingerprint, b: Fingerprint) -> float | None:
         ):
             return None
     if a.subject and b.subject:
-        a_in_b = len(a.subject & b.shingles) >= SUBJECT * len(a.subject)
-        b_in_a = len(b.subject & a.shingles) >= SUBJECT * len(b.subject)
+        a_in_b = _common(a.subject, b.shingles) >= SUBJECT * len(a.subject)
+        b_in_a = _common(b.subject, a.shingles) >= SUBJECT * len(b.subject)
         if not (a_in_b or b_in_a):
             return None
     titles = min(len(a.title_shingles), len(b.title_shingles))
@@ -352,10 +355,28 @@ def score(a: Fingerprint, b: Fingerprint) -> float | None:
     shared = _matched(small.quantities, large.numbers) if small.quantities else []
     if small.quantities and len(shared) < NUMBERS * len(small.quantities):
         return None
-    overlap = len(a.shingles & b.shingles) / min(len(a.shingles), len(b.shingles))
+    overlap = _common(a.shingles, b.shingles) / min(len(a.shingles), len(b.shingles))
     if overlap < FLOOR:
         return None
     return overlap + min(sum(q.weight for q in shared), MAX_EVIDENCE)
+
+
+def _common(a: Collection[int], b: Collection[int]) -> int:
+    """How many values two shingle collections share (either may be packed)."""
+    if isinstance(a, frozenset | set):
+        return len(a.intersection(b))
+    if isinstance(b, frozenset | set):
+        return len(b.intersection(a))
+    return len(frozenset(a).intersection(b))
+
+
+def compact(fp: Fingerprint) -> Fingerprint:
+    """The same fingerprint with its bigrams packed: a sorted array of 8-byte values takes
+    about 1.3 KB where the frozenset and its int objects take about 14 KB, and is compared
+    as fast (a set's ``intersection`` walks it). For fingerprints held a long time."""
+    if isinstance(fp.shingles, array):
+        return fp
+    return replace(fp, shingles=array("q", sorted(fp.shingles)))
 
 
 def same_story(a: Fingerprint, b: Fingerprint) -> bool:

@@ -38,6 +38,7 @@ from finews.process.cluster import (
     WINDOW,
     Fingerprint,
     cluster_stream,
+    compact,
     fingerprint,
     leader_key,
     same_story,
@@ -95,7 +96,8 @@ def _marks(values: Sequence[Any]) -> str:
 
 def _relevant(fp: Fingerprint) -> tuple[Any, ...]:
     """What decides matches (the id aside)."""
-    return (fp.published, fp.shingles, fp.quantities, fp.title_quantities, fp.dates, fp.subject)
+    shingles = frozenset(fp.shingles)  # as made, or packed by compact()
+    return (fp.published, shingles, fp.quantities, fp.title_quantities, fp.dates, fp.subject)
 
 
 _Entry = tuple[tuple[datetime, int], int]
@@ -105,8 +107,11 @@ class _Window:
     """Fingerprints of recently clustered items and the buckets of their keys, kept between
     writes (a cache: which items count, and their stories, come from the database)."""
 
-    #: above this many, entries far from the items being clustered are dropped
-    LIMIT = 10_000
+    #: above this many, entries that cannot be candidates of the items being clustered
+    #: (published more than WINDOW from all of them) are dropped: a daemon clustering news
+    #: as it arrives holds about the last WINDOW's items, some 30 KB each (fingerprint and
+    #: buckets; BENCHMARKS.md, "Soak")
+    LIMIT = 2_000
 
     def __init__(self) -> None:
         self.fps: dict[int, tuple[int, Fingerprint]] = {}
@@ -121,7 +126,7 @@ class _Window:
         """Hold an item's fingerprint (in place of an older revision's)."""
         if fp.item_id in self.fps:
             self.remove(fp.item_id)
-        self.fps[fp.item_id] = (revision, fp)
+        self.fps[fp.item_id] = (revision, compact(fp))
         entry = (leader_key(fp), fp.item_id)
         for key in fp.keys:
             insort(self.buckets.setdefault(key, []), entry)
@@ -137,13 +142,14 @@ class _Window:
                 del self.buckets[key]
 
     def trim(self, low: datetime, high: datetime) -> None:
-        """When too many are held, drop those published well outside ``low``–``high``."""
+        """When too many are held, drop those published outside ``low``–``high`` (the items
+        being clustered, widened by WINDOW on each side: none outside can be a candidate)."""
         if len(self.fps) <= self.LIMIT:
             return
         far = [
             item_id
             for item_id, (_, fp) in self.fps.items()
-            if fp.published < low - WINDOW or fp.published > high + WINDOW
+            if fp.published < low or fp.published > high
         ]
         for item_id in far:
             self.remove(item_id)
