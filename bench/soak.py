@@ -43,6 +43,9 @@ ROLLING_SOURCES = 4
 FAST_PER_HOUR, FAST_INTERVAL = 40, 30.0
 ROLLING_PER_HOUR, ROLLING_INTERVAL = 10, 300.0
 HOST_SPACING = 0.2
+#: the shortest poll interval finews accepts (above 30× a fast feed polls less often than
+#: the speed asks, and so takes more items a poll)
+MIN_INTERVAL = 1.0
 
 
 def sample(pid: int) -> tuple[float, float]:
@@ -87,9 +90,18 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="finews-soak-"))
     url = args.database_url or f"sqlite:///{folder / 'soak.db'}"
-    fast = [FastFeed(f"/fast/{i:02d}", prefix=f"F{i:02d}") for i in range(FAST_SOURCES)]
+    # the news' own clock runs at the same speed: the items of a simulated day span a day
+    started = time.time()
+
+    def clock() -> float:
+        return started + (time.time() - started) * args.speed
+
+    fast = [
+        FastFeed(f"/fast/{i:02d}", prefix=f"F{i:02d}", clock=clock) for i in range(FAST_SOURCES)
+    ]
     rolling = [
-        RollingFeed(f"/rolling/{i}", f"/text/{i}", prefix=f"R{i}") for i in range(ROLLING_SOURCES)
+        RollingFeed(f"/rolling/{i}", f"/text/{i}", prefix=f"R{i}", clock=clock)
+        for i in range(ROLLING_SOURCES)
     ]
     routes: list[Route] = [feed.route() for feed in fast]
     for feed in rolling:
@@ -97,10 +109,11 @@ def main() -> None:
     with ReplayServer(routes) as upstream:
         speed = args.speed
         sources = "".join(
-            f.toml(f"fast{i:02d}", upstream.url, FAST_INTERVAL / speed) for i, f in enumerate(fast)
+            f.toml(f"fast{i:02d}", upstream.url, max(FAST_INTERVAL / speed, MIN_INTERVAL))
+            for i, f in enumerate(fast)
         )
         sources += "".join(
-            f.toml(f"rolling{i}", upstream.url, ROLLING_INTERVAL / speed)
+            f.toml(f"rolling{i}", upstream.url, max(ROLLING_INTERVAL / speed, MIN_INTERVAL))
             for i, f in enumerate(rolling)
         )
         extra = f"[daemon]\nhost_spacing = {HOST_SPACING / speed:g}\n[http]\ntimeout = 10\n"
@@ -172,6 +185,22 @@ def main() -> None:
         "rss_MB_max": round(max(rss), 1),
         "rss_MB_median_first_half": round(statistics.median(rss[: max(half, 1)]), 1),
         "rss_MB_median_second_half": round(statistics.median(rss[half:]), 1),
+        # RSS through the run, at each simulated hour mark (the last sample before it)
+        "rss_MB_by_simulated_hour": {
+            f"{hour:g}": round(
+                max(
+                    (s for s in samples if s[0] * args.speed <= hour * 3600),
+                    key=lambda s: s[0],
+                    default=samples[0],
+                )[2],
+                1,
+            )
+            for hour in [
+                h
+                for h in (1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48)
+                if h * 3600 <= args.duration * args.speed
+            ]
+        },
         "stop_seconds": round(stopped_in, 2),
         "integrity_problems": problems,
     }

@@ -52,6 +52,7 @@ from timing import REPO, machine
 
 from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.store import open_store
+from finews.store.derive import derive_backlog
 
 DEFAULT_PG = os.environ.get("FINEWS_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -105,6 +106,12 @@ def drop(server: str, name: str) -> None:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+def backlog(url: str) -> int:
+    """Stored changes not yet indexed and clustered."""
+    with open_store(url, migrate=False) as store:
+        return derive_backlog(store)
 
 
 def count_items(url: str) -> int:
@@ -249,6 +256,9 @@ def one_run(args: argparse.Namespace, workers: int, work: Path) -> dict[str, Any
                 wait_until(lambda: count_items(url) >= expected, "the burst to be stored", 900)
             t1 = time.monotonic()
             cpu1, pg1 = total_cpu([p.pid for p in procs]), total_cpu(backends)
+            # the workers' deriving threads index and cluster behind the stored rows
+            wait_until(lambda: backlog(url) == 0, "the burst to be indexed and clustered", 900)
+            t2 = time.monotonic()
             stops = [stop_daemon(p) for p in procs]
     finally:
         trickling.clear()
@@ -265,6 +275,8 @@ def one_run(args: argparse.Namespace, workers: int, work: Path) -> dict[str, Any
         "items_per_s": round(args.burst * len(feeds) / seconds, 1),
         "items": args.burst * len(feeds),
         "seconds": round(seconds, 2),
+        "indexed_and_clustered_after_s": round(t2 - t0, 2),
+        "indexed_items_per_s": round(args.burst * len(feeds) / (t2 - t0), 1),
         "publishing_seconds": round(published, 2),
         "worker_cpu_s": round(cpu1 - cpu0, 1),
         "postgres_cpu_s": round(pg1 - pg0, 1),
