@@ -19,6 +19,10 @@ query several times; the index query alone (the page's ids); and the same words 
     .venv/bin/python bench/search.py --items 1000000 --runs 3
     .venv/bin/python bench/search.py --items 100000 \
         --database-url postgresql://postgres@127.0.0.1:5432/finews_bench_search
+    # both engines in one run, query by query in turn, both orders (each archive built
+    # first, e.g. with --build-only)
+    .venv/bin/python bench/search.py --items 100000 --beside-sqlite \
+        --database-url postgresql://postgres@127.0.0.1:5432/finews_bench_search
 
 The SQLite database is kept in ``$FINEWS_BENCH_WORK`` (default /tmp/finews-bench); a
 PostgreSQL one is the database ``--database-url`` names, **dropped and created again** when
@@ -342,6 +346,98 @@ def measure(store: Any, queries: dict[str, list[str]], runs: int, order: str) ->
     return out
 
 
+def measure_beside(
+    stores: dict[str, Any], queries: dict[str, list[str]], runs: int, order: str
+) -> dict[str, dict[str, Any]]:
+    """:func:`measure` for several engines in one pass, without the LIKE scan: each query
+    on each engine in turn, so a change in the machine's load falls on all alike; and
+    whether every engine returned the same page (newest first: the same items in the same
+    order; by relevance, which each engine scores its own way: as many items)."""
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {
+        engine: {kind: {"fts": [], "sql": [], "hits": []} for kind in queries} for engine in stores
+    }
+    same: dict[str, bool] = dict.fromkeys(queries, True)
+    for _ in range(runs):
+        for kind, texts in queries.items():
+            for text in texts:
+                pages = []
+                for engine, store in stores.items():
+                    into = samples[engine][kind]
+                    query = SearchQuery(text=text, order=order, limit=20)
+                    started = time.perf_counter()
+                    results = search(store, query)
+                    into["fts"].append(time.perf_counter() - started)
+                    into["hits"].append(len(results.hits))
+                    ids = [hit.item.upstream_id for hit in results.hits]
+                    # a relevance page is each engine's own top 20 (bm25, ts_rank): the same
+                    # number of hits
+                    pages.append(ids if order == "newest" else [str(len(ids))])
+                    started = time.perf_counter()
+                    store._search_docs(parse_query(text), query, 0, 21)
+                    into["sql"].append(time.perf_counter() - started)
+                same[kind] = same[kind] and all(page == pages[0] for page in pages)
+    return {
+        engine: {
+            kind: {
+                "queries": len(row["fts"]),
+                "fts_p50_ms": statistics.median(row["fts"]) * 1000,
+                "fts_p95_ms": percentile(row["fts"], 0.95) * 1000,
+                "fts_max_ms": max(row["fts"]) * 1000,
+                "sql_p50_ms": statistics.median(row["sql"]) * 1000,
+                "sql_p95_ms": percentile(row["sql"], 0.95) * 1000,
+                "mean_hits": statistics.mean(row["hits"]),
+                "same_page_on_every_engine": same[kind],
+            }
+            for kind, row in kinds.items()
+        }
+        for engine, kinds in samples.items()
+    }
+
+
+def beside(sqlite_url: str, pg_url: str, items: int, runs: int, out: Path) -> None:
+    """Both engines' search latency, both orders, in one run (``--beside-sqlite``)."""
+    load_before = os.getloadavg()
+    with open_store(sqlite_url) as lite, open_store(pg_url) as pg:
+        sampled = sampled_queries(pg, len(COMMON["1 char"]))
+        queries = {kind: COMMON[kind] + sampled[kind] for kind in COMMON}
+        stores = {"sqlite": lite, "postgresql": pg}
+        # warm the page cache as a running app would be
+        measure_beside(stores, queries, 1, "newest")
+        measure_beside(stores, queries, 1, "relevance")
+        newest = measure_beside(stores, queries, runs, "newest")
+        relevance = measure_beside(stores, queries, runs, "relevance")
+        found = {"sqlite": sizes(lite, sqlite_url), "postgresql": sizes(pg, pg_url)}
+    report = {
+        "items": items,
+        "sizes": found,
+        "server_version": _pg_version(pg_url),
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "runs": runs,
+        "newest": newest,
+        "relevance": relevance,
+        "queries": queries,
+    }
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(
+        "| query | order | SQLite p50 | SQLite p95 | PostgreSQL p50 | PostgreSQL p95 | "
+        "PostgreSQL max | PostgreSQL index SQL p95 | same pages |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for order, rows in (("newest", newest), ("relevance", relevance)):
+        for kind in queries:
+            lite_row, pg_row = rows["sqlite"][kind], rows["postgresql"][kind]
+            print(
+                f"| {kind} | {order} | {lite_row['fts_p50_ms']:.2f} ms | "
+                f"{lite_row['fts_p95_ms']:.2f} ms | {pg_row['fts_p50_ms']:.2f} ms | "
+                f"{pg_row['fts_p95_ms']:.2f} ms | {pg_row['fts_max_ms']:.1f} ms | "
+                f"{pg_row['sql_p95_ms']:.2f} ms | "
+                f"{'yes' if pg_row['same_page_on_every_engine'] else 'NO'} |"
+            )
+    print(f"load {load_before} -> {os.getloadavg()}; wrote {out}")
+
+
 def compare_segmentations() -> None:
     """Recall and precision of other ways to index Chinese on the labelled search queries
     (``tests/data/search``; the queries without filters), against the items each should
@@ -457,6 +553,18 @@ def main() -> None:
         "(whose build timings are kept when the database is reused)",
     )
     parser.add_argument(
+        "--beside-sqlite",
+        action="store_true",
+        help="with a postgresql:// --database-url: measure it and the SQLite archive of the "
+        "same size in $FINEWS_BENCH_WORK in one run, query by query in turn, both orders "
+        "(no LIKE scan); results in bench/results/search_beside_<items>.json",
+    )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build the database (unless it is there already) and stop, without measuring",
+    )
+    parser.add_argument(
         "--segmentation",
         action="store_true",
         help="compare other indexings on the labelled queries instead (needs rjieba)",
@@ -478,7 +586,30 @@ def main() -> None:
             fresh = store.count_items() != args.items or not index_status(store).ok
     if fresh:
         timings = build(url, args.items)
-        print(f"built {args.items} items: {json.dumps(timings)}")
+        print(f"built {args.items} items: {json.dumps(timings)}", flush=True)
+    if args.build_only:
+        if timings:
+            RESULTS.mkdir(exist_ok=True)
+            out = args.results or RESULTS / (
+                f"search_postgres_{args.items}.json" if postgres else f"search_{args.items}.json"
+            )
+            out.write_text(json.dumps({"build": timings}, indent=1), encoding="utf-8")
+        return
+    if args.beside_sqlite:
+        if not postgres:
+            raise SystemExit("--beside-sqlite needs a postgresql:// --database-url")
+        lite_path = WORK / f"search_{args.items}.db"
+        if not lite_path.exists():
+            raise SystemExit(f"{lite_path}: build it first (without --database-url)")
+        with open_store(f"sqlite:///{lite_path}") as lite:
+            if lite.count_items() != args.items or not index_status(lite).ok:
+                raise SystemExit(f"{lite_path}: build it first (without --database-url)")
+        if args.pg_statistics is not None:
+            _pg_statistics(url, args.pg_statistics)
+        RESULTS.mkdir(exist_ok=True)
+        out = args.results or RESULTS / f"search_beside_{args.items}.json"
+        beside(f"sqlite:///{lite_path}", url, args.items, args.runs, out)
+        return
     if args.pg_statistics is not None:
         if not postgres:
             raise SystemExit("--pg-statistics needs a postgresql:// --database-url")

@@ -640,6 +640,65 @@ def test_both_engines_give_the_same_hits(sqlite_url: str, pg_url: str) -> None:
             assert all_hits(lite, query) == all_hits(pg, query), text
 
 
+@pytest.mark.postgres
+def test_rare_and_common_terms_newest_first_on_both_engines(sqlite_url: str, pg_url: str) -> None:
+    """PostgreSQL finds a page in steps (the newest documents tested one by one; else at
+    most so many matches from the term index; else older documents): with tiny steps, a
+    common term, a rare one and one common only long ago each take a different step, and
+    every page, filter and order is SQLite's and the expected one."""
+    rare = (5, 41, 77, 200)
+    items = []
+    for n in range(240):
+        words = ["锂矿" if n % 2 == 0 else "铜箔"]
+        if n in rare:
+            words.append("稀土")
+        if n < 120 and n % 2 == 1:
+            words.append("钴业")
+        items.append(
+            make_item(
+                upstream_id=f"s{n:03d}",
+                title=f"第{n}号{'、'.join(words)}公告",
+                source="other" if n % 4 == 0 else "eastmoney_fast",
+                importance=1 if n % 5 == 0 else 0,
+            )
+        )
+    with open_store(sqlite_url) as lite, open_store(pg_url) as pg:
+        lite.upsert_items(items)
+        pg.upsert_items(items)
+        pg._pg_walk = 4  # type: ignore[attr-defined]
+        pg._pg_rare = 3  # type: ignore[attr-defined]
+        middle = items[120].published_at
+        cases: list[tuple[str, dict[str, Any], Any]] = [
+            ("锂矿", {}, lambda n: n % 2 == 0),
+            ("稀土", {}, lambda n: n in rare),
+            ("钴业", {}, lambda n: n < 120 and n % 2 == 1),
+            ("公告", {}, lambda n: True),
+            ("锂矿", {"source": "other"}, lambda n: n % 4 == 0),
+            ("钴业", {"important": True}, lambda n: n < 120 and n % 10 == 5),
+            ("稀土", {"important": False}, lambda n: n in (41, 77)),
+            ("锂矿", {"until": middle}, lambda n: n < 120 and n % 2 == 0),
+            ("稀土", {"since": middle}, lambda n: n == 200),
+            (
+                "钴业",
+                {"since": items[10].published_at, "until": middle},
+                lambda n: 10 <= n < 120 and n % 2 == 1,
+            ),
+        ]
+        for text, filters, wanted in cases:
+            expected = [it.upstream_id for n, it in reversed(list(enumerate(items))) if wanted(n)]
+            query = SearchQuery(text=text, **filters)
+            assert all_hits(lite, query) == expected, (text, filters)
+            assert all_hits(pg, query) == expected, (text, filters)
+            for offset, limit in ((0, 1), (0, 3), (2, 3), (9, 5), (len(expected), 2)):
+                page = SearchQuery(text=text, offset=offset, limit=limit, **filters)
+                got = [h.item.upstream_id for h in search(pg, page).hits]
+                assert got == expected[offset : offset + limit], (text, filters, offset)
+                assert got == [h.item.upstream_id for h in search(lite, page).hits]
+            ranked = SearchQuery(text=text, order="relevance", **filters)
+            assert sorted(all_hits(pg, ranked)) == sorted(expected), (text, filters)
+            assert sorted(all_hits(lite, ranked)) == sorted(expected), (text, filters)
+
+
 # --- the web routes -----------------------------------------------------------------------
 
 

@@ -345,25 +345,133 @@ class SearchMixin:
         self, parsed: ParsedQuery, query: SearchQuery, offset: int, limit: int
     ) -> list[tuple[int, int]]:
         """(document id, item id) of one page of hits, in the query's order."""
+        if not self._fts5:
+            return self._pg_search_docs(parsed, query, offset, limit)
         body, doc, params = self._match(parsed, query)
         page = f"LIMIT {int(limit)} OFFSET {int(offset)}"
         if query.order == "newest":
             sql = f"SELECT {doc}, d.item_id {body} ORDER BY {doc} DESC {page}"
-        elif self._fts5:
+        else:
             # bm25 is lower for better hits; computed for the window only
             sql = (
                 f"SELECT doc, item_id FROM (SELECT {doc} AS doc, d.item_id AS item_id, "
                 f"bm25(search_fts, 3.0, 1.0, 0.2) AS score {body} ORDER BY {doc} DESC "
                 f"LIMIT {RELEVANCE_WINDOW}) ORDER BY score, doc DESC {page}"
             )
-        else:
-            sql = (
-                f"SELECT doc, item_id FROM (SELECT {doc} AS doc, d.item_id AS item_id, "
-                f"ts_rank(d.terms, CAST(? AS tsquery)) AS score {body} ORDER BY {doc} DESC "
-                f"LIMIT {RELEVANCE_WINDOW}) window_ ORDER BY score DESC, doc DESC {page}"
-            )
-            params = [parsed.tsquery(), *params]  # ts_rank's comes before WHERE's
         return [(int(r[0]), int(r[1])) for r in self._query(sql, params)]
+
+    # PostgreSQL cannot read matches newest first from its term index (GIN): a query either
+    # asks the index for every match and sorts them, or walks the documents newest first
+    # (the `doc` index) testing each one. Which is fast depends on how many documents match,
+    # and the planner guesses that from sampled statistics: for a term outside the most
+    # common ones it guesses ~0.5 %, so a rare term was walked through the whole archive
+    # (100,000 items: 0.3-0.5 s; a million: seconds) and a common one could be sorted in
+    # full. So the steps are chosen here, from what the archive shows, not from statistics:
+    # 1. test the newest `_pg_walk` documents one by one: a common term fills the page;
+    # 2. else, if the window's rate of matches predicts fewer older matches than the
+    #    documents a walk would test (or few: `_pg_rare`), ask the GIN index for at most
+    #    about twice that many, in no order (no ORDER BY, so walking is no option for the
+    #    planner), counted, and sorted in the same statement: a rare term ends here;
+    # 3. else go on testing older documents, in windows four times as large each time.
+    # Relevance takes the newest RELEVANCE_WINDOW so, with each one's ts_rank. The hits and
+    # their order are SQLite's; only the cost differs. What stays slow: a term rare among
+    # the newest documents and common long ago walks back to where it was common.
+
+    #: PostgreSQL: how many of the newest documents step 1 tests (step 3 widens it 4×)
+    _pg_walk = 200
+    #: PostgreSQL: how many matches step 2 takes from the term index at least (10 for each
+    #: wanted hit when more) before giving up on it
+    _pg_rare = 5_000
+
+    def _pg_search_docs(
+        self, parsed: ParsedQuery, query: SearchQuery, offset: int, limit: int
+    ) -> list[tuple[int, int]]:
+        if query.order == "newest":
+            hits = self._pg_newest(parsed, query, offset + limit, rank=False)
+        else:
+            # the newest RELEVANCE_WINDOW, each with its ts_rank, best first
+            hits = self._pg_newest(parsed, query, RELEVANCE_WINDOW, rank=True)
+            hits.sort(key=lambda hit: (-hit[2], -hit[0]))
+        return [(doc, item_id) for doc, item_id, _ in hits[offset : offset + limit]]
+
+    def _pg_newest(
+        self, parsed: ParsedQuery, query: SearchQuery, wanted: int, *, rank: bool
+    ) -> list[tuple[int, int, float]]:
+        """The newest ``wanted`` hits (document id, item id, ``ts_rank`` when ``rank``
+        else 0), newest first, in the steps above."""
+        tsquery = parsed.tsquery()
+        low = None if query.since is None else _time_bound(query.since)
+        high = None if query.until is None else _time_bound(query.until)
+        score = "ts_rank(w.terms, CAST(? AS tsquery))" if rank else "0"
+        found: list[tuple[int, int, float]] = []
+        size = self._pg_walk
+        probed = False
+        while True:
+            need = wanted - len(found)
+            span, span_params = _doc_span("doc", low, high)
+            join, filters, filter_params = _pg_item_filters(query, "w")
+            rows = self._query(
+                f"SELECT w.doc, w.item_id, {score} FROM (SELECT doc, item_id, terms "
+                f"FROM search_docs WHERE {span} ORDER BY doc DESC LIMIT {size}) w{join} "
+                f"WHERE w.terms @@ CAST(? AS tsquery){filters} ORDER BY w.doc DESC LIMIT {need}",
+                [*([tsquery] if rank else []), *span_params, tsquery, *filter_params],
+            )
+            found += [(int(r[0]), int(r[1]), float(r[2])) for r in rows]
+            if len(rows) == need:
+                return found
+            # the whole window was tested: where it ends, and whether older documents remain
+            count, edge, top, oldest = self._query(
+                f"SELECT COUNT(*), MIN(doc), MAX(doc), (SELECT MIN(doc) FROM search_docs "
+                f"WHERE {span}) FROM (SELECT doc FROM search_docs WHERE {span} "
+                f"ORDER BY doc DESC LIMIT {size}) w",
+                [*span_params, *span_params],
+            )[0]
+            if int(count) < size:
+                return found
+            high = int(edge)
+            if not probed:
+                probed = True
+                # the matches older than the window if they came at the window's rate
+                # (document ids are publication times), and how many documents a walk
+                # would test for the rest: ask the term index when it has fewer to give
+                older = len(found) * (high - int(oldest)) / max(int(top) - high, 1)
+                walk = (wanted - len(found)) * size / max(len(found), 1)
+                cap = int(max(self._pg_rare, 10 * wanted, min(2 * older, walk)))
+                if older <= max(self._pg_rare, walk):
+                    hits, total = self._pg_few(
+                        tsquery, query, (low, high), wanted - len(found), cap, rank=rank
+                    )
+                    if total <= cap:
+                        return found + hits
+            size *= 4
+
+    def _pg_few(
+        self,
+        tsquery: str,
+        query: SearchQuery,
+        span: tuple[int | None, int],
+        need: int,
+        cap: int,
+        *,
+        rank: bool,
+    ) -> tuple[list[tuple[int, int, float]], int]:
+        """Step 2: the newest ``need`` of at most ``cap`` + 1 matches from the term index
+        with a document id in ``span`` (from, to), and how many it took."""
+        where, span_params = _doc_span("d.doc", *span)
+        join, filters, filter_params = _pg_item_filters(query, "d")
+        score = "ts_rank(p.terms, CAST(? AS tsquery))" if rank else "0"
+        rows = self._query(
+            "WITH m AS MATERIALIZED (SELECT d.doc, d.item_id, d.terms FROM search_docs d"
+            f"{join} WHERE d.terms @@ CAST(? AS tsquery) AND {where}{filters} "
+            f"LIMIT {cap + 1}) "
+            f"SELECT n.total, p.doc, p.item_id, {score} "
+            "FROM (SELECT COUNT(*) AS total FROM m) n "
+            "LEFT JOIN LATERAL (SELECT doc, item_id, terms FROM m ORDER BY doc DESC "
+            f"LIMIT {need}) p ON TRUE",
+            [tsquery, *span_params, *filter_params, *([tsquery] if rank else [])],
+        )
+        hits = [(int(r[1]), int(r[2]), float(r[3])) for r in rows if r[1] is not None]
+        return hits, int(rows[0][0])
 
     def _matching_docs(
         self, parsed: ParsedQuery, query: SearchQuery, docs: Sequence[int]
@@ -424,6 +532,35 @@ class SearchMixin:
         )
         rows = self._query("SELECT version FROM derived_state WHERE name = 'search'")
         return items, indexed, stale, bool(rows) and int(rows[0][0]) == TOKENIZER_VERSION
+
+
+def _doc_span(column: str, low: int | None, high: int | None) -> tuple[str, list[Any]]:
+    """The condition that ``column`` lies from ``low`` (inclusive) to ``high`` (exclusive),
+    either end open when ``None``."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if low is not None:
+        parts.append(f"{column} >= ?")
+        params.append(low)
+    if high is not None:
+        parts.append(f"{column} < ?")
+        params.append(high)
+    return " AND ".join(parts) or "TRUE", params
+
+
+def _pg_item_filters(query: SearchQuery, alias: str) -> tuple[str, str, list[Any]]:
+    """The join to ``items`` and the conditions on it of a query's source and importance
+    filters (for search_docs as ``alias``); empty without those filters."""
+    if query.source is None and query.important is None:
+        return "", "", []
+    filters = ""
+    params: list[Any] = []
+    if query.source is not None:
+        filters += " AND i.source = ?"
+        params.append(query.source)
+    if query.important is not None:
+        filters += " AND i.importance > 0" if query.important else " AND i.importance = 0"
+    return f" JOIN items i ON i.id = {alias}.item_id", filters, params
 
 
 def _row_item(row: Sequence[Any]) -> Item:
