@@ -438,6 +438,38 @@ def beside(sqlite_url: str, pg_url: str, items: int, runs: int, out: Path) -> No
     print(f"load {load_before} -> {os.getloadavg()}; wrote {out}")
 
 
+def compare_windows(store: Any, windows: Sequence[int], runs: int, out: Path) -> None:
+    """Relevance order with each ranking window (``RELEVANCE_WINDOW``), the windows taking
+    turns query by query so that they share the machine's load; print and write p50/p95 of
+    search() per kind of query."""
+    import finews.store.search as search_module
+
+    queries = {kind: COMMON[kind] + sampled_queries(store, 8)[kind] for kind in COMMON}
+    times: dict[tuple[int, str], list[float]] = {(w, k): [] for w in windows for k in queries}
+    for _ in range(runs):
+        for kind, texts in queries.items():
+            for text in texts:
+                for window in windows:
+                    search_module.RELEVANCE_WINDOW = window  # type: ignore[misc]
+                    started = time.perf_counter()
+                    search(store, SearchQuery(text=text, order="relevance", limit=20))
+                    times[window, kind].append(time.perf_counter() - started)
+    result = {
+        str(window): {
+            kind: {
+                "samples": len(times[window, kind]),
+                "p50_ms": round(statistics.median(times[window, kind]) * 1000, 2),
+                "p95_ms": round(percentile(times[window, kind], 0.95) * 1000, 2),
+            }
+            for kind in queries
+        }
+        for window in windows
+    }
+    result["load_average_after"] = list(os.getloadavg())  # type: ignore[assignment]
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(json.dumps(result, indent=1, ensure_ascii=False))
+
+
 def compare_segmentations() -> None:
     """Recall and precision of other ways to index Chinese on the labelled search queries
     (``tests/data/search``; the queries without filters), against the items each should
@@ -565,6 +597,14 @@ def main() -> None:
         help="build the database (unless it is there already) and stop, without measuring",
     )
     parser.add_argument(
+        "--relevance-windows",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="measure relevance order with each of these ranking windows instead, taking "
+        "turns (results in bench/results/search_relevance_windows_<items>.json)",
+    )
+    parser.add_argument(
         "--segmentation",
         action="store_true",
         help="compare other indexings on the labelled queries instead (needs rjieba)",
@@ -594,6 +634,15 @@ def main() -> None:
                 f"search_postgres_{args.items}.json" if postgres else f"search_{args.items}.json"
             )
             out.write_text(json.dumps({"build": timings}, indent=1), encoding="utf-8")
+        return
+    if args.relevance_windows:
+        with open_store(url) as store:
+            compare_windows(
+                store,
+                args.relevance_windows,
+                args.runs,
+                args.results or RESULTS / f"search_relevance_windows_{args.items}.json",
+            )
         return
     if args.beside_sqlite:
         if not postgres:

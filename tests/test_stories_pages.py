@@ -32,6 +32,7 @@ from finews.store.copy import copy_db, store_checksum
 from finews.store.derive import derive_backlog
 from finews.store.search import SearchQuery, index_status, search
 from site_data import TestClient
+from test_cluster import labelled_items
 from test_site_hostile import EVIL, inspect
 
 pytestmark = pytest.mark.timeout(240)
@@ -47,27 +48,15 @@ _ROW_ID = re.compile(r'<li class="item[^"]*" data-item-id="(\d+)"')
 
 def story_items() -> list[Item]:
     """The labelled set as stored items: a category per source, one in seven important."""
-    items = []
-    for n, entry in enumerate(LABELLED):
-        published = datetime.fromisoformat(entry["published"]).astimezone(UTC)
-        source = entry["source"]
-        items.append(
-            Item(
-                source=source,
-                upstream_id=entry["id"],
-                title=entry["title"],
-                digest=entry["digest"],
-                content=entry["content"],
-                media=entry["media"],
-                category=source,
-                tag=_TAGS.get(source, source),
-                url=f"https://news.example.cn/{source}/{n}.html",
-                importance=1 if n % 7 == 0 else 0,
-                published_at=published,
-                fetched_at=published + timedelta(minutes=1),
-            )
+    return [
+        item.replace(
+            category=item.source,
+            tag=_TAGS.get(item.source, item.source),
+            url=f"https://news.example.cn/{item.source}/{n}.html",
+            importance=1 if n % 7 == 0 else 0,
         )
-    return items
+        for n, item in enumerate(labelled_items())
+    ]
 
 
 def by_upstream(store: Store) -> dict[str, Item]:
