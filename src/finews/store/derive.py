@@ -5,7 +5,7 @@ and its place in a story (:mod:`finews.store.clusters`). A writer either derives
 items inside its write (``upsert_items(derive=True)``, the default: what ``finews fetch``,
 the importers and the tests use, so an item is searchable the moment it is committed) or
 leaves them to :func:`derive_pending` (``derive=False``: the daemon, which runs it on a
-thread of its own). Deriving costs about fifty times what storing a row does (bigram
+thread of its own). Deriving costs about thirty times what storing a row does (bigram
 tokens, the FTS insert, the story fingerprint; BENCHMARKS.md, "Ingest throughput"), so
 taking it out of the write keeps the write transaction, and with it the change-log lock
 that every writer queues for, short: a poll's items are committed and announced to live
