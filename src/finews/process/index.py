@@ -190,23 +190,15 @@ def tokens(text: str, limit: int | None = None, chars: set[str] | None = None) -
         if chars is not None:
             chars.update("".join(_HAN_RUN.findall(folded)))
         return found
-    # cut short: only the runs the limit reaches give their characters
+    # cut short (rare): only the runs the limit reaches give their characters
     found = []
-    for match in _TOKEN_RUN.finditer(folded):
-        han, num, ascii_word, word = match.groups()
-        if han:
-            if chars is not None:
-                chars.update(han)
-            if len(han) == 1:
-                found.append(han)
-            else:
-                found += [han[i : i + 2] for i in range(len(han) - 1)]
-                found.append(han[-1])
-        else:
-            found.append((num or ascii_word or word)[:MAX_TOKEN_CHARS])
-        if limit is not None and len(found) >= limit:
-            return found[:limit]
-    return found
+    for kind, run in _runs(folded):
+        if kind == "han" and chars is not None:
+            chars.update(run)
+        found += _run_tokens(kind, run)
+        if len(found) >= limit:
+            break
+    return found[:limit]
 
 
 def _is_han(token: str) -> bool:

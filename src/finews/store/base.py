@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from finews.errors import StoreError
 from finews.models import Item, SourceState, UpsertResult
 from finews.store.clusters import ClusterMixin
+from finews.store.columns import ITEM_COLUMNS
 from finews.store.search import SearchMixin
 
 __all__ = [
@@ -40,10 +41,6 @@ __all__ = [
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-_ITEM_COLUMNS = (
-    "id, source, upstream_id, title, digest, content, url, media, category, tag, kind, "
-    "importance, stocks, author, fulltext_key, published_at, fetched_at, revision"
-)
 
 #: Every table with its columns, in the order ``export_rows`` yields them and ``import_rows``
 #: takes them, parents before children. Both engines' migrations create exactly these.
@@ -531,7 +528,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
     def _select_item(self, cur: Any, source: str, upstream_id: str) -> Item | None:
         self._exec(
             cur,
-            f"SELECT {_ITEM_COLUMNS} FROM items WHERE source = ? AND upstream_id = ?"
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE source = ? AND upstream_id = ?"
             + self.row_lock_clause,
             (source, upstream_id),
         )
@@ -717,13 +714,13 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
 
     def get_item(self, source: str, upstream_id: str) -> Item | None:
         rows = self._query(
-            f"SELECT {_ITEM_COLUMNS} FROM items WHERE source = ? AND upstream_id = ?",
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE source = ? AND upstream_id = ?",
             (source, upstream_id),
         )
         return self._row_to_item(rows[0]) if rows else None
 
     def get_item_by_id(self, item_id: int) -> Item | None:
-        rows = self._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
+        rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
         return self._row_to_item(rows[0]) if rows else None
 
     def items(self, query: ItemQuery = ItemQuery()) -> Iterator[Item]:
@@ -769,7 +766,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 where.append(f"(published_at, id) {cmp} (?, ?)")
                 args.extend([to_db_time(cursor[0]), cursor[1]])
             size = 2000 if remaining is None else min(2000, remaining)
-            sql = f"SELECT {_ITEM_COLUMNS} FROM items"
+            sql = f"SELECT {ITEM_COLUMNS} FROM items"
             if where:
                 sql += " WHERE " + " AND ".join(where)
             sql += f" ORDER BY published_at {order}, id {order} LIMIT {int(size)}"

@@ -43,6 +43,7 @@ from finews.process.cluster import (
     leader_key,
     same_story,
 )
+from finews.store.columns import ITEM_COLUMNS, item_columns
 
 if TYPE_CHECKING:
     from finews.store.base import Store
@@ -60,14 +61,10 @@ __all__ = [
 
 _CACHE_SIZE = 2_000
 _CHUNK = 500
-_ITEM_COLUMNS = (
-    "id, source, upstream_id, title, digest, content, url, media, category, tag, kind, "
-    "importance, stocks, author, fulltext_key, published_at, fetched_at, revision"
-)
 
 
 _OTHER_MEMBERS = (
-    f"SELECT {', '.join('i.' + c.strip() for c in _ITEM_COLUMNS.split(','))} "
+    f"SELECT {item_columns('i')} "
     "FROM item_clusters c JOIN item_clusters m ON m.cluster_id = c.cluster_id "
     "JOIN items i ON i.id = m.item_id WHERE c.item_id = ? AND m.item_id <> c.item_id "
     "ORDER BY i.published_at, i.id"
@@ -540,7 +537,7 @@ def sync_clusters(store: Store, *, batch: int = 500) -> int:
     stale = backend._stale_cluster_ids()
     for start in range(0, len(stale), batch):
         ids = [item_id for item_id, _ in stale[start : start + batch]]
-        rows = backend._query(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({_marks(ids)})", ids)
+        rows = backend._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({_marks(ids)})", ids)
         written = [(int(row[0]), SqlStore._row_to_item(row)) for row in rows]
         with backend._tx() as cur:
             backend._lock_derived(cur)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from finews.errors import StoreError
+from finews.store.columns import ITEM_FIELDS, item_columns
 
 if TYPE_CHECKING:
     from finews.store.base import SqlStore, Store
@@ -45,11 +46,9 @@ __all__ = [
 #: rounds of 200; BENCHMARKS.md).
 DEFAULT_BATCH = 200
 
-_COLUMNS = (
-    "i.id, i.source, i.upstream_id, i.title, i.digest, i.content, i.url, i.media, "
-    "i.category, i.tag, i.kind, i.importance, i.stocks, i.author, i.fulltext_key, "
-    "i.published_at, i.fetched_at, i.revision, d.revision, c.revision"
-)
+#: an item's columns, then the revisions its index entry and its story were made from
+_COLUMNS = f"{item_columns('i')}, d.revision, c.revision"
+_FIELDS = len(ITEM_FIELDS)
 
 
 def _backend(store: Store) -> SqlStore:
@@ -96,11 +95,12 @@ def derive_pending(store: Store, *, limit: int = DEFAULT_BATCH) -> int:
         )
         unindexed, unclustered = [], []
         for row in cur.fetchall():
-            item = _row_item(row[:18])
+            item = _row_item(row[:_FIELDS])
             assert item.id is not None
-            if row[18] is None or int(row[18]) != item.revision:
+            indexed, clustered = row[_FIELDS], row[_FIELDS + 1]
+            if indexed is None or int(indexed) != item.revision:
                 unindexed.append((item.id, item))
-            if row[19] is None or int(row[19]) != item.revision:
+            if clustered is None or int(clustered) != item.revision:
                 unclustered.append((item.id, item))
         for item_id, item in unindexed:
             backend._index_item(cur, item_id, item, item.revision)

@@ -51,6 +51,7 @@ from finews.process.index import (
     plain_text,
     snippet,
 )
+from finews.store.columns import ITEM_COLUMNS
 
 if TYPE_CHECKING:
     from finews.store.base import Store
@@ -85,10 +86,6 @@ RELEVANCE_WINDOW = 1_000
 _EPOCH_2000 = 946_684_800
 _SLOT_BITS = 8
 _SLOTS = 1 << _SLOT_BITS
-_SEARCH_COLUMNS = (
-    "id, source, upstream_id, title, digest, content, url, media, category, tag, kind, "
-    "importance, stocks, author, fulltext_key, published_at, fetched_at, revision"
-)
 
 
 def doc_base(published_at: datetime) -> int:
@@ -301,7 +298,7 @@ class SearchMixin:
 
     def _index_ids(self, ids: Sequence[int]) -> None:
         rows = self._query(
-            f"SELECT {_SEARCH_COLUMNS} FROM items WHERE id IN ({', '.join('?' for _ in ids)})",
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({', '.join('?' for _ in ids)})",
             list(ids),
         )
         items = [_row_item(row) for row in rows]
@@ -488,7 +485,7 @@ class SearchMixin:
         if not ids:
             return {}
         marks = ", ".join("?" for _ in ids)
-        rows = self._query(f"SELECT {_SEARCH_COLUMNS} FROM items WHERE id IN ({marks})", ids)
+        rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids)
         return {int(row[0]): _row_item(row) for row in rows}
 
     def _earlier_copies(self, ids: Sequence[int]) -> dict[int, list[int]]:
