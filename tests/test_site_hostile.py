@@ -4,6 +4,7 @@ the live app and of the static build, every feed, every API response and the eve
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -12,9 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from finews.models import Item
-from finews.publish.site import SiteSettings
+from finews.publish.site import _CLEANER, SiteSettings, _inert, article_body
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
@@ -235,3 +238,110 @@ def test_static_build_is_inert_and_stays_inside_its_directory(db: str, tmp_path:
             json.loads(path.read_bytes())
     names = {p.relative_to(root / "site").as_posix() for p in files}
     assert "evil/2021/12/08/~2e2e2f2e2e2f3c783e2279.html" in names
+
+
+# The article body's fast path: HTML the sanitiser would return unchanged is used as it is.
+# Whatever the fast path accepts must be byte for byte what the sanitiser makes of it, and
+# nothing it accepts may carry an attribute, an unknown tag or a script.
+
+_PIECES = [
+    "<p>",
+    "</p>",
+    "<br>",
+    "</br>",
+    "<br/>",
+    "<b>",
+    "</b>",
+    "<i>",
+    "</i>",
+    "<em>",
+    "</em>",
+    "<strong>",
+    "</strong>",
+    "<P>",
+    "<div>",
+    "</div>",
+    "<script>",
+    "</script>",
+    "<a>",
+    "</a>",
+    '<p class="x">',
+    "<img src=x onerror=alert(1)>",
+    "<!--",
+    "-->",
+    "<",
+    ">",
+    "&",
+    "&amp;",
+    "&lt;",
+    "&gt;",
+    "&nbsp;",
+    "&copy;",
+    "&#39;",
+    "&amp",
+    "\x00",
+    "\r",
+    "\r\n",
+    "\n",
+    "\xa0",
+    "\x0c",
+    "\ufeff",
+    "\ufffe",
+    "\x0b",
+    "\x7f",
+    "\U0001f600",
+    "\u2028",
+    '"',
+    "'",
+    "=",
+    "/",
+    " ",
+    "央行",
+    "降息",
+    "ETF",
+    "5G",
+    "。",
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=3), max_size=24))
+def test_inert_bodies_are_what_the_sanitiser_makes_of_them(pieces: list[str]) -> None:
+    html = "".join(pieces)
+    if _inert(html):
+        assert _CLEANER.clean(html) == html
+        assert "<script" not in html.lower()
+        assert re.search(r"<[A-Za-z]+[^A-Za-z>]", html) is None  # no attribute, no odd tag
+        body = article_body(html)
+        assert body.html is None or body.html == html  # (None: plain text, no tag at all)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>段落一</p>\n<p>段落二<br>换行，<strong>加粗</strong>和<em>强调</em></p>",
+        "<p><b><i>嵌套</i></b> &amp; &lt;标签&gt; 与&nbsp;空格</p>",
+        "纯文本<br>加一个换行",
+    ],
+)
+def test_plain_paragraph_bodies_take_the_fast_path(html: str) -> None:
+    assert _inert(html)
+    assert article_body(html).html == _CLEANER.clean(html) == html
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        EVIL_BODY,
+        "<p>a > b</p>",  # the sanitiser writes &gt;
+        "<p>未闭合",  # it closes the paragraph
+        "<b><p>块在行内</p></b>",
+        "<p>a</b>",
+        '<p onclick="alert(1)">x</p>',
+        "<p>a&copy;b</p>",  # it writes the character
+        "<p>x</p>\r\n<p>y</p>",
+    ],
+)
+def test_other_bodies_go_through_the_sanitiser(html: str) -> None:
+    assert not _inert(html)
+    assert article_body(html).html == _CLEANER.clean(html)

@@ -243,6 +243,16 @@ def test_since_until_around_beijing_midnight(store: Store) -> None:
     assert [i.upstream_id for i in old] == [before.upstream_id]
 
 
+def test_items_without_content_leave_out_only_the_full_text(store: Store) -> None:
+    stored = [make_item(source="rows", content=f"<p>正文{n}</p>" * 50) for n in range(3)]
+    store.upsert_items(stored)
+    full = list(store.items(ItemQuery(source="rows")))
+    rows = list(store.items(ItemQuery(source="rows", without_content=True)))
+    assert [i.content for i in full] == [i.content for i in reversed(stored)]
+    assert [i.content for i in rows] == ["", "", ""]
+    assert [i.replace(content="") for i in full] == rows
+
+
 def test_naive_datetimes_are_refused(store: Store) -> None:
     good = make_item()
     store.upsert_items([good])

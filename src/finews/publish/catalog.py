@@ -212,10 +212,12 @@ class Catalog:
         *,
         visit: Callable[[Item], None] | None = None,
         first_reports_only: bool = False,
+        full_text: bool = True,
     ) -> Catalog:
         """Read every item once, oldest first, and count every listing's pages; ``visit``
         sees each item on the way (the static build writes its page there), hidden later
-        reports included."""
+        reports included, with its full text unless ``full_text`` is false (counting alone
+        never reads it)."""
         catalog = cls(page_size, first_reports_only=first_reports_only)
         catalog.seq = store.last_change_seq()
         counters: dict[str, _Counter] = {}
@@ -239,12 +241,13 @@ class Catalog:
             if stories is not None and story is not None:
                 stories.seen(*story)
 
+        query = ItemQuery(oldest_first=True, without_content=visit is None or not full_text)
         if stories is None:
-            for item in store.items(ItemQuery(oldest_first=True)):
+            for item in store.items(query):
                 count(item, None)
         else:
             chunk: list[Item] = []
-            for item in store.items(ItemQuery(oldest_first=True)):
+            for item in store.items(query):
                 chunk.append(item)
                 if len(chunk) == _CHUNK:
                     _count_chunk(store, chunk, count)

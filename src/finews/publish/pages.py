@@ -66,6 +66,10 @@ class Pages:
     def _query(self, listing: Listing, **options: Any) -> ItemQuery:
         return listing_query(listing, first_reports_only=self.settings.dedupe, **options)
 
+    def _rows(self, listing: Listing, **options: Any) -> list[Item]:
+        """A listing's items as its rows show them: without their full text."""
+        return self._items(self._query(listing, without_content=True, **options))
+
     def also_reported(self, item: Item) -> list[Item]:
         """The other reports of an item's story, earliest first. Most items are a story's
         only report: whether an item is not is looked up for a span of ids at once, so a
@@ -93,12 +97,12 @@ class Pages:
 
     def home(self, *, live_seq: int | None = None) -> str:
         """The newest items of every source, then each category's newest few."""
-        stream = self._items(self._query(Listing("all"), limit=self.settings.page_size))
+        stream = self._rows(Listing("all"), limit=self.settings.page_size)
         sections = [
             Section(
                 listing,
                 state.title,
-                self._items(self._query(listing, limit=self.settings.home_per_source)),
+                self._rows(listing, limit=self.settings.home_per_source),
             )
             for listing, state in self.catalog.categories()
         ]
@@ -125,7 +129,7 @@ class Pages:
                 )
             return None
         if page is None:
-            items = self._items(self._query(listing, limit=size))
+            items = self._rows(listing, limit=size)
             return self.renderer.listing(
                 listing,
                 title=state.title,
@@ -142,7 +146,7 @@ class Pages:
         # with other stories than the query now sees (or with every report while the pages
         # show each story once) gives a shorter or longer page, never a gap or a repeat
         after, through = state.range(page)
-        items = self._items(self._query(listing, before=after, through=through, oldest_first=True))
+        items = self._rows(listing, before=after, through=through, oldest_first=True)
         items.reverse()
         return self.renderer.listing(
             listing,

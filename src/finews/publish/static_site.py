@@ -84,7 +84,8 @@ log = logging.getLogger(__name__)
 #: the file in ``out_dir`` that makes the next build incremental
 MANIFEST = ".finews-build.json"
 _FORMAT = 1
-_BEHIND = 256  # pages rendered but not yet written, at most (their bytes wait in memory)
+_BATCH = 32  # pages handed to the writing thread at once
+_BEHIND = 8  # batches rendered but not yet written, at most (their bytes wait in memory)
 #: archives smaller than this build in one process (forking and connecting cost more)
 _PARALLEL_MIN = 2000
 #: items per slice of article pages handed to a worker: at least, at most
@@ -135,6 +136,7 @@ class _Tree:
     _dirs: set[Path] = field(default_factory=set)
     _writer: ThreadPoolExecutor | None = None
     _pending: deque[Future[int]] = field(default_factory=deque)
+    _batch: list[tuple[Path, bytes]] = field(default_factory=list)
 
     def write(self, name: str, data: bytes) -> bool:
         if name in self._seen:
@@ -181,18 +183,31 @@ class _Tree:
             self._dirs.add(folder)
 
     def _write_behind(self, target: Path, data: bytes) -> None:
-        """Write in a thread while the next page renders: creating a file is a system call
-        (~0.3 ms here) that need not hold up the renderer. At most ``_BEHIND`` writes wait."""
+        """Write in a thread while the next pages render: creating a file is a system call
+        (~0.3 ms here) that need not hold up the renderer. Files go to the thread in
+        batches of ``_BATCH`` (handing over each one alone cost more than rendering it);
+        at most ``_BEHIND`` batches wait."""
+        self._batch.append((target, data))
+        if len(self._batch) >= _BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if not self._batch:
+            return
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="finews-write")
         while len(self._pending) >= _BEHIND:
             self._pending.popleft().result()
-        self._pending.append(self._writer.submit(target.write_bytes, data))
+        batch, self._batch = self._batch, []
+        self._pending.append(self._writer.submit(_write_files, batch))
 
     def flush(self, *, check: bool = True) -> None:
         """Wait for every write still under way, raising the first that failed (``check``;
         a failed build only needs the writes stopped before its staging folder goes)."""
         try:
+            if check:
+                self._hand_over()
+            self._batch = []
             while self._pending:
                 future = self._pending.popleft()
                 if check:
@@ -201,6 +216,12 @@ class _Tree:
             if self._writer is not None:
                 self._writer.shutdown(wait=True, cancel_futures=True)
                 self._writer = None
+
+
+def _write_files(batch: list[tuple[Path, bytes]]) -> int:
+    for target, data in batch:
+        target.write_bytes(data)
+    return len(batch)
 
 
 class _Build:
@@ -304,11 +325,22 @@ def new_catalog(settings: SiteSettings) -> Catalog:
 
 
 def scan_catalog(
-    store: Store, settings: SiteSettings, visit: Callable[[Item], None] | None = None
+    store: Store,
+    settings: SiteSettings,
+    visit: Callable[[Item], None] | None = None,
+    *,
+    full_text: bool = True,
 ) -> Catalog:
     """Every listing's pages as ``settings`` lists them, read in one pass over ``store``
-    (``visit`` sees each item, oldest first)."""
-    return Catalog.scan(store, settings.page_size, visit=visit, first_reports_only=settings.dedupe)
+    (``visit`` sees each item, oldest first, with its full text unless ``full_text`` is
+    false)."""
+    return Catalog.scan(
+        store,
+        settings.page_size,
+        visit=visit,
+        first_reports_only=settings.dedupe,
+        full_text=full_text,
+    )
 
 
 def _load(root: Path, fingerprint: str) -> Catalog | None:
@@ -406,7 +438,8 @@ class _Parallel:
             build.assets()
             ours = len(build.tree.written)
             slicer = _Slicer(self.slice, pool)
-            scanned = scan_catalog(self.store, self.settings, visit=slicer)
+            # the workers read the full texts: the parent only counts and cuts slices
+            scanned = scan_catalog(self.store, self.settings, visit=slicer, full_text=False)
             slicer.close()
             scanned.seq = min(scanned.seq, seq)
             build.catalog = scanned

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from finews.errors import StoreError
 from finews.models import Item, SourceState, UpsertResult
 from finews.store.clusters import ClusterMixin
-from finews.store.columns import ITEM_COLUMNS
+from finews.store.columns import ITEM_COLUMNS, ROW_COLUMNS
 from finews.store.search import SearchMixin
 
 __all__ = [
@@ -218,6 +218,8 @@ class ItemQuery:
     oldest_first: bool = False
     through: tuple[datetime, int] | None = None
     first_reports_only: bool = False
+    #: items come without their full text (``content`` empty), for lists that never show it
+    without_content: bool = False
 
 
 class Store(ABC):
@@ -766,7 +768,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 where.append(f"(published_at, id) {cmp} (?, ?)")
                 args.extend([to_db_time(cursor[0]), cursor[1]])
             size = 2000 if remaining is None else min(2000, remaining)
-            sql = f"SELECT {ITEM_COLUMNS} FROM items"
+            sql = f"SELECT {ROW_COLUMNS if query.without_content else ITEM_COLUMNS} FROM items"
             if where:
                 sql += " WHERE " + " AND ".join(where)
             sql += f" ORDER BY published_at {order}, id {order} LIMIT {int(size)}"

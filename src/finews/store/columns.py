@@ -6,7 +6,7 @@ same rows and so cannot import them from ``base``.
 
 from __future__ import annotations
 
-__all__ = ["ITEM_COLUMNS", "ITEM_FIELDS", "item_columns"]
+__all__ = ["ITEM_COLUMNS", "ITEM_FIELDS", "ROW_COLUMNS", "item_columns"]
 
 #: every column of ``items`` an :class:`~finews.models.Item` is made from, in row order
 ITEM_FIELDS = (
@@ -16,6 +16,9 @@ ITEM_FIELDS = (
 )  # fmt: skip
 #: the same as a select list
 ITEM_COLUMNS = ", ".join(ITEM_FIELDS)
+#: the same with the full text left out (an empty ``content``): for lists of items, which
+#: never show it and would otherwise read ~1,500 characters a row for nothing
+ROW_COLUMNS = ", ".join("'' AS content" if name == "content" else name for name in ITEM_FIELDS)
 
 
 def item_columns(alias: str) -> str:
