@@ -192,6 +192,16 @@ def article_body(content: str) -> Body:
     return Body(None, tuple(line for line in lines if line))
 
 
+def body_markup(body: Body) -> Markup:
+    """A body as the article page and the feeds carry it (``""`` when it has none)."""
+    if body.html is not None:
+        return Markup(f'<div class="body">{body.html}</div>')  # noqa: S704 - sanitised
+    if body.paragraphs:
+        paragraphs = "".join(f"<p>{escape(text)}</p>\n" for text in body.paragraphs)
+        return Markup(f'<div class="body">\n{paragraphs}</div>')  # noqa: S704 - escaped
+    return Markup("")
+
+
 def display_name(item: Item) -> str:
     """How a list names an item's category: its tag (新华财经新闻), else media, else slug."""
     return item.tag or item.media or category_of(item)
@@ -365,11 +375,19 @@ class SiteRenderer:
             also[0].published_at,
             also[0].id or 0,
         )
+        day = day_of(item)
+        paths = self.settings.source_paths
         return self._render(
             "article.html",
             item=item,
-            body=article_body(item.content),
-            listing=Listing("category", category_of(item)),
+            body_html=body_markup(article_body(item.content)),
+            link=_web_link(item.url),
+            display=display_name(item),
+            category_link=self.settings.url(
+                listing_path(Listing("category", category_of(item)), paths)
+            ),
+            day=day,
+            day_link=self.settings.url(listing_path(Listing("day", day.isoformat()), paths)),
             also=also,
             leads=leads,
         )
@@ -381,7 +399,7 @@ class SiteRenderer:
         return self._bodies(item.content)
 
     def _body_html(self, content: str) -> str:
-        return self._render("body.html", body=article_body(content)).strip()
+        return convert(body_markup(article_body(content)), self.settings.chinese_variant)
 
     def days(self, days: Sequence[tuple[date, int]]) -> str:
         """The list of every day with items, newest first, with how many each has."""
