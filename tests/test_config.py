@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,28 @@ def test_the_readme_settings_reference_is_current() -> None:
     missing = [opt.name for opt in SETTINGS if f"`{opt.name}`" not in readme]
     assert missing == []
     assert settings_markdown() in readme
+
+
+def test_commands_of_their_own_modules_load_only_when_used() -> None:
+    """`finews build` and the other core commands start without the daemon, the HTTP
+    client or the feed tools; `--help` still lists every command, and each works."""
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from finews.cli import cli\n"
+        "heavy = ('finews.daemon.runner', 'finews.fetch.client', 'finews.feeds_cli', 'httpx')\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+        "print(CliRunner().invoke(cli, ['--help']).output)\n"
+        "print(CliRunner().invoke(cli, ['sources', '--help']).output)\n"
+        "print(CliRunner().invoke(cli, ['run', '--help']).output)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded, _, rest = done.stdout.partition("\n")
+    assert loaded == "[]"
+    for command in ("build", "run", "search", "reindex", "serve", "sources"):
+        assert f"\n  {command} " in rest
+    for command in ("add", "import", "export"):
+        assert f"\n  {command} " in rest.split("Usage: cli sources", 1)[1]
+    assert "Poll every enabled source continuously" in rest
