@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from functools import lru_cache
@@ -242,6 +242,15 @@ def _long_day(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+class _Environment(Environment):
+    """Each template's globals as one plain dict: Jinja's default, a ``ChainMap`` over the
+    environment's, costs some 15 µs a page to copy into every render's context. So every
+    global is set before the first template loads (as Jinja's documentation asks anyway)."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 class SiteRenderer:
     """Renders every page of the site from plain values; reads nothing but its templates.
 
@@ -254,7 +263,7 @@ class SiteRenderer:
     def __init__(self, settings: SiteSettings) -> None:
         self.settings = settings
         self.stories: Callable[[Item], Sequence[Item]] | None = None
-        self.env = Environment(
+        self.env = _Environment(
             loader=PackageLoader("finews.publish", "templates"),
             autoescape=select_autoescape(["html", "xml"], default_for_string=True),
             undefined=StrictUndefined,
