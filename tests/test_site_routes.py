@@ -10,12 +10,13 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from finews.publish.responses import SECURITY_HEADERS
-from finews.publish.site import SiteSettings
+from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store import open_store
@@ -479,3 +480,26 @@ def test_long_unsafe_ids_get_a_short_name_that_still_resolves(db: str) -> None:
         assert page.status_code == 200
         assert "长编号" in page.text
         assert client.get(path.replace(".html", "0.html")).status_code == 404
+
+
+def test_a_list_row_follows_every_value_it_shows() -> None:
+    """Rows are kept rendered by the values they show: an edit of any of them is a new row
+    (the live app's renderer lives as long as the process)."""
+    renderer = SiteRenderer(SiteSettings())
+    item = site_items()[0].replace(id=7)
+    first = renderer.row(item)
+    assert renderer.row(item) == first
+    edits: list[dict[str, Any]] = [
+        {"title": "改过的标题"},
+        {"importance": 1},
+        {"tag": "另一个标签"},
+        {"tag": "", "media": "另一家媒体"},  # (the tag, when there is one, hides the media)
+        {"category": "another"},
+        {"upstream_id": "other-id"},
+        {"published_at": item.published_at + timedelta(minutes=1)},
+    ]
+    for edit in edits:
+        assert renderer.row(item.replace(**edit)) != first, edit
+    assert renderer.row(item.replace(tag="")) != renderer.row(item.replace(tag="", media="x"))
+    assert "改过的标题" in renderer.row(item.replace(title="改过的标题"))
+    assert renderer.row(item.replace(content="<p>正文不在列表里</p>")) == first

@@ -50,6 +50,9 @@ CSP = (
 )
 _META_CSP = "; ".join(part for part in CSP.split("; ") if not part.startswith("frame-ancestors"))
 
+#: list rows kept rendered (a few hundred bytes each), at most
+_ROWS_KEPT = 50_000
+
 #: the static files every page uses, shipped in ``publish/static``
 ASSETS = ("site.css", "site.js")
 
@@ -299,6 +302,7 @@ class SiteRenderer:
         # the three feed formats of a category (and "all") carry the same newest bodies:
         # sanitise and render each once, not once per feed
         self._bodies = lru_cache(maxsize=1024)(self._body_html)
+        self._rows: dict[tuple[Any, ...], Markup] = {}
         # links every page carries, computed once (templates call these thousands of times)
         self.env.globals["links"] = {
             "home": settings.url("/"),
@@ -427,7 +431,26 @@ class SiteRenderer:
 
     def _row(self, item: Item) -> Markup:
         """One list row's HTML (``_macros.html`` ``row``): Python rather than a macro, as
-        every listing page has dozens and a macro call costs several times more."""
+        every listing page has dozens and a macro call costs several times more; kept by
+        every value it shows, as an item is a row of three or four listings."""
+        key = (
+            item.id,
+            item.upstream_id,
+            item.published_at,
+            item.importance,
+            item.title or item.digest[:60],
+            item.category,
+            item.tag,
+            item.media,
+        )
+        row = self._rows.get(key)
+        if row is None:
+            if len(self._rows) >= _ROWS_KEPT:
+                self._rows.clear()
+            row = self._rows[key] = self._make_row(item)
+        return row
+
+    def _make_row(self, item: Item) -> Markup:
         when = beijing(item.published_at)
         badge = '<span class="badge">重要</span>' if item.importance > 0 else ""
         title = item.title or item.digest[:60] or "（无标题）"

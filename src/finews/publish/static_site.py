@@ -134,21 +134,25 @@ class _Tree:
     unchanged: int = 0
     _seen: set[str] = field(default_factory=set)
     _dirs: set[Path] = field(default_factory=set)
+    _made: set[str] = field(default_factory=set)
     _writer: ThreadPoolExecutor | None = None
     _pending: deque[Future[int]] = field(default_factory=deque)
-    _batch: list[tuple[Path, bytes]] = field(default_factory=list)
+    _batch: list[tuple[str, bytes]] = field(default_factory=list)
 
     def write(self, name: str, data: bytes) -> bool:
         if name in self._seen:
             log.warning("static build: %s was already written in this run; kept the first", name)
             return False
         self._seen.add(name)
-        target = self.root / name
         if self.direct:  # a fresh staging directory: nothing there to compare with
-            self._mkdir(target.parent)
-            self._write_behind(target, data)
+            folder = name.rpartition("/")[0]
+            if folder not in self._made:  # (strings: cheaper than a Path per page)
+                (self.root / folder).mkdir(parents=True, exist_ok=True)
+                self._made.add(folder)
+            self._write_behind(f"{self.root}/{name}", data)
             self.written.append(name)
             return True
+        target = self.root / name
         try:
             if target.stat().st_size == len(data) and target.read_bytes() == data:
                 self.unchanged += 1
@@ -182,7 +186,7 @@ class _Tree:
             folder.mkdir(parents=True, exist_ok=True)
             self._dirs.add(folder)
 
-    def _write_behind(self, target: Path, data: bytes) -> None:
+    def _write_behind(self, target: str, data: bytes) -> None:
         """Write in a thread while the next pages render: creating a file is a system call
         (~0.3 ms here) that need not hold up the renderer. Files go to the thread in
         batches of ``_BATCH`` (handing over each one alone cost more than rendering it);
@@ -218,9 +222,10 @@ class _Tree:
                 self._writer = None
 
 
-def _write_files(batch: list[tuple[Path, bytes]]) -> int:
+def _write_files(batch: list[tuple[str, bytes]]) -> int:
     for target, data in batch:
-        target.write_bytes(data)
+        with open(target, "wb") as handle:
+            handle.write(data)
     return len(batch)
 
 
