@@ -23,6 +23,9 @@ query several times; the index query alone (the page's ids); and the same words 
     # first, e.g. with --build-only)
     .venv/bin/python bench/search.py --items 100000 --beside-sqlite \
         --database-url postgresql://postgres@127.0.0.1:5432/finews_bench_search
+    # SQLite relevance order ranked as now and by FTS5's bm25 (before issue #6's fix), in
+    # turn query by query
+    .venv/bin/python bench/search.py --items 1000000 --runs 3 --relevance-rankings
 
 The SQLite database is kept in ``$FINEWS_BENCH_WORK`` (default /tmp/finews-bench); a
 PostgreSQL one is the database ``--database-url`` names, **dropped and created again** when
@@ -33,6 +36,7 @@ Results go to ``bench/results/search_<items>.json`` (``search_postgres_<items>.j
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -52,7 +56,7 @@ from timing import WORK, machine
 from finews.process.index import parse_query
 from finews.store import open_store
 from finews.store.base import to_db_time
-from finews.store.search import SearchQuery, index_status, reindex, search
+from finews.store.search import RELEVANCE_WINDOW, SearchQuery, index_status, reindex, search
 
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2021, 12, 1, tzinfo=UTC)
@@ -351,8 +355,8 @@ def measure_beside(
 ) -> dict[str, dict[str, Any]]:
     """:func:`measure` for several engines in one pass, without the LIKE scan: each query
     on each engine in turn, so a change in the machine's load falls on all alike; and
-    whether every engine returned the same page (newest first: the same items in the same
-    order; by relevance, which each engine scores its own way: as many items)."""
+    whether every engine returned the same page (the same items in the same order, in
+    either order: relevance is one function of the stored text on both engines)."""
     samples: dict[str, dict[str, dict[str, list[float]]]] = {
         engine: {kind: {"fts": [], "sql": [], "hits": []} for kind in queries} for engine in stores
     }
@@ -368,10 +372,7 @@ def measure_beside(
                     results = search(store, query)
                     into["fts"].append(time.perf_counter() - started)
                     into["hits"].append(len(results.hits))
-                    ids = [hit.item.upstream_id for hit in results.hits]
-                    # a relevance page is each engine's own top 20 (bm25, ts_rank): the same
-                    # number of hits
-                    pages.append(ids if order == "newest" else [str(len(ids))])
+                    pages.append([hit.item.upstream_id for hit in results.hits])
                     started = time.perf_counter()
                     store._search_docs(parse_query(text), query, 0, 21)
                     into["sql"].append(time.perf_counter() - started)
@@ -468,6 +469,94 @@ def compare_windows(store: Any, windows: Sequence[int], runs: int, out: Path) ->
     result["load_average_after"] = list(os.getloadavg())  # type: ignore[assignment]
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
     print(json.dumps(result, indent=1, ensure_ascii=False))
+
+
+def _bm25_search_docs(
+    store: Any, parsed: Any, query: SearchQuery, offset: int, limit: int
+) -> list[tuple[int, int]]:
+    """SQLite's relevance page as it was before issue #6's fix: FTS5's bm25 (with its
+    corpus IDF) over the newest RELEVANCE_WINDOW matches, best first, then newest."""
+    body, doc, params = store._match(parsed, query)
+    sql = (
+        f"SELECT doc, item_id FROM (SELECT {doc} AS doc, d.item_id AS item_id, "
+        f"bm25(search_fts, 3.0, 1.0, 0.2) AS score {body} ORDER BY {doc} DESC "
+        f"LIMIT {RELEVANCE_WINDOW}) ORDER BY score, doc DESC LIMIT {int(limit)} "
+        f"OFFSET {int(offset)}"
+    )
+    return [(int(r[0]), int(r[1])) for r in store._query(sql, params)]
+
+
+def compare_rankings(store: Any, items: int, runs: int, out: Path) -> None:
+    """Relevance order on SQLite ranked as now (the window's titles and digests, in
+    Python) and as before (FTS5's bm25), query by query in turn so that both share the
+    machine's load: p50/p95 of search() and of the index step alone (the page's ids), and
+    how many of the top 20 the two rankings share."""
+    load_before = os.getloadavg()
+    sampled = sampled_queries(store, len(COMMON["1 char"]))
+    queries = {kind: COMMON[kind] + sampled[kind] for kind in COMMON}
+    ways = ("window", "bm25")
+    times: dict[tuple[str, str, str], list[float]] = {
+        (way, kind, part): [] for way in ways for kind in queries for part in ("fts", "sql")
+    }
+    shared: dict[str, list[int]] = {kind: [] for kind in queries}
+
+    def use(way: str) -> None:
+        if way == "bm25":
+            store._search_docs = functools.partial(_bm25_search_docs, store)
+        else:
+            store.__dict__.pop("_search_docs", None)
+
+    for run in range(runs + 1):  # the first run warms the page cache and is not counted
+        for kind, texts in queries.items():
+            for text in texts:
+                query = SearchQuery(text=text, order="relevance", limit=20)
+                pages = []
+                for way in ways:
+                    use(way)
+                    started = time.perf_counter()
+                    results = search(store, query)
+                    took = time.perf_counter() - started
+                    pages.append({hit.item.upstream_id for hit in results.hits})
+                    started = time.perf_counter()
+                    store._search_docs(parse_query(text), query, 0, 21)
+                    if run:
+                        times[way, kind, "sql"].append(time.perf_counter() - started)
+                        times[way, kind, "fts"].append(took)
+                use("window")
+                if run:
+                    shared[kind].append(len(pages[0] & pages[1]))
+    result: dict[str, Any] = {
+        "items": items,
+        "machine": machine(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "runs": runs,
+        "relevance_window": RELEVANCE_WINDOW,
+    }
+    for way in ways:
+        result[way] = {
+            kind: {
+                "samples": len(times[way, kind, "fts"]),
+                "fts_p50_ms": round(statistics.median(times[way, kind, "fts"]) * 1000, 2),
+                "fts_p95_ms": round(percentile(times[way, kind, "fts"], 0.95) * 1000, 2),
+                "sql_p50_ms": round(statistics.median(times[way, kind, "sql"]) * 1000, 2),
+                "sql_p95_ms": round(percentile(times[way, kind, "sql"], 0.95) * 1000, 2),
+            }
+            for kind in queries
+        }
+    result["top20_shared_mean"] = {k: statistics.mean(v) for k, v in shared.items()}
+    result["queries"] = queries
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    print("| query | window p50 / p95 | bm25 p50 / p95 | index step: window p95 | bm25 p95 |")
+    print("|---|---:|---:|---:|---:|")
+    for kind in queries:
+        now, before = result["window"][kind], result["bm25"][kind]
+        print(
+            f"| {kind} | {now['fts_p50_ms']:.1f} / {now['fts_p95_ms']:.1f} ms | "
+            f"{before['fts_p50_ms']:.1f} / {before['fts_p95_ms']:.1f} ms | "
+            f"{now['sql_p95_ms']:.1f} ms | {before['sql_p95_ms']:.1f} ms |"
+        )
+    print(f"load {load_before} -> {os.getloadavg()}; wrote {out}")
 
 
 def compare_segmentations() -> None:
@@ -605,6 +694,13 @@ def main() -> None:
         "turns (results in bench/results/search_relevance_windows_<items>.json)",
     )
     parser.add_argument(
+        "--relevance-rankings",
+        action="store_true",
+        help="SQLite: measure relevance order ranked as now and with FTS5's bm25 (before "
+        "issue #6's fix), taking turns (results in "
+        "bench/results/search_relevance_rankings_<items>.json)",
+    )
+    parser.add_argument(
         "--segmentation",
         action="store_true",
         help="compare other indexings on the labelled queries instead (needs rjieba)",
@@ -642,6 +738,17 @@ def main() -> None:
                 args.relevance_windows,
                 args.runs,
                 args.results or RESULTS / f"search_relevance_windows_{args.items}.json",
+            )
+        return
+    if args.relevance_rankings:
+        if postgres:
+            raise SystemExit("--relevance-rankings measures SQLite (bm25 is FTS5's)")
+        with open_store(url) as store:
+            compare_rankings(
+                store,
+                args.items,
+                args.runs,
+                args.results or RESULTS / f"search_relevance_rankings_{args.items}.json",
             )
         return
     if args.beside_sqlite:
