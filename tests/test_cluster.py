@@ -12,6 +12,7 @@ import random
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from itertools import combinations
+from itertools import pairwise as pairwise_chars
 from pathlib import Path
 
 import pytest
@@ -253,3 +254,146 @@ def test_candidate_keys_are_the_same_in_every_process() -> None:
         for seed in ("1", "2")
     }
     assert len(runs) == 1
+
+
+# --- packed fingerprints and the story window ----------------------------------------------
+
+
+def test_packed_fingerprints_compare_as_made() -> None:
+    from finews.process.cluster import compact, packed, score, unpacked
+
+    fps = [fp_of(item, n) for n, item in enumerate(labelled_items(), start=1)]
+    held = [compact(fp) for fp in fps]
+    assert all(packed(h) and not packed(fp) for fp, h in zip(fps, held, strict=True))
+    assert [unpacked(h) for h in held] == fps
+    compared = 0
+    for (a, pa), (b, pb) in combinations(zip(fps, held, strict=True), 2):
+        expected = score(a, b)
+        assert score(pa, b) == score(a, pb) == score(pa, pb) == expected, (a.item_id, b.item_id)
+        compared += expected is not None
+    assert compared > 100  # the comparisons reached the number rules
+
+
+def test_bigrams_beyond_the_basic_plane_pack_and_keep_their_keys() -> None:
+    from finews.process.cluster import _bigrams, _minhash_value, compact, score, unpacked
+
+    text = "腾讯𠀀控股🙂发布财报ab"
+    assert {_minhash_value(v) for v in _bigrams(text)} == {
+        ord(a) << 21 | ord(b) for a, b in pairwise_chars(text)
+    }
+    at = datetime(2024, 9, 2, tzinfo=UTC)
+    a = fingerprint(1, "腾讯𠀀控股🙂发布财报", "腾讯控股发布2024年中期业绩，收入1611亿元。", "", at)
+    b = fingerprint(
+        2, "腾讯𠀀控股🙂发布财报", "腾讯控股发布中期业绩，收入1611亿元（财联社）", "", at
+    )
+    assert compact(a).shingles.typecode == "q"
+    assert unpacked(compact(a)) == a
+    assert score(compact(a), compact(b)) == score(a, b) is not None
+    assert same_story(compact(a), b)
+
+
+def test_key_table_holds_keys_like_a_dict() -> None:
+    from finews.store.clusters import _Keys
+
+    table = _Keys(size=8)
+    model: dict[int, int] = {}
+    rng = random.Random(4)
+    keys = [rng.randint(-(2**63), 2**63 - 1) for _ in range(3000)] + list(range(-50, 50))
+    for step in range(20000):
+        key = rng.choice(keys)
+        roll = rng.random()
+        if key in model and roll < 0.5:
+            assert table.pop(key) == model.pop(key)
+        elif roll < 0.7:
+            model[key] = rng.choice([-1, 1]) * rng.randint(1, 10**12)
+            table.put(key, model[key])
+        elif roll < 0.85:
+            value = rng.randint(1, 10**12)
+            assert table.claim(key, value) == model.get(key, 0)
+            model.setdefault(key, value)
+        if step % 997 == 0:
+            assert len(table) == len(model)
+            assert all(table.get(k) == v for k, v in model.items())
+            assert table.get(2**62 + step) == 0
+    for key in list(model):
+        assert table.pop(key) == model.pop(key)
+    assert len(table) == 0
+    assert len(table.values) < 2048  # shrunk back once emptied
+    assert table.pop(keys[0]) == 0
+
+
+def test_window_drops_items_outside_and_frees_their_keys() -> None:
+    from finews.store.clusters import _entry_id, _Window
+
+    items = sorted(labelled_items(), key=lambda item: item.published_at)
+    window = _Window()
+    window.LIMIT = 20  # type: ignore[misc]
+    fps = [fp_of(item, n) for n, item in enumerate(items, start=1)]
+    for fp in fps:
+        window.add(1, fp)
+    window.add(2, fps[0])  # a new revision replaces the old
+    assert len(window.fps) == len(fps)
+    assert window.fps[1][0] == 2
+
+    def held() -> dict[int, list[int]]:
+        """key → the ids holding it, in the window's order"""
+        table = window.keys
+        return {
+            key: [value] if value > 0 else [_entry_id(e) for e in window.buckets[-1 - value]]
+            for key, value in zip(table.keys, table.values, strict=True)
+            if value
+        }
+
+    def expected(ids: set[int]) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        for fp in fps:
+            if fp.item_id in ids:
+                for key in fp.keys:
+                    found.setdefault(key, []).append(fp.item_id)
+        return found
+
+    everyone = {fp.item_id for fp in fps}
+    assert held() == expected(everyone)
+    assert any(len(ids) > 1 for ids in held().values())  # copies of a story share keys
+    middle = fps[len(fps) // 2].published
+    window.trim(middle - timedelta(hours=20), middle + timedelta(hours=20))
+    kept = {fp.item_id for fp in fps if abs(fp.published - middle) <= timedelta(hours=20)}
+    assert set(window.fps) == kept
+    assert 0 < len(kept) < len(fps)
+    assert held() == expected(kept)
+    for item_id in kept:
+        window.remove(item_id)
+    assert not window.fps
+    assert len(window.keys) == 0
+    assert not any(window.buckets)
+
+
+def test_incremental_equals_batch_when_the_window_trims(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from finews.store.clusters import _Window
+
+    monkeypatch.setattr(_Window, "LIMIT", 5)
+    items = sorted(labelled_items(), key=lambda item: item.published_at)
+    rng = random.Random(9)
+    start = 0
+    while start < len(items):
+        size = rng.randint(1, 9)
+        store.upsert_items(items[start : start + size])
+        start += size
+    assert stored_clusters(store) == batch_of(store)
+    window = store.__dict__["_story_window"]
+    assert len(window.fps) < len(items)
+
+
+def test_caches_are_bounded() -> None:
+    from finews.process.cluster import _quantity
+
+    for n in range(5000):
+        fingerprint(
+            n, f"第{n}条：增长{n}.5%", f"金额{n * 7}亿元", "", datetime(2024, 1, 1, tzinfo=UTC)
+        )
+    info = _quantity.cache_info()
+    assert info.maxsize is not None
+    assert info.maxsize <= 4096
+    assert info.currsize <= info.maxsize

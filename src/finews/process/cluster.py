@@ -49,10 +49,11 @@ import re
 from array import array
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import combinations, islice, pairwise
+from typing import cast
 
 from finews.process.index import fold, plain_text
 
@@ -71,8 +72,10 @@ __all__ = [
     "components",
     "fingerprint",
     "leader_key",
+    "packed",
     "same_story",
     "score",
+    "unpacked",
 ]
 
 #: Bump when fingerprints or the rule change: stored clusters must then be rebuilt.
@@ -145,11 +148,16 @@ class Quantity:
     def of(cls, written: float, unit: str, digits: int, whole: bool) -> Quantity:
         """A quantity as written (``unit`` is %, 万, 亿, 万亿 or empty)."""
         scale = _SCALE.get(unit, 1.0)
-        value = written * scale
-        percent = unit == "%"
+        rounded = None if whole else round(written) * scale
+        return cls.made(written * scale, unit == "%", digits, whole, rounded)
+
+    @classmethod
+    def made(
+        cls, value: float, percent: bool, digits: int, whole: bool, rounded: float | None
+    ) -> Quantity:
+        """The quantity of these first five fields (the rest follow from them)."""
         offers = tuple((percent, _round(value, d), d) for d in (1, 2) if d <= digits)
         asks = offers[digits - 1] if digits <= 2 else None
-        rounded = None if whole else round(written) * scale
         magnitude = (percent, math.floor(math.log10(abs(value))) if value else 0)
         coarse = _round(value, 2)
         return cls(value, percent, digits, whole, offers, asks, rounded, magnitude, coarse)
@@ -214,34 +222,60 @@ def _round(value: float, digits: int) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What :func:`same_story` compares, and the keys that find candidates."""
+    """What :func:`same_story` compares, and the keys that find candidates.
+
+    As :func:`fingerprint` makes it, its sets are frozensets and tuples, quick to compare;
+    :func:`compact` packs it for holding a long time (about 1.5 KB instead of 15 KB): the
+    bigram sets and the keys become arrays, the quantities an array of three floats
+    each, and what follows from the quantities (``numbers``, ``magnitudes``,
+    ``title_magnitudes``) ``None``, remade when a comparison needs it. Either form
+    compares the same (:func:`score`); :func:`unpacked` gives back the first."""
 
     item_id: int
     published: datetime
-    #: a frozenset as made; :func:`compact` packs it into a sorted array for holding
+    #: character bigrams of title and lead (see :func:`_bigrams`)
     shingles: frozenset[int] | array[int]
-    title_shingles: frozenset[int]
-    quantities: tuple[Quantity, ...]
-    title_quantities: tuple[Quantity, ...]
-    numbers: _Numbers
-    magnitudes: frozenset[tuple[bool, int]]
-    title_magnitudes: frozenset[tuple[bool, int]]
+    title_shingles: frozenset[int] | array[int]
+    quantities: tuple[Quantity, ...] | array[float]
+    title_quantities: tuple[Quantity, ...] | array[float]
+    numbers: _Numbers | None
+    magnitudes: frozenset[tuple[bool, int]] | None
+    title_magnitudes: frozenset[tuple[bool, int]] | None
     dates: frozenset[str]
-    subject: frozenset[int]
-    keys: tuple[int, ...]
+    subject: frozenset[int] | array[int]
+    keys: tuple[int, ...] | array[int]
 
 
 def _normal(text: str) -> str:
     return _THOUSANDS.sub("", fold(text))
 
 
+#: bigrams with a code point above U+FFFF are numbered from here on (see _bigrams)
+_WIDE = 1 << 32
+_LOW16 = 0xFFFF
+
+
 def _bigrams(text: str) -> frozenset[int]:
-    # two code points in one int: exact, and the same in every process
+    """The text's character bigrams, each as one int: exact, and the same in every
+    process. Two code points below U+10000 (nearly every pair) give ``a << 16 | b``, below
+    2**32, so that :func:`compact` packs them in four bytes; other pairs ``2**32 +
+    (a << 21 | b)``. (:func:`_band_keys` hashes the older numbering ``a << 21 | b``.)"""
     codes = [ord(c) for c in text]
-    return frozenset([(a << 21) | b for a, b in pairwise(codes)])
+    return frozenset(
+        [(a << 16 | b) if (a | b) <= _LOW16 else _WIDE + (a << 21 | b) for a, b in pairwise(codes)]
+    )
 
 
-@lru_cache(maxsize=65536)
+def _minhash_value(shingle: int) -> int:
+    """A bigram of :func:`_bigrams` as ``a << 21 | b`` (what the candidate keys hash)."""
+    if shingle < _WIDE:
+        return (shingle >> 16) << 21 | (shingle & _LOW16)
+    return shingle - _WIDE
+
+
+#: bounded: numbers such as 第12345条 rarely repeat, and a full cache of 65,536 held tens
+#: of MB that a long-running daemon never gave back
+@lru_cache(maxsize=4096)
 def _quantity(number: str, unit: str) -> Quantity:
     whole, _, fraction = number.partition(".")
     # 3000 is given to one digit, 1.70 to three
@@ -280,7 +314,9 @@ def fingerprint(
     quantities = _unique(title_quantities + lead_quantities)
     keys = set(_band_keys(shingles))
     if clean_title:
-        keys.add(int.from_bytes(hashlib.blake2b(clean_title.encode(), digest_size=8).digest()))
+        # signed, as every other key, so that a packed fingerprint holds them as int64
+        title_key = hashlib.blake2b(clean_title.encode(), digest_size=8).digest()
+        keys.add(int.from_bytes(title_key, signed=True))
     specific = sorted(quantities, key=lambda q: (-q.digits, q.value))[:KEY_QUANTITIES]
     for a, b in combinations(sorted(specific, key=lambda q: (q.percent, q.value)), 2):
         # coarse values (two digits), so that 15.88% and 16% share the key
@@ -308,7 +344,15 @@ def _unique(quantities: Iterable[Quantity]) -> list[Quantity]:
 
 def _band_keys(shingles: Iterable[int]) -> list[int]:
     """One-permutation MinHash of the shingles, cut into bands, one key per band."""
-    mixed = sorted([(v * _MIX) & _MASK64 for v in shingles], reverse=True)
+    # hashed as a << 21 | b (what _minhash_value gives), so that the keys stay as they were
+    wide, low = _WIDE, _LOW16
+    mixed = sorted(
+        [
+            (((v >> 16) << 21 | (v & low)) if v < wide else v - wide) * _MIX & _MASK64
+            for v in shingles
+        ],
+        reverse=True,
+    )
     if not mixed:
         return []
     # a smaller value, assigned later, overwrites: each bin keeps its minimum
@@ -330,35 +374,57 @@ def _matched(mine: Sequence[Quantity], theirs: _Numbers) -> list[Quantity]:
 
 def score(a: Fingerprint, b: Fingerprint) -> float | None:
     """Text overlap plus number evidence of two items, or ``None`` when rules 1–4 or the
-    text floors rule them out (see the module docstring)."""
+    text floors rule them out (see the module docstring). Either may be packed
+    (:func:`compact`)."""
     if abs(a.published - b.published) > WINDOW:
         return None
     if a.dates and b.dates and not (a.dates & b.dates):
         return None
     if not a.shingles or not b.shingles:
         return None
+    # which rule fails first does not change the result: the cheaper go first (the number
+    # rules, unless a packed fingerprint's numbers must be remade for them)
+    if a.numbers is not None and b.numbers is not None:
+        shared = _numbers_agree(_figures(a), _figures(b))
+        overlap = None if shared is None else _text_overlap(a, b)
+    else:
+        overlap = _text_overlap(a, b)
+        if overlap is None:
+            return None
+        numbers = a.quantities or b.quantities
+        shared = _numbers_agree(_figures(a), _figures(b)) if numbers else []
+    if shared is None or overlap is None:
+        return None
+    return overlap + min(sum(q.weight for q in shared), MAX_EVIDENCE)
+
+
+def _numbers_agree(a: _Figures, b: _Figures) -> list[Quantity] | None:
+    """Rule 4: the quantities the smaller set shares with the other, or ``None``."""
     for mine, other in ((a, b), (b, a)):
         if mine.title_quantities and (
             not (mine.title_magnitudes & other.magnitudes)
             or not _matched(mine.title_quantities, other.numbers)
         ):
             return None
+    small, large = (a, b) if len(a.quantities) <= len(b.quantities) else (b, a)
+    if not small.quantities:
+        return []
+    shared = _matched(small.quantities, large.numbers)
+    return shared if len(shared) >= NUMBERS * len(small.quantities) else None
+
+
+def _text_overlap(a: Fingerprint, b: Fingerprint) -> float | None:
+    """Rules 3 and 5's text floors: the bigram overlap, or ``None``."""
     if a.subject and b.subject:
         a_in_b = _common(a.subject, b.shingles) >= SUBJECT * len(a.subject)
         b_in_a = _common(b.subject, a.shingles) >= SUBJECT * len(b.subject)
         if not (a_in_b or b_in_a):
             return None
     titles = min(len(a.title_shingles), len(b.title_shingles))
-    if titles and len(a.title_shingles & b.title_shingles) < TITLE_FLOOR * titles:
-        return None
-    small, large = (a, b) if len(a.quantities) <= len(b.quantities) else (b, a)
-    shared = _matched(small.quantities, large.numbers) if small.quantities else []
-    if small.quantities and len(shared) < NUMBERS * len(small.quantities):
+    if titles and _common(a.title_shingles, b.title_shingles) < TITLE_FLOOR * titles:
         return None
     overlap = _common(a.shingles, b.shingles) / min(len(a.shingles), len(b.shingles))
-    if overlap < FLOOR:
-        return None
-    return overlap + min(sum(q.weight for q in shared), MAX_EVIDENCE)
+    return None if overlap < FLOOR else overlap
 
 
 def _common(a: Collection[int], b: Collection[int]) -> int:
@@ -370,13 +436,147 @@ def _common(a: Collection[int], b: Collection[int]) -> int:
     return len(frozenset(a).intersection(b))
 
 
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    """A fingerprint's quantities and what follows from them, unpacked."""
+
+    quantities: tuple[Quantity, ...]
+    title_quantities: tuple[Quantity, ...]
+    numbers: _Numbers
+    magnitudes: frozenset[tuple[bool, int]]
+    title_magnitudes: frozenset[tuple[bool, int]]
+
+
+def _figures(fp: Fingerprint) -> _Figures:
+    if fp.numbers is not None:
+        # as made, a fingerprint has these fields unpacked: no copy (the common case)
+        return cast("_Figures", fp)
+    quantities = _unpack(fp.quantities)
+    title = _unpack(fp.title_quantities)
+    return _Figures(
+        quantities, title, _Numbers.of(quantities), _magnitudes(quantities), _magnitudes(title)
+    )
+
+
+def _magnitudes(quantities: Iterable[Quantity]) -> frozenset[tuple[bool, int]]:
+    return frozenset(q.magnitude for q in quantities)
+
+
+# --- packing -----------------------------------------------------------------------------
+
+#: a typecode of four-byte unsigned ints (bigrams of two code points below U+10000)
+_U32 = next(code for code in "IL" if array(code).itemsize == 4)
+#: one object for each set of dates held (a few a day), cleared when it grows
+_DATE_SETS: dict[frozenset[str], frozenset[str]] = {}
+_DATE_SETS_MAX = 1024
+_NO_DATES: frozenset[str] = frozenset()
+_NO_SUBJECT: frozenset[int] = frozenset()
+
+
+def _pack_ints(values: Collection[int]) -> array[int]:
+    """Four bytes a value when they fit (nearly always), else eight (in no order: only
+    intersections are taken)."""
+    listed = list(values)
+    try:
+        return array(_U32, listed)  # (made from a list, an array takes no spare room)
+    except OverflowError:
+        return array("q", listed)
+
+
+def _pack_keys(keys: tuple[int, ...] | array[int]) -> array[int]:
+    return array("q", list(keys))
+
+
+def _pack(quantities: tuple[Quantity, ...] | array[float]) -> tuple[()] | array[float]:
+    """Quantities as three floats each: value, rounded value (0 for a whole number), and
+    4 × digits + 2 × percent + whole."""
+    if isinstance(quantities, array):
+        return quantities
+    if not quantities:
+        return ()
+    values: list[float] = []
+    for q in quantities:
+        flags = q.digits * 4 + q.percent * 2 + q.whole
+        values += (q.value, 0.0 if q.rounded is None else q.rounded, flags)
+    return array("d", values)
+
+
+@lru_cache(maxsize=4096)
+def _remade(
+    value: float, percent: bool, digits: int, whole: bool, rounded: float | None
+) -> Quantity:
+    return Quantity.made(value, percent, digits, whole, rounded)
+
+
+def _unpack(quantities: tuple[Quantity, ...] | array[float]) -> tuple[Quantity, ...]:
+    if not isinstance(quantities, array):
+        return quantities
+    made = []
+    for at in range(0, len(quantities), 3):
+        flags = int(quantities[at + 2])
+        whole = bool(flags & 1)
+        rounded = None if whole else quantities[at + 1]
+        made.append(_remade(quantities[at], bool(flags & 2), flags >> 2, whole, rounded))
+    return tuple(made)
+
+
+def _shared_dates(dates: frozenset[str]) -> frozenset[str]:
+    if not dates:
+        return _NO_DATES
+    held = _DATE_SETS.get(dates)
+    if held is None:
+        if len(_DATE_SETS) >= _DATE_SETS_MAX:
+            _DATE_SETS.clear()
+        held = _DATE_SETS[dates] = dates
+    return held
+
+
 def compact(fp: Fingerprint) -> Fingerprint:
-    """The same fingerprint with its bigrams packed: a sorted array of 8-byte values takes
-    about 1.3 KB where the frozenset and its int objects take about 14 KB, and is compared
-    as fast (a set's ``intersection`` walks it). For fingerprints held a long time."""
-    if isinstance(fp.shingles, array):
+    """The same fingerprint packed for holding a long time (see :class:`Fingerprint`),
+    compared as fast where it counts (a set's ``intersection`` walks an array as fast as
+    a set)."""
+    if fp.numbers is None:
         return fp
-    return replace(fp, shingles=array("q", sorted(fp.shingles)))
+    return Fingerprint(
+        item_id=fp.item_id,
+        published=fp.published,
+        shingles=_pack_ints(fp.shingles),
+        title_shingles=_pack_ints(fp.title_shingles),
+        quantities=_pack(fp.quantities),
+        title_quantities=_pack(fp.title_quantities),
+        numbers=None,
+        magnitudes=None,
+        title_magnitudes=None,
+        dates=_shared_dates(fp.dates),
+        subject=_pack_ints(fp.subject) if fp.subject else _NO_SUBJECT,
+        keys=_pack_keys(fp.keys),
+    )
+
+
+def unpacked(fp: Fingerprint) -> Fingerprint:
+    """The fingerprint as :func:`fingerprint` made it (equal to it), packed or not."""
+    if fp.numbers is not None:
+        return fp
+    figures = _figures(fp)
+    return Fingerprint(
+        item_id=fp.item_id,
+        published=fp.published,
+        shingles=frozenset(fp.shingles),
+        title_shingles=frozenset(fp.title_shingles),
+        quantities=figures.quantities,
+        title_quantities=figures.title_quantities,
+        numbers=figures.numbers,
+        magnitudes=figures.magnitudes,
+        title_magnitudes=figures.title_magnitudes,
+        dates=fp.dates,
+        subject=frozenset(fp.subject),
+        keys=tuple(fp.keys),
+    )
+
+
+def packed(fp: Fingerprint) -> bool:
+    """Whether ``fp`` is packed (:func:`compact`)."""
+    return fp.numbers is None
 
 
 def same_story(a: Fingerprint, b: Fingerprint) -> bool:

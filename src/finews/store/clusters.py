@@ -21,11 +21,12 @@ always read from the database.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from finews.errors import StoreError
@@ -42,6 +43,7 @@ from finews.process.cluster import (
     fingerprint,
     leader_key,
     same_story,
+    unpacked,
 )
 from finews.store.columns import ITEM_COLUMNS, item_columns
 
@@ -92,51 +94,207 @@ def _marks(values: Sequence[Any]) -> str:
 
 
 def _relevant(fp: Fingerprint) -> tuple[Any, ...]:
-    """What decides matches (the id aside)."""
-    shingles = frozenset(fp.shingles)  # as made, or packed by compact()
-    return (fp.published, shingles, fp.quantities, fp.title_quantities, fp.dates, fp.subject)
+    """What decides matches (the id aside), the same for a packed fingerprint."""
+    fp = unpacked(fp)
+    return (fp.published, fp.shingles, fp.quantities, fp.title_quantities, fp.dates, fp.subject)
 
 
-_Entry = tuple[tuple[datetime, int], int]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_WINDOW_US = WINDOW // _MICROSECOND
+_ID_OFFSET = 1 << 63
+_ID_MASK = (1 << 64) - 1
+
+
+def _entry(fp: Fingerprint) -> int:
+    """:func:`~finews.process.cluster.leader_key` (published, id) as one int that sorts
+    the same: microseconds since 1970 above 64 bits of id."""
+    return ((fp.published - _EPOCH) // _MICROSECOND << 64) + fp.item_id + _ID_OFFSET
+
+
+def _entry_id(entry: int) -> int:
+    return (entry & _ID_MASK) - _ID_OFFSET
+
+
+class _Keys:
+    """The window's candidate keys: an open-addressing table (linear probing) in two
+    arrays of int64, key and value, half to 3/4 full (it grows by half): 16 bytes a slot
+    where a dict takes about 90 a key. A value is an item id (above 0: the one item
+    holding the key), a bucket (below 0: ``-1 - index`` in :attr:`_Window.buckets`), or 0
+    (an empty slot)."""
+
+    __slots__ = ("count", "keys", "size", "values")
+
+    def __init__(self, size: int = 1024) -> None:
+        self.keys = array("q", bytes(8 * size))
+        self.values = array("q", bytes(8 * size))
+        self.size = size
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _slot(self, key: int) -> int:
+        """The slot holding ``key``, or the empty slot that ends its probe."""
+        keys, values, size = self.keys, self.values, self.size
+        at = key % size
+        while values[at] and keys[at] != key:
+            at = (at + 1) % size
+        return at
+
+    def get(self, key: int) -> int:
+        """The value of ``key``, or 0."""
+        return self.values[self._slot(key)]
+
+    def claim(self, key: int, value: int) -> int:
+        """Set the value of ``key`` (not 0) if it has none and return 0; else return its
+        value (unchanged)."""
+        if (self.count + 1) * 4 > self.size * 3:
+            self._resize(self.size * 3 // 2)
+        at = self._slot(key)
+        found = self.values[at]
+        if not found:
+            self.keys[at] = key
+            self.values[at] = value
+            self.count += 1
+        return found
+
+    def put(self, key: int, value: int) -> None:
+        """Set the value of ``key`` (not 0)."""
+        at = self._slot(key)
+        if not self.values[at]:
+            if (self.count + 1) * 4 > self.size * 3:
+                self._resize(self.size * 3 // 2)
+                at = self._slot(key)
+            self.keys[at] = key
+            self.count += 1
+        self.values[at] = value
+
+    def pop(self, key: int) -> int:
+        """Forget ``key``; return its value, or 0."""
+        keys, values, size = self.keys, self.values, self.size
+        at = self._slot(key)
+        found = values[at]
+        if not found:
+            return 0
+        # backward-shift deletion: move up every later entry of the run whose probe
+        # started at or before the hole, so that no probe meets an empty slot too soon
+        hole = at
+        while True:
+            at = (at + 1) % size
+            if not values[at]:
+                break
+            if (at - keys[at]) % size >= (at - hole) % size:  # (its home slot: key % size)
+                keys[hole] = keys[at]
+                values[hole] = values[at]
+                hole = at
+        values[hole] = 0
+        self.count -= 1
+        if self.count * 16 < size and size > 1024:
+            self._resize(max(size // 2, 1024))
+        return found
+
+    def _resize(self, size: int) -> None:
+        old_keys, old_values = self.keys, self.values
+        keys = self.keys = array("q", bytes(8 * size))
+        values = self.values = array("q", bytes(8 * size))
+        self.size = size
+        for key, value in zip(old_keys, old_values, strict=True):
+            if value:
+                at = key % size
+                while values[at]:
+                    at = (at + 1) % size
+                keys[at] = key
+                values[at] = value
 
 
 class _Window:
     """Fingerprints of recently clustered items and the buckets of their keys, kept between
-    writes (a cache: which items count, and their stories, come from the database)."""
+    writes (a cache: which items count, and their stories, come from the database).
+
+    Each item is held packed (:func:`~finews.process.cluster.compact`), with its revision
+    and its :func:`_entry`; its keys go in :class:`_Keys`, which holds the item's id for a
+    key no other item has and, for a key several items share, a bucket: a sorted tuple of
+    their entries (each item's one int object). About 2.7 KB an item all told (BENCHMARKS.md,
+    "Soak")."""
 
     #: above this many, entries that cannot be candidates of the items being clustered
     #: (published more than WINDOW from all of them) are dropped: a daemon clustering news
-    #: as it arrives holds about the last WINDOW's items, some 30 KB each (fingerprint and
-    #: buckets; BENCHMARKS.md, "Soak")
+    #: as it arrives holds about the last WINDOW's items
     LIMIT = 2_000
 
     def __init__(self) -> None:
-        self.fps: dict[int, tuple[int, Fingerprint]] = {}
-        self.buckets: dict[int, list[_Entry]] = {}
+        #: item id → (revision, packed fingerprint, entry)
+        self.fps: dict[int, tuple[int, Fingerprint, int]] = {}
+        self.keys = _Keys()
+        self.buckets: list[tuple[int, ...]] = []
+        self._free: list[int] = []
 
     def holds(self, item_id: int, revision: int) -> bool:
         """Whether the fingerprint of this revision of the item is here."""
         entry = self.fps.get(item_id)
         return entry is not None and entry[0] == revision
 
+    def _bucket(self, members: tuple[int, ...]) -> int:
+        """Keep a new bucket; return the value that points to it."""
+        if self._free:
+            index = self._free.pop()
+            self.buckets[index] = members
+        else:
+            index = len(self.buckets)
+            self.buckets.append(members)
+        return -1 - index
+
+    def _drop_bucket(self, index: int) -> None:
+        self.buckets[index] = ()
+        self._free.append(index)
+
     def add(self, revision: int, fp: Fingerprint) -> None:
         """Hold an item's fingerprint (in place of an older revision's)."""
         if fp.item_id in self.fps:
             self.remove(fp.item_id)
-        self.fps[fp.item_id] = (revision, compact(fp))
-        entry = (leader_key(fp), fp.item_id)
-        for key in fp.keys:
-            insort(self.buckets.setdefault(key, []), entry)
+        held = compact(fp)
+        mine = _entry(held)
+        self.fps[held.item_id] = (revision, held, mine)
+        item_id = held.item_id
+        for key in held.keys:
+            # id 0 (or below) would read as an empty slot or a bucket: such an item only
+            # ever goes in buckets
+            value = self.keys.claim(key, item_id) if item_id > 0 else self.keys.get(key)
+            if value < 0:
+                members = self.buckets[-1 - value]
+                at = bisect_left(members, mine)
+                self.buckets[-1 - value] = (*members[:at], mine, *members[at:])
+            elif value > 0:
+                other = self.fps[value][2]
+                pair = (other, mine) if other < mine else (mine, other)
+                self.keys.put(key, self._bucket(pair))
+            elif item_id <= 0:
+                self.keys.put(key, self._bucket((mine,)))
 
     def remove(self, item_id: int) -> None:
         """Forget an item."""
-        _, fp = self.fps.pop(item_id)
-        entry = (leader_key(fp), item_id)
+        _, fp, mine = self.fps.pop(item_id)
         for key in fp.keys:
-            bucket = self.buckets[key]
-            bucket.pop(bisect_left(bucket, entry))
-            if not bucket:
-                del self.buckets[key]
+            value = self.keys.get(key)
+            if value >= 0:
+                if value != item_id:
+                    raise AssertionError(f"story window: key {key} not held for {item_id}")
+                self.keys.pop(key)
+                continue
+            members = self.buckets[-1 - value]
+            at = bisect_left(members, mine)
+            if members[at] != mine:
+                raise AssertionError(f"story window: key {key} not held for {item_id}")
+            rest = (*members[:at], *members[at + 1 :])
+            if len(rest) == 1 and (other := _entry_id(rest[0])) > 0:
+                self._drop_bucket(-1 - value)
+                self.keys.put(key, other)
+            elif not rest:
+                self._drop_bucket(-1 - value)
+                self.keys.pop(key)
+            else:
+                self.buckets[-1 - value] = rest
 
     def trim(self, low: datetime, high: datetime) -> None:
         """When too many are held, drop those published outside ``low``–``high`` (the items
@@ -145,40 +303,56 @@ class _Window:
             return
         far = [
             item_id
-            for item_id, (_, fp) in self.fps.items()
+            for item_id, (_, fp, _) in self.fps.items()
             if fp.published < low or fp.published > high
         ]
         for item_id in far:
             self.remove(item_id)
+        if not self.fps:
+            self.buckets.clear()
+            self._free.clear()
 
     def candidates(self, fp: Fingerprint, valid: Mapping[int, int]) -> list[int]:
         """The stored items (those in ``valid``) to compare ``fp`` with: the earlier ones
         exactly as :func:`~finews.process.cluster.candidate_pairs` picks them, and the
         later ones that would count ``fp`` among the latest :data:`BUCKET_CAP` of a
         shared key."""
-        mine = (leader_key(fp), fp.item_id)
-        earlier: dict[int, tuple[datetime, int]] = {}
-        later: dict[int, tuple[datetime, int]] = {}
+        mine = _entry(fp)
+        now = mine >> 64
+        earlier: dict[int, int] = {}
+        later: dict[int, int] = {}
         for key in fp.keys:
-            bucket = self.buckets.get(key)
-            if not bucket:
+            value = self.keys.get(key)
+            if value > 0:
+                if value != fp.item_id and value in valid:
+                    when = self.fps[value][2]
+                    if when < mine:
+                        if now - (when >> 64) <= _WINDOW_US:
+                            earlier[value] = when
+                    elif (when >> 64) - now <= _WINDOW_US:
+                        later[value] = when
                 continue
-            at = bisect_left(bucket, mine)
+            if not value:
+                continue
+            members = self.buckets[-1 - value]
+            at = bisect_left(members, mine)
             taken = 0
             for index in range(at - 1, -1, -1):
-                when, other = bucket[index]
-                if mine[0][0] - when[0] > WINDOW:
+                when = members[index]
+                if now - (when >> 64) > _WINDOW_US:
                     break
+                other = _entry_id(when)
                 if other in valid and other != fp.item_id:
                     earlier[other] = when
                     taken += 1
                     if taken == BUCKET_CAP:
                         break
             taken = 0
-            for index in range(at, len(bucket)):
-                when, other = bucket[index]
-                if when[0] - mine[0][0] > WINDOW:
+            for index in range(at, len(members)):
+                when = members[index]
+                if (when >> 64) - now > _WINDOW_US:
                     break
+                other = _entry_id(when)
                 if other in valid and other != fp.item_id:
                     later[other] = when
                     taken += 1
@@ -209,7 +383,7 @@ class ClusterMixin:
 
     def _remember(self, item_id: int, revision: int, fp: Fingerprint) -> None:
         cache = self._fp_cache()
-        cache[(item_id, revision)] = fp
+        cache[(item_id, revision)] = compact(fp)  # packed: about 1.5 KB instead of 15
         cache.move_to_end((item_id, revision))
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
@@ -405,7 +579,9 @@ class ClusterMixin:
                 (fp.item_id, target, revisions[fp.item_id]),
             )
             cluster_of[fp.item_id] = target
-            window.add(revisions[fp.item_id], fp)
+            # the packed copy _remember keeps, if still there (one copy, packed once)
+            packed = self._fp_cache().get((fp.item_id, revisions[fp.item_id]))
+            window.add(revisions[fp.item_id], packed if packed is not None else fp)
 
     # --- reading ---------------------------------------------------------------------------
     def _story_members(self, item_id: int) -> list[Item]:
