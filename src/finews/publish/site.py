@@ -454,13 +454,12 @@ class SiteRenderer:
         when = beijing(item.published_at)
         badge = '<span class="badge">重要</span>' if item.importance > 0 else ""
         title = item.title or item.digest[:60] or "（无标题）"
-        clock = f"{when.month:02d}-{when.day:02d} {when.hour:02d}:{when.minute:02d}"
         return Markup(  # noqa: S704 - every value escaped
             f'<li class="item{" important" if badge else ""}" data-item-id="{escape(item.id)}"'
             f' data-category="{escape(category_of(item))}"'
             f' data-day="{when.date().isoformat()}"'
             f' data-importance="{escape(item.importance)}">\n'
-            f'<time datetime="{when.isoformat()}">{clock}</time>\n'
+            f'<time datetime="{when.isoformat()}">{_clock(when)}</time>\n'
             f'<a class="title" href="{escape(self.settings.url(article_path(item)))}">'
             f"{badge}{escape(title)}</a>\n"
             f'<span class="tag">{escape(display_name(item))}</span>\n'

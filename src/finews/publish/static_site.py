@@ -133,8 +133,7 @@ class _Tree:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     _seen: set[str] = field(default_factory=set)
-    _dirs: set[Path] = field(default_factory=set)
-    _made: set[str] = field(default_factory=set)
+    _dirs: set[str] = field(default_factory=set)
     _writer: ThreadPoolExecutor | None = None
     _pending: deque[Future[int]] = field(default_factory=deque)
     _batch: list[tuple[str, bytes]] = field(default_factory=list)
@@ -145,10 +144,7 @@ class _Tree:
             return False
         self._seen.add(name)
         if self.direct:  # a fresh staging directory: nothing there to compare with
-            folder = name.rpartition("/")[0]
-            if folder not in self._made:  # (strings: cheaper than a Path per page)
-                (self.root / folder).mkdir(parents=True, exist_ok=True)
-                self._made.add(folder)
+            self._mkdir(name)
             self._write_behind(f"{self.root}/{name}", data)
             self.written.append(name)
             return True
@@ -159,7 +155,7 @@ class _Tree:
                 return False
         except FileNotFoundError:
             pass
-        self._mkdir(target.parent)
+        self._mkdir(name)
         # temp file + rename: a reader sees the old file or the new one, never half of one.
         # No fsync per file (it would cost ~4 ms each); the build syncs once at the end.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
@@ -181,9 +177,11 @@ class _Tree:
             (self.root / name).unlink()
             self.removed.append(name)
 
-    def _mkdir(self, folder: Path) -> None:
+    def _mkdir(self, name: str) -> None:
+        """Make the folder of file ``name`` (once per run; names, not Paths: cheaper)."""
+        folder = name.rpartition("/")[0]
         if folder not in self._dirs:
-            folder.mkdir(parents=True, exist_ok=True)
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
             self._dirs.add(folder)
 
     def _write_behind(self, target: str, data: bytes) -> None:
