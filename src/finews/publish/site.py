@@ -11,25 +11,35 @@ Content-Security-Policy of :data:`CSP` holds.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemBytecodeCache,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+from jinja2.bccache import Bucket
 from markupsafe import Markup, escape
 
 from finews.errors import ConfigError
 from finews.models import Item
 from finews.normalize.variant import convert
+from finews.publish.skeleton import Skeletons
 from finews.publish.urls import (
     Listing,
     article_path,
@@ -254,6 +264,25 @@ class _Environment(Environment):
         return {**self.globals, **(d or {})}
 
 
+class _CompiledTemplates(FileSystemBytecodeCache):
+    """Templates compiled to bytecode, kept between runs in Jinja's per-user folder under
+    the system's temporary folder (checked against each template's source): a ``finews``
+    process then loads its templates instead of compiling them (some 0.13 s, a tenth of a
+    10,000-item build). Only a speed-up: where the folder cannot be written, templates
+    are compiled as before."""
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _compiled_templates() -> BytecodeCache | None:
+    try:
+        return _CompiledTemplates()
+    except (OSError, RuntimeError):  # no safe temporary folder of this user's
+        return None
+
+
 class SiteRenderer:
     """Renders every page of the site from plain values; reads nothing but its templates.
 
@@ -273,6 +302,7 @@ class SiteRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,
+            bytecode_cache=_compiled_templates(),
         )
         self.assets = {name: _read_asset(name) for name in ASSETS}
         self.versions = {
@@ -295,6 +325,7 @@ class SiteRenderer:
             long_day=_long_day,
             Listing=Listing,
             item_row=self._row,
+            item_rows=self._rows_of,
         )
         self.env.filters.update(
             clock=_clock, minute=_minute, stamp=_stamp, iso=_iso, web_link=_web_link
@@ -322,6 +353,8 @@ class SiteRenderer:
             part: Markup(getattr(chrome, part)())  # noqa: S704 - a rendered template
             for part in ("top", "head_links", "masthead", "footer")
         }
+        article = self.env.get_template("article.html")
+        self._article = Skeletons(partial(article.render, live_seq=None), "page")
 
     def asset_url(self, name: str) -> str:
         """The link to a static asset, versioned by its content so it may be cached forever."""
@@ -383,6 +416,12 @@ class SiteRenderer:
         ``stories``), each with its source, time, our page and the upstream link."""
         if also is None:
             also = () if self.stories is None else self.stories(item)
+        page = self.article_values(item, also)
+        return convert(self._article(page), self.settings.chinese_variant)
+
+    def article_values(self, item: Item, also: Sequence[Item]) -> dict[str, Any]:
+        """Every value the article page places, computed here rather than in the template
+        (see :mod:`finews.publish.skeleton`)."""
         # whether this item is the story's first report (else ``also`` starts with it)
         leads = bool(also) and (item.published_at, item.id or 0) < (
             also[0].published_at,
@@ -390,20 +429,39 @@ class SiteRenderer:
         )
         day = day_of(item)
         paths = self.settings.source_paths
-        return self._render(
-            "article.html",
-            item=item,
-            body_html=body_markup(article_body(item.content)),
-            link=_web_link(item.url),
-            display=display_name(item),
-            category_link=self.settings.url(
-                listing_path(Listing("category", category_of(item)), paths)
-            ),
-            day=day,
-            day_link=self.settings.url(listing_path(Listing("day", day.isoformat()), paths)),
-            also=also,
-            leads=leads,
-        )
+        url = self.settings.url
+        return {
+            "title": item.title or "（无标题）",
+            "description": item.digest[:140],
+            "iso": _iso(item.published_at),
+            "stamp": _stamp(item.published_at),
+            "important": item.importance > 0,
+            "media": item.media or "",
+            "author": item.author or "",
+            "digest": item.digest if item.digest != item.content else "",
+            "body": body_markup(article_body(item.content)),
+            "link": _web_link(item.url) or "",
+            "url": item.url or "",
+            "category_link": url(listing_path(Listing("category", category_of(item)), paths)),
+            "display": display_name(item),
+            "stocks": list(item.stocks),
+            "also": [
+                {
+                    "iso": _iso(other.published_at),
+                    "minute": _minute(other.published_at),
+                    "display": display_name(other),
+                    "first": index == 0 and not leads,
+                    "href": url(article_path(other)),
+                    "title": other.title or other.digest[:60] or "（无标题）",
+                    "upstream": _web_link(other.url) or "",
+                }
+                for index, other in enumerate(also)
+            ],
+            "also_count": len(also),
+            "leads": leads,
+            "day_link": url(listing_path(Listing("day", day.isoformat()), paths)),
+            "long_day": _long_day(day),
+        }
 
     def body_html(self, item: Item) -> str:
         """An item's body as sanitised HTML (``""`` when it has none), as feeds carry it."""
@@ -449,6 +507,10 @@ class SiteRenderer:
                 self._rows.clear()
             row = self._rows[key] = self._make_row(item)
         return row
+
+    def _rows_of(self, items: Sequence[Item]) -> Markup:
+        """The rows of a list, one per line (``_macros.html`` ``rows``)."""
+        return Markup("\n".join([self._row(item) for item in items]))  # noqa: S704 - rows
 
     def _make_row(self, item: Item) -> Markup:
         when = beijing(item.published_at)
