@@ -311,6 +311,13 @@ def test_key_table_holds_keys_like_a_dict() -> None:
             value = rng.randint(1, 10**12)
             assert table.claim(key, value) == model.get(key, 0)
             model.setdefault(key, value)
+        elif roll < 0.87:  # the batch forms the window uses
+            some = sorted(set(rng.sample(keys, 40)))
+            assert table.lookup(some) == [model.get(k, 0) for k in some]
+            value = rng.randint(1, 10**12)
+            assert table.claim_all(some, value) == [model.get(k, 0) for k in some]
+            for k in some:
+                model.setdefault(k, value)
         if step % 997 == 0:
             assert len(table) == len(model)
             assert all(table.get(k) == v for k, v in model.items())

@@ -46,6 +46,7 @@ import hashlib
 import heapq
 import math
 import re
+import sys
 from array import array
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -253,6 +254,8 @@ def _normal(text: str) -> str:
 #: bigrams with a code point above U+FFFF are numbered from here on (see _bigrams)
 _WIDE = 1 << 32
 _LOW16 = 0xFFFF
+_NO_BIGRAMS: frozenset[int] = frozenset()
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 def _bigrams(text: str) -> frozenset[int]:
@@ -260,6 +263,23 @@ def _bigrams(text: str) -> frozenset[int]:
     process. Two code points below U+10000 (nearly every pair) give ``a << 16 | b``, below
     2**32, so that :func:`compact` packs them in four bytes; other pairs ``2**32 +
     (a << 21 | b)``. (:func:`_band_keys` hashes the older numbering ``a << 21 | b``.)"""
+    if len(text) < 2:
+        return _NO_BIGRAMS
+    if max(text) <= "\uffff":
+        try:
+            data = text.encode("utf-16-be")
+        except UnicodeEncodeError:  # a lone surrogate
+            pass
+        else:
+            # two bytes a character: each four bytes from an even offset are one pair's
+            # a << 16 | b in big-endian order, the pairs from even characters and then
+            # (two bytes on) those from odd ones
+            half = len(text) // 2 * 4
+            pairs = array(_U32, data[:half])
+            pairs.frombytes(data[2 : 2 + (len(text) - 1) // 2 * 4])
+            if _LITTLE_ENDIAN:
+                pairs.byteswap()
+            return frozenset(pairs)
     codes = [ord(c) for c in text]
     return frozenset(
         [(a << 16 | b) if (a | b) <= _LOW16 else _WIDE + (a << 21 | b) for a, b in pairwise(codes)]
@@ -290,9 +310,14 @@ def _quantities(text: str) -> list[Quantity]:
 
 def _cleaned(text: str) -> tuple[str, list[Quantity], set[str]]:
     """Text for shingles (tags, datelines, dates, punctuation gone), quantities, dates."""
-    text = _DATELINE.sub("", _SOURCE_TAG.sub("", text))
-    dates = {f"{int(m[1])}-{int(m[2])}" for m in _DATE.finditer(text)}
-    text = _DATE.sub("", text)
+    # (each pattern needs a character most texts lack: skip what cannot match)
+    if "（" in text or "(" in text:
+        text = _SOURCE_TAG.sub("", text)
+    dates: set[str] = set()
+    if "月" in text:
+        text = _DATELINE.sub("", text)
+        dates = {f"{int(m[1])}-{int(m[2])}" for m in _DATE.finditer(text)}
+        text = _DATE.sub("", text)
     return "".join(_KEEP.findall(text)), _quantities(text), dates
 
 
@@ -342,29 +367,35 @@ def _unique(quantities: Iterable[Quantity]) -> list[Quantity]:
     return sorted(set(quantities), key=lambda q: (q.percent, q.value, q.digits, q.whole))
 
 
-def _band_keys(shingles: Iterable[int]) -> list[int]:
+def _band_keys(shingles: Collection[int]) -> list[int]:
     """One-permutation MinHash of the shingles, cut into bands, one key per band."""
-    # hashed as a << 21 | b (what _minhash_value gives), so that the keys stay as they were
-    wide, low = _WIDE, _LOW16
-    mixed = sorted(
-        [
+    if not shingles:
+        return []
+    # hashed as a << 21 | b (what _minhash_value gives), so that the keys stay as they were;
+    # for a pair below U+10000, a << 16 | b plus 31 × (a << 16) is a << 21 | b
+    if max(shingles) < _WIDE:
+        high = _LOW16 << 16
+        mixed = [(v + 31 * (v & high)) * _MIX & _MASK64 for v in shingles]
+    else:
+        wide, low = _WIDE, _LOW16
+        mixed = [
             (((v >> 16) << 21 | (v & low)) if v < wide else v - wide) * _MIX & _MASK64
             for v in shingles
-        ],
-        reverse=True,
-    )
-    if not mixed:
-        return []
+        ]
+    mixed.sort(reverse=True)
     # a smaller value, assigned later, overwrites: each bin keeps its minimum
     least = {m % BINS: m // BINS for m in mixed}
-    # densify: an empty bin takes the value of the next full one, marked by the distance
-    filled = []
-    for slot in range(BINS):
-        step = 0
-        while (slot + step) % BINS not in least:
-            step += 1
-        filled.append(least[(slot + step) % BINS] + step * _MIX)
-    return [hash((band, *filled[band * ROWS : (band + 1) * ROWS])) for band in range(BINS // ROWS)]
+    filled = [least.get(slot) for slot in range(BINS)]
+    if len(least) < BINS:
+        # densify: an empty bin takes the value of the next full one, marked by the distance
+        for slot in range(BINS):
+            if filled[slot] is None:
+                step = 1
+                while (slot + step) % BINS not in least:
+                    step += 1
+                filled[slot] = least[(slot + step) % BINS] + step * _MIX
+    rows = [filled[row::ROWS] for row in range(ROWS)]
+    return [hash(band) for band in zip(range(BINS // ROWS), *rows, strict=True)]
 
 
 def _matched(mine: Sequence[Quantity], theirs: _Numbers) -> list[Quantity]:

@@ -194,6 +194,40 @@ class _Keys:
             self._resize(max(size // 2, 1024))
         return found
 
+    # the window's loops call these once per item, for all its keys: the probing inline
+    def lookup(self, keys: Sequence[int]) -> list[int]:
+        """The value of each key (0 for a key not held)."""
+        table, values, size = self.keys, self.values, self.size
+        found = []
+        for key in keys:
+            at = key % size
+            value = values[at]
+            while value and table[at] != key:
+                at = at + 1 if at + 1 < size else 0
+                value = values[at]
+            found.append(value)
+        return found
+
+    def claim_all(self, keys: Sequence[int], value: int) -> list[int]:
+        """:meth:`claim` each of these keys (distinct) for ``value``: the values they had
+        (0 for each key claimed now)."""
+        while (self.count + len(keys)) * 4 > self.size * 3:
+            self._resize(self.size * 3 // 2)
+        table, values, size = self.keys, self.values, self.size
+        found = []
+        for key in keys:
+            at = key % size
+            held = values[at]
+            while held and table[at] != key:
+                at = at + 1 if at + 1 < size else 0
+                held = values[at]
+            if not held:
+                table[at] = key
+                values[at] = value
+                self.count += 1
+            found.append(held)
+        return found
+
     def _resize(self, size: int) -> None:
         old_keys, old_values = self.keys, self.values
         keys = self.keys = array("q", bytes(8 * size))
@@ -257,10 +291,11 @@ class _Window:
         mine = _entry(held)
         self.fps[held.item_id] = (revision, held, mine)
         item_id = held.item_id
-        for key in held.keys:
-            # id 0 (or below) would read as an empty slot or a bucket: such an item only
-            # ever goes in buckets
-            value = self.keys.claim(key, item_id) if item_id > 0 else self.keys.get(key)
+        keys = held.keys
+        # id 0 (or below) would read as an empty slot or a bucket: such an item only ever
+        # goes in buckets
+        found = self.keys.claim_all(keys, item_id) if item_id > 0 else self.keys.lookup(keys)
+        for key, value in zip(keys, found, strict=True):
             if value < 0:
                 members = self.buckets[-1 - value]
                 at = bisect_left(members, mine)
@@ -275,8 +310,7 @@ class _Window:
     def remove(self, item_id: int) -> None:
         """Forget an item."""
         _, fp, mine = self.fps.pop(item_id)
-        for key in fp.keys:
-            value = self.keys.get(key)
+        for key, value in zip(fp.keys, self.keys.lookup(fp.keys), strict=True):
             if value >= 0:
                 if value != item_id:
                     raise AssertionError(f"story window: key {key} not held for {item_id}")
@@ -321,8 +355,7 @@ class _Window:
         now = mine >> 64
         earlier: dict[int, int] = {}
         later: dict[int, int] = {}
-        for key in fp.keys:
-            value = self.keys.get(key)
+        for value in self.keys.lookup(fp.keys):
             if value > 0:
                 if value != fp.item_id and value in valid:
                     when = self.fps[value][2]
