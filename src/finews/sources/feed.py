@@ -30,7 +30,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-import feedparser  # type: ignore[import-untyped]
 from selectolax.lexbor import LexborHTMLParser
 
 from finews.errors import ConfigError, ParseError
@@ -214,6 +213,10 @@ def _parse_xml(body: bytes, url: str, source: str) -> ParsedFeed:
     # The text is UTF-8 from here on; the declaration must stop saying otherwise.
     text = _DECLARATION_ENCODING.sub(r"\1\2utf-8\2", decoded.text, count=1)
     text = _without_internal_subset(text)
+    # imported here: loading feedparser (and the urllib, http and ssl it loads) costs
+    # ~40 ms that every finews command would pay at start-up for the config's source list
+    import feedparser  # type: ignore[import-untyped]
+
     try:
         # A file object, never bytes or str: feedparser opens a str or bytes that names a
         # local file (or a URL) instead of parsing it.
