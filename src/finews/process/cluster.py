@@ -195,12 +195,23 @@ class _Numbers:
 
     @classmethod
     def of(cls, quantities: Sequence[Quantity]) -> _Numbers:
+        exact, offers, asks, wholes, rounded = [], [], [], [], []
+        for q in quantities:
+            key = (q.percent, q.value)
+            exact.append(key)
+            offers += q.offers
+            if q.asks is not None:
+                asks.append(q.asks)
+            if q.whole:
+                wholes.append(key)
+            if q.rounded is not None:
+                rounded.append((q.percent, q.rounded))
         return cls(
-            exact=frozenset((q.percent, q.value) for q in quantities),
-            offers=frozenset(key for q in quantities for key in q.offers),
-            asks=frozenset(q.asks for q in quantities if q.asks is not None),
-            wholes=frozenset((q.percent, q.value) for q in quantities if q.whole),
-            rounded=frozenset((q.percent, q.rounded) for q in quantities if q.rounded is not None),
+            frozenset(exact),
+            frozenset(offers),
+            frozenset(asks),
+            frozenset(wholes),
+            frozenset(rounded),
         )
 
     def has(self, q: Quantity) -> bool:
@@ -458,11 +469,14 @@ def _text_overlap(a: Fingerprint, b: Fingerprint) -> float | None:
     return None if overlap < FLOOR else overlap
 
 
+_SETS = (frozenset, set)
+
+
 def _common(a: Collection[int], b: Collection[int]) -> int:
     """How many values two shingle collections share (either may be packed)."""
-    if isinstance(a, frozenset | set):
+    if isinstance(a, _SETS):
         return len(a.intersection(b))
-    if isinstance(b, frozenset | set):
+    if isinstance(b, _SETS):
         return len(b.intersection(a))
     return len(frozenset(a).intersection(b))
 

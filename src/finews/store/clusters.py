@@ -173,8 +173,11 @@ class _Keys:
     def pop(self, key: int) -> int:
         """Forget ``key``; return its value, or 0."""
         keys, values, size = self.keys, self.values, self.size
-        at = self._slot(key)
+        at = key % size
         found = values[at]
+        while found and keys[at] != key:
+            at = at + 1 if at + 1 < size else 0
+            found = values[at]
         if not found:
             return 0
         # backward-shift deletion: move up every later entry of the run whose probe
