@@ -195,7 +195,11 @@ class _Numbers:
 
     @classmethod
     def of(cls, quantities: Sequence[Quantity]) -> _Numbers:
-        exact, offers, asks, wholes, rounded = [], [], [], [], []
+        exact: list[tuple[bool, float]] = []
+        offers: list[_Key] = []
+        asks: list[_Key] = []
+        wholes: list[tuple[bool, float]] = []
+        rounded: list[tuple[bool, float]] = []
         for q in quantities:
             key = (q.percent, q.value)
             exact.append(key)
