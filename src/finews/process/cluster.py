@@ -428,8 +428,14 @@ def score(a: Fingerprint, b: Fingerprint) -> float | None:
         return None
     if not a.shingles or not b.shingles:
         return None
-    # which rule fails first does not change the result: the cheaper go first (the number
-    # rules, unless a packed fingerprint's numbers must be remade for them)
+    # which rule fails first does not change the result: the cheaper go first. Rule 5's
+    # title floor first of all: most candidates fail it (an unrelated item sharing a key)
+    ta, tb = a.title_shingles, b.title_shingles
+    if ta and tb:
+        common = len(ta.intersection(tb)) if isinstance(ta, _SETS) else _common(ta, tb)
+        if common < TITLE_FLOOR * min(len(ta), len(tb)):
+            return None
+    # then the number rules, unless a packed fingerprint's numbers must be remade for them
     if a.numbers is not None and b.numbers is not None:
         shared = _numbers_agree(_figures(a), _figures(b))
         overlap = None if shared is None else _text_overlap(a, b)
@@ -460,15 +466,13 @@ def _numbers_agree(a: _Figures, b: _Figures) -> list[Quantity] | None:
 
 
 def _text_overlap(a: Fingerprint, b: Fingerprint) -> float | None:
-    """Rules 3 and 5's text floors: the bigram overlap, or ``None``."""
+    """Rule 3 and rule 5's floor on the whole text (:func:`score` has checked the title's):
+    the bigram overlap, or ``None``."""
     if a.subject and b.subject:
         a_in_b = _common(a.subject, b.shingles) >= SUBJECT * len(a.subject)
         b_in_a = _common(b.subject, a.shingles) >= SUBJECT * len(b.subject)
         if not (a_in_b or b_in_a):
             return None
-    titles = min(len(a.title_shingles), len(b.title_shingles))
-    if titles and _common(a.title_shingles, b.title_shingles) < TITLE_FLOOR * titles:
-        return None
     overlap = _common(a.shingles, b.shingles) / min(len(a.shingles), len(b.shingles))
     return None if overlap < FLOOR else overlap
 
