@@ -9,6 +9,19 @@ Nothing here touches the network, the disk or the database.
 
 from __future__ import annotations
 
-from finews.normalize.pipeline import normalize_item
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from finews.normalize.pipeline import normalize_item
 
 __all__ = ["normalize_item"]
+
+
+def __getattr__(name: str) -> Any:
+    # loaded on first use: the site needs ``variant`` alone, and the pipeline brings the
+    # sanitiser, slugs and time parsing with it (~20 ms at every start of ``finews build``)
+    if name == "normalize_item":
+        from finews.normalize.pipeline import normalize_item
+
+        return normalize_item
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from feedgen.feed import FeedGenerator
-
 from finews.models import Item
 from finews.publish.site import display_name
 from finews.publish.urls import beijing, category_of
@@ -82,6 +80,10 @@ def render_feed(
         return _json_feed(items, info, link, body)
     if kind not in ("atom", "rss"):
         raise ValueError(f"unknown feed kind {kind!r}: atom, rss or json")
+    # imported on first use (feedgen brings lxml and dateutil, ~40 ms): a parallel static
+    # build's workers never write feeds, and the parent gets to them after forking them
+    from feedgen.feed import FeedGenerator
+
     gen = FeedGenerator()
     gen.id(_text(info.feed_id))
     gen.title(_text(info.title))

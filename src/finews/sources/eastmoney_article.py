@@ -18,9 +18,6 @@ import html
 import re
 from typing import Any
 
-import lxml.etree
-import lxml.html
-
 from finews.errors import ParseError
 from finews.models import SourceSpec
 from finews.sources._json import setting
@@ -86,6 +83,11 @@ def _decode(body: bytes) -> str:
 
 
 def _parse(body: bytes, source: str, url: str) -> Any:
+    # lxml is loaded by the first article parsed, not by every finews command that reads
+    # the configuration's source list (~15 ms at start-up)
+    import lxml.etree
+    import lxml.html
+
     text = _decode(body)
     if not text.strip():
         raise ParseError("article page is empty", source=source, url=url)
@@ -120,6 +122,8 @@ def _clean(body: Any) -> None:
 
 
 def _inner_html(element: Any) -> str:
+    import lxml.html
+
     parts = [html.escape(element.text, quote=False)] if element.text else []
     for child in element:
         # The page's indentation, and the gaps left by removed blocks: one line break.
@@ -134,6 +138,8 @@ def parse_article(body: bytes, *, source: str, url: str) -> str:
 
     :class:`ParseError` when the reply is not an HTML page or has no article body.
     """
+    import lxml.etree
+
     document = _parse(body, source, url)
     for path in _BODY_PATHS:
         found = document.xpath(path)
