@@ -404,3 +404,27 @@ def test_caches_are_bounded() -> None:
     assert info.maxsize is not None
     assert info.maxsize <= 4096
     assert info.currsize <= info.maxsize
+
+
+def test_clustering_pauses_the_cycle_collector_and_restores_it() -> None:
+    import gc
+
+    from finews.store.clusters import _collector_paused
+
+    assert gc.isenabled()
+    with _collector_paused():
+        assert not gc.isenabled()
+        with _collector_paused():  # nested (another store, another thread): still paused
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()  # not turned on where the caller had it off
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), _collector_paused():
+        raise RuntimeError("a failed write")
+    assert gc.isenabled()
