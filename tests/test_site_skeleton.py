@@ -179,3 +179,25 @@ def test_values_of_other_types_are_rendered_by_jinja() -> None:
     ]
     for values in cases:
         assert fill(values) == template.render(page=values)
+
+
+def test_threads_rendering_many_shapes_get_jinjas_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live app renders in several threads; more shapes than are kept come and go."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import finews.publish.skeleton as skeleton
+
+    monkeypatch.setattr(skeleton, "_SHAPES", 8)
+    env = Environment(autoescape=True)
+    template = env.from_string(
+        "{% for x in page.xs %}<i>{{ x }}</i>{% endfor %}{% if page.flag %}!{% endif %}"
+    )
+    fill = Skeletons(template.render, "page")
+    cases = [{"xs": ["<a>"] * (n % 23), "flag": n % 2 == 0} for n in range(400)]
+
+    def check(values: dict[str, Any]) -> bool:
+        return fill(values) == template.render(page=values)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(check, cases * 5))
+    assert len(fill._shapes) <= 8

@@ -26,6 +26,7 @@ included) is rendered by Jinja.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,6 +37,8 @@ __all__ = ["Skeletons"]
 _OPEN = "\x00"
 _CLOSE = "\x01"
 _HOLE = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+
+_NEW: Any = object()
 
 #: shapes kept per template (an article's shape varies with its "also reported by" list)
 _SHAPES = 512
@@ -110,6 +113,9 @@ class Skeletons:
         self._name = name
         #: shape → (pieces, hole index after each piece but the last), or None: use Jinja
         self._shapes: dict[tuple[Any, ...], tuple[list[str], list[int]] | None] = {}
+        # the live app renders in several threads: a new shape is added under this lock
+        # (a lookup needs none)
+        self._adding = threading.Lock()
 
     def __call__(self, values: Mapping[str, Any]) -> str:
         shape: list[Any] = []
@@ -119,12 +125,13 @@ class Skeletons:
         except _Unplaceable:
             return self._render(**{self._name: values})
         key = tuple(shape)
-        try:
-            skeleton = self._shapes[key]
-        except KeyError:
-            skeleton = self._shapes[key] = self._cut(values, len(holes))
-            if len(self._shapes) > _SHAPES:
-                del self._shapes[next(iter(self._shapes))]
+        skeleton = self._shapes.get(key, _NEW)
+        if skeleton is _NEW:
+            skeleton = self._cut(values, len(holes))
+            with self._adding:
+                if len(self._shapes) >= _SHAPES:
+                    self._shapes.clear()  # (shapes are few: this bound is for odd input)
+                self._shapes[key] = skeleton
         if skeleton is None:
             return self._render(**{self._name: values})
         pieces, order = skeleton
