@@ -16,6 +16,8 @@ from itertools import pairwise as pairwise_chars
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from finews.models import Item
 from finews.process.cluster import (
@@ -428,3 +430,53 @@ def test_clustering_pauses_the_cycle_collector_and_restores_it() -> None:
     with pytest.raises(RuntimeError), _collector_paused():
         raise RuntimeError("a failed write")
     assert gc.isenabled()
+
+
+# The fast paths of _bigrams and _band_keys against the plain definitions they replaced:
+# candidate keys must never change without ALGORITHM_VERSION changing.
+
+
+def _bigrams_plainly(text: str) -> frozenset[int]:
+    codes = [ord(c) for c in text]
+    return frozenset(
+        (a << 16 | b) if (a | b) <= 0xFFFF else (1 << 32) + (a << 21 | b)
+        for a, b in pairwise_chars(codes)
+    )
+
+
+def _band_keys_plainly(shingles: frozenset[int]) -> list[int]:
+    from finews.process.cluster import _MASK64, _MIX, BINS, ROWS, _minhash_value
+
+    mixed = sorted((_minhash_value(v) * _MIX & _MASK64 for v in shingles), reverse=True)
+    if not mixed:
+        return []
+    least = {m % BINS: m // BINS for m in mixed}
+    filled = []
+    for slot in range(BINS):
+        step = 0
+        while (slot + step) % BINS not in least:
+            step += 1
+        filled.append(least[(slot + step) % BINS] + step * _MIX)
+    return [hash((band, *filled[band * ROWS : (band + 1) * ROWS])) for band in range(BINS // ROWS)]
+
+
+_CHARS = st.sampled_from(
+    [
+        *"央行降息财联社（）()月日年%亿万0123456789 aZ",
+        "\U00020000",
+        "\U0001f600",
+        "\ud800",
+        "\uffff",
+        "\x00",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_CHARS, max_size=60).map("".join))
+def test_bigrams_and_band_keys_keep_their_plain_definitions(text: str) -> None:
+    from finews.process.cluster import _band_keys, _bigrams
+
+    shingles = _bigrams(text)
+    assert shingles == _bigrams_plainly(text)
+    assert _band_keys(shingles) == _band_keys_plainly(shingles)
