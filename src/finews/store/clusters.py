@@ -128,7 +128,7 @@ _resume = False
 def _collector_paused() -> Iterator[None]:
     """Python's cycle collector held off while a batch is clustered: the step allocates
     tens of thousands of short-lived tuples, sets and lists and makes no reference cycles,
-    and the collector's passes over them cost it about 8 % (BENCHMARKS.md, "Story
+    and the collector's passes over them cost it about 5 % (BENCHMARKS.md, "Story
     clustering"). Re-entrant and thread-safe: the collector resumes when the last pause
     ends, and only if it was running when the first began."""
     global _pauses, _resume
