@@ -172,23 +172,6 @@ class _Keys:
             at = (at + 1) % size
         return at
 
-    def get(self, key: int) -> int:
-        """The value of ``key``, or 0."""
-        return self.values[self._slot(key)]
-
-    def claim(self, key: int, value: int) -> int:
-        """Set the value of ``key`` (not 0) if it has none and return 0; else return its
-        value (unchanged)."""
-        if (self.count + 1) * 4 > self.size * 3:
-            self._resize(self.size * 3 // 2)
-        at = self._slot(key)
-        found = self.values[at]
-        if not found:
-            self.keys[at] = key
-            self.values[at] = value
-            self.count += 1
-        return found
-
     def put(self, key: int, value: int) -> None:
         """Set the value of ``key`` (not 0)."""
         at = self._slot(key)
@@ -242,8 +225,8 @@ class _Keys:
         return found
 
     def claim_all(self, keys: Sequence[int], value: int) -> list[int]:
-        """:meth:`claim` each of these keys (distinct) for ``value``: the values they had
-        (0 for each key claimed now)."""
+        """Give each of these keys (distinct) the value ``value`` where it has none: the
+        values they had (0 for each key claimed now)."""
         while (self.count + len(keys)) * 4 > self.size * 3:
             self._resize(self.size * 3 // 2)
         table, values, size = self.keys, self.values, self.size
