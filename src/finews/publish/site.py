@@ -380,7 +380,9 @@ class SiteRenderer:
 
     def _render(self, template: str, **values: Any) -> str:
         values.setdefault("live_seq", None)
-        html = self.env.get_template(template).render(**values)
+        return self._shown(self.env.get_template(template).render(**values))
+
+    def _shown(self, html: str) -> str:
         # every page, row and body passes here: one place for the display conversion
         # (markup and ASCII stay as they are; only Chinese characters change)
         return convert(html, self.settings.chinese_variant)
@@ -424,7 +426,7 @@ class SiteRenderer:
         if also is None:
             also = () if self.stories is None else self.stories(item)
         page = self.article_values(item, also)
-        return convert(self._article(page), self.settings.chinese_variant)
+        return self._shown(self._article(page))
 
     def article_values(self, item: Item, also: Sequence[Item]) -> dict[str, Any]:
         """Every value the article page places, computed here rather than in the template
@@ -477,7 +479,7 @@ class SiteRenderer:
         return self._bodies(item.content)
 
     def _body_html(self, content: str) -> str:
-        return convert(body_markup(article_body(content)), self.settings.chinese_variant)
+        return self._shown(body_markup(article_body(content)))
 
     def days(self, days: Sequence[tuple[date, int]]) -> str:
         """The list of every day with items, newest first, with how many each has."""
