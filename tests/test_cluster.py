@@ -395,6 +395,150 @@ def test_incremental_equals_batch_when_the_window_trims(
     assert len(window.fps) < len(items)
 
 
+def test_fingerprints_keep_as_bytes() -> None:
+    from finews.process.cluster import (
+        ALGORITHM_VERSION,
+        compact,
+        from_bytes,
+        print_keys,
+        score,
+        to_bytes,
+        unpacked,
+    )
+
+    at = datetime(2024, 9, 2, tzinfo=UTC)
+    odd = [
+        fingerprint(9001, "", "", "", at),  # nothing to compare
+        fingerprint(
+            9002, "腾讯𠀀控股🙂发布财报", "收入1,611亿元，增长8%", "", at
+        ),  # 8-byte bigrams
+        fingerprint(9003, "无数字的标题", "九月三日电 没有任何数字。", "", at),
+    ]
+    fps = [fp_of(item, n) for n, item in enumerate(labelled_items(), start=1)] + odd
+    kept = [from_bytes(fp.item_id, fp.published, to_bytes(fp)) for fp in fps]
+    assert [unpacked(k) for k in kept if k is not None] == fps
+    assert [print_keys(to_bytes(fp)) for fp in fps] == [list(fp.keys) for fp in fps]
+    for (a, ka), (b, kb) in combinations(list(zip(fps, kept, strict=True))[:90], 2):
+        assert ka is not None
+        assert kb is not None
+        assert score(ka, kb) == score(compact(a), kb) == score(a, b)
+    data = to_bytes(fps[0])
+    other_rule = data[:1] + (ALGORITHM_VERSION + 1).to_bytes(2, "little") + data[3:]
+    assert from_bytes(1, at, other_rule) is None  # made by another rule: not used...
+    assert print_keys(other_rule) == list(fps[0].keys)  # ...but its keys can be deleted
+    assert from_bytes(1, at, b"") is None
+    assert print_keys(b"\x07" + data[1:]) is None
+
+
+def _window_on_disk(store: Store) -> list[tuple[int, int, int, bytes]]:
+    """The window's rows on disk, checked: each print's keys, and no other key."""
+    from finews.process.cluster import print_keys
+
+    prints = [
+        (int(r[0]), int(r[1]), int(r[2]), bytes(r[3]))
+        for r in store._query(  # type: ignore[attr-defined]
+            "SELECT item_id, revision, moment, print FROM story_prints"
+        )
+    ]
+    keys = store._query("SELECT key, moment, item_id FROM story_keys")  # type: ignore[attr-defined]
+    expected = set()
+    for item_id, _, moment, data in prints:
+        held = print_keys(data)
+        assert held is not None
+        expected.update((key, moment, item_id) for key in held)
+    assert {(int(k), int(m), int(i)) for k, m, i in keys} == expected
+    return prints
+
+
+def _newsroom_order(seed: int) -> list[Item]:
+    """The labelled items as a daemon meets them: oldest first, a few late by hours."""
+    items = sorted(labelled_items(), key=lambda item: item.published_at)
+    rng = random.Random(seed)
+    for _ in range(25):
+        at = rng.randrange(len(items) - 8)
+        items.insert(at + rng.randint(1, 8), items.pop(at))
+    return items
+
+
+@pytest.mark.parametrize("limit", [4, 12])
+def test_incremental_equals_batch_when_the_window_moves_to_disk(
+    store: Store, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    from finews.process.cluster import from_bytes
+    from finews.store.clusters import _Window
+
+    monkeypatch.setattr(_Window, "LIMIT", limit)
+    items = _newsroom_order(limit)
+    rng = random.Random(limit)
+    start = 0
+    while start < len(items):
+        size = rng.randint(1, 5)
+        store.upsert_items(items[start : start + size])
+        start += size
+        assert len(store.__dict__["_story_window"].fps) <= limit
+    assert stored_clusters(store) == batch_of(store)
+    prints = _window_on_disk(store)
+    assert prints
+    stored = {item.id: item for item in store.items()}
+    for item_id, revision, moment, data in prints:
+        item = stored[item_id]
+        assert revision == item.revision
+        assert (
+            moment == (item.published_at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6
+        )
+        kept = from_bytes(item_id, item.published_at, data)
+        assert kept is not None
+        assert compact_equal(kept, fp_of(item, item_id))
+    # what was published long before the latest writes is no longer held
+    oldest = min(item.published_at for item in items)
+    assert (
+        min(moment for _, _, moment, _ in prints)
+        > (oldest + timedelta(days=10) - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6
+    )
+
+
+def compact_equal(a: Fingerprint, b: Fingerprint) -> bool:
+    from finews.store.clusters import _relevant
+
+    return a.item_id == b.item_id and list(a.keys) == list(b.keys) and _relevant(a) == _relevant(b)
+
+
+def test_writers_share_the_window_on_disk(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two writers (two processes, or a restart) each with its own window in memory, one
+    window on disk: items, edits that change a story and edits that keep it."""
+    from finews.store import open_store
+    from finews.store.clusters import _Window
+
+    monkeypatch.setattr(_Window, "LIMIT", 6)
+    items = _newsroom_order(5)
+    rng = random.Random(5)
+    with open_store(db_url) as first, open_store(db_url) as second:
+        writers = [first, second]
+        start = 0
+        while start < len(items):
+            size = rng.randint(1, 4)
+            rng.choice(writers).upsert_items(items[start : start + size])
+            start += size
+            if start > 100 and rng.random() < 0.3:
+                # an earlier item edited: another story, or the same one with its full text
+                stored = list(first.items())
+                old = rng.choice(stored)
+                edited = (
+                    old.replace(title=f"{old.title}（更正：第{start}号公告另有所指）", digest="")
+                    if rng.random() < 0.5
+                    else old.replace(content=f"<p>{old.digest}全文。</p>")
+                )
+                rng.choice(writers).upsert_items([edited])
+        assert stored_clusters(first) == batch_of(first)
+        _window_on_disk(first)
+        with open_store(db_url) as restarted:  # nothing in memory, the disk as it was
+            restarted.upsert_items([items[-1].replace(upstream_id="late/1", title=items[-1].title)])
+            assert stored_clusters(restarted) == batch_of(restarted)
+            assert recluster(restarted) == len(items) + 1
+            assert stored_clusters(restarted) == batch_of(restarted)
+            assert not _window_on_disk(restarted)  # a rebuild starts the cache afresh
+
+
 def test_caches_are_bounded() -> None:
     from finews.process.cluster import _quantity
 

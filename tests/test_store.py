@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -86,6 +87,32 @@ def test_migrate_is_idempotent(store: Store, db_url: str) -> None:
     with open_store(db_url) as again:
         assert again.migrate() == []
         assert again.schema_version() == newest
+
+
+def test_opening_an_up_to_date_store_needs_no_write_lock(tmp_path: Path) -> None:
+    """`finews serve` or `finews sources` opening the database while the daemon's writer
+    holds SQLite's write lock must not wait for it (nor fail after the busy timeout)."""
+    import sqlite3
+
+    path = tmp_path / "locked.db"
+    open_store(f"sqlite:///{path}").close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        opened = threading.Event()
+
+        def open_and_read() -> None:
+            with open_store(f"sqlite:///{path}") as store:
+                store.count_items()
+                opened.set()
+
+        reader = threading.Thread(target=open_and_read, daemon=True)
+        reader.start()
+        assert opened.wait(10), "opening the store waited for the write lock"
+        reader.join(10)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
 
 
 def test_migrate_fresh_database_applies_every_script_once(db_url: str) -> None:

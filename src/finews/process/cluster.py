@@ -46,6 +46,7 @@ import hashlib
 import heapq
 import math
 import re
+import struct
 import sys
 from array import array
 from collections import deque
@@ -54,7 +55,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from itertools import combinations, islice, pairwise
-from typing import cast
+from typing import Any, cast
 
 from finews.process.index import fold, plain_text
 
@@ -72,10 +73,13 @@ __all__ = [
     "compact",
     "components",
     "fingerprint",
+    "from_bytes",
     "leader_key",
     "packed",
+    "print_keys",
     "same_story",
     "score",
+    "to_bytes",
     "unpacked",
 ]
 
@@ -625,6 +629,94 @@ def unpacked(fp: Fingerprint) -> Fingerprint:
         subject=frozenset(fp.subject),
         keys=tuple(fp.keys),
     )
+
+
+#: the bytes of :func:`to_bytes`: this header, then the six arrays' items little-endian,
+#: then the dates (UTF-8, one per line): format, algorithm version, and per array its
+#: typecode and item count
+_PRINT_HEADER = struct.Struct("<BH" + "cI" * 6)
+_PRINT_FORMAT = 1
+
+
+def to_bytes(fp: Fingerprint) -> bytes:
+    """A packed fingerprint as bytes for the database (all but its id and time, which
+    the row holds): :func:`from_bytes` gives it back, equal to :func:`compact`'s."""
+    fp = compact(fp)
+    arrays = [
+        fp.shingles,
+        fp.title_shingles,
+        fp.subject,
+        fp.keys,
+        fp.quantities,
+        fp.title_quantities,
+    ]
+    header: list[object] = [_PRINT_FORMAT, ALGORITHM_VERSION]
+    body = []
+    for values in arrays:
+        if not isinstance(values, array):  # () for no quantities, a frozenset for no subject
+            values = array("d" if not values else _U32)
+        header += (values.typecode.encode(), len(values))
+        if _LITTLE_ENDIAN or values.itemsize == 1:
+            body.append(values.tobytes())
+        else:
+            swapped = array(values.typecode, values)
+            swapped.byteswap()
+            body.append(swapped.tobytes())
+    dates = "\n".join(sorted(fp.dates)).encode()
+    return b"".join([_PRINT_HEADER.pack(*header), *body, dates])
+
+
+def _unpack_print(data: bytes, version: int | None) -> tuple[list[array[Any]], str] | None:
+    """The six arrays and the dates of :func:`to_bytes`'s bytes, or ``None`` when they
+    are not in its format (or, given ``version``, were made by another version)."""
+    data = bytes(data)
+    if len(data) < _PRINT_HEADER.size:
+        return None
+    header = _PRINT_HEADER.unpack_from(data)
+    if header[0] != _PRINT_FORMAT or (version is not None and header[1] != version):
+        return None
+    at = _PRINT_HEADER.size
+    arrays: list[array[Any]] = []
+    for index in range(6):
+        values = array(header[2 + 2 * index].decode())
+        end = at + header[3 + 2 * index] * values.itemsize
+        values.frombytes(data[at:end])
+        if not _LITTLE_ENDIAN:
+            values.byteswap()
+        arrays.append(values)
+        at = end
+    return arrays, data[at:].decode()
+
+
+def from_bytes(item_id: int, published: datetime, data: bytes) -> Fingerprint | None:
+    """The packed fingerprint :func:`to_bytes` stored, or ``None`` when it was made by
+    another version of the rule (or is not a stored fingerprint at all)."""
+    found = _unpack_print(data, ALGORITHM_VERSION)
+    if found is None:
+        return None
+    arrays, text = found
+    shingles, title_shingles, subject, keys, quantities, title_quantities = arrays
+    return Fingerprint(
+        item_id=item_id,
+        published=published,
+        shingles=shingles,
+        title_shingles=title_shingles,
+        quantities=quantities if quantities else (),
+        title_quantities=title_quantities if title_quantities else (),
+        numbers=None,
+        magnitudes=None,
+        title_magnitudes=None,
+        dates=_shared_dates(frozenset(text.split("\n"))) if text else _NO_DATES,
+        subject=subject if subject else _NO_SUBJECT,
+        keys=keys,
+    )
+
+
+def print_keys(data: bytes) -> list[int] | None:
+    """The candidate keys in :func:`to_bytes`'s bytes, whichever version of the rule made
+    them (``None`` if they are not in its format)."""
+    found = _unpack_print(data, None)
+    return None if found is None else found[0][3].tolist()
 
 
 def packed(fp: Fingerprint) -> bool:

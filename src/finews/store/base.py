@@ -461,6 +461,15 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         return int(rows[0][0] or 0)
 
     def migrate(self) -> list[int]:
+        scripts = self._scripts()
+        try:
+            done = {int(row[0]) for row in self._query("SELECT version FROM schema_version")}
+        except StoreError:
+            done = set()
+        if all(version in done for version, _ in scripts):
+            # up to date: no write lock taken (a daemon's writer may hold it for seconds,
+            # and every command and web process opening the store comes through here)
+            return []
         applied: list[int] = []
         with self._tx() as cur:
             self._lock_migrations(cur)
@@ -471,7 +480,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             )
             cur.execute("SELECT version FROM schema_version")
             done = {int(row[0]) for row in cur.fetchall()}
-            for version, script in self._scripts():
+            for version, script in scripts:
                 if version in done:
                     continue
                 self._run_script(cur, script)

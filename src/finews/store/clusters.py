@@ -11,6 +11,14 @@ stored items:
   writers never cluster at once and each sees the other's committed stories;
 - **in one pass** (:func:`recluster`), streaming the archive oldest first.
 
+Each round of the incremental step compares items with those published within the
+window (20 hours) around them. Their fingerprints and candidate keys are cached: in memory
+(:class:`_Window`, at most :attr:`_Window.LIMIT` items between writes) and, for the
+earliest of a longer window, in the database (``story_prints``, ``story_keys``), so a
+daemon's memory stays flat at any rate of news. Both are caches of what ``items`` gives:
+a row counts only at its item's current revision, and anything held nowhere is
+fingerprinted again.
+
 Both give the clusters of :func:`finews.process.cluster.cluster_batch` over the same
 items (exactly when items arrive oldest first, or when no key is shared by more than
 ``BUCKET_CAP`` items within the window; otherwise a link may differ). Fingerprints are
@@ -22,6 +30,7 @@ always read from the database.
 from __future__ import annotations
 
 import gc
+import heapq
 import threading
 from array import array
 from bisect import bisect_left
@@ -44,8 +53,11 @@ from finews.process.cluster import (
     cluster_stream,
     compact,
     fingerprint,
+    from_bytes,
     leader_key,
+    print_keys,
     same_story,
+    to_bytes,
     unpacked,
 )
 from finews.store.columns import ITEM_COLUMNS, item_columns
@@ -266,12 +278,16 @@ class _Window:
     and its :func:`_entry`; its keys go in :class:`_Keys`, which holds the item's id for a
     key no other item has and, for a key several items share, a bucket: a sorted tuple of
     their entries (each item's one int object). About 2.7 KB an item all told (BENCHMARKS.md,
-    "Soak")."""
+    "Soak"). At most :attr:`LIMIT` items stay between writes: beyond that the store moves
+    the earliest published to the database (``story_prints``, ``story_keys``), so memory
+    stays flat however many items the window around the news spans."""
 
     #: above this many, entries that cannot be candidates of the items being clustered
-    #: (published more than WINDOW from all of them) are dropped: a daemon clustering news
-    #: as it arrives holds about the last WINDOW's items
-    LIMIT = 2_000
+    #: (published more than WINDOW from all of them) are dropped, and if still above, the
+    #: earliest published move to the database (down to 3/4 of it). 3,000 items: about
+    #: 8 MB, and more than the 20-hour window holds at the clustering benchmark's density,
+    #: which thus never touches the disk
+    LIMIT = 3_000
 
     def __init__(self) -> None:
         #: item id → (revision, packed fingerprint, entry)
@@ -346,6 +362,11 @@ class _Window:
             else:
                 self.buckets[-1 - value] = rest
 
+    def earliest(self, count: int) -> list[int]:
+        """The ids of the ``count`` items held that were published first."""
+        fps = self.fps
+        return heapq.nsmallest(count, fps, key=lambda item_id: fps[item_id][2])
+
     def trim(self, low: datetime, high: datetime) -> None:
         """When too many are held, drop those published outside ``low``–``high`` (the items
         being clustered, widened by WINDOW on each side: none outside can be a candidate)."""
@@ -362,17 +383,40 @@ class _Window:
             self.buckets.clear()
             self._free.clear()
 
-    def candidates(self, fp: Fingerprint, valid: Mapping[int, int]) -> list[int]:
+    def candidates(
+        self,
+        fp: Fingerprint,
+        valid: Mapping[int, int],
+        stored: Mapping[int, list[int]] | None = None,
+    ) -> list[int]:
         """The stored items (those in ``valid``) to compare ``fp`` with: the earlier ones
         exactly as :func:`~finews.process.cluster.candidate_pairs` picks them, and the
         later ones that would count ``fp`` among the latest :data:`BUCKET_CAP` of a
-        shared key."""
+        shared key. ``stored`` adds, per key, the entries of items held in the database
+        instead of here."""
         mine = _entry(fp)
         now = mine >> 64
         earlier: dict[int, int] = {}
         later: dict[int, int] = {}
-        for value in self.keys.lookup(fp.keys):
-            if value > 0:
+        found: list[Any] = self.keys.lookup(fp.keys)
+        if stored:
+            # a key some items share here and others on disk: one sorted bucket of both
+            for index, key in enumerate(fp.keys):
+                more = stored.get(key)
+                if more:
+                    value = found[index]
+                    held = (
+                        (self.fps[value][2],)
+                        if value > 0
+                        else self.buckets[-1 - value]
+                        if value
+                        else ()
+                    )
+                    found[index] = tuple(sorted({*held, *more}))
+        for value in found:
+            if value.__class__ is tuple:
+                members = value
+            elif value > 0:
                 if value != fp.item_id and value in valid:
                     when = self.fps[value][2]
                     if when < mine:
@@ -381,9 +425,10 @@ class _Window:
                     elif (when >> 64) - now <= _WINDOW_US:
                         later[value] = when
                 continue
-            if not value:
+            elif not value:
                 continue
-            members = self.buckets[-1 - value]
+            else:
+                members = self.buckets[-1 - value]
             at = bisect_left(members, mine)
             taken = 0
             for index in range(at - 1, -1, -1):
@@ -565,24 +610,40 @@ class ClusterMixin:
         low, high = moving[0].published - WINDOW, moving[-1].published + WINDOW
         self._exec(
             cur,
-            "SELECT c.item_id, c.cluster_id, i.revision FROM items i "
+            "SELECT c.item_id, c.cluster_id, i.revision, p.revision FROM items i "
             "JOIN item_clusters c ON c.item_id = i.id "
+            "LEFT JOIN story_prints p ON p.item_id = i.id "
             "WHERE i.published_at >= ? AND i.published_at <= ?",
             (to_db_time(low), to_db_time(high)),
         )
         rows = cur.fetchall()
         # the stories as stored now are the truth; the window only caches fingerprints
-        cluster_of = {item_id: cluster_id for item_id, cluster_id, _ in rows}
+        cluster_of = {row[0]: row[1] for row in rows}
         window = self._window()
         window.trim(low, high)
         held = window.fps
-        stale = {
-            item_id: revision
-            for item_id, _, revision in rows
-            if (entry := held.get(item_id)) is None or entry[0] != revision
-        }
-        for item_id, fp in self._load_fps(cur, stale).items():
-            window.add(stale[item_id], fp)
+        #: items whose fingerprint, at their current revision, is in the database (and
+        #: not here): item id → revision
+        on_disk: dict[int, int] = {}
+        stale: dict[int, int] = {}
+        for item_id, _, revision, printed in rows:
+            entry = held.get(item_id)
+            if entry is not None and entry[0] == revision:
+                continue
+            if printed == revision:
+                if entry is not None:
+                    window.remove(item_id)
+                on_disk[item_id] = revision
+            else:
+                stale[item_id] = revision
+        # in runs, moving the earliest to disk as the window fills (a first write after
+        # an upgrade or a long pause may find a whole day's items held nowhere)
+        missing = list(stale)
+        for start in range(0, len(missing), _CHUNK):
+            chunk = {item_id: stale[item_id] for item_id in missing[start : start + _CHUNK]}
+            for item_id, fp in self._load_fps(cur, chunk).items():
+                window.add(chunk[item_id], fp)
+            on_disk.update(self._spill(cur, window, low, high))
         # stories merged during this write: old cluster id → the one it joined
         joined: dict[int, int] = {}
 
@@ -606,12 +667,20 @@ class ClusterMixin:
                     leaders[cluster_id] = (moment, cluster_id)
             return leaders[cluster_id]
 
+        prints: dict[int, Fingerprint] = {}
         for fp in moving:
             matched: set[int] = set()
-            for other in window.candidates(fp, cluster_of):
+            if on_disk:
+                others = window.candidates(fp, cluster_of, self._stored_keys(cur, fp, on_disk))
+                prints = self._stored_fps(cur, [o for o in others if o in on_disk], on_disk)
+            else:
+                others = window.candidates(fp, cluster_of)
+            for other in others:
                 story = current(cluster_of[other])
-                if story not in matched and same_story(fp, window.fps[other][1]):
-                    matched.add(story)
+                if story not in matched:
+                    entry = window.fps.get(other)
+                    if same_story(fp, entry[1] if entry is not None else prints[other]):
+                        matched.add(story)
             leaders[fp.item_id] = leader_key(fp)
             target = min([fp.item_id, *matched], key=leader)
             merged = sorted(matched - {target})
@@ -635,6 +704,130 @@ class ClusterMixin:
             # the packed copy _remember keeps, if still there (one copy, packed once)
             packed = self._fp_cache().get((fp.item_id, revisions[fp.item_id]))
             window.add(revisions[fp.item_id], packed if packed is not None else fp)
+        self._spill(cur, window, low, high)
+
+    # --- the window's part on disk ---------------------------------------------------------
+    def _spill(self, cur: Any, window: _Window, low: datetime, high: datetime) -> dict[int, int]:
+        """When the window holds more than its limit, drop the items published outside
+        ``low``–``high`` and, if still too many, move the earliest published to the
+        database; return those (item id → revision). Then forget what is held there for
+        items published a window before ``low`` (no later write needs them; an earlier
+        one loads them again)."""
+        window.trim(low, high)
+        if len(window.fps) <= window.LIMIT:
+            return {}
+        leaving = window.earliest(len(window.fps) - window.LIMIT * 3 // 4)
+        self._forget_prints(cur, leaving)
+        prints = []
+        keys = []
+        moved: dict[int, int] = {}
+        for item_id in leaving:
+            revision, fp, entry = window.fps[item_id]
+            moment = entry >> 64
+            prints.append((item_id, revision, moment, to_bytes(fp)))
+            keys += [(key, moment, item_id) for key in fp.keys]
+            moved[item_id] = revision
+        cur.executemany(
+            self._sql(
+                "INSERT INTO story_prints (item_id, revision, moment, print) VALUES (?, ?, ?, ?)"
+            ),
+            prints,
+        )
+        cur.executemany(
+            self._sql(
+                "INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            keys,
+        )
+        for item_id in leaving:
+            window.remove(item_id)
+        horizon = (low - WINDOW - _EPOCH) // _MICROSECOND
+        self._exec(cur, "SELECT item_id FROM story_prints WHERE moment < ? LIMIT 5000", (horizon,))
+        self._forget_prints(cur, [int(row[0]) for row in cur.fetchall()])
+        return moved
+
+    def _forget_prints(self, cur: Any, ids: Sequence[int]) -> None:
+        """Delete what the database holds of these items' fingerprints (if anything)."""
+        for start in range(0, len(ids), _CHUNK):
+            chunk = list(ids[start : start + _CHUNK])
+            self._exec(
+                cur,
+                "SELECT item_id, moment, print FROM story_prints "
+                f"WHERE item_id IN ({_marks(chunk)})",
+                chunk,
+            )
+            rows = cur.fetchall()
+            if not rows:
+                continue
+            keys = []
+            for item_id, moment, data in rows:
+                stored = print_keys(data)
+                if stored is None:  # unreadable: find its keys the slow way
+                    self._exec(
+                        cur,
+                        "DELETE FROM story_keys WHERE item_id = ? AND moment = ?",
+                        (item_id, moment),
+                    )
+                else:
+                    keys += [(key, moment, item_id) for key in stored]
+            cur.executemany(
+                self._sql("DELETE FROM story_keys WHERE key = ? AND moment = ? AND item_id = ?"),
+                keys,
+            )
+            found = [int(row[0]) for row in rows]
+            self._exec(cur, f"DELETE FROM story_prints WHERE item_id IN ({_marks(found)})", found)
+
+    def _stored_keys(
+        self, cur: Any, fp: Fingerprint, on_disk: Mapping[int, int]
+    ) -> dict[int, list[int]]:
+        """Key → entries of the items on disk (``on_disk``) within the window of ``fp``
+        that share it."""
+        moment = (fp.published - _EPOCH) // _MICROSECOND
+        keys = list(fp.keys)
+        self._exec(
+            cur,
+            f"SELECT key, moment, item_id FROM story_keys WHERE key IN ({_marks(keys)}) "
+            "AND moment >= ? AND moment <= ?",
+            [*keys, moment - _WINDOW_US, moment + _WINDOW_US],
+        )
+        found: dict[int, list[int]] = {}
+        for key, when, item_id in cur.fetchall():
+            if item_id in on_disk:
+                found.setdefault(key, []).append((when << 64) + item_id + _ID_OFFSET)
+        return found
+
+    def _stored_fps(
+        self, cur: Any, ids: Sequence[int], on_disk: Mapping[int, int]
+    ) -> dict[int, Fingerprint]:
+        """The fingerprints of items on disk (from the cache if there)."""
+        cache = self._fp_cache()
+        found: dict[int, Fingerprint] = {}
+        missing = []
+        for item_id in ids:
+            fp = cache.get((item_id, on_disk[item_id]))
+            if fp is None:
+                missing.append(item_id)
+            else:
+                found[item_id] = fp
+        if missing:
+            self._exec(
+                cur,
+                "SELECT item_id, revision, moment, print FROM story_prints "
+                f"WHERE item_id IN ({_marks(missing)})",
+                missing,
+            )
+            unread = set(missing)
+            for item_id, revision, moment, data in cur.fetchall():
+                if revision == on_disk[item_id]:
+                    fp = from_bytes(item_id, _EPOCH + moment * _MICROSECOND, data)
+                    if fp is not None:
+                        found[item_id] = fp
+                        self._remember(item_id, revision, fp)
+                        unread.discard(item_id)
+            if unread:  # made by another version of the rule: made again from the item
+                found.update(self._load_fps(cur, {i: on_disk[i] for i in unread}))
+        return found
 
     # --- reading ---------------------------------------------------------------------------
     def _story_members(self, item_id: int) -> list[Item]:
@@ -794,6 +987,9 @@ def recluster(
     with backend._tx() as cur:
         backend._lock_derived(cur)
         backend._exec(cur, "DELETE FROM item_clusters")
+        # the window's part on disk, made by whichever rule was in use before
+        backend._exec(cur, "DELETE FROM story_keys")
+        backend._exec(cur, "DELETE FROM story_prints")
         for start in range(0, len(rows), batch):
             cur.executemany(
                 backend._sql(
