@@ -119,34 +119,36 @@ def main() -> None:
         extra = f"[daemon]\nhost_spacing = {HOST_SPACING / speed:g}\n[http]\ntimeout = 10\n"
         config = write_config(folder / "finews.toml", url, sources, extra)
         proc = start_daemon(config, folder / "daemon.log")
-        publisher = Publisher(
-            [(f, FAST_PER_HOUR * speed) for f in fast]
-            + [(f, ROLLING_PER_HOUR * speed) for f in rolling],
-            args.seed,
-        )
-        began = time.monotonic()
-        publisher.start()
-        samples: list[tuple[float, float, float]] = []
-        while time.monotonic() - began < args.duration:
-            time.sleep(args.every)
-            cpu, rss = sample(proc.pid)
-            samples.append((time.monotonic() - began, cpu, rss))
-        publisher.stop.set()
-        publisher.join()
-        published = {(f"fast{i:02d}", c) for i, f in enumerate(fast) for c in f.published}
-        published |= {(f"rolling{i}", c) for i, f in enumerate(rolling) for c in f.published}
-        # let the last polls (30 s for the lists) and the full-text queue finish
-        deadline = time.monotonic() + 60
-        with open_store(url) as store:
-            while time.monotonic() < deadline:
-                if (
-                    store.count_items() >= len(published)
-                    and not queue_counts(store).pending
-                    and not derive_backlog(store)
-                ):
-                    break
-                time.sleep(0.5)
-        stopped_in = stop_daemon(proc)
+        try:
+            publisher = Publisher(
+                [(f, FAST_PER_HOUR * speed) for f in fast]
+                + [(f, ROLLING_PER_HOUR * speed) for f in rolling],
+                args.seed,
+            )
+            began = time.monotonic()
+            publisher.start()
+            samples: list[tuple[float, float, float]] = []
+            while time.monotonic() - began < args.duration:
+                time.sleep(args.every)
+                cpu, rss = sample(proc.pid)
+                samples.append((time.monotonic() - began, cpu, rss))
+            publisher.stop.set()
+            publisher.join()
+            published = {(f"fast{i:02d}", c) for i, f in enumerate(fast) for c in f.published}
+            published |= {(f"rolling{i}", c) for i, f in enumerate(rolling) for c in f.published}
+            # let the last polls (30 s for the lists) and the full-text queue finish
+            deadline = time.monotonic() + 60
+            with open_store(url) as store:
+                while time.monotonic() < deadline:
+                    if (
+                        store.count_items() >= len(published)
+                        and not queue_counts(store).pending
+                        and not derive_backlog(store)
+                    ):
+                        break
+                    time.sleep(0.5)
+        finally:  # (a failed check must not leave the daemon running for hours)
+            stopped_in = stop_daemon(proc)
     with open_store(url) as store:
         stored = [(i.source, i.upstream_id) for i in store.items()]
         texts = sum(1 for i in store.items() if i.source.startswith("rolling") and i.content)

@@ -734,3 +734,16 @@ def test_both_engines_give_the_same_results(sqlite_url: str, pg_url: str) -> Non
         assert lite.get_state("eastmoney_fast") == pg.get_state("eastmoney_fast")
         assert lite.count_items("eastmoney_fast") == pg.count_items("eastmoney_fast") == 30
         assert lite.integrity_problems() == pg.integrity_problems() == []
+
+
+@given(st.lists(st.integers(), min_size=1, max_size=600))
+def test_in_lists_take_a_few_forms_and_match_the_same(values: list[int]) -> None:
+    from finews.store.columns import in_list
+
+    marks, padded = in_list(values)
+    size = marks.count("?")
+    assert size == len(padded) >= len(values)
+    assert size & (size - 1) == 0  # a power of two: at most ten forms up to 512 values
+    assert size < 2 * len(values) or size == 1
+    assert padded[: len(values)] == values
+    assert set(padded) == set(values)

@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 
 from finews.config import Config
 from finews.daemon.leasing import LeaseKeeper
+from finews.daemon.memory import Trimmer
 from finews.daemon.metrics import DaemonMetrics
 from finews.daemon.pacing import HostPacing
 from finews.daemon.scheduler import Schedule, interval_of
@@ -188,6 +189,7 @@ class Daemon:
         self._loops: dict[str, tuple[asyncio.Task[None], int]] = {}
         #: sources with a poll in progress (never handed to another worker meanwhile)
         self._polling: set[str] = set()
+        self._trim = Trimmer()
 
     # --- the whole daemon -------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -424,6 +426,7 @@ class Daemon:
                 continue
             if done:
                 self.metrics.derived.inc(done)
+                self._trim()  # the rounds are what churn memory (at most once a minute)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._derive_wake.wait(), timeout=_DERIVE_LOOK)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from finews.errors import StoreError
 from finews.models import Item, SourceState, UpsertResult
 from finews.store.clusters import ClusterMixin
-from finews.store.columns import ITEM_COLUMNS, ROW_COLUMNS
+from finews.store.columns import ITEM_COLUMNS, ROW_COLUMNS, in_list
 from finews.store.search import SearchMixin
 
 __all__ = [
@@ -804,10 +804,10 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         ids = list(upstream_ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
+            marks, padded = in_list(chunk)
             rows = self._query(
                 f"SELECT upstream_id FROM items WHERE source = ? AND upstream_id IN ({marks})",
-                [source, *chunk],
+                [source, *padded],
             )
             known.update(row[0] for row in rows)
         return known

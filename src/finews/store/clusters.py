@@ -60,7 +60,7 @@ from finews.process.cluster import (
     to_bytes,
     unpacked,
 )
-from finews.store.columns import ITEM_COLUMNS, item_columns
+from finews.store.columns import ITEM_COLUMNS, in_list, item_columns
 
 if TYPE_CHECKING:
     from finews.store.base import Store
@@ -105,7 +105,13 @@ def _fingerprint_select(table: str, id_column: str) -> str:
 
 
 def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" for _ in values)
+    """The placeholders of an ``IN`` list of ``values``, to be passed as ``_padded(values)``
+    (see :func:`~finews.store.columns.in_list`)."""
+    return in_list(values)[0]
+
+
+def _padded(values: Sequence[Any]) -> list[Any]:
+    return in_list(values)[1]
 
 
 def _relevant(fp: Fingerprint) -> tuple[Any, ...]:
@@ -496,7 +502,7 @@ class ClusterMixin:
         select = _fingerprint_select("items", "id")
         for start in range(0, len(missing), _CHUNK):
             chunk = missing[start : start + _CHUNK]
-            self._exec(cur, f"{select} WHERE id IN ({_marks(chunk)})", chunk)
+            self._exec(cur, f"{select} WHERE id IN ({_marks(chunk)})", _padded(chunk))
             for row in cur.fetchall():
                 fp = _fingerprint_row(row)
                 found[fp.item_id] = fp
@@ -527,13 +533,15 @@ class ClusterMixin:
         stored: dict[int, tuple[int, int]] = {}
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            self._exec(cur, f"SELECT id, revision FROM items WHERE id IN ({_marks(chunk)})", chunk)
+            self._exec(
+                cur, f"SELECT id, revision FROM items WHERE id IN ({_marks(chunk)})", _padded(chunk)
+            )
             revisions.update({int(r[0]): int(r[1]) for r in cur.fetchall()})
             self._exec(
                 cur,
                 "SELECT item_id, cluster_id, revision FROM item_clusters "
                 f"WHERE item_id IN ({_marks(chunk)})",
-                chunk,
+                _padded(chunk),
             )
             stored.update({int(r[0]): (int(r[1]), int(r[2])) for r in cur.fetchall()})
         latest = dict(written)
@@ -574,7 +582,9 @@ class ClusterMixin:
         connected parts, each led by its earliest item."""
         if not leaving:
             return
-        self._exec(cur, f"DELETE FROM item_clusters WHERE item_id IN ({_marks(leaving)})", leaving)
+        self._exec(
+            cur, f"DELETE FROM item_clusters WHERE item_id IN ({_marks(leaving)})", _padded(leaving)
+        )
         gone = set(leaving)
         for cluster_id in sorted({stored[item_id][0] for item_id in leaving}):
             self._exec(
@@ -689,7 +699,7 @@ class ClusterMixin:
                     cur,
                     "UPDATE item_clusters SET cluster_id = ? "
                     f"WHERE cluster_id IN ({_marks(merged)})",
-                    [target, *merged],
+                    [target, *_padded(merged)],
                 )
                 for story in merged:
                     joined[story] = target
@@ -755,7 +765,7 @@ class ClusterMixin:
                 cur,
                 "SELECT item_id, moment, print FROM story_prints "
                 f"WHERE item_id IN ({_marks(chunk)})",
-                chunk,
+                _padded(chunk),
             )
             rows = cur.fetchall()
             if not rows:
@@ -776,7 +786,9 @@ class ClusterMixin:
                 keys,
             )
             found = [int(row[0]) for row in rows]
-            self._exec(cur, f"DELETE FROM story_prints WHERE item_id IN ({_marks(found)})", found)
+            self._exec(
+                cur, f"DELETE FROM story_prints WHERE item_id IN ({_marks(found)})", _padded(found)
+            )
 
     def _stored_keys(
         self, cur: Any, fp: Fingerprint, on_disk: Mapping[int, int]
@@ -789,7 +801,7 @@ class ClusterMixin:
             cur,
             f"SELECT key, moment, item_id FROM story_keys WHERE key IN ({_marks(keys)}) "
             "AND moment >= ? AND moment <= ?",
-            [*keys, moment - _WINDOW_US, moment + _WINDOW_US],
+            [*_padded(keys), moment - _WINDOW_US, moment + _WINDOW_US],
         )
         found: dict[int, list[int]] = {}
         for key, when, item_id in cur.fetchall():
@@ -815,7 +827,7 @@ class ClusterMixin:
                 cur,
                 "SELECT item_id, revision, moment, print FROM story_prints "
                 f"WHERE item_id IN ({_marks(missing)})",
-                missing,
+                _padded(missing),
             )
             unread = set(missing)
             for item_id, revision, moment, data in cur.fetchall():
@@ -844,7 +856,7 @@ class ClusterMixin:
             rows = self._query(
                 "SELECT item_id FROM item_clusters "
                 f"WHERE item_id IN ({_marks(chunk)}) AND cluster_id <> item_id",
-                chunk,
+                _padded(chunk),
             )
             found.update(int(r[0]) for r in rows)
         return found
@@ -858,7 +870,7 @@ class ClusterMixin:
                 "JOIN item_clusters m ON m.cluster_id = c.cluster_id "
                 f"WHERE c.item_id IN ({_marks(chunk)}) GROUP BY c.item_id, c.cluster_id "
                 "HAVING COUNT(*) > 1",
-                chunk,
+                _padded(chunk),
             )
             found.update({int(r[0]): (int(r[1]), int(r[2])) for r in rows})
         return found
@@ -959,7 +971,9 @@ def sync_clusters(store: Store, *, batch: int = 500) -> int:
     stale = backend._stale_cluster_ids()
     for start in range(0, len(stale), batch):
         ids = [item_id for item_id, _ in stale[start : start + batch]]
-        rows = backend._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({_marks(ids)})", ids)
+        rows = backend._query(
+            f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({_marks(ids)})", _padded(ids)
+        )
         written = [(int(row[0]), SqlStore._row_to_item(row)) for row in rows]
         with backend._tx() as cur:
             backend._lock_derived(cur)

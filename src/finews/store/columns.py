@@ -1,4 +1,5 @@
-"""The columns of an item row, in the order :meth:`SqlStore._row_to_item` reads them.
+"""The columns of an item row, in the order :meth:`SqlStore._row_to_item` reads them, and
+the placeholders of an ``IN (…)`` list.
 
 A module of its own because ``base`` mixes in ``search`` and ``clusters``, which select the
 same rows and so cannot import them from ``base``.
@@ -6,7 +7,26 @@ same rows and so cannot import them from ``base``.
 
 from __future__ import annotations
 
-__all__ = ["ITEM_COLUMNS", "ITEM_FIELDS", "ROW_COLUMNS", "item_columns"]
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["ITEM_COLUMNS", "ITEM_FIELDS", "ROW_COLUMNS", "in_list", "item_columns"]
+
+
+def in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``?, ?, …`` for an ``IN (…)`` of ``values``, and the values to pass: padded to the
+    next power of two by repeating the last (which changes no ``IN``), so that a connection
+    prepares a statement in at most a dozen forms whatever the lengths. Each length would
+    otherwise be a statement of its own, and the driver keeps the last 128 per connection:
+    for lists of a few hundred ids, up to 64 KB each, 8 MB a connection filling slowly over
+    a daemon's days as new lengths turn up (``sqlite3_memory_used``, BENCHMARKS.md "Soak")."""
+    count = len(values)
+    if count == 0:
+        raise ValueError("an IN list needs at least one value")
+    size = 1 << (count - 1).bit_length()
+    padded = [*values, *([values[-1]] * (size - count))]
+    return ", ".join("?" * size), padded
+
 
 #: every column of ``items`` an :class:`~finews.models.Item` is made from, in row order
 ITEM_FIELDS = (

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from finews.errors import StoreError
-from finews.store.columns import ITEM_FIELDS, item_columns
+from finews.store.columns import ITEM_FIELDS, in_list, item_columns
 
 if TYPE_CHECKING:
     from finews.store.base import SqlStore, Store
@@ -84,13 +84,13 @@ def derive_pending(store: Store, *, limit: int = DEFAULT_BATCH) -> int:
         changes = cur.fetchall()
         if not changes:
             return 0
-        ids = sorted({int(item_id) for _, item_id in changes})
+        marks, ids = in_list(sorted({int(item_id) for _, item_id in changes}))
         backend._exec(
             cur,
             f"SELECT {_COLUMNS} FROM items i "
             "LEFT JOIN search_docs d ON d.item_id = i.id "
             "LEFT JOIN item_clusters c ON c.item_id = i.id "
-            f"WHERE i.id IN ({', '.join('?' for _ in ids)})",
+            f"WHERE i.id IN ({marks})",
             ids,
         )
         unindexed, unclustered = [], []

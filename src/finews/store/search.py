@@ -62,7 +62,7 @@ from finews.process.index import (
     plain_text,
     snippet,
 )
-from finews.store.columns import ITEM_COLUMNS
+from finews.store.columns import ITEM_COLUMNS, in_list
 
 if TYPE_CHECKING:
     from finews.store.base import Store
@@ -322,10 +322,8 @@ class SearchMixin:
         return [int(r[0]) for r in rows]
 
     def _index_ids(self, ids: Sequence[int]) -> None:
-        rows = self._query(
-            f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({', '.join('?' for _ in ids)})",
-            list(ids),
-        )
+        marks, params = in_list(ids)
+        rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", params)
         items = [_row_item(row) for row in rows]
         with self._tx() as cur:
             self._lock_derived(cur)
@@ -388,7 +386,8 @@ class SearchMixin:
         ids = [item_id for _, item_id in window]
         params: list[Any]
         if self._fts5:
-            wanted, params = f"id IN ({', '.join('?' for _ in ids)})", ids
+            marks, params = in_list(ids)
+            wanted = f"id IN ({marks})"
         else:
             # one array parameter: a thousand separate ones cost PostgreSQL up to twice as long
             wanted, params = "id = ANY(?)", [ids]
@@ -520,29 +519,29 @@ class SearchMixin:
         if not docs:
             return set()
         body, column, params = self._match(parsed, query)
-        marks = ", ".join("?" for _ in docs)
-        rows = self._query(f"SELECT {column} {body} AND {column} IN ({marks})", [*params, *docs])
+        marks, padded = in_list(docs)
+        rows = self._query(f"SELECT {column} {body} AND {column} IN ({marks})", [*params, *padded])
         return {int(r[0]) for r in rows}
 
     def _items_by_id(self, ids: Sequence[int]) -> dict[int, Item]:
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
-        rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids)
+        marks, params = in_list(ids)
+        rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", params)
         return {int(row[0]): _row_item(row) for row in rows}
 
     def _earlier_copies(self, ids: Sequence[int]) -> dict[int, list[int]]:
         """For each item id, the document ids of the earlier reports of its story."""
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
+        marks, params = in_list(ids)
         rows = self._query(
             "SELECT h.item_id, dm.doc FROM item_clusters h "
             "JOIN item_clusters m ON m.cluster_id = h.cluster_id AND m.item_id <> h.item_id "
             "JOIN search_docs dh ON dh.item_id = h.item_id "
             "JOIN search_docs dm ON dm.item_id = m.item_id "
             f"WHERE h.item_id IN ({marks}) AND dm.doc < dh.doc",
-            ids,
+            params,
         )
         found: dict[int, list[int]] = {}
         for item_id, doc in rows:
@@ -552,12 +551,12 @@ class SearchMixin:
     def _copy_counts(self, ids: Sequence[int]) -> dict[int, int]:
         if not ids:
             return {}
-        marks = ", ".join("?" for _ in ids)
+        marks, params = in_list(ids)
         rows = self._query(
             "SELECT h.item_id, COUNT(*) - 1 FROM item_clusters h "
             "JOIN item_clusters m ON m.cluster_id = h.cluster_id "
             f"WHERE h.item_id IN ({marks}) GROUP BY h.item_id",
-            ids,
+            params,
         )
         return {int(r[0]): int(r[1]) for r in rows}
 
