@@ -157,6 +157,11 @@ def fts5_floor(folder: Path, pages: list[bytes]) -> tuple[int, float]:
     """CPU seconds SQLite's FTS5 alone takes to index the items' search columns (built
     beforehand, untimed), in the same transactions of one page each, in a table like
     finews's (contentless, ``unicode61``, WAL, ``synchronous=NORMAL``)."""
+    return fts5_insert(folder / "floor.db", search_columns(pages))
+
+
+def search_columns(pages: list[bytes]) -> list[list[tuple[str, str, str]]]:
+    """Each page's items parsed, normalised and tokenised: their FTS5 columns."""
     spec = spec_for()
     adapter = get_adapter(spec.adapter)
     request = adapter.first_page(spec)
@@ -174,12 +179,20 @@ def fts5_floor(folder: Path, pages: list[bytes]) -> tuple[int, float]:
                 if isinstance(i, Item)
             ]
         )
-    conn = sqlite3.connect(folder / "floor.db", isolation_level=None)
+    return batches
+
+
+def fts5_insert(
+    path: Path, batches: list[list[tuple[str, str, str]]], detail: str = "full"
+) -> tuple[int, float]:
+    """(items, CPU seconds) of inserting the columns into a new FTS5 table at ``path``,
+    a transaction per page."""
+    conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute(
         "CREATE VIRTUAL TABLE f USING fts5(title, body, chars, content = '', "
-        "tokenize = 'unicode61 remove_diacritics 0')"
+        f"detail = {detail}, tokenize = 'unicode61 remove_diacritics 0')"
     )
     rowid = 0
     cpu = time.process_time()
