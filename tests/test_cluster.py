@@ -469,6 +469,9 @@ def test_incremental_equals_batch_when_the_window_moves_to_disk(
 
     monkeypatch.setattr(_Window, "LIMIT", limit)
     items = _newsroom_order(limit)
+    # an item with no text at all (no candidate keys) among them
+    at = len(items) // 2
+    items.insert(at, items[at].replace(upstream_id="empty/0", title="", digest="", content=""))
     rng = random.Random(limit)
     start = 0
     while start < len(items):

@@ -797,6 +797,8 @@ class ClusterMixin:
         that share it."""
         moment = (fp.published - _EPOCH) // _MICROSECOND
         keys = list(fp.keys)
+        if not keys:  # (an item with no text to compare)
+            return {}
         self._exec(
             cur,
             f"SELECT key, moment, item_id FROM story_keys WHERE key IN ({_marks(keys)}) "
