@@ -736,6 +736,15 @@ def test_both_engines_give_the_same_results(sqlite_url: str, pg_url: str) -> Non
         assert lite.integrity_problems() == pg.integrity_problems() == []
 
 
+def test_an_empty_in_list_matches_nothing(store: Store) -> None:
+    from finews.store.columns import in_list
+
+    store.upsert_items(make_items(3))
+    marks, params = in_list([])
+    assert store._query(f"SELECT id FROM items WHERE id IN ({marks})", params) == []  # type: ignore[attr-defined]
+    assert store.known_ids("eastmoney_fast", []) == set()
+
+
 @given(st.lists(st.integers(), min_size=1, max_size=600))
 def test_in_lists_take_a_few_forms_and_match_the_same(values: list[int]) -> None:
     from finews.store.columns import in_list
