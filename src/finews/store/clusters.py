@@ -389,40 +389,70 @@ class _Window:
             self.buckets.clear()
             self._free.clear()
 
+    @staticmethod
+    def _near(
+        members: Sequence[int], mine: int, valid: Mapping[int, int], me: int
+    ) -> tuple[list[int], list[int]]:
+        """Of sorted entries, up to :data:`BUCKET_CAP` of those that count before ``mine``
+        and from it on, within the window, nearest first."""
+        now = mine >> 64
+        at = bisect_left(members, mine)
+        before: list[int] = []
+        for index in range(at - 1, -1, -1):
+            when = members[index]
+            if now - (when >> 64) > _WINDOW_US or len(before) == BUCKET_CAP:
+                break
+            if (other := _entry_id(when)) in valid and other != me:
+                before.append(when)
+        after: list[int] = []
+        for index in range(at, len(members)):
+            when = members[index]
+            if (when >> 64) - now > _WINDOW_US or len(after) == BUCKET_CAP:
+                break
+            if (other := _entry_id(when)) in valid and other != me:
+                after.append(when)
+        return before, after
+
     def candidates(
         self,
         fp: Fingerprint,
         valid: Mapping[int, int],
-        stored: Mapping[int, list[int]] | None = None,
+        stored: Mapping[int, tuple[list[int], list[int]]] | None = None,
     ) -> list[int]:
         """The stored items (those in ``valid``) to compare ``fp`` with: the earlier ones
         exactly as :func:`~finews.process.cluster.candidate_pairs` picks them, and the
         later ones that would count ``fp`` among the latest :data:`BUCKET_CAP` of a
-        shared key. ``stored`` adds, per key, the entries of items held in the database
-        instead of here."""
+        shared key. ``stored`` adds, per key, the nearest entries of items held in the
+        database instead of here (:meth:`ClusterMixin._stored_keys`): earlier ones
+        nearest first, later ones nearest first, each at least :data:`BUCKET_CAP` of
+        those that count (or all there are)."""
         mine = _entry(fp)
         now = mine >> 64
         earlier: dict[int, int] = {}
         later: dict[int, int] = {}
-        found: list[Any] = self.keys.lookup(fp.keys)
+        found = self.keys.lookup(fp.keys)
         if stored:
-            # a key some items share here and others on disk: one sorted bucket of both
             for index, key in enumerate(fp.keys):
                 more = stored.get(key)
-                if more:
-                    value = found[index]
-                    held = (
-                        (self.fps[value][2],)
-                        if value > 0
-                        else self.buckets[-1 - value]
-                        if value
-                        else ()
-                    )
-                    found[index] = tuple(sorted({*held, *more}))
+                if more is None:
+                    continue
+                # this key's nearest from here and from disk: the nearest of both
+                value = found[index]
+                found[index] = 0
+                held = (
+                    (self.fps[value][2],)
+                    if value > 0
+                    else self.buckets[-1 - value]
+                    if value
+                    else ()
+                )
+                before, after = self._near(held, mine, valid, fp.item_id)
+                for when in heapq.nlargest(BUCKET_CAP, [*before, *more[0]]):
+                    earlier[_entry_id(when)] = when
+                for when in heapq.nsmallest(BUCKET_CAP, [*after, *more[1]]):
+                    later[_entry_id(when)] = when
         for value in found:
-            if value.__class__ is tuple:
-                members = value
-            elif value > 0:
+            if value > 0:
                 if value != fp.item_id and value in valid:
                     when = self.fps[value][2]
                     if when < mine:
@@ -431,10 +461,9 @@ class _Window:
                     elif (when >> 64) - now <= _WINDOW_US:
                         later[value] = when
                 continue
-            elif not value:
+            if not value:
                 continue
-            else:
-                members = self.buckets[-1 - value]
+            members = self.buckets[-1 - value]
             at = bisect_left(members, mine)
             taken = 0
             for index in range(at - 1, -1, -1):
@@ -792,24 +821,63 @@ class ClusterMixin:
 
     def _stored_keys(
         self, cur: Any, fp: Fingerprint, on_disk: Mapping[int, int]
-    ) -> dict[int, list[int]]:
-        """Key → entries of the items on disk (``on_disk``) within the window of ``fp``
-        that share it."""
-        moment = (fp.published - _EPOCH) // _MICROSECOND
-        keys = list(fp.keys)
+    ) -> dict[int, tuple[list[int], list[int]]]:
+        """Key → the entries of items on disk (``on_disk``) sharing it, within the window
+        of ``fp``: those before it and those from it on, nearest first, each at least
+        :data:`BUCKET_CAP` of the items that count (or all there are): what
+        :meth:`_Window.candidates` can reach, however many items share the key."""
+        keys = sorted(set(fp.keys))
         if not keys:  # (an item with no text to compare)
             return {}
-        self._exec(
-            cur,
-            f"SELECT key, moment, item_id FROM story_keys WHERE key IN ({_marks(keys)}) "
-            "AND moment >= ? AND moment <= ?",
-            [*_padded(keys), moment - _WINDOW_US, moment + _WINDOW_US],
-        )
-        found: dict[int, list[int]] = {}
-        for key, when, item_id in cur.fetchall():
-            if item_id in on_disk:
-                found.setdefault(key, []).append((when << 64) + item_id + _ID_OFFSET)
-        return found
+        mine = _entry(fp)
+        found: dict[int, tuple[list[int], list[int]]] = {key: ([], []) for key in keys}
+        wanted = [(key, side) for key in keys for side in (0, 1)]
+        limit = BUCKET_CAP + 8
+        while wanted:
+            rows = self._nearest_keys(cur, fp, wanted, limit)
+            got: dict[tuple[int, int], int] = {}
+            for key, side, when, item_id in rows:
+                got[(key, side)] = got.get((key, side), 0) + 1
+                if item_id in on_disk and item_id != fp.item_id:
+                    entry = (when << 64) + item_id + _ID_OFFSET
+                    if (entry < mine) == (side == 0):
+                        found[key][side].append(entry)
+            # a side whose rows ran out before enough items counted (some on disk at an
+            # older revision): ask again for more, nearest first as before
+            again = [
+                (key, side)
+                for key, side in wanted
+                if got.get((key, side), 0) == limit and len(found[key][side]) < BUCKET_CAP
+            ]
+            for key, side in again:
+                found[key][side].clear()
+            wanted, limit = again, limit * 4
+        return {key: lists for key, lists in found.items() if lists[0] or lists[1]}
+
+    def _nearest_keys(
+        self, cur: Any, fp: Fingerprint, wanted: Sequence[tuple[int, int]], limit: int
+    ) -> list[Any]:
+        """(key, side, moment, item_id) of up to ``limit`` rows of ``story_keys`` per
+        (key, side) nearest ``fp`` within its window: side 0 before it, 1 from it on."""
+        moment = (fp.published - _EPOCH) // _MICROSECOND
+        parts = []
+        params: list[Any] = []
+        for number, (key, side) in enumerate(wanted):
+            if side == 0:
+                where = "moment >= ? AND (moment < ? OR (moment = ? AND item_id < ?))"
+                order = "moment DESC, item_id DESC"
+                bound = moment - _WINDOW_US
+            else:
+                where = "moment <= ? AND (moment > ? OR (moment = ? AND item_id >= ?))"
+                order = "moment, item_id"
+                bound = moment + _WINDOW_US
+            parts.append(
+                f"SELECT * FROM (SELECT key, {side} AS side, moment, item_id FROM story_keys "
+                f"WHERE key = ? AND {where} ORDER BY {order} LIMIT {int(limit)}) AS n{number}"
+            )
+            params += [key, bound, moment, moment, fp.item_id]
+        self._exec(cur, " UNION ALL ".join(parts), params)
+        return list(cur.fetchall())
 
     def _stored_fps(
         self, cur: Any, ids: Sequence[int], on_disk: Mapping[int, int]
