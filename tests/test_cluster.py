@@ -500,6 +500,53 @@ def test_incremental_equals_batch_when_the_window_moves_to_disk(
     )
 
 
+def test_nearest_rows_on_disk_hold_with_buckets_of_two(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With buckets of 2 and no rows read beyond them, any slip in taking each key's
+    nearest rows from disk and memory shows against the batch result."""
+    import finews.process.cluster as rule
+    import finews.store.clusters as clusters
+
+    monkeypatch.setattr(clusters._Window, "LIMIT", 4)
+    monkeypatch.setattr(rule, "BUCKET_CAP", 2)
+    monkeypatch.setattr(clusters, "BUCKET_CAP", 2)
+    monkeypatch.setattr(clusters, "_SLACK", 0)
+    items = sorted(labelled_items(), key=lambda item: item.published_at)
+    for start in range(0, len(items), 3):
+        store.upsert_items(items[start : start + 3])
+        if start % 12 == 9:  # full texts arriving: same stories, new revisions
+            stored = sorted(store.items(), key=lambda item: item.published_at)[-8:-4]
+            store.upsert_items([i.replace(content=f"<p>{i.digest}（全文）</p>") for i in stored])
+    assert stored_clusters(store) == batch_of(store)
+    assert _window_on_disk(store)
+
+
+def test_rows_on_disk_at_an_old_revision_are_read_past(store: Store) -> None:
+    """A key's nearest rows on disk may belong to items edited since (they count for
+    nothing): the store then reads further until enough count."""
+    from finews.store.clusters import _SLACK, BUCKET_CAP, _entry_id
+
+    at = datetime(2024, 9, 2, 8, tzinfo=UTC)
+    fp = fingerprint(10_000, "央行开展逆回购操作", "央行今日开展逆回购操作。", "", at)
+    key = fp.keys[0]
+    moment = int((at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6)
+    # before it: BUCKET_CAP + _SLACK + 5 rows of edited items nearest, then 3 that count
+    stale = range(1, BUCKET_CAP + _SLACK + 6)
+    counting = range(100, 103)
+    rows = [(key, moment - n * 1_000_000, n) for n in stale]
+    rows += [(key, moment - 3_600_000_000 - n, n) for n in counting]
+    with store._tx() as cur:  # type: ignore[attr-defined]
+        cur.executemany(
+            store._sql("INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?)"),  # type: ignore[attr-defined]
+            rows,
+        )
+        found = store._stored_keys(cur, fp, dict.fromkeys(counting, 1))  # type: ignore[attr-defined]
+    before, after = found[key]
+    assert [_entry_id(e) for e in before] == list(counting)
+    assert after == []
+
+
 def compact_equal(a: Fingerprint, b: Fingerprint) -> bool:
     from finews.store.clusters import _relevant
 

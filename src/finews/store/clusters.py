@@ -77,6 +77,9 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 2_000
+#: rows read beyond BUCKET_CAP per key and side of the window on disk, for rows at an old
+#: revision (which count for nothing): more are read only when those run out
+_SLACK = 8
 _CHUNK = 500
 
 
@@ -832,7 +835,7 @@ class ClusterMixin:
         mine = _entry(fp)
         found: dict[int, tuple[list[int], list[int]]] = {key: ([], []) for key in keys}
         wanted = [(key, side) for key in keys for side in (0, 1)]
-        limit = BUCKET_CAP + 8
+        limit = BUCKET_CAP + _SLACK
         while wanted:
             rows = self._nearest_keys(cur, fp, wanted, limit)
             got: dict[tuple[int, int], int] = {}
