@@ -654,9 +654,9 @@ def to_bytes(fp: Fingerprint) -> bytes:
     body = []
     for values in arrays:
         if not isinstance(values, array):  # () for no quantities, a frozenset for no subject
-            values = array("d" if not values else _U32)
+            values = array("d")
         header += (values.typecode.encode(), len(values))
-        if _LITTLE_ENDIAN or values.itemsize == 1:
+        if _LITTLE_ENDIAN:
             body.append(values.tobytes())
         else:
             swapped = array(values.typecode, values)

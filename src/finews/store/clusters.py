@@ -107,16 +107,6 @@ def _fingerprint_select(table: str, id_column: str) -> str:
     )
 
 
-def _marks(values: Sequence[Any]) -> str:
-    """The placeholders of an ``IN`` list of ``values``, to be passed as ``_padded(values)``
-    (see :func:`~finews.store.columns.in_list`)."""
-    return in_list(values)[0]
-
-
-def _padded(values: Sequence[Any]) -> list[Any]:
-    return in_list(values)[1]
-
-
 def _relevant(fp: Fingerprint) -> tuple[Any, ...]:
     """What decides matches (the id aside), the same for a packed fingerprint."""
     fp = unpacked(fp)
@@ -533,8 +523,8 @@ class ClusterMixin:
                 found[item_id] = fp
         select = _fingerprint_select("items", "id")
         for start in range(0, len(missing), _CHUNK):
-            chunk = missing[start : start + _CHUNK]
-            self._exec(cur, f"{select} WHERE id IN ({_marks(chunk)})", _padded(chunk))
+            marks, chunk = in_list(missing[start : start + _CHUNK])
+            self._exec(cur, f"{select} WHERE id IN ({marks})", chunk)
             for row in cur.fetchall():
                 fp = _fingerprint_row(row)
                 found[fp.item_id] = fp
@@ -564,16 +554,14 @@ class ClusterMixin:
         revisions: dict[int, int] = {}
         stored: dict[int, tuple[int, int]] = {}
         for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            self._exec(
-                cur, f"SELECT id, revision FROM items WHERE id IN ({_marks(chunk)})", _padded(chunk)
-            )
+            marks, chunk = in_list(ids[start : start + _CHUNK])
+            self._exec(cur, f"SELECT id, revision FROM items WHERE id IN ({marks})", chunk)
             revisions.update({int(r[0]): int(r[1]) for r in cur.fetchall()})
             self._exec(
                 cur,
                 "SELECT item_id, cluster_id, revision FROM item_clusters "
-                f"WHERE item_id IN ({_marks(chunk)})",
-                _padded(chunk),
+                f"WHERE item_id IN ({marks})",
+                chunk,
             )
             stored.update({int(r[0]): (int(r[1]), int(r[2])) for r in cur.fetchall()})
         latest = dict(written)
@@ -614,9 +602,8 @@ class ClusterMixin:
         connected parts, each led by its earliest item."""
         if not leaving:
             return
-        self._exec(
-            cur, f"DELETE FROM item_clusters WHERE item_id IN ({_marks(leaving)})", _padded(leaving)
-        )
+        marks, params = in_list(leaving)
+        self._exec(cur, f"DELETE FROM item_clusters WHERE item_id IN ({marks})", params)
         gone = set(leaving)
         for cluster_id in sorted({stored[item_id][0] for item_id in leaving}):
             self._exec(
@@ -727,11 +714,11 @@ class ClusterMixin:
             target = min([fp.item_id, *matched], key=leader)
             merged = sorted(matched - {target})
             if merged:
+                marks, params = in_list(merged)
                 self._exec(
                     cur,
-                    "UPDATE item_clusters SET cluster_id = ? "
-                    f"WHERE cluster_id IN ({_marks(merged)})",
-                    [target, *_padded(merged)],
+                    f"UPDATE item_clusters SET cluster_id = ? WHERE cluster_id IN ({marks})",
+                    [target, *params],
                 )
                 for story in merged:
                     joined[story] = target
@@ -792,12 +779,11 @@ class ClusterMixin:
     def _forget_prints(self, cur: Any, ids: Sequence[int]) -> None:
         """Delete what the database holds of these items' fingerprints (if anything)."""
         for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start : start + _CHUNK])
+            marks, chunk = in_list(ids[start : start + _CHUNK])
             self._exec(
                 cur,
-                "SELECT item_id, moment, print FROM story_prints "
-                f"WHERE item_id IN ({_marks(chunk)})",
-                _padded(chunk),
+                f"SELECT item_id, moment, print FROM story_prints WHERE item_id IN ({marks})",
+                chunk,
             )
             rows = cur.fetchall()
             if not rows:
@@ -817,10 +803,8 @@ class ClusterMixin:
                 self._sql("DELETE FROM story_keys WHERE key = ? AND moment = ? AND item_id = ?"),
                 keys,
             )
-            found = [int(row[0]) for row in rows]
-            self._exec(
-                cur, f"DELETE FROM story_prints WHERE item_id IN ({_marks(found)})", _padded(found)
-            )
+            marks, found = in_list([int(row[0]) for row in rows])
+            self._exec(cur, f"DELETE FROM story_prints WHERE item_id IN ({marks})", found)
 
     def _stored_keys(
         self, cur: Any, fp: Fingerprint, on_disk: Mapping[int, int]
@@ -832,7 +816,6 @@ class ClusterMixin:
         keys = sorted(set(fp.keys))
         if not keys:  # (an item with no text to compare)
             return {}
-        mine = _entry(fp)
         found: dict[int, tuple[list[int], list[int]]] = {key: ([], []) for key in keys}
         wanted = [(key, side) for key in keys for side in (0, 1)]
         limit = BUCKET_CAP + _SLACK
@@ -842,9 +825,7 @@ class ClusterMixin:
             for key, side, when, item_id in rows:
                 got[(key, side)] = got.get((key, side), 0) + 1
                 if item_id in on_disk and item_id != fp.item_id:
-                    entry = (when << 64) + item_id + _ID_OFFSET
-                    if (entry < mine) == (side == 0):
-                        found[key][side].append(entry)
+                    found[key][side].append((when << 64) + item_id + _ID_OFFSET)
             # a side whose rows ran out before enough items counted (some on disk at an
             # older revision): ask again for more, nearest first as before
             again = [
@@ -896,11 +877,12 @@ class ClusterMixin:
             else:
                 found[item_id] = fp
         if missing:
+            marks, params = in_list(missing)
             self._exec(
                 cur,
                 "SELECT item_id, revision, moment, print FROM story_prints "
-                f"WHERE item_id IN ({_marks(missing)})",
-                _padded(missing),
+                f"WHERE item_id IN ({marks})",
+                params,
             )
             unread = set(missing)
             for item_id, revision, moment, data in cur.fetchall():
@@ -925,11 +907,11 @@ class ClusterMixin:
     def _copies(self, ids: Sequence[int]) -> set[int]:
         found: set[int] = set()
         for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start : start + _CHUNK])
+            marks, chunk = in_list(ids[start : start + _CHUNK])
             rows = self._query(
-                "SELECT item_id FROM item_clusters "
-                f"WHERE item_id IN ({_marks(chunk)}) AND cluster_id <> item_id",
-                _padded(chunk),
+                f"SELECT item_id FROM item_clusters WHERE item_id IN ({marks}) "
+                "AND cluster_id <> item_id",
+                chunk,
             )
             found.update(int(r[0]) for r in rows)
         return found
@@ -937,13 +919,13 @@ class ClusterMixin:
     def _shared(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         found: dict[int, tuple[int, int]] = {}
         for start in range(0, len(ids), _CHUNK):
-            chunk = list(ids[start : start + _CHUNK])
+            marks, chunk = in_list(ids[start : start + _CHUNK])
             rows = self._query(
                 "SELECT c.item_id, c.cluster_id, COUNT(*) FROM item_clusters c "
                 "JOIN item_clusters m ON m.cluster_id = c.cluster_id "
-                f"WHERE c.item_id IN ({_marks(chunk)}) GROUP BY c.item_id, c.cluster_id "
+                f"WHERE c.item_id IN ({marks}) GROUP BY c.item_id, c.cluster_id "
                 "HAVING COUNT(*) > 1",
-                _padded(chunk),
+                chunk,
             )
             found.update({int(r[0]): (int(r[1]), int(r[2])) for r in rows})
         return found
@@ -1043,10 +1025,8 @@ def sync_clusters(store: Store, *, batch: int = 500) -> int:
     backend = _backend(store)
     stale = backend._stale_cluster_ids()
     for start in range(0, len(stale), batch):
-        ids = [item_id for item_id, _ in stale[start : start + batch]]
-        rows = backend._query(
-            f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({_marks(ids)})", _padded(ids)
-        )
+        marks, ids = in_list([item_id for item_id, _ in stale[start : start + batch]])
+        rows = backend._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids)
         written = [(int(row[0]), SqlStore._row_to_item(row)) for row in rows]
         with backend._tx() as cur:
             backend._lock_derived(cur)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from finews.errors import StoreError
 from finews.models import SourceSpec, SourceState
 from finews.store.base import SqlStore, Store, from_db_time, to_db_time
+from finews.store.columns import in_list
 
 __all__ = [
     "FulltextJob",
@@ -114,12 +115,12 @@ def due_fulltext(
         return []
     sql = _sql(store)
     skip = set(exclude)
-    marks = ", ".join("?" for _ in sources)
+    marks, names = in_list(sources)
     rows = sql._query(
         "SELECT source, upstream_id, attempts, last_error FROM fulltext_queue "
         f"WHERE state = ? AND next_attempt <= ? AND source IN ({marks}) "
         f"ORDER BY next_attempt, queued_at LIMIT {int(limit + len(skip))}",
-        [PENDING, to_db_time(_now(now)), *sources],
+        [PENDING, to_db_time(_now(now)), *names],
     )
     jobs = [
         FulltextJob(source=r[0], upstream_id=r[1], attempts=int(r[2]), last_error=r[3])
@@ -133,10 +134,10 @@ def next_fulltext_at(store: Store, sources: Sequence[str]) -> datetime | None:
     """When the earliest pending job of these sources falls due (``None``: nothing queued)."""
     if not sources:
         return None
-    marks = ", ".join("?" for _ in sources)
+    marks, names = in_list(sources)
     rows = _sql(store)._query(
         f"SELECT MIN(next_attempt) FROM fulltext_queue WHERE state = ? AND source IN ({marks})",
-        [PENDING, *sources],
+        [PENDING, *names],
     )
     return from_db_time(rows[0][0]) if rows else None
 

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 
 from finews.errors import StoreError
 from finews.store.base import SqlStore, Store, to_db_time
+from finews.store.columns import in_list
 from finews.store.health import PENDING, FulltextJob
 
 __all__ = [
@@ -76,10 +77,6 @@ def _skip_locked(sql: SqlStore) -> str:
     and skips what others are taking; SQLite has no row locks (its write lock, taken at
     BEGIN IMMEDIATE, already keeps any other taker out until this one commits)."""
     return sql.row_lock_clause + " SKIP LOCKED" if sql.row_lock_clause else ""
-
-
-def _marks(values: Collection[object]) -> str:
-    return ", ".join("?" for _ in values)
 
 
 # --- leases ------------------------------------------------------------------------------
@@ -136,14 +133,15 @@ def acquire_leases(
         return []
     sql = _sql(store)
     cutoff = now if free_since is None else min(now, free_since)
+    marks, names = in_list(sorted(sources))
     statement = (
-        f"SELECT source FROM source_leases WHERE source IN ({_marks(sources)}) "
+        f"SELECT source FROM source_leases WHERE source IN ({marks}) "
         "AND worker <> ? AND expires_at <= ? ORDER BY expires_at, source"
     )
     if limit is not None:
         statement += f" LIMIT {int(limit)}"
     with sql._tx() as cur:
-        sql._exec(cur, statement + _skip_locked(sql), [*sorted(sources), worker, _stamp(cutoff)])
+        sql._exec(cur, statement + _skip_locked(sql), [*names, worker, _stamp(cutoff)])
         taken = [str(row[0]) for row in cur.fetchall()]
         if taken:
             cur.executemany(
@@ -171,12 +169,13 @@ def release_leases(store: Store, worker: str, sources: Collection[str], *, now: 
     if not sources:
         return
     sql = _sql(store)
+    marks, names = in_list(sorted(sources))
     with sql._tx() as cur:
         sql._exec(
             cur,
             "UPDATE source_leases SET worker = ?, expires_at = ? "
-            f"WHERE worker = ? AND source IN ({_marks(sources)})",
-            [FREE, _stamp(now), worker, *sorted(sources)],
+            f"WHERE worker = ? AND source IN ({marks})",
+            [FREE, _stamp(now), worker, *names],
         )
 
 
@@ -187,10 +186,11 @@ def next_foreign_expiry(
     renewed first (``None``: no such lease)."""
     if not sources:
         return None
+    marks, names = in_list(sorted(sources))
     rows = _sql(store)._query(
         "SELECT MIN(expires_at) FROM source_leases WHERE worker <> ? AND worker <> ? "
-        f"AND expires_at > ? AND source IN ({_marks(sources)})",
-        [worker, FREE, _stamp(now), *sorted(sources)],
+        f"AND expires_at > ? AND source IN ({marks})",
+        [worker, FREE, _stamp(now), *names],
     )
     return _unstamp(rows[0][0]) if rows and rows[0][0] is not None else None
 
@@ -315,15 +315,16 @@ def claim_fulltext(
     if not sources or limit < 1:
         return []
     sql = _sql(store)
+    marks, names = in_list(sorted(sources))
     with sql._tx() as cur:
         sql._exec(
             cur,
             "SELECT source, upstream_id, attempts, last_error FROM fulltext_queue "
-            f"WHERE state = ? AND next_attempt <= ? AND source IN ({_marks(sources)}) "
+            f"WHERE state = ? AND next_attempt <= ? AND source IN ({marks}) "
             "AND (claimed_until IS NULL OR claimed_until <= ?) "
             f"ORDER BY next_attempt, queued_at LIMIT {int(limit)}" + _skip_locked(sql),
             # next_attempt is store time (whole seconds), claimed_until lease time
-            [PENDING, to_db_time(now), *sorted(sources), _stamp(now)],
+            [PENDING, to_db_time(now), *names, _stamp(now)],
         )
         jobs = [
             FulltextJob(source=r[0], upstream_id=r[1], attempts=int(r[2]), last_error=r[3])
