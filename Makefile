@@ -6,11 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck format bench clean help
+.PHONY: demo test test-quick lint typecheck format bench clean help
 
 help:
 	@echo "make demo   set up, fetch the offline sample feeds into SQLite, export, serve the site"
 	@echo "make test   set up and run the whole test suite (ruff, mypy, pytest)"
+	@echo "make test-quick   the edit-test loop: ruff, mypy and every test not marked slow"
 	@echo "make lint | typecheck | format | bench | clean"
 
 $(STAMP): pyproject.toml
@@ -31,6 +32,10 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# Skips tests marked slow (kill tests, multi-node, real Jekyll builds); CI runs everything.
+test-quick: lint typecheck
+	$(BIN)/pytest -m 'not slow' -q
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench
