@@ -7,6 +7,7 @@ with ``FINEWS_UPDATE_GOLDEN=1`` and review the diff.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 from finews.errors import ConfigError, ExportError
 from finews.models import Item
+from finews.normalize.sanitize import text_as_html
 from finews.normalize.times import SHANGHAI
 from finews.publish.jekyll import (
     DEFAULT_PAGE_PATHS,
@@ -32,6 +34,7 @@ from finews.publish.jekyll import (
     yaml_scalar,
 )
 from finews.publish.writer import AtomicWriter
+from finews.sources.jekyll_posts import parse_post
 
 GOLDEN = Path(__file__).parent / "golden" / "jekyll"
 SETTINGS = JekyllSettings()
@@ -45,9 +48,13 @@ def _bj(year: int, month: int, day: int, hour: int, minute: int, second: int) ->
     return datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI).astimezone(UTC)
 
 
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
 def _item(upstream_id: str, published: datetime, **fields: object) -> Item:
     base: dict[str, object] = {
-        "source": "demo",
+        "source": "emnews",
         "upstream_id": upstream_id,
         "title": "示例标题",
         "published_at": published,
@@ -96,6 +103,7 @@ def golden_items() -> list[Item]:
             category="zhongqingcaijing",
             tag="重庆财经新闻",
             kind="media",
+            source="em_media",
         ),
         # no digest, no content: the title is the digest; explicit empty url; archived
         _item(
@@ -114,6 +122,7 @@ def golden_items() -> list[Item]:
             category="shilicaijing",
             tag="示例财经新闻",
             kind="media",
+            source="em_media",
         ),
     ]
 
@@ -316,16 +325,28 @@ def test_same_file_name_keeps_newest_revision(
     assert "2024-03-15-7.md" in caplog.text
 
 
+def test_id_unfit_for_a_file_name_gets_a_hashed_name_inside_posts(tmp_path: Path) -> None:
+    items = [_item("../escape", _bj(2024, 3, 15, 9, 0, 0)), _item("ok", _bj(2024, 3, 15, 9, 0, 0))]
+    report = export_jekyll(items, tmp_path, SETTINGS, now=NOW, page_paths={})
+    assert report.skipped == 0
+    names = sorted(os.listdir(tmp_path / "_posts"))
+    assert names[0] == "2024-03-15-emnews~escape~" + _sha("../escape") + ".md"
+    assert names[1] == "2024-03-15-ok.md"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_posts", "category"]
+
+
 def test_bad_item_is_skipped_and_run_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    items = [_item("../escape", _bj(2024, 3, 15, 9, 0, 0)), _item("ok", _bj(2024, 3, 15, 9, 0, 0))]
+    bad = _item("bad1", _bj(2024, 3, 15, 9, 0, 0), title="坏\ud800标题", source="feed")
+    good = _item("ok", _bj(2024, 3, 15, 9, 0, 0), category="shilicaijing", tag="示例新闻")
     with caplog.at_level(logging.WARNING, logger="finews.publish.jekyll"):
-        report = export_jekyll(items, tmp_path, SETTINGS, now=NOW, page_paths={})
+        report = export_jekyll([bad, good], tmp_path, SETTINGS, now=NOW, page_paths={})
     assert report.skipped == 1
     assert os.listdir(tmp_path / "_posts") == ["2024-03-15-ok.md"]
-    assert "../escape" in caplog.text
-    assert not (tmp_path / "escape.md").exists()
+    assert os.listdir(tmp_path / "category") == ["shilicaijing.html"]
+    assert "skipped [feed] 'bad1': " in caplog.text
+    assert "not valid Unicode" in caplog.text
 
 
 def test_category_page_only_for_category_paths(tmp_path: Path) -> None:
@@ -410,7 +431,9 @@ def test_hostile_title_round_trips_through_yaml(title: str) -> None:
     item = _item("1", _bj(2024, 3, 15, 9, 0, 0), title=title, digest="摘要")
     _, data = render_post(item, SETTINGS, "/emnews/")
     loaded = _front_matter(data)
-    assert loaded["title"] == title
+    # a layout prints the title as it is: a "<" that could open a tag is written "&lt;"
+    assert loaded["title"] == text_as_html(title)
+    assert parse_post(data.decode("utf-8"), "2024-03-15-1.md").title == title
     assert loaded["layout"] == "post"
     assert loaded["categories"] == "emnews"
 
@@ -458,7 +481,7 @@ def test_any_title_gives_valid_front_matter(title: str, published: datetime) -> 
     _, data = render_post(item, SETTINGS, "/emnews/")
     assert data.startswith(b"---\nlayout: post\n")
     loaded = _front_matter(data)
-    assert loaded["title"] == title
+    assert loaded["title"] == text_as_html(title)
     date = str(loaded["date"])
     assert date == published.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S +0800")
 

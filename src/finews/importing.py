@@ -42,13 +42,6 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def _source_of(kind: str) -> str:
-    """The source id a fetch of the same item would have had, so that a later fetch or a
-    second import updates the imported item instead of adding a copy. Posts do not tell
-    media from market news apart; both come in as ``em_media``."""
-    return "emnews" if kind == "rolling" else "em_media"
-
-
 def import_paths(store: Store, paths: Iterable[Path], *, batch: int = 500) -> ImportReport:
     """Import every post (``*.md``) and category page (``*.html``) under ``paths``."""
     report = ImportReport()
@@ -72,7 +65,7 @@ def import_paths(store: Store, paths: Iterable[Path], *, batch: int = 500) -> Im
                 report.categories += 1
                 continue
             post = parse_post(text, path.name)
-            item = imported_to_item(post, fetched_at, source=_source_of(post.kind))
+            item = imported_to_item(post, fetched_at)
         except (OSError, UnicodeDecodeError, FinewsError) as exc:
             log.warning("import: skipped %s: %s", path, exc)
             report.failed.append((path, str(exc)))

@@ -6,14 +6,27 @@ browser, but a Jekyll post passes through two more interpreters first:
 - **Liquid** runs ``{{ … }}`` and ``{% … %}`` anywhere in a post; a headline with ``{%``
   breaks the build of the whole site. :func:`defuse` writes the ``{`` of ``{{`` and ``{%``
   as the character reference ``&#123;``, which Markdown and HTML show as ``{``.
+- **kramdown** reads ``{:`` as the start of an attribute list (``{: onfocus="…"}`` after a
+  paragraph, ``*a*{: onmouseover=…}`` after a span, also after an HTML element), of an
+  attribute definition (``{:name: …}``) or of an extension (``{::nomarkdown}``,
+  ``{::options … /}``), and ``{#id}`` at the end of a header as its id. :func:`defuse` writes
+  the ``{`` of ``{:`` and ``{#`` as ``&#123;`` too: every one of these starts with that
+  ``{``, and the character reference is shown as ``{`` both in Markdown text and inside
+  the raw HTML of a sanitised body (a backslash would be shown there). Inside a code span
+  or code block the reference is shown as written; plain text seldom has either.
 - **kramdown** turns ``[text](javascript:…)`` and ``[id]: javascript:…`` into links, and
   browsers decode entities in the target (``java&#115;cript:``). :func:`defuse` escapes
   the bracket of a link or link definition whose target has a scheme other than ``http``,
   ``https``, ``mailto`` or ``ftp``: *n* backslashes before it become *2n + 1*, an odd count,
   so the bracket is always escaped and the original count can be recovered.
 
+What kramdown needs from the rest of the text is done before: plain text has every ``<``
+that could open a tag, comment or autolink written ``&lt;``, and HTML is sanitised
+(:func:`finews.normalize.sanitize.clean_markup`). kramdown keeps character references as
+references (``&lt;script&gt;`` is shown, never parsed), and its ``$$…$$`` math is text.
+
 :func:`restore` undoes :func:`defuse` exactly (``restore(defuse(t)) == t``), except that a
-literal ``&#123;`` just before ``{`` or ``%`` comes back as ``{``, which shows the same.
+literal ``&#123;`` just before ``{``, ``%``, ``:`` or ``#`` comes back as ``{``, which shows the same.
 Ordinary text is unchanged by both.
 """
 
@@ -26,18 +39,22 @@ __all__ = ["defuse", "restore", "unsafe_target"]
 
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp"})
 
-_LIQUID = re.compile(r"\{(?=[{%])")
-_LIQUID_GUARD = re.compile(r"&#123;(?=(?:&#123;)*[{%])")
+#: the ``{`` that starts Liquid (``{{``, ``{%``) or kramdown syntax (``{:``, ``{#``)
+_LIQUID = re.compile(r"\{(?=[{%:#])")
+_LIQUID_GUARD = re.compile(r"&#123;(?=(?:&#123;)*[{%:#])")
 _LINK = re.compile(r"(\\*)(\]\s*\(\s*<?([^\s)>]*))")
 _DEFINITION = re.compile(r"^( {0,3})(\\*)(\[(?:\\.|[^\]\\\n])+\]:[ \t]*<?(\S*))", re.MULTILINE)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-_IGNORED_BY_BROWSERS = re.compile(r"[\x00-\x20]")
+# Dropped before judging a scheme: what browsers ignore in a URL, and the backslashes
+# kramdown may read as escapes (``javascript\\:``), so that the judgement errs towards unsafe.
+_IGNORED_BY_BROWSERS = re.compile(r"[\x00-\x20\\]")
 
 
 def unsafe_target(target: str) -> bool:
     """Whether a link target has a scheme other than http, https, mailto or ftp.
 
-    Judged as a browser would read it: entities decoded, whitespace and controls dropped.
+    Judged as a browser would read it: entities decoded, whitespace, controls and
+    backslashes dropped.
     """
     decoded = _IGNORED_BY_BROWSERS.sub("", html.unescape(target))
     scheme = _SCHEME.match(decoded)
@@ -45,7 +62,8 @@ def unsafe_target(target: str) -> bool:
 
 
 def defuse(text: str) -> str:
-    """``text`` with Liquid tags and links to unsafe schemes made plain text."""
+    """``text`` with Liquid tags, kramdown attribute lists, definitions and extensions, and
+    links to unsafe schemes made plain text."""
 
     def link(match: re.Match[str]) -> str:
         if not unsafe_target(match[3]):

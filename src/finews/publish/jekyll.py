@@ -50,6 +50,7 @@ clash is logged. Unchanged files are not rewritten.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import re
@@ -64,17 +65,20 @@ import yaml
 from finews.errors import ConfigError, ExportError
 from finews.models import Item
 from finews.normalize.markdown import defuse
-from finews.normalize.sanitize import text_as_html
+from finews.normalize.sanitize import clean_markup, text_as_html
 from finews.normalize.times import shanghai_date, shanghai_wall
 from finews.publish.writer import AtomicWriter
 
 __all__ = [
     "DEFAULT_PAGE_PATHS",
     "INIT_POST",
+    "ORIGINAL_SOURCES",
     "DirCounts",
     "ExportReport",
     "JekyllSettings",
+    "category_stem",
     "export_jekyll",
+    "inert_text",
     "page_path",
     "post_filename",
     "render_category",
@@ -90,8 +94,16 @@ DEFAULT_PAGE_PATHS: Mapping[str, str] = {"emnews": "/emnews/"}
 #: The site's first post: never moved, never removed.
 INIT_POST = "2021-12-01-init.md"
 
+#: The original site's sources (East Money): their posts keep the original's file names.
+ORIGINAL_SOURCES = frozenset({"emnews", "em_media", "em_market"})
+
 _DIR_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _UPSTREAM_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+#: the longest id or source id written into a file name as it is (file names stop at 255)
+_NAME_PART_MAX = 100
+#: the longest category slug used as it is (it is a path segment of every post's page)
+_SLUG_MAX = 100
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.-]+")
 _SLUG = re.compile(r"[A-Za-z0-9_-]+")
 _POST_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})-.+\.md")
 
@@ -215,10 +227,89 @@ def _words(value: str) -> str:
 
 _URL_NEEDS_QUOTING = re.compile(r"[\x00-\x20\x7f<>\"{}\\]")
 _LINK_TEXT_SPECIAL = re.compile(r"([\\\[\]])")
+# The schemes kramdown makes an autolink of; any other "<…>" it may read as an HTML tag.
+_AUTOLINK = re.compile(r"(?:https?|ftps?|mailto):", re.IGNORECASE)
 
 
 def _url_line(url: str) -> str:
+    if url and not _AUTOLINK.match(url):
+        # The original wrote "<>" for an item without a url; one whose url kramdown would
+        # not link (javascript:, a relative path) gets the same rather than a raw tag.
+        return "<>"
     return "<" + _URL_NEEDS_QUOTING.sub(lambda m: quote(m[0], safe=""), url) + ">"
+
+
+def inert_text(text: str) -> str:
+    """Plain text as it may stand in a post or its front matter: shown, never run.
+
+    ``<`` that could open a tag, comment or autolink becomes ``&lt;``
+    (:func:`~finews.normalize.sanitize.text_as_html`), and Liquid and kramdown syntax is
+    defused (:func:`~finews.normalize.markdown.defuse`). Ordinary text is unchanged.
+    """
+    return defuse(text_as_html(text))
+
+
+def _inert_markup(text: str) -> str:
+    """A digest or full text (sanitised HTML or plain text, see ``Item``) made inert.
+
+    ``Item`` text is safe in HTML already; it goes through :func:`clean_markup` again so
+    that the export does not depend on how it was stored (sanitised HTML and inert plain
+    text come back unchanged), then kramdown and Liquid syntax is defused, also inside and
+    after HTML, where kramdown would still read ``{: onclick=…}`` after an element.
+    """
+    return defuse(clean_markup(text))
+
+
+# --- file names -----------------------------------------------------------------------------
+
+
+def _hashed(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _name_part(text: str) -> str | None:
+    """``text`` itself when it can be part of a file name unchanged, else ``None``."""
+    if len(text) <= _NAME_PART_MAX and _UPSTREAM_ID.fullmatch(text):
+        return text
+    return None
+
+
+def _source_part(source: str) -> str:
+    return _name_part(source) or "~" + _hashed(source)
+
+
+def _id_part(upstream_id: str) -> str:
+    plain = _name_part(upstream_id)
+    if plain is not None:
+        return plain
+    # A readable head (the end of a url id is the telling part), then the hash of it all.
+    head = _UNSAFE_RUN.sub("-", upstream_id)[-40:].lstrip(".-")
+    return head + "~" + _hashed(upstream_id)
+
+
+def post_filename(item: Item) -> str:
+    """The post's file name, ``<YYYY-MM-DD Beijing date of publication>-<name>.md``.
+
+    ``<name>`` is the upstream id for the original's sources (:data:`ORIGINAL_SOURCES`),
+    as the original wrote it. Any other item, and one whose id is longer than 100
+    characters or not made of ``A-Za-z0-9_.-``, gets ``<source>~<id>``: the ``~`` never
+    appears in the original's names, so no other source can take one of them. A source or
+    id unfit for a file name is replaced by ``~`` and its SHA-256 prefix (an id keeps a
+    readable head: ``example.com-news-1.html~<hash>``); names stay under 255 bytes, and
+    each (source, id) has its own name.
+    """
+    day = shanghai_date(item.published_at)
+    if item.source in ORIGINAL_SOURCES and _name_part(item.upstream_id) is not None:
+        return f"{day}-{item.upstream_id}.md"
+    return f"{day}-{_source_part(item.source)}~{_id_part(item.upstream_id)}.md"
+
+
+def category_stem(slug: str) -> str:
+    """The category as written into posts and as its page's file name: the slug itself,
+    or past 100 characters its first 60 and a hash (every post's page path holds it)."""
+    if len(slug) <= _SLUG_MAX:
+        return slug
+    return slug[:60] + "-" + _hashed(slug)[:16]
 
 
 # --- posts ----------------------------------------------------------------------------------
@@ -235,24 +326,18 @@ def page_path(
     fixed = source_page_paths.get(item.category)
     if fixed is not None:
         return fixed
-    return f"/{category_dir}/{item.category}.html"
-
-
-def post_filename(item: Item) -> str:
-    """``<YYYY-MM-DD Beijing date of publication>-<upstream id>.md``."""
-    if not _UPSTREAM_ID.fullmatch(item.upstream_id):
-        raise ExportError(f"[{item.source}] upstream id {item.upstream_id!r} cannot be a file name")
-    return f"{shanghai_date(item.published_at)}-{item.upstream_id}.md"
+    return f"/{category_dir}/{category_stem(item.category)}.html"
 
 
 def _front_matter(item: Item) -> str:
+    # Layouts print these values as they are ({{ page.title }}), so they are inert text.
     lines = (
         "---",
         "layout: post",
-        "title: " + yaml_scalar(item.title, quoted=True),
+        "title: " + yaml_scalar(text_as_html(item.title), quoted=True),
         "date: " + shanghai_wall(item.published_at) + " +0800",
-        "categories: " + _words(item.category),
-        "tags: " + _words(item.tag),
+        "categories: " + _words(text_as_html(category_stem(item.category))),
+        "tags: " + _words(text_as_html(item.tag)),
         "---",
         "",
     )
@@ -260,7 +345,7 @@ def _front_matter(item: Item) -> str:
 
 
 def _back_links(tag: str, settings: JekyllSettings, path: str) -> str:
-    text = _LINK_TEXT_SPECIAL.sub(r"\\\1", tag)
+    text = _LINK_TEXT_SPECIAL.sub(r"\\\1", inert_text(tag))
     target = quote(path, safe="/:@!$&'*+,;=-._~%?#")
     return f"[返回{text}]({settings.site}{target})｜[返回首页]({settings.site}/)"
 
@@ -268,31 +353,35 @@ def _back_links(tag: str, settings: JekyllSettings, path: str) -> str:
 def _body(item: Item, settings: JekyllSettings, path: str) -> str:
     url = item.url if item.url is not None else settings.share_base + item.upstream_id
     tail = "\n\n" + _url_line(url) + "\n\n" + _back_links(item.tag, settings, path)
-    digest, content = defuse(item.digest), defuse(item.content)
+    digest, content = _inert_markup(item.digest), _inert_markup(item.content)
     if digest and content:
         return "> " + digest.replace("\n", "\n> ") + "\n\n" + content + tail
     if content:
         # A leading ">" would read as the digest's blockquote; "\\" escapes it (and itself).
         return ("\\" + content if content[0] in ">\\" else content) + tail
-    return "\n" + (digest or defuse(text_as_html(item.title))) + tail
+    return "\n" + (digest or inert_text(item.title)) + tail
 
 
 def render_post(item: Item, settings: JekyllSettings, page_path: str) -> tuple[str, bytes]:
     """The post file of ``item``: its name relative to ``_posts/`` and its bytes.
 
     ``page_path`` is where the category back-link points (see :func:`page_path`).
-    Raises ``ExportError`` when the item cannot be a post (a blank title, an id unfit for
-    a file name, text that is not valid Unicode).
+    Raises ``ExportError`` when the item cannot be a post (a blank title, a time or text
+    that cannot be written).
     """
     if not item.title.strip():
         # The original wrote such items as posts Jekyll ignores; we refuse them.
-        raise ExportError(f"[{item.source}] {item.upstream_id}: no title")
-    name = post_filename(item)
-    text = _front_matter(item) + _body(item, settings, page_path)
+        raise ExportError(f"[{item.source}] {item.upstream_id!r}: no title")
     try:
+        name = post_filename(item)
+        text = _front_matter(item) + _body(item, settings, page_path)
         return name, text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ExportError(f"[{item.source}] {item.upstream_id}: text is not valid Unicode") from exc
+        raise ExportError(
+            f"[{item.source}] {item.upstream_id!r}: text is not valid Unicode ({exc.reason})"
+        ) from exc
+    except (ValueError, OverflowError) as exc:
+        raise ExportError(f"[{item.source}] {item.upstream_id!r}: {exc}") from exc
 
 
 def render_category(slug: str, tag: str) -> bytes:
@@ -300,8 +389,8 @@ def render_category(slug: str, tag: str) -> bytes:
     lines = (
         "---",
         "layout: category",
-        "title: " + yaml_scalar(tag),
-        "category: " + yaml_scalar(slug),
+        "title: " + yaml_scalar(text_as_html(tag)),
+        "category: " + yaml_scalar(category_stem(slug)),
         "---",
     )
     return "\n".join(lines).encode("utf-8")
@@ -372,27 +461,36 @@ def export_jekyll(
     categories: dict[str, tuple[datetime, str]] = {}
     skipped = duplicates = 0
     for item in items:
-        path = page_path(item, page_paths, category_dir=settings.category_dir)
         try:
+            path = page_path(item, page_paths, category_dir=settings.category_dir)
             name, data = render_post(item, settings, path)
-        except ExportError as exc:
-            log.warning("skipped an item: %s", exc)
+            rank = _rank(item)
+            earlier = ranks.get(name)
+            if earlier is not None:
+                duplicates += 1
+                if earlier[3] != item.source:
+                    # Another source's post: never replaced, whatever the revisions say.
+                    log.warning(
+                        "%s: kept %s's post, dropped %s %r with the same file name",
+                        name, earlier[3], item.source, item.upstream_id,
+                    )  # fmt: skip
+                    continue
+                if rank <= earlier:
+                    log.warning(
+                        "%s: kept the newer revision, dropped %s/%s", name, item.source, rank[0]
+                    )
+                    continue
+                log.warning("%s: replaced by a newer revision from %s", name, item.source)
+            directory = settings.posts_dir if name[:10] >= window_start else settings.archive_dir
+            writer.write(f"{directory}/{name}", data, replace=earlier is not None)
+        except (ExportError, ValueError, OverflowError) as exc:
+            # One item that cannot be written costs only itself (ExportError includes the
+            # writer's OSError, e.g. a full disk, which then fails each item in turn).
+            log.warning("skipped [%s] %r: %s", item.source, item.upstream_id, exc)
             skipped += 1
             continue
-        rank = _rank(item)
-        earlier = ranks.get(name)
-        if earlier is not None:
-            duplicates += 1
-            if rank <= earlier:
-                log.warning(
-                    "%s: kept the newer revision, dropped %s/%s", name, item.source, rank[0]
-                )
-                continue
-            log.warning("%s: replaced by a newer revision from %s", name, item.source)
-        directory = settings.posts_dir if name[:10] >= window_start else settings.archive_dir
-        writer.write(f"{directory}/{name}", data, replace=earlier is not None)
         ranks[name] = rank
-        if path == f"/{settings.category_dir}/{item.category}.html":
+        if path == f"/{settings.category_dir}/{category_stem(item.category)}.html":
             seen = categories.get(item.category)
             if seen is None or (item.published_at, item.tag) > seen:
                 categories[item.category] = (item.published_at, item.tag)
@@ -400,9 +498,13 @@ def export_jekyll(
         if not _SLUG.fullmatch(slug):
             log.warning("no category page for %r: not a slug", slug)
             continue
-        writer.write(
-            f"{settings.category_dir}/{slug}.html", render_category(slug, categories[slug][1])
-        )
+        try:
+            writer.write(
+                f"{settings.category_dir}/{category_stem(slug)}.html",
+                render_category(slug, categories[slug][1]),
+            )
+        except ExportError as exc:
+            log.warning("no category page for %r: %s", slug, exc)
     moved = _move_stale(out_dir, settings, window_start, writer)
     return ExportReport(
         dirs=_dir_counts(writer, settings, moved), skipped=skipped, duplicates=duplicates

@@ -23,11 +23,17 @@ How fields are recovered:
 - upstream id: the file name after the date (``2021-12-08-<id>.md``, also ``-<id>.md``);
   for a file not named that way, the ``infoCode=`` of a share link, or the id in an East
   Money news url (``…/news/1354,<id>.html``).
+- source: a name the export gave an item of another source, ``<date>-<source>~<id>.md``,
+  gives that source and id back; any other post is East Money's, rolling news
+  (``emnews``) or media news (``em_media``; posts do not tell media from market news),
+  the source a fetch of the same item would have had, so that a later fetch or a second
+  import updates the imported item instead of adding a copy.
 - media: the tag without its trailing ``新闻``, except for rolling news (``emnews``), which
   has none; kind: ``rolling`` for ``emnews``, else ``media``.
 - What the export did to keep text away from Liquid and kramdown (``&#123;{``, escaped
   link brackets, a ``\\`` before a full text starting with ``>``) is undone
-  (:func:`finews.normalize.markdown.restore`).
+  (:func:`finews.normalize.markdown.restore`), and so is the ``&lt;`` it wrote for a ``<``
+  that could open a tag in the title and tags.
 """
 
 from __future__ import annotations
@@ -48,7 +54,6 @@ from finews.normalize.text import title_of
 from finews.normalize.times import SHANGHAI, parse_time
 
 __all__ = [
-    "IMPORT_SOURCE",
     "ROLLING_CATEGORY",
     "ImportedPost",
     "imported_to_item",
@@ -56,8 +61,6 @@ __all__ = [
     "parse_post",
 ]
 
-#: The ``Item.source`` of imported posts unless the caller names another.
-IMPORT_SOURCE = "jekyll"
 #: The original's rolling-news category (东财滚动新闻), the one category without a media.
 ROLLING_CATEGORY = "emnews"
 
@@ -72,6 +75,8 @@ _LINK = r"\[返回(?P<{0}>(?:\\.|[^\]\\])*)\]\((?P<{1}>[^()\s]*)\)"
 _HOME = r"\[返回首页\]\((?P<home>[^()\s]*)\)"
 _BACK_LINKS = re.compile(r"\n\n" + _LINK.format("tag", "href") + r"(?:｜|\n)" + _HOME + r"\Z")
 _URL_LINE = re.compile(r"(?:\A|\n\n)<(?P<url>(?:[A-Za-z][A-Za-z0-9+.-]*:|//)[^<>\s]*)?>\Z")
+_SOURCE_AND_ID = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]*)~(.+)")
+_INERT_LT = re.compile(r"&lt;(?=[A-Za-z/!?])")
 _INFO_CODE = re.compile(r"[?&]infoCode=([A-Za-z0-9_-]+)")
 _NEWS_ID = re.compile(r"/news/\d+,(\d+)\.html")
 _SPACES = re.compile(r"\s+")
@@ -102,6 +107,8 @@ class ImportedPost:
     date_missing: bool = False
     #: what was unusual about the file (for the import's log)
     notes: tuple[str, ...] = ()
+    #: the source a ``<date>-<source>~<id>.md`` name gives, else ``None`` (East Money)
+    source: str | None = None
 
 
 def _error(message: str, filename: str) -> ParseError:
@@ -206,15 +213,24 @@ def _split_body(body: str) -> tuple[str, str, str | None, str | None, str | None
     return "", body[1:] if body.startswith("\\") else body, url, link_tag, path
 
 
-def _upstream_id(filename: str, url: str | None) -> tuple[str, str | None]:
-    """The upstream id and the file name's date (``None`` when it has none)."""
+def _plain_text(value: str) -> str:
+    """A front-matter value without the ``&lt;`` the export wrote for a tag's ``<``."""
+    return _INERT_LT.sub("<", value)
+
+
+def _upstream_id(filename: str, url: str | None) -> tuple[str, str | None, str | None]:
+    """The upstream id, the file name's date (``None`` when it has none) and the source a
+    ``<source>~<id>`` name gives (``None`` for any other name)."""
     named = _FILENAME.fullmatch(PurePath(filename).name)
     if named is not None:
-        return named[2], named[1]
+        both = _SOURCE_AND_ID.fullmatch(named[2])
+        if both is not None:
+            return both[2], named[1], both[1]
+        return named[2], named[1], None
     for pattern in (_INFO_CODE, _NEWS_ID):
         found = pattern.search(url or "")
         if found is not None:
-            return found[1], None
+            return found[1], None, None
     raise _error("cannot tell the post's id: no <date>-<id>.md name and no id in its url", filename)
 
 
@@ -227,13 +243,13 @@ def parse_post(text: str, filename: str) -> ImportedPost:
     category = fields.get("categories", "").strip()
     if not category:
         raise _error("no categories in the front matter", filename)
-    tag = fields.get("tags", "").strip() or category
+    tag = _plain_text(fields.get("tags", "").strip()) or category
     digest, content, url, link_tag, path = _split_body(body)
     if path is None:
         notes.append("no back-links")
-    elif link_tag is not None and link_tag != tag:
+    elif link_tag is not None and restore(link_tag) != tag:
         notes.append(f"back-link names {link_tag!r}, tags say {tag!r}")
-    upstream_id, file_date = _upstream_id(filename, url)
+    upstream_id, file_date, source = _upstream_id(filename, url)
     published, date_missing = _published(fields.get("date", ""), file_date, filename)
     if date_missing:
         notes.append("empty date")
@@ -243,7 +259,7 @@ def parse_post(text: str, filename: str) -> ImportedPost:
     return ImportedPost(
         filename=filename,
         upstream_id=upstream_id,
-        title=fields.get("title", ""),
+        title=_plain_text(fields.get("title", "")),
         published=published,
         category=category,
         tag=tag,
@@ -255,6 +271,7 @@ def parse_post(text: str, filename: str) -> ImportedPost:
         page_path=path,
         date_missing=date_missing,
         notes=tuple(notes),
+        source=source,
     )
 
 
@@ -264,19 +281,20 @@ def parse_category_page(text: str) -> tuple[str, str]:
     fields = _fields(front, "category page", notes)
     if fields.get("layout") != "category":
         raise _error("layout is not category", "category page")
-    slug, tag = fields.get("category", "").strip(), fields.get("title", "").strip()
+    slug, tag = fields.get("category", "").strip(), _plain_text(fields.get("title", "").strip())
     if not slug:
         raise _error("no category in the front matter", "category page")
     return slug, tag or slug
 
 
 def imported_to_item(
-    post: ImportedPost, fetched_at: datetime, *, source: str = IMPORT_SOURCE
+    post: ImportedPost, fetched_at: datetime, *, source: str | None = None
 ) -> Item:
     """The item the Jekyll export writes back as ``post``'s bytes (canonical shapes).
 
     ``fetched_at`` (aware) is the import time, and the publication time of a post
-    without any date. Digest and full text go through the same sanitising as fetched
+    without any date. ``source`` defaults to the one the file name gives, else to
+    ``emnews`` for rolling news and ``em_media`` for any other post. Digest and full text go through the same sanitising as fetched
     items (benign text and East Money markup are unchanged by it).
     """
     if fetched_at.tzinfo is None or fetched_at.utcoffset() is None:
@@ -285,6 +303,8 @@ def imported_to_item(
     if title is None:
         raise _error("no title, digest or full text", post.filename)
     fetched = fetched_at.astimezone(UTC)
+    if source is None:
+        source = post.source or ("emnews" if post.kind == "rolling" else "em_media")
     return Item(
         source=source,
         upstream_id=post.upstream_id,
