@@ -26,7 +26,8 @@ that could open a tag, comment or autolink written ``&lt;``, and HTML is sanitis
 references (``&lt;script&gt;`` is shown, never parsed), and its ``$$…$$`` math is text.
 
 :func:`restore` undoes :func:`defuse` exactly (``restore(defuse(t)) == t``), except that a
-literal ``&#123;`` just before ``{``, ``%``, ``:`` or ``#`` comes back as ``{``, which shows the same.
+literal ``&#123;`` just before ``{``, ``%``, ``:`` or ``#`` comes back as ``{``, which shows
+the same.
 Ordinary text is unchanged by both.
 """
 

@@ -294,8 +294,9 @@ def imported_to_item(
 
     ``fetched_at`` (aware) is the import time, and the publication time of a post
     without any date. ``source`` defaults to the one the file name gives, else to
-    ``emnews`` for rolling news and ``em_media`` for any other post. Digest and full text go through the same sanitising as fetched
-    items (benign text and East Money markup are unchanged by it).
+    ``emnews`` for rolling news and ``em_media`` for any other post. Digest and full
+    text go through the same sanitising as fetched items (benign text and East Money
+    markup are unchanged by it).
     """
     if fetched_at.tzinfo is None or fetched_at.utcoffset() is None:
         raise ValueError(f"fetched_at must be timezone-aware, got {fetched_at!r}")
