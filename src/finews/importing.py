@@ -2,7 +2,9 @@
 
 The parsing is pure (:mod:`finews.sources.jekyll_posts`); this edge walks the paths,
 keeps each category page's media → slug pairing (so old category URLs never change), and
-upserts the posts in batches. A file that cannot be read is reported and skipped.
+upserts the posts in batches. A file that cannot be read is reported and skipped, and so
+is a post the store refuses: a batch the store refuses is written again one post at a
+time, so that one bad post costs only itself.
 """
 
 from __future__ import annotations
@@ -47,12 +49,26 @@ def import_paths(store: Store, paths: Iterable[Path], *, batch: int = 500) -> Im
     report = ImportReport()
     fetched_at = datetime.now(UTC)
     pending: list[Item] = []
+    paths_of: list[Path] = []
 
     def flush() -> None:
-        result = store.upsert_items(pending)
-        report.new += result.new
-        report.updated += result.updated
+        try:
+            results = [store.upsert_items(pending)]
+        except Exception:  # whatever one post did, the others are kept
+            results = []
+            for path, item in zip(paths_of, pending, strict=True):
+                try:
+                    results.append(store.upsert_items([item]))
+                except Exception as exc:  # logged and reported per post
+                    reason = f"[{item.source}] {item.upstream_id!r} not stored: {exc}"
+                    log.warning("import: skipped %s: %s", path, reason)
+                    report.failed.append((path, reason))
+                    report.posts -= 1
+        for result in results:
+            report.new += result.new
+            report.updated += result.updated
         pending.clear()
+        paths_of.clear()
 
     for path in _files(paths):
         try:
@@ -66,13 +82,15 @@ def import_paths(store: Store, paths: Iterable[Path], *, batch: int = 500) -> Im
                 continue
             post = parse_post(text, path.name)
             item = imported_to_item(post, fetched_at)
-        except (OSError, UnicodeDecodeError, FinewsError) as exc:
+        except (OSError, ValueError, OverflowError, FinewsError) as exc:
+            # ValueError includes UnicodeDecodeError; OverflowError is a date out of range
             log.warning("import: skipped %s: %s", path, exc)
             report.failed.append((path, str(exc)))
             continue
         if item.media and item.category:
             store.slug_for_media(item.media, item.category)
         pending.append(item)
+        paths_of.append(path)
         report.posts += 1
         if len(pending) >= batch:
             flush()

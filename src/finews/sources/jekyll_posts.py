@@ -165,7 +165,10 @@ def _fields(front: str, filename: str, notes: list[str]) -> dict[str, str]:
 def _published(value: str, file_date: str | None, filename: str) -> tuple[datetime | None, bool]:
     text = value.strip()
     if text and not _ZONE_ONLY.fullmatch(text):
-        parsed = parse_time(text)
+        try:
+            parsed = parse_time(text)
+        except (OverflowError, ValueError) as exc:
+            raise _error(f"date {value!r} is out of range ({exc})", filename) from exc
         if parsed is None:
             raise _error(f"date {value!r} is not a time", filename)
         return parsed, False
