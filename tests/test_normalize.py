@@ -200,6 +200,8 @@ def test_media_slug_is_always_url_safe(name: str) -> None:
         ("JavaScript:alert(1)", True),
         (" java\tscript:x", True),
         ("java&#115;cript:x", True),
+        ("javascript\\:x", True),
+        ("&lt;javascript:x&gt;", True),
         ("data:text/html,x", True),
         ("vbscript:x", True),
         ("http://example.com", False),

@@ -46,16 +46,17 @@ _LIQUID_GUARD = re.compile(r"&#123;(?=(?:&#123;)*[{%:#])")
 _LINK = re.compile(r"(\\*)(\]\s*\(\s*<?([^\s)>]*))")
 _DEFINITION = re.compile(r"^( {0,3})(\\*)(\[(?:\\.|[^\]\\\n])+\]:[ \t]*<?(\S*))", re.MULTILINE)
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
-# Dropped before judging a scheme: what browsers ignore in a URL, and the backslashes
-# kramdown may read as escapes (``javascript\\:``), so that the judgement errs towards unsafe.
-_IGNORED_BY_BROWSERS = re.compile(r"[\x00-\x20\\]")
+# Dropped before judging a scheme: what browsers ignore in a URL, the backslashes kramdown
+# may read as escapes (``javascript\\:``) and angle brackets (``&lt;javascript:…&gt;``),
+# so that the judgement errs towards unsafe.
+_IGNORED_BY_BROWSERS = re.compile(r"[\x00-\x20\\<>]")
 
 
 def unsafe_target(target: str) -> bool:
     """Whether a link target has a scheme other than http, https, mailto or ftp.
 
-    Judged as a browser would read it: entities decoded, whitespace, controls and
-    backslashes dropped.
+    Judged as a browser would read it, and then some: entities decoded, whitespace,
+    controls, backslashes and angle brackets dropped.
     """
     decoded = _IGNORED_BY_BROWSERS.sub("", html.unescape(target))
     scheme = _SCHEME.match(decoded)

@@ -351,7 +351,10 @@ def _back_links(tag: str, settings: JekyllSettings, path: str) -> str:
 
 
 def _body(item: Item, settings: JekyllSettings, path: str) -> str:
-    url = item.url if item.url is not None else settings.share_base + item.upstream_id
+    url = item.url
+    if url is None:
+        # The share link is East Money's; an item of any other source without a url has "<>".
+        url = settings.share_base + item.upstream_id if item.source in ORIGINAL_SOURCES else ""
     tail = "\n\n" + _url_line(url) + "\n\n" + _back_links(item.tag, settings, path)
     digest, content = _inert_markup(item.digest), _inert_markup(item.content)
     if digest and content:
