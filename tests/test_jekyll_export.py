@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,9 +27,11 @@ from finews.normalize.times import SHANGHAI
 from finews.publish.jekyll import (
     DEFAULT_PAGE_PATHS,
     INIT_POST,
+    ORIGINAL_SOURCES,
     JekyllSettings,
     export_jekyll,
     page_path,
+    post_filename,
     render_category,
     render_post,
     yaml_scalar,
@@ -624,3 +627,67 @@ def test_writer_wraps_os_errors(tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"a file where a directory should be")
     with pytest.raises(ExportError, match="cannot write"):
         AtomicWriter(tmp_path).write("a/b.md", b"x")
+
+
+# --- file names: bounded, stable, one per (source, id) ------------------------------------
+
+_IDS = st.one_of(
+    st.text(min_size=1, max_size=300),
+    st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.~-]{0,120}", fullmatch=True),
+    st.sampled_from(["202403150000000001", "https://a.example/x?y=1", "x" * 250, "a~b"]),
+)
+_SOURCES = st.sampled_from(["emnews", "em_media", "em_market", "feed", "a~b", "源", "x" * 150])
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=st.tuples(_SOURCES, _IDS), second=st.tuples(_SOURCES, _IDS))
+def test_file_names_are_bounded_safe_and_one_per_source_and_id(
+    first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    published = _bj(2024, 3, 15, 9, 0, 0)
+    names = []
+    for source, upstream_id in (first, second):
+        name = post_filename(_item(upstream_id, published, source=source))
+        assert len(name.encode("utf-8")) <= 255
+        assert re.fullmatch(r"2024-03-15-[A-Za-z0-9_~][A-Za-z0-9_.~-]*\.md", name), name
+        # only the original's sources have names without "~"
+        assert ("~" not in name) == (
+            source in ORIGINAL_SOURCES and name == f"2024-03-15-{upstream_id}.md"
+        )
+        assert post_filename(_item(upstream_id, published, source=source)) == name  # stable
+        names.append(name)
+    assert (names[0] == names[1]) == (first == second or _same_original_name(first, second))
+
+
+def _same_original_name(first: tuple[str, str], second: tuple[str, str]) -> bool:
+    # East Money's three sources share the original's names, as the original did
+    return (
+        first[1] == second[1]
+        and first[0] in ORIGINAL_SOURCES
+        and second[0] in ORIGINAL_SOURCES
+        and "~" not in post_filename(_item(first[1], _bj(2024, 3, 15, 9, 0, 0), source=first[0]))
+    )
+
+
+def test_the_original_sources_keep_the_original_names() -> None:
+    published = _bj(2024, 3, 15, 9, 0, 0)
+    for source in ("emnews", "em_media", "em_market"):
+        item = _item("NW202403150000000007", published, source=source)
+        assert post_filename(item) == "2024-03-15-NW202403150000000007.md"
+    assert post_filename(_item("7", published, source="cls")) == "2024-03-15-cls~7.md"
+
+
+@pytest.mark.parametrize("newer_first", [False, True])
+def test_a_clash_never_replaces_another_sources_post(
+    tmp_path: Path, newer_first: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    rolling = _item("7", _bj(2024, 3, 15, 9, 0, 0), title="滚动新闻", source="emnews")
+    media = _item("7", _bj(2024, 3, 15, 9, 0, 0), title="媒体新闻", source="em_media", revision=9)
+    items = [media, rolling] if newer_first else [rolling, media]
+    with caplog.at_level(logging.WARNING, logger="finews.publish.jekyll"):
+        report = export_jekyll(items, tmp_path, SETTINGS, now=NOW, page_paths=DEFAULT_PAGE_PATHS)
+    text = (tmp_path / "_posts" / "2024-03-15-7.md").read_text(encoding="utf-8")
+    kept = items[0]
+    assert f'title: "{kept.title}"' in text
+    assert report.duplicates == 1
+    assert f"kept {kept.source}'s post, dropped {items[1].source} '7'" in caplog.text

@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finews.cli import cli
 from finews.errors import ParseError
 from finews.models import Dropped, RawItem, SourceSpec
 from finews.normalize import normalize_item
@@ -28,6 +30,7 @@ from finews.sources.jekyll_posts import (
     parse_category_page,
     parse_post,
 )
+from finews.store import open_store
 
 DATA = Path(__file__).parent / "data" / "jekyll"
 GOLDEN = Path(__file__).parent / "golden" / "jekyll"
@@ -358,3 +361,38 @@ def test_export_then_import_gives_the_item_back(
     if item.digest or item.content:  # else the title stood in for the digest
         assert (again.digest, again.content) == (item.digest, item.content)
     assert render_post(again, SETTINGS, page_path(again, {})) == (name, first)
+
+
+# --- one bad post costs only itself ------------------------------------------------------------
+
+
+def _post(title: str, date: str, digest: str) -> str:
+    return (
+        f'---\nlayout: post\ntitle: "{title}"\ndate: {date}\ncategories: emnews\n'
+        f"tags: 东财滚动新闻\n---\n\n{digest}\n\n<>\n\n"
+        "[返回东财滚动新闻](//finews.withounder.com/emnews/)｜[返回首页](//finews.withounder.com/)"
+    )
+
+
+def test_import_skips_each_bad_post_with_its_reason_and_keeps_the_others(tmp_path: Path) -> None:
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    good = ["2024-01-01-11.md", "2024-01-02-12.md"]
+    for n, name in enumerate(good):
+        (posts / name).write_text(_post(f"好{n}", f"2024-01-0{n + 1} 08:00:00 +0800", "好摘要"))
+    (posts / "0001-01-01-21.md").write_text(_post("早", "0001-01-01 00:00:00 +0800", "摘要"))
+    (posts / "9999-12-31-22.md").write_text(_post("晚", "9999-12-31 23:59:59 -1200", "摘要"))
+    (posts / "2024-01-01-23.md").write_text(_post("空", "2024-01-01 00:00:00 +0800", "摘\x00要"))
+    (posts / "2024-01-01-24.md").write_bytes(b"---\nlayout: post\ntitle: \xff\n---\n")
+    db = tmp_path / "x.db"
+    result = CliRunner().invoke(
+        cli, ["--database-url", f"sqlite:///{db}", "import", "jekyll", str(posts)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "imported 2 posts (2 new, 0 updated), 0 category pages, 4 failed" in result.output
+    for name in ("0001-01-01-21.md", "9999-12-31-22.md", "2024-01-01-23.md", "2024-01-01-24.md"):
+        assert f"skipped {posts / name}: " in result.output
+    assert "date '0001-01-01 00:00:00 +0800' is out of range" in result.output
+    assert "[emnews] '23' not stored" in result.output
+    with open_store(f"sqlite:///{db}") as store:
+        assert {i.upstream_id for i in store.items()} == {"11", "12"}
