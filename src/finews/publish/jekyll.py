@@ -1,7 +1,9 @@
 """The Jekyll export: items as the original 金融消息 site's posts, byte for byte.
 
 One Markdown file per item, ``<YYYY-MM-DD>-<upstream id>.md`` (the Beijing date of the
-publication time), UTF-8, LF, no newline at the end; front matter in the fixed order
+publication time) for the original's East Money sources and ``<YYYY-MM-DD>-<source>~<id>.md``
+for any other (:func:`post_filename`), UTF-8, LF, no newline at the end; front matter in
+the fixed order
 ``layout``, ``title``, ``date``, ``categories``, ``tags``; then one of the three body shapes
 of ``FORMAT.md`` ("Exact shapes"):
 
@@ -22,17 +24,26 @@ original was right:
   as a one-element list, because Jekyll splits a string of categories or tags at spaces.
 - A multi-line digest is quoted line by line (``> a\\n> b``), so that it stays one
   blockquote and imports back unchanged.
-- Text cannot reach Liquid or become a ``javascript:`` link (:mod:`finews.normalize.markdown`):
-  ``{{``/``{%`` are written ``&#123;{``/``&#123;%`` (a headline with ``{%`` would break the
-  whole site's build), and the bracket of ``[x](javascript:…)`` is escaped. The source url
-  is percent-encoded where it holds ``<``, ``>``, ``"``, braces, backslashes, whitespace or
-  control characters, so it cannot end its ``<…>`` autolink early.
+- Text cannot reach Liquid, make kramdown attributes or become a ``javascript:`` link
+  (:mod:`finews.normalize.markdown`): the ``{`` of ``{{``, ``{%``, ``{:`` and ``{#`` is
+  written ``&#123;`` (a headline with ``{%`` would break the whole site's build; ``{: onfocus=…}``
+  after a paragraph, a span or an HTML element would become an attribute; ``{::nomarkdown}``
+  an extension), and the bracket of ``[x](javascript:…)`` or ``[x]: javascript:…`` is
+  escaped. This holds inside and after sanitised HTML too. The source url is
+  percent-encoded where it holds ``<``, ``>``, ``"``, braces, backslashes, whitespace or
+  control characters, so it cannot end its ``<…>`` autolink early, and a url kramdown would
+  not link (not http(s), ftp or mailto) is written ``<>``.
+- Titles, tags and categories are inert text (a ``<`` that could open a tag is ``&lt;``):
+  layouts print them as they are (``{{ page.title }}``).
 - A full text starting with ``>`` or ``\\`` gets one ``\\`` in front, so that it is not
   read as the digest's blockquote (Markdown shows the character itself).
 - A title used as the digest is plain text and is made inert like any plain text
-  (``finews.normalize.sanitize.text_as_html``); digests and full texts arrive sanitised
-  (``Item`` holds only text that is safe in HTML) and are written as they are, apart
-  from the two points above.
+  (:func:`inert_text`); digests and full texts arrive sanitised (``Item`` holds only text
+  that is safe in HTML), pass :func:`~finews.normalize.sanitize.clean_markup` again (which
+  leaves such text unchanged) and are written as they are, apart from the points above.
+- File names are bounded: an id that is not ``[A-Za-z0-9_.-]`` or is longer than 100
+  characters keeps a readable head and gets a hash (as the static site's paths do), and so
+  does a category slug over 100 characters, in its page's name and in every post.
 
 Category pages (``category/<slug>.html``) are front matter only, ``layout: category``,
 ``title: <tag>``, ``category: <slug>``, and, like posts, **no newline after the closing
@@ -43,8 +54,11 @@ accepts a closing ``---`` at the end of the file.
 (Asia/Shanghai) go to ``_posts/``, older ones to ``old_post/``; a post that has left the
 window has its ``_posts/`` copy removed (or moved to ``old_post/`` when this run did not
 write it), except the site's first post ``2021-12-01-init.md``. Posts dated after today
-stay in ``_posts/``. Two items with the same file name: the newest revision wins and the
-clash is logged. Unchanged files are not rewritten.
+stay in ``_posts/``. Two items of one source with the same file name: the newest revision
+wins; of two sources (East Money's three share the original's names): the first written
+stays, never replaced by another source; each clash is logged. An item that cannot be
+written is skipped with a logged reason naming its source and id; the export goes on.
+Unchanged files are not rewritten.
 """
 
 from __future__ import annotations
