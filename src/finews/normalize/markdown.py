@@ -14,7 +14,8 @@ browser, but a Jekyll post passes through two more interpreters first:
   ``{``, and the character reference is shown as ``{`` both in Markdown text and inside
   the raw HTML of a sanitised body (a backslash would be shown there). Inside a code span
   or code block the reference is shown as written; plain text seldom has either.
-- **kramdown** turns ``[text](javascript:…)`` and ``[id]: javascript:…`` into links, and
+- **kramdown** turns ``[text](javascript:…)`` and ``[id]: javascript:…`` (also inside a
+  block quote or a list) into links, and
   browsers decode entities in the target (``java&#115;cript:``). :func:`defuse` escapes
   the bracket of a link or link definition whose target has a scheme other than ``http``,
   ``https``, ``mailto`` or ``ftp``: *n* backslashes before it become *2n + 1*, an odd count,
@@ -44,7 +45,9 @@ SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp"})
 _LIQUID = re.compile(r"\{(?=[{%:#])")
 _LIQUID_GUARD = re.compile(r"&#123;(?=(?:&#123;)*[{%:#])")
 _LINK = re.compile(r"(\\*)(\]\s*\(\s*<?([^\s)>]*))")
-_DEFINITION = re.compile(r"^( {0,3})(\\*)(\[(?:\\.|[^\]\\\n])+\]:[ \t]*<?(\S*))", re.MULTILINE)
+# A link definition's label as kramdown reads it (any character but "]", backslashes too),
+# matched anywhere on a line: kramdown also reads definitions inside block quotes and lists.
+_DEFINITION = re.compile(r"(\\*)(\[[^\n\]]+\]:[ \t]*<?(\S*))")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 # Dropped before judging a scheme: what browsers ignore in a URL, the backslashes kramdown
 # may read as escapes (``javascript\\:``) and angle brackets (``&lt;javascript:…&gt;``),
@@ -67,36 +70,26 @@ def defuse(text: str) -> str:
     """``text`` with Liquid tags, kramdown attribute lists, definitions and extensions, and
     links to unsafe schemes made plain text."""
 
-    def link(match: re.Match[str]) -> str:
+    def escape(match: re.Match[str]) -> str:
+        # the bracket of a link or definition to an unsafe target: n backslashes → 2n + 1
         if not unsafe_target(match[3]):
             return match[0]
         return "\\" * (2 * len(match[1]) + 1) + match[2]
 
-    def definition(match: re.Match[str]) -> str:
-        if not unsafe_target(match[4]):
-            return match[0]
-        return match[1] + "\\" * (2 * len(match[2]) + 1) + match[3]
-
     text = _LIQUID.sub("&#123;", text)
-    text = _LINK.sub(link, text)
-    return _DEFINITION.sub(definition, text)
+    text = _LINK.sub(escape, text)
+    return _DEFINITION.sub(escape, text)
 
 
 def restore(text: str) -> str:
     """The text :func:`defuse` was given."""
 
-    def link(match: re.Match[str]) -> str:
+    def unescape(match: re.Match[str]) -> str:
         count = len(match[1])
         if count % 2 == 0 or not unsafe_target(match[3]):
             return match[0]
         return "\\" * ((count - 1) // 2) + match[2]
 
-    def definition(match: re.Match[str]) -> str:
-        count = len(match[2])
-        if count % 2 == 0 or not unsafe_target(match[4]):
-            return match[0]
-        return match[1] + "\\" * ((count - 1) // 2) + match[3]
-
-    text = _DEFINITION.sub(definition, text)
-    text = _LINK.sub(link, text)
+    text = _DEFINITION.sub(unescape, text)
+    text = _LINK.sub(unescape, text)
     return _LIQUID_GUARD.sub("{", text)
