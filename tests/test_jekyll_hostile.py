@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
@@ -38,13 +38,23 @@ from finews.cli import cli
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.normalize.markdown import restore, unsafe_target
 from finews.normalize.sanitize import sanitize_html
-from finews.publish.jekyll import inert_text
+from finews.publish.jekyll import inert_markup, inert_text
 from finews.sources.jekyll_posts import imported_to_item, parse_post
 
 CHROMIUM = Path("/usr/bin/chromium")
 JEKYLL = shutil.which("jekyll")
 SITE_TITLE = "金融消息"
 NOW = "2024-03-15T12:00:00+08:00"
+
+SAFE_SCHEMES = ("http:", "https:", "mailto:", "ftp:")
+
+
+def _missing(what: str) -> None:
+    message = f"Debian's {what} is missing (.ci/run installs it: apt-get install {what})"
+    if os.environ.get("FINEWS_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
 
 # --- the corpus ---------------------------------------------------------------------------
 
@@ -391,6 +401,107 @@ def test_each_construct_is_escaped_minimally(text: str, expected: str) -> None:
     assert inert_text(text) == expected
 
 
+# --- kramdown itself, on many generated texts ----------------------------------------------
+
+#: Jekyll's kramdown (Jekyll's own defaults), reading a JSON list of documents from stdin.
+KRAMDOWN = """
+require "json"
+require "kramdown"
+require "kramdown-parser-gfm"
+docs = JSON.parse(STDIN.read)
+puts JSON.generate(docs.map { |src|
+  Kramdown::Document.new(src, input: "GFM", hard_wrap: false, auto_ids: true,
+    entity_output: :as_char, smart_quotes: "lsquo,rsquo,ldquo,rdquo",
+    show_warnings: false).to_html
+})
+"""
+
+_BODY_TOKENS = st.sampled_from(
+    [
+        *"{}:#%<>[]()!*`\\\n &;\"'=|-_~^$",
+        '{:a: onclick="x"}',
+        '{: onclick="x"}',
+        "{:.c}",
+        "{:#i}",
+        "{::nomarkdown}",
+        "{:/}",
+        '{::options parse_block_html="true" /}',
+        "<p>",
+        "</p>",
+        "<span>",
+        "</span>",
+        "<img src=x onerror=y>",
+        "<svg onload=x>",
+        "<!--",
+        "-->",
+        "<http://a>",
+        "<a@b.c>",
+        "javascript:x",
+        "jav&#x61;script:y",
+        "](",
+        "[x]: ",
+        "[x]",
+        "> ",
+        "- ",
+        "    ",
+        "```",
+        "\n\n",
+        "&#123;",
+        "&lt;",
+        "&colon;",
+        "onmouseover=x",
+        "*a*",
+        "![i](",
+        "$$",
+        "[^1]",
+        "*[x]: ",
+        "<script>",
+        "<iframe>",
+        "<b onclick=x>",
+    ]
+)
+_BODIES = st.lists(_BODY_TOKENS, min_size=1, max_size=40).map("".join)
+
+
+def _active(page: str) -> list[str]:
+    found = []
+    tree = LexborHTMLParser(page)
+    for node in tree.root.traverse() if tree.root is not None else ():
+        if node.tag in ("script", "iframe", "object", "embed", "frame", "svg", "math", "style"):
+            found.append(f"<{node.tag}>")
+        for name, value in (node.attributes or {}).items():
+            if name.lower().startswith("on"):
+                found.append(f"<{node.tag} {name}=…>")
+            if name.lower() in ("href", "src", "action", "formaction", "xlink:href"):
+                bare = re.sub(r"[\x00-\x20]", "", value or "").lower()
+                if re.match(r"[a-z][a-z0-9+.-]*:", bare) and not bare.startswith(SAFE_SCHEMES):
+                    found.append(f"<{node.tag} {name}={value!r}>")
+    return found
+
+
+@pytest.mark.slow
+@settings(max_examples=10, deadline=None)
+@given(st.lists(_BODIES, min_size=300, max_size=300))
+def test_kramdown_makes_nothing_active_from_any_exported_body(bodies: list[str]) -> None:
+    if shutil.which("ruby") is None or JEKYLL is None:
+        _missing("jekyll")
+    # a digest or full text as the export writes it: made inert (plain text) or sanitised
+    written = [inert_markup(body) for body in bodies]
+    result = subprocess.run(
+        ["ruby", "-e", KRAMDOWN],
+        input=json.dumps(written),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    pages = json.loads(result.stdout)
+    bad = {
+        body: found for body, page in zip(bodies, pages, strict=True) if (found := _active(page))
+    }
+    assert bad == {}
+
+
 # --- the real Jekyll and the real browser ----------------------------------------------------
 
 LAYOUT = f"""<!DOCTYPE html>
@@ -433,27 +544,13 @@ PROVOKE = """() => {
   return {title: document.title, flag: window.__xss === undefined ? null : window.__xss};
 }"""
 
-SAFE_SCHEMES = ("http:", "https:", "mailto:", "ftp:")
-
 
 def _scan(page: Path) -> list[str]:
     """Every active thing in a built page: on… attributes, scripts, frames, bad urls."""
-    found = []
     text = page.read_text(encoding="utf-8")
+    found = _active(text)
     if re.search(r"<\s*(script|iframe|object|embed)\b", text, re.IGNORECASE):
         found.append("script/iframe tag")
-    tree = LexborHTMLParser(text)
-    for node in tree.root.traverse() if tree.root is not None else ():
-        if node.tag in ("script", "iframe", "object", "embed", "frame"):
-            found.append(f"<{node.tag}>")
-        for name, value in (node.attributes or {}).items():
-            if name.lower().startswith("on"):
-                found.append(f"<{node.tag} {name}=…>")
-            if name.lower() in ("href", "src", "action", "formaction", "xlink:href"):
-                bare = re.sub(r"[\x00-\x20]", "", value or "").lower()
-                scheme = re.match(r"[a-z][a-z0-9+.-]*:", bare)
-                if scheme and not bare.startswith(SAFE_SCHEMES):
-                    found.append(f"<{node.tag} {name}={value!r}>")
     return found
 
 
@@ -465,10 +562,7 @@ def test_jekyll_builds_the_hostile_export_and_nothing_runs_in_chromium(
 ) -> None:
     for missing, what in ((JEKYLL is None, "jekyll"), (not CHROMIUM.exists(), "chromium")):
         if missing:
-            message = f"Debian's {what} is missing (.ci/run installs it: apt-get install {what})"
-            if os.environ.get("FINEWS_REQUIRE_BROWSER") == "1":
-                pytest.fail(message)
-            pytest.skip(message)
+            _missing(what)
     assert JEKYLL is not None
     from playwright.sync_api import sync_playwright
 

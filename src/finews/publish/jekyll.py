@@ -92,6 +92,7 @@ __all__ = [
     "JekyllSettings",
     "category_stem",
     "export_jekyll",
+    "inert_markup",
     "inert_text",
     "page_path",
     "post_filename",
@@ -263,7 +264,7 @@ def inert_text(text: str) -> str:
     return defuse(text_as_html(text))
 
 
-def _inert_markup(text: str) -> str:
+def inert_markup(text: str) -> str:
     """A digest or full text (sanitised HTML or plain text, see ``Item``) made inert.
 
     ``Item`` text is safe in HTML already; it goes through :func:`clean_markup` again so
@@ -370,7 +371,7 @@ def _body(item: Item, settings: JekyllSettings, path: str) -> str:
         # The share link is East Money's; an item of any other source without a url has "<>".
         url = settings.share_base + item.upstream_id if item.source in ORIGINAL_SOURCES else ""
     tail = "\n\n" + _url_line(url) + "\n\n" + _back_links(item.tag, settings, path)
-    digest, content = _inert_markup(item.digest), _inert_markup(item.content)
+    digest, content = inert_markup(item.digest), inert_markup(item.content)
     if digest and content:
         return "> " + digest.replace("\n", "\n> ") + "\n\n" + content + tail
     if content:
