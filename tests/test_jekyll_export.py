@@ -691,3 +691,15 @@ def test_a_clash_never_replaces_another_sources_post(
     assert f'title: "{kept.title}"' in text
     assert report.duplicates == 1
     assert f"kept {kept.source}'s post, dropped {items[1].source} '7'" in caplog.text
+
+
+def test_an_item_at_the_end_of_time_is_skipped_and_the_others_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    late = _item("late", datetime(9999, 12, 31, 20, 0, tzinfo=UTC), source="feed")
+    good = _item("ok", _bj(2024, 3, 15, 9, 0, 0))
+    with caplog.at_level(logging.WARNING, logger="finews.publish.jekyll"):
+        report = export_jekyll([late, good], tmp_path, SETTINGS, now=NOW, page_paths={})
+    assert report.skipped == 1
+    assert os.listdir(tmp_path / "_posts") == ["2024-03-15-ok.md"]
+    assert "skipped [feed] 'late': " in caplog.text

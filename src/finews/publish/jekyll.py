@@ -384,22 +384,20 @@ def render_post(item: Item, settings: JekyllSettings, page_path: str) -> tuple[s
     """The post file of ``item``: its name relative to ``_posts/`` and its bytes.
 
     ``page_path`` is where the category back-link points (see :func:`page_path`).
-    Raises ``ExportError`` when the item cannot be a post (a blank title, a time or text
-    that cannot be written).
+    Raises ``ExportError`` saying why when the item cannot be a post (a blank title, a
+    time or text that cannot be written); the caller names the item.
     """
     if not item.title.strip():
         # The original wrote such items as posts Jekyll ignores; we refuse them.
-        raise ExportError(f"[{item.source}] {item.upstream_id!r}: no title")
+        raise ExportError("no title")
     try:
         name = post_filename(item)
         text = _front_matter(item) + _body(item, settings, page_path)
         return name, text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ExportError(
-            f"[{item.source}] {item.upstream_id!r}: text is not valid Unicode ({exc.reason})"
-        ) from exc
+        raise ExportError(f"text is not valid Unicode ({exc.reason})") from exc
     except (ValueError, OverflowError) as exc:
-        raise ExportError(f"[{item.source}] {item.upstream_id!r}: {exc}") from exc
+        raise ExportError(f"cannot write it: {exc}") from exc
 
 
 def render_category(slug: str, tag: str) -> bytes:
