@@ -40,6 +40,7 @@ from finews.normalize.markdown import restore, unsafe_target
 from finews.normalize.sanitize import sanitize_html
 from finews.publish.jekyll import inert_markup, inert_text
 from finews.sources.jekyll_posts import imported_to_item, parse_post
+from finews.store import open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 JEKYLL = shutil.which("jekyll")
@@ -328,6 +329,24 @@ def test_exported_posts_import_back_under_their_own_sources(exported: Path) -> N
     assert original.source is None  # East Money's: emnews by its category
     assert imported_to_item(original, datetime.now(UTC)).source == "emnews"
     assert imported_to_item(impostor, datetime.now(UTC)).source == "hostile"
+
+
+def test_finews_import_jekyll_reads_the_hostile_export_back(exported: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'again.db'}"
+    out = _run(["--database-url", url, "import", "jekyll", str(exported)])
+    count = len(_posts(exported))
+    assert f"imported {count} posts ({count} new, 0 updated)" in out
+    assert out.rstrip().endswith("0 failed")
+    with open_store(url) as store:
+        original = store.get_item("emnews", EM_ID)
+        impostor = store.get_item("hostile", EM_ID)
+        hostile = store.get_item("hostile", "text-0")
+    assert original is not None
+    assert original.title == "示例东财滚动新闻标题"
+    assert impostor is not None
+    assert impostor.content == "冒名顶替的正文"
+    assert hostile is not None
+    assert hostile.content == HOSTILE_TEXTS[0]
 
 
 # --- the escaping itself ----------------------------------------------------------------------

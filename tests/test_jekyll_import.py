@@ -374,7 +374,9 @@ def _post(title: str, date: str, digest: str) -> str:
     )
 
 
-def test_import_skips_each_bad_post_with_its_reason_and_keeps_the_others(tmp_path: Path) -> None:
+def test_import_skips_each_bad_post_with_its_reason_and_keeps_the_others(
+    tmp_path: Path, db_url: str
+) -> None:
     posts = tmp_path / "_posts"
     posts.mkdir()
     good = ["2024-01-01-11.md", "2024-01-02-12.md"]
@@ -384,15 +386,12 @@ def test_import_skips_each_bad_post_with_its_reason_and_keeps_the_others(tmp_pat
     (posts / "9999-12-31-22.md").write_text(_post("晚", "9999-12-31 23:59:59 -1200", "摘要"))
     (posts / "2024-01-01-23.md").write_text(_post("空", "2024-01-01 00:00:00 +0800", "摘\x00要"))
     (posts / "2024-01-01-24.md").write_bytes(b"---\nlayout: post\ntitle: \xff\n---\n")
-    db = tmp_path / "x.db"
-    result = CliRunner().invoke(
-        cli, ["--database-url", f"sqlite:///{db}", "import", "jekyll", str(posts)]
-    )
+    result = CliRunner().invoke(cli, ["--database-url", db_url, "import", "jekyll", str(posts)])
     assert result.exit_code == 0, result.output
     assert "imported 2 posts (2 new, 0 updated), 0 category pages, 4 failed" in result.output
     for name in ("0001-01-01-21.md", "9999-12-31-22.md", "2024-01-01-23.md", "2024-01-01-24.md"):
         assert f"skipped {posts / name}: " in result.output
     assert "date '0001-01-01 00:00:00 +0800' is out of range" in result.output
     assert "[emnews] '23' not stored" in result.output
-    with open_store(f"sqlite:///{db}") as store:
+    with open_store(db_url) as store:
         assert {i.upstream_id for i in store.items()} == {"11", "12"}
