@@ -126,10 +126,10 @@ def test_fast_news_reads_article_pages_only_when_asked() -> None:
     assert text.startswith("<p>　　<strong>【宏观】</strong></p>")
 
 
-def test_focus_column_is_the_fast_adapter_with_column_101() -> None:
+def test_focus_column_is_the_fast_adapter_with_column_100() -> None:
     spec = load_config(env={}, read_file=False).source("em_focus")
     request = get_adapter(spec.adapter).first_page(spec)
-    assert request.params["fastColumn"] == "101"
+    assert request.params["fastColumn"] == "100"
     assert request.params["sortEnd"] == ""
 
 
@@ -565,7 +565,7 @@ ERRORS = [
     ("sina_zhibo", "sina_zhibo/changed_shape.json", 200, "expected a list under 'list'"),
     ("ths", "ths/error_400.json", 400, "HTTP 400"),
     ("ths", "ths/error_400.json", 200, "with message '请求参数错误'"),
-    ("ths", "ths/changed_shape.json", 200, "expected a list under 'list'"),
+    ("ths", "ths/changed_shape.json", 200, "expected a list under 'data.list'"),
     ("wallstreetcn", "wallstreetcn/error.json", 200, "got a number (60301)"),
     ("wallstreetcn", "wallstreetcn/changed_shape.json", 200, "expected a list under 'items'"),
     ("jin10", "jin10/error.json", 200, "status 200, got a number (403) with message 'app id"),
@@ -664,7 +664,7 @@ def test_every_cn_source_ships_disabled_with_a_fixed_category() -> None:
         fast = spec.adapter not in ("eastmoney_column",)
         assert spec.settings["interval"] == (30.0 if fast else 300.0), source
     focus = config.source("em_focus")
-    assert (focus.adapter, focus.settings["column"]) == ("eastmoney_fast", "101")
+    assert (focus.adapter, focus.settings["column"]) == ("eastmoney_fast", "100")
     assert config.source("em_column_350").settings["column"] == "350"
     # Flashes are whole: full text is off for them unless asked for; on for articles.
     assert config.source("em_fast").settings["fulltext"] is False

@@ -243,7 +243,7 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
         "adapter": "eastmoney_fast",
         "enabled": False,
         "name": "东方财富 焦点",
-        "column": "101",
+        "column": "100",  # fastColumn 100 = 焦点, 101 = 要闻 (RSSHub eastmoney/kuaixun)
         "category": "emjiaodian",
         "tag": "东财焦点",
         "interval": 30.0,

@@ -19,6 +19,7 @@ from finews.sources._json import ItemError, describe, setting
 from finews.sources.base import Request, Setting
 
 __all__ = [
+    "BROWSER_USER_AGENT",
     "html_image_urls",
     "image_urls",
     "json_in_string",
@@ -26,7 +27,17 @@ __all__ = [
     "object_field",
     "truthy_flag",
     "url_list",
+    "user_agent_setting",
+    "with_user_agent",
 ]
+
+#: A desktop browser's User-Agent, for hosts whose every evidenced client sends one (the
+#: README's source table names them). Only the form matters to those hosts: any current
+#: desktop Chrome string would do.
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
+)
 
 # Only the src attribute is wanted; the HTML itself goes through the sanitiser later.
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
@@ -122,3 +133,23 @@ def url_list(spec: SourceSpec, declared: tuple[Setting, ...], name: str) -> tupl
     if not isinstance(value, list | tuple) or not all(isinstance(url, str) for url in value):
         raise ConfigError(name, value, "a list of URLs", origin=spec.id)
     return tuple(value)
+
+
+def user_agent_setting(default: str) -> Setting:
+    """The ``user_agent`` setting of a source: the User-Agent sent to its host, ``default``
+    unless configured; empty means finews's own (``http.user_agent``)."""
+    return Setting(
+        "user_agent",
+        str,
+        default,
+        "User-Agent header sent to this host; empty = http.user_agent",
+    )
+
+
+def with_user_agent(
+    spec: SourceSpec, declared: tuple[Setting, ...], headers: Mapping[str, str]
+) -> dict[str, str]:
+    """``headers`` plus the source's ``User-Agent`` when its ``user_agent`` setting is set
+    (a request header replaces the client's default one)."""
+    agent = str(setting(spec, declared, "user_agent")).strip()
+    return {**headers, "User-Agent": agent} if agent else dict(headers)

@@ -25,13 +25,19 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from finews.errors import ParseError
+from finews.errors import ConfigError, ParseError
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, IMPORTANCE_TOP, RawItem, SourceSpec
-from finews.sources._fields import image_urls
+from finews.sources._fields import (
+    BROWSER_USER_AGENT,
+    image_urls,
+    user_agent_setting,
+    with_user_agent,
+)
 from finews.sources._json import (
     ItemError,
     collect,
@@ -52,6 +58,36 @@ __all__ = ["TELEGRAPH", "ClsTelegraph", "cls_sign"]
 _VIP_TYPE = 20015
 _SIGNATURE_ERROR = 10012
 _LEVELS = {"A": IMPORTANCE_TOP, "B": IMPORTANCE_HIGH}
+_ROLL_LIST = "https://www.cls.cn/v1/roll/get_roll_list"
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    """One request shape a public client sends: endpoint, app parameter name, ``sv``."""
+
+    url: str
+    app_param: str
+    sv: str
+    cache: bool = False
+
+
+_VARIANTS = {
+    # akshare stock_info_global_cls (2026-07)
+    "web": _Variant(_ROLL_LIST, "app", "8.4.6"),
+    # newsnow server/sources/cls (2026-06), RSSHub lib/routes/cls/utils.ts
+    "appname": _Variant(_ROLL_LIST, "appName", "7.7.5"),
+    # RSSHub lib/routes/cls/telegraph.tsx: the unfiltered list
+    "cache": _Variant("https://www.cls.cn/api/cache", "appName", "7.7.5", cache=True),
+}
+
+
+def _variant(spec: SourceSpec, declared: tuple[Setting, ...]) -> _Variant:
+    name = str(setting(spec, declared, "variant")).strip()
+    if name not in _VARIANTS:
+        raise ConfigError(
+            f"sources.{spec.id}.variant", name, "one of " + ", ".join(_VARIANTS), origin=spec.id
+        )
+    return _VARIANTS[name]
 
 
 def cls_sign(params: Mapping[str, str]) -> str:
@@ -67,10 +103,18 @@ class ClsTelegraph:
     name = "cls"
     description = "财联社 telegraph (signed v1/roll/get_roll_list, paged by last_time; off)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, "https://www.cls.cn/v1/roll/get_roll_list", "roll list endpoint"),
-        Setting("app", str, "CailianpressWeb", "app parameter (signed)"),
+        Setting(
+            "variant",
+            str,
+            "web",
+            "request shape: web = app=…&sv=8.4.6 (akshare), appname = appName=…&sv=7.7.5 "
+            "(newsnow, RSSHub), cache = /api/cache?name=telegraph (RSSHub; one page)",
+            choices=tuple(_VARIANTS),
+        ),
+        Setting("url", str, "", "endpoint; empty = the variant's (roll list or /api/cache)"),
+        Setting("app", str, "CailianpressWeb", "app / appName parameter (signed)"),
         Setting("os", str, "web", "os parameter (signed)"),
-        Setting("sv", str, "8.4.6", "client version parameter (signed; drifts: 7.7.5, 8.7.9)"),
+        Setting("sv", str, "", "client version (signed); empty = the variant's (8.4.6, 7.7.5)"),
         Setting("category", str, "", "category: empty = all, red 加红, watch 看盘, …"),
         Setting("page_size", int, 20, "items per page (rn)"),
         Setting("referer", str, "https://www.cls.cn/telegraph", "Referer header sent"),
@@ -80,6 +124,7 @@ class ClsTelegraph:
             "https://www.cls.cn/detail/{id}",
             "link of an item without shareurl; {id} is replaced by the item id",
         ),
+        user_agent_setting(BROWSER_USER_AGENT),
     )
 
     def first_page(self, spec: SourceSpec) -> Request:
@@ -99,7 +144,8 @@ class ClsTelegraph:
                 source=spec.id,
                 url=url,
             )
-        if errno not in (0, "0"):
+        # /api/cache replies are read by RSSHub without an errno: absent is fine.
+        if "errno" in reply and errno not in (0, "0"):
             raise ParseError(
                 f"expected errno 0, got {describe(errno)} with message {message!r}",
                 source=spec.id,
@@ -111,6 +157,9 @@ class ClsTelegraph:
         items, dropped = collect(
             spec, entries, ("id",), lambda entry, uid: _item(spec, entry, uid, item_url)
         )
+        if _variant(spec, self.settings).cache:
+            # the cache holds the newest telegraphs only: nothing older to ask for
+            return Page(items=items, dropped=dropped, next=None)
         oldest = _oldest(entries)
         asked = request.params.get("last_time", "")
         older = oldest is not None and (not asked.isdigit() or oldest < int(asked))
@@ -126,19 +175,27 @@ class ClsTelegraph:
         return ""
 
     def _request(self, spec: SourceSpec, last_time: int) -> Request:
+        variant = _variant(spec, self.settings)
         params = {
-            "app": str(setting(spec, self.settings, "app")),
-            "category": str(setting(spec, self.settings, "category")),
-            "last_time": str(last_time),
+            variant.app_param: str(setting(spec, self.settings, "app")),
             "os": str(setting(spec, self.settings, "os")),
-            "refresh_type": "1",
-            "rn": str(setting(spec, self.settings, "page_size")),
-            "sv": str(setting(spec, self.settings, "sv")),
+            "sv": str(setting(spec, self.settings, "sv")).strip() or variant.sv,
         }
+        if variant.cache:
+            params["name"] = "telegraph"
+        else:
+            params.update(
+                category=str(setting(spec, self.settings, "category")),
+                last_time=str(last_time),
+                refresh_type="1",
+                rn=str(setting(spec, self.settings, "page_size")),
+            )
+        params = dict(sorted(params.items()))
+        headers = {"Referer": str(setting(spec, self.settings, "referer"))}
         return Request(
-            url=str(setting(spec, self.settings, "url")),
+            url=str(setting(spec, self.settings, "url")).strip() or variant.url,
             params={**params, "sign": cls_sign(params)},
-            headers={"Referer": str(setting(spec, self.settings, "referer"))},
+            headers=with_user_agent(spec, self.settings, headers),
         )
 
 

@@ -3,8 +3,10 @@
 The newest page is asked with an empty ``sortEnd``; each reply carries ``data.sortEnd``,
 sent back to get the next, older page. ``np-weblist`` is intermittently blocked, so the
 request lists ``np-listapi`` (same path, same reply) as a fallback URL. Items have no link:
-it is built from the item code. ``column`` picks the list: ``102`` 7x24 全球直播, ``101``
-焦点 (another source with the same adapter).
+it is built from the item code. ``column`` picks the list: ``102`` 7x24 全球直播, ``100``
+焦点 (the ``em_focus`` source), ``101`` 要闻 (as RSSHub's ``eastmoney/kuaixun`` route labels
+them). A reply ``{"code": "1", "message": "success", "data": null}`` (what the list answers
+past its end) ends the walk.
 
 Full text: with ``fulltext`` on, each new item's article page is read
 (:mod:`finews.sources.eastmoney_article`). This adapter declares ``fulltext`` itself,
@@ -22,7 +24,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from finews.errors import ParseError
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
@@ -65,7 +67,7 @@ class FastNews:
             ["https://np-listapi.eastmoney.com/comm/web/getFastNewsList"],
             "endpoints tried in order when the list endpoint fails",
         ),
-        Setting("column", str, "102", "fastColumn: 102 = 7x24 全球直播, 101 = 焦点"),
+        Setting("column", str, "102", "fastColumn: 102 = 7x24 全球直播, 100 = 焦点, 101 = 要闻"),
         Setting("page_size", int, 50, "items per page (pageSize)"),
         Setting("referer", str, "https://kuaixun.eastmoney.com/", "Referer header sent"),
         *ARTICLE_SETTINGS,
@@ -85,7 +87,9 @@ class FastNews:
         """Check the envelope (``code`` must be the string ``"1"``), read
         ``data.fastNewsList``, and chain ``data.sortEnd`` into the next request."""
         url = request.url
-        data = eastmoney_data(body, spec, url)
+        data = eastmoney_data(body, spec, url, null_ends=True)
+        if data is None:
+            return Page(items=[], next=None)  # "data": null past the last page: the end
         entries = list_at(data, "fastNewsList", spec.id, url)
         article_url = str(setting(spec, self.settings, "article_url"))
         items, dropped = collect(
@@ -160,9 +164,26 @@ class FastNews:
         )
 
 
-def eastmoney_data(body: bytes, spec: SourceSpec, url: str) -> dict[str, Any]:
+@overload
+def eastmoney_data(
+    body: bytes, spec: SourceSpec, url: str, *, null_ends: Literal[False] = False
+) -> dict[str, Any]: ...
+
+
+@overload
+def eastmoney_data(
+    body: bytes, spec: SourceSpec, url: str, *, null_ends: bool
+) -> dict[str, Any] | None: ...
+
+
+def eastmoney_data(
+    body: bytes, spec: SourceSpec, url: str, *, null_ends: bool = False
+) -> dict[str, Any] | None:
     """The ``data`` object of an East Money ``np-*`` reply, whose ``code`` must be the
-    string ``"1"``; :class:`ParseError` naming the code and message otherwise."""
+    string ``"1"``; :class:`ParseError` naming the code and message otherwise.
+
+    With ``null_ends``, a successful reply whose ``data`` is null gives ``None``: the list
+    answers so past its last page."""
     reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
     code = reply.get("code")
     if code != "1":
@@ -172,6 +193,8 @@ def eastmoney_data(body: bytes, spec: SourceSpec, url: str) -> dict[str, Any]:
             source=spec.id,
             url=url,
         )
+    if null_ends and reply.get("data", None) is None:
+        return None
     return object_at(reply.get("data"), "'data'", spec.id, url)
 
 

@@ -25,7 +25,15 @@ from typing import Any
 
 from finews.errors import ParseError
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
-from finews.sources._fields import image_urls, object_field, truthy_flag, url_list
+from finews.sources._fields import (
+    BROWSER_USER_AGENT,
+    image_urls,
+    object_field,
+    truthy_flag,
+    url_list,
+    user_agent_setting,
+    with_user_agent,
+)
 from finews.sources._json import (
     ItemError,
     collect,
@@ -47,6 +55,7 @@ _NEWEST_JS = re.compile(
     rb"^(?:\xef\xbb\xbf)?\s*var\s+newest\s*=\s*(?P<json>.*?)\s*;?\s*$", re.DOTALL
 )
 _DATA_RELEASE = 1
+_VIP_CHANNEL = 5
 
 
 class Jin10Flash:
@@ -59,7 +68,7 @@ class Jin10Flash:
         Setting(
             "fallback_urls",
             list,
-            ["https://cdn.jin10.com/flash_newest.js", "https://www.jin10.com/flash_newest.js"],
+            ["https://www.jin10.com/flash_newest.js"],
             "tried in order when the list endpoint fails (JSON or var newest = [...];)",
         ),
         Setting("app_id", str, "bVBF4FyRTn5NJF5n", "x-app-id header (the web client's id)"),
@@ -67,6 +76,13 @@ class Jin10Flash:
         Setting("channel", str, "-8200", "channel parameter"),
         Setting("vip", str, "1", "vip parameter the web client sends"),
         Setting("referer", str, "https://www.jin10.com/", "Referer header sent"),
+        Setting(
+            "item_url",
+            str,
+            "https://flash.jin10.com/detail/{id}",
+            "link of a flash without data.source_link or data.link; {id} is the flash id",
+        ),
+        user_agent_setting(BROWSER_USER_AGENT),
     )
 
     def first_page(self, spec: SourceSpec) -> Request:
@@ -77,7 +93,10 @@ class Jin10Flash:
         """Read the API reply or the ``var newest = [...]`` fallback; chain ``max_time``."""
         url = request.url
         entries = _entries(body, spec, url)
-        items, dropped = collect(spec, entries, ("id",), lambda e, uid: _item(spec, e, uid))
+        item_url = str(setting(spec, self.settings, "item_url"))
+        items, dropped = collect(
+            spec, entries, ("id",), lambda e, uid: _item(spec, e, uid, item_url)
+        )
         oldest = _oldest_time(entries)
         # The same max_time again (a page all within one second) would loop.
         moves = oldest and oldest != request.params.get("max_time")
@@ -106,7 +125,7 @@ class Jin10Flash:
         return Request(
             url=str(setting(spec, self.settings, "url")),
             params=params,
-            headers=headers,
+            headers=with_user_agent(spec, self.settings, headers),
             fallback_urls=url_list(spec, self.settings, "fallback_urls"),
         )
 
@@ -140,22 +159,28 @@ def _oldest_time(entries: list[Any]) -> str:
     return ""
 
 
-def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str) -> RawItem:
+def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str, item_url: str) -> RawItem:
     if int_field(entry, "type") == _DATA_RELEASE:
         raise ItemError("a data release (type 1), not a flash")
+    channels = entry.get("channel")
+    if isinstance(channels, list) and _VIP_CHANNEL in channels:
+        raise ItemError("in channel 5 (VIP; newsnow drops it too)")
     data = object_field(entry, "data")
+    if truthy_flag(data, "lock"):
+        raise ItemError("locked (data.lock: the text is for VIP members only)")
     content = text_field(data, "content")
-    link = (text_field(data, "link") or "").strip()
-    vip_title = (text_field(data, "vip_title") or "").strip()
-    if "vip_payment" in link or (vip_title and not (content or "").strip()):
-        raise ItemError("a VIP teaser (its text is for paying members only)")
+    title = (text_field(data, "title") or "").strip() or None
+    if not title and not (content or "").strip():
+        # a VIP teaser carries only vip_title; newsnow keeps items with a title or content
+        raise ItemError("no text (neither data.title nor data.content)")
+    link = (text_field(data, "source_link") or text_field(data, "link") or "").strip()
     images = image_urls(data.get("pic"))
     return RawItem(
         source=spec.id,
         upstream_id=upstream_id,
-        title=(text_field(data, "title") or "").strip() or None,
+        title=title,
         summary=content,
-        url=link or None,
+        url=link or item_url.replace("{id}", upstream_id),
         published=time_field(entry, "time"),
         media=(text_field(data, "source") or "").strip() or None,
         kind="fast",

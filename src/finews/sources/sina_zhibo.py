@@ -22,7 +22,15 @@ from typing import Any
 
 from finews.errors import ParseError
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
-from finews.sources._fields import html_image_urls, json_in_string, next_page_number, truthy_flag
+from finews.sources._fields import (
+    BROWSER_USER_AGENT,
+    html_image_urls,
+    json_in_string,
+    next_page_number,
+    truthy_flag,
+    user_agent_setting,
+    with_user_agent,
+)
 from finews.sources._json import (
     ItemError,
     collect,
@@ -39,6 +47,10 @@ from finews.sources.securities import securities
 
 __all__ = ["ZHIBO", "SinaZhibo"]
 
+_MAX_PAGE_SIZE = 10
+# go-stock marks an item whose tags hold 焦点 as important (red).
+_FOCUS_TAG = "焦点"
+
 
 class SinaZhibo:
     """The ``sina_zhibo`` adapter."""
@@ -49,7 +61,12 @@ class SinaZhibo:
         Setting("url", str, "https://zhibo.sina.com.cn/api/zhibo/feed", "feed endpoint"),
         Setting("zhibo_id", str, "152", "feed: 152 财经, 151 政经, 153 综合, 155 市场, 164 国际"),
         Setting("tag_id", str, "0", "tag filter; 0 = all"),
-        Setting("page_size", int, 20, "items per page (page_size)"),
+        Setting(
+            "page_size",
+            int,
+            10,
+            "items per page, sent as pagesize and page_size (the upstream gives at most 10)",
+        ),
         Setting("referer", str, "https://finance.sina.com.cn/7x24/", "Referer header sent"),
         Setting(
             "item_url",
@@ -57,6 +74,7 @@ class SinaZhibo:
             "https://finance.sina.com.cn/7x24/",
             "link of an item whose ext carries no docurl",
         ),
+        user_agent_setting(BROWSER_USER_AGENT),
     )
 
     def first_page(self, spec: SourceSpec) -> Request:
@@ -97,18 +115,23 @@ class SinaZhibo:
         return ""
 
     def _request(self, spec: SourceSpec, page: int) -> Request:
+        # RSSHub: "接口单页最多 10 条"; a larger size is answered with 10 anyway.
+        size = str(max(1, min(_MAX_PAGE_SIZE, int(setting(spec, self.settings, "page_size")))))
         params = {
             "zhibo_id": str(setting(spec, self.settings, "zhibo_id")),
             "tag_id": str(setting(spec, self.settings, "tag_id")),
             "page": str(page),
-            "page_size": str(setting(spec, self.settings, "page_size")),
+            # RSSHub sends pagesize, akshare and go-stock both spellings: send both.
+            "pagesize": size,
+            "page_size": size,
             "dire": "f",
             "dpc": "1",
         }
+        headers = {"Referer": str(setting(spec, self.settings, "referer"))}
         return Request(
             url=str(setting(spec, self.settings, "url")),
             params=params,
-            headers={"Referer": str(setting(spec, self.settings, "referer"))},
+            headers=with_user_agent(spec, self.settings, headers),
         )
 
 
@@ -135,6 +158,20 @@ def _tags(entry: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
     names = (tag.get("name") for tag in listed if isinstance(tag, dict))
     return tuple(name.strip() for name in names if isinstance(name, str) and name.strip())
+
+
+def _important(entry: Mapping[str, Any], tags: tuple[str, ...]) -> bool:
+    """Marked important by any sign seen: ``is_top`` (older replies), a non-zero
+    ``top_value`` or ``is_focus`` (2025-12 replies), or the 焦点 tag (go-stock)."""
+    if truthy_flag(entry, "is_top") or truthy_flag(entry, "is_focus"):
+        return True
+    top = entry.get("top_value")
+    if isinstance(top, str) and top.strip():
+        top = top.strip()
+        return top not in ("0", "false")
+    if isinstance(top, int | float) and not isinstance(top, bool):
+        return top != 0
+    return _FOCUS_TAG in tags
 
 
 def _author(creator: str | None) -> str | None:
@@ -166,7 +203,7 @@ def _item(
         published=time_field(entry, "create_time"),
         author=_author(text_field(entry, "creator")),
         kind="fast",
-        importance=IMPORTANCE_HIGH if truthy_flag(entry, "is_top") else IMPORTANCE_NORMAL,
+        importance=IMPORTANCE_HIGH if _important(entry, tags) else IMPORTANCE_NORMAL,
         stocks=_stocks(ext),
         extra=extra,
     )

@@ -23,13 +23,18 @@ from typing import Any
 
 from finews.errors import ParseError
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, IMPORTANCE_TOP, RawItem, SourceSpec
-from finews.sources._fields import image_urls, next_page_number
+from finews.sources._fields import (
+    BROWSER_USER_AGENT,
+    image_urls,
+    next_page_number,
+    user_agent_setting,
+    with_user_agent,
+)
 from finews.sources._json import (
     ItemError,
     collect,
     describe,
     int_field,
-    list_at,
     load_json,
     object_at,
     setting,
@@ -57,6 +62,7 @@ class ThsNews:
             "https://news.10jqka.com.cn/realtimenews.html",
             "Referer header (required by the upstream)",
         ),
+        user_agent_setting(BROWSER_USER_AGENT),
     )
 
     def first_page(self, spec: SourceSpec) -> Request:
@@ -64,19 +70,21 @@ class ThsNews:
         return self._request(spec, 1)
 
     def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
-        """Check ``code``, read ``data.list``, ask for the next page number while the page
-        had entries."""
+        """Read ``data.list`` (``code`` is not needed), ask for the next page number while
+        the page had entries."""
         url = request.url
         reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
-        code = reply.get("code")
-        if code not in ("200", 200):
+        data = reply.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("list"), list):
+            # Every evidenced client reads data.list and ignores code; without the list the
+            # reply is an error (code "400") or a new shape: say what came.
             raise ParseError(
-                f'expected code "200", got {describe(code)} with message {reply.get("msg")!r}',
+                f"expected a list under 'data.list', got code {describe(reply.get('code'))} "
+                f"with message {reply.get('msg')!r} and 'data' {describe(data)}",
                 source=spec.id,
                 url=url,
             )
-        data = object_at(reply.get("data"), "'data'", spec.id, url)
-        entries = list_at(data, "list", spec.id, url)
+        entries = data["list"]
         items, dropped = collect(spec, entries, ("id", "seq"), lambda e, uid: _item(spec, e, uid))
         following = self._request(spec, next_page_number(request, "page"))
         return Page(items=items, dropped=dropped, next=following if entries else None)
@@ -95,10 +103,11 @@ class ThsNews:
             "tag": str(setting(spec, self.settings, "tag")),
             "track": str(setting(spec, self.settings, "track")),
         }
+        headers = {"Referer": str(setting(spec, self.settings, "referer"))}
         return Request(
             url=str(setting(spec, self.settings, "url")),
             params=params,
-            headers={"Referer": str(setting(spec, self.settings, "referer"))},
+            headers=with_user_agent(spec, self.settings, headers),
         )
 
 
@@ -111,10 +120,19 @@ def _importance(entry: Mapping[str, Any]) -> int:
 
 
 def _names(value: Any) -> tuple[str, ...]:
+    """Names from a list of ``{name: …}`` objects or strings, or one comma-separated string."""
+    if isinstance(value, str):
+        value = value.split(",")
     if not isinstance(value, list):
         return ()
     names = [part.get("name") if isinstance(part, dict) else part for part in value]
     return tuple(name.strip() for name in names if isinstance(name, str) and name.strip())
+
+
+def _tags(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    # RSSHub merges tags[] and tagInfo[]; one reply carries "tag" as "A股,异动".
+    found = (*_names(entry.get("tags")), *_names(entry.get("tagInfo")), *_names(entry.get("tag")))
+    return tuple(dict.fromkeys(found))
 
 
 def _stocks(entry: Mapping[str, Any]) -> tuple[str, ...]:
@@ -125,21 +143,38 @@ def _stocks(entry: Mapping[str, Any]) -> tuple[str, ...]:
         raise ItemError(f"field 'stock' should be a list, got {describe(listed)}")
     codes: list[str] = []
     for stock in listed:
+        # An entry may carry only a name (no code): nothing to place on an exchange.
         code = stock.get("stockCode", stock.get("code")) if isinstance(stock, dict) else stock
         if isinstance(code, str):
             codes.append(code)
     return securities(codes)
 
 
+def _stock_names(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """Names of the ``stock`` entries that carry a name but no code (kept by name)."""
+    listed = entry.get("stock")
+    if not isinstance(listed, list):
+        return ()
+    names = [
+        stock.get("name")
+        for stock in listed
+        if isinstance(stock, dict) and not isinstance(stock.get("stockCode", stock.get("code")), str)
+    ]
+    return tuple(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
+
+
 def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str) -> RawItem:
     link = text_field(entry, "url") or text_field(entry, "shareUrl")
     images = image_urls(entry.get("picUrl"))
-    tags = _names(entry.get("tags"))
+    tags = _tags(entry)
+    stock_names = _stock_names(entry)
     extra: dict[str, Any] = {}
     if images:
         extra["images"] = images
     if tags:
         extra["tags"] = tags
+    if stock_names:
+        extra["stock_names"] = stock_names
     return RawItem(
         source=spec.id,
         upstream_id=upstream_id,

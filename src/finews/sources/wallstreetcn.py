@@ -3,7 +3,7 @@
 ``channel`` picks the stream (``global-channel``, ``a-stock-channel``, ``us-stock-channel``,
 ``hk-stock-channel``, ``forex-channel``, ``commodity-channel``, ``financing-channel``).
 The first request says ``first_page=true``; each reply's ``data.next_cursor`` is sent back
-as ``cursor`` for older items, until a page comes back empty or without a new cursor. A
+as ``cursor``, with ``first_page=false``, for older items, until a page comes back empty or without a new cursor. A
 top-level ``code`` other than 20000 (or 0) is a :class:`~finews.errors.ParseError` naming
 it and its message; so is a reply without ``data.items``.
 
@@ -22,7 +22,14 @@ from typing import Any
 
 from finews.errors import ParseError
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
-from finews.sources._fields import image_urls, object_field, url_list
+from finews.sources._fields import (
+    BROWSER_USER_AGENT,
+    image_urls,
+    object_field,
+    url_list,
+    user_agent_setting,
+    with_user_agent,
+)
 from finews.sources._json import (
     collect,
     describe,
@@ -58,6 +65,7 @@ class WallstreetcnLives:
         Setting("limit", int, 50, "items per page (limit)"),
         Setting("accept", str, "live", "kinds asked for; 'live,vip-live' adds VIP teasers"),
         Setting("referer", str, "https://wallstreetcn.com/", "Referer header sent"),
+        user_agent_setting(BROWSER_USER_AGENT),
         Setting(
             "item_url",
             str,
@@ -99,7 +107,11 @@ class WallstreetcnLives:
         cursor = (cursor or "").strip()
         # The same cursor again would ask for the same page forever.
         moves = cursor and cursor != request.params.get("cursor")
-        following = self._request(spec, {"cursor": cursor}) if entries and moves else None
+        following = (
+            self._request(spec, {"first_page": "false", "cursor": cursor})
+            if entries and moves
+            else None
+        )
         return Page(items=items, dropped=dropped, next=following)
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
@@ -121,7 +133,9 @@ class WallstreetcnLives:
         return Request(
             url=str(setting(spec, self.settings, "url")),
             params=params,
-            headers={"Referer": str(setting(spec, self.settings, "referer"))},
+            headers=with_user_agent(
+                spec, self.settings, {"Referer": str(setting(spec, self.settings, "referer"))}
+            ),
             fallback_urls=url_list(spec, self.settings, "fallback_urls"),
         )
 
