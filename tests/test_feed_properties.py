@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from finews.errors import ConfigError, ParseError
@@ -140,6 +140,15 @@ def test_any_json_gives_a_page_or_a_parse_error(value: Any) -> None:
 
 @FAST
 @given(body=st.binary(max_size=300), declared=st.none() | st.text(max_size=12))
+# Labels of codecs that are not charsets (bytes-to-bytes or str-to-str): each raised
+# LookupError "not a text encoding" once a body was not UTF-8 (issue 19, point 12).
+@example(body=b"\x80", declared="UU")
+@example(body=b"\x80", declared="hex")
+@example(body=b"\x80", declared="base64")
+@example(body=b"\x80", declared="zlib")
+@example(body=b"\x80", declared="rot13")
+@example(body=b"\x80", declared="bz2")
+@example(body=b"\x80", declared="quopri")
 def test_decoding_never_fails(body: bytes, declared: str | None) -> None:
     decoded = decode_document(body, declared)
     assert isinstance(decoded.text, str)

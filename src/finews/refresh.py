@@ -29,6 +29,7 @@ from finews.models import Dropped, Item, RawItem, SourceSpec, SourceState
 from finews.normalize import normalize_item
 from finews.normalize.slug import media_slug
 from finews.sources import get_adapter
+from finews.sources._encoding import http_charset
 from finews.sources.base import Adapter, Page, Request
 from finews.store import Store
 
@@ -51,6 +52,9 @@ class SourceReport:
     #: new items handed to the ``fulltext`` sink instead of being fetched here
     fulltext_queued: int = 0
     error: str | None = None
+    #: a problem that cost no item, e.g. a reply that decoded only with replacement
+    #: characters; kept in the source's ``last_error`` as ``warning: …`` after a good poll
+    warning: str | None = None
     #: seconds the upstream asked us to wait (``Retry-After`` of the failing reply)
     retry_after: float | None = None
     elapsed: float = 0.0
@@ -189,7 +193,11 @@ async def refresh_source(
                 if response.not_modified:
                     walk.request = None  # 304: the newest page is as the last poll stored it
                     continue
-                page = adapter.parse_page(spec, response.body, walk.request)
+                charset = http_charset(response.headers.get("content-type"))
+                page = adapter.parse_page(spec, response.body, walk.request, charset=charset)
+                if page.lossy:
+                    _log_lossy(spec.id, response.url, page.lossy)
+                    report.warning = report.warning or f"{page.lossy} ({response.url})"
                 report.pages += 1
                 seen += len(page.items)
                 for drop in page.dropped:
@@ -241,7 +249,9 @@ async def refresh_source(
                     max_pages,
                 )
         state = state.replace(cursor=_dump_walks(walks, []))
-        state = state.replace(last_success=now(), last_error=None, consecutive_failures=0)
+        # A good poll clears the last error; a lossy decode stays visible as a warning.
+        warning = f"warning: {report.warning}" if report.warning else None
+        state = state.replace(last_success=now(), last_error=warning, consecutive_failures=0)
     except FinewsError as exc:
         report.error = str(exc)
         if isinstance(exc, StatusFetchError):
@@ -302,6 +312,16 @@ async def _store_page(
 
 def _log_drop(drop: Dropped) -> None:
     log.warning("source=%s id=%s dropped: %s", drop.source, drop.upstream_id or "-", drop.reason)
+
+
+def _log_lossy(source: str, url: str, note: str) -> None:
+    log.warning(
+        "source=%s url=%s %s; the items are kept, check the feed's charset",
+        source,
+        url,
+        note,
+        extra={"source": source, "url": url, "warning": note},
+    )
 
 
 def _log_poll(report: SourceReport) -> None:

@@ -6,13 +6,18 @@ Chinese text) that trusting them yields mojibake. :func:`decode_document` theref
 
 1. obeys a byte-order mark;
 2. takes UTF-8 when the bytes are valid UTF-8 (GBK or Big5 text almost never is);
-3. otherwise tries the declared charset, GB18030 (a superset of GB2312 and GBK) and Big5
-   (HKSCS, a superset), keeping those that decode without error, and picks the one whose
-   Chinese characters look most like real text: the share of ideographs among the
-   3,755 GB2312 level-1 characters or the 5,401 Big5 frequently-used ones. Misread bytes
-   give rare characters, kana, symbols or private-use code points instead;
+3. otherwise tries the declared charset (the HTTP ``Content-Type`` charset when it names
+   a usable one, else the document's own declaration, as the standards order them),
+   GB18030 (a superset of GB2312 and GBK) and Big5 (HKSCS, a superset), keeping those
+   that decode without error, and picks the one whose Chinese characters look most like
+   real text: the share of ideographs among the 3,755 GB2312 level-1 characters or the
+   5,401 Big5 frequently-used ones. Misread bytes give rare characters, kana, symbols or
+   private-use code points instead;
 4. when nothing decodes cleanly, decodes the declared charset (else UTF-8) replacing the
-   bad bytes, so that one broken byte does not lose a whole feed.
+   bad bytes, so that one broken byte does not lose a whole feed (``Decoded.lossy``).
+
+A label that names no text charset (``hex``, ``base64``, ``rot13``… are codecs too) or an
+unknown one is passed over, as if absent.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["Decoded", "decode_document", "html_declared_charset", "xml_declared_charset"]
+__all__ = [
+    "Decoded",
+    "decode_document",
+    "html_declared_charset",
+    "http_charset",
+    "xml_declared_charset",
+]
+
+_CONTENT_TYPE_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 
 _XML_DECLARATION = re.compile(
     rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']\s*([A-Za-z0-9._:-]+)\s*["']""", re.IGNORECASE
@@ -71,6 +84,12 @@ class Decoded:
     lossy: bool = False
 
 
+def http_charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a ``Content-Type`` header value, lower-case."""
+    match = _CONTENT_TYPE_CHARSET.search(content_type or "")
+    return match.group(1).lower() if match else None
+
+
 def xml_declared_charset(body: bytes) -> str | None:
     """The ``encoding`` of an XML declaration, lower-case; ``None`` when there is none."""
     match = _XML_DECLARATION.match(body[:1024])
@@ -83,8 +102,12 @@ def html_declared_charset(body: bytes) -> str | None:
     return match.group(1).decode("ascii").lower() if match else None
 
 
-def decode_document(body: bytes, declared: str | None = None) -> Decoded:
-    """Decode ``body``, taking ``declared`` (a charset label, or ``None``) as a hint only."""
+def decode_document(
+    body: bytes, declared: str | None = None, *, http: str | None = None
+) -> Decoded:
+    """Decode ``body``, taking ``http`` (the ``Content-Type`` charset) or else ``declared``
+    (the document's own label) as a hint only; a label that names no usable text charset
+    is passed over."""
     for bom, codec in _BOMS:
         if body.startswith(bom):
             text = body[len(bom) :].decode(codec, errors="replace")
@@ -97,7 +120,7 @@ def decode_document(body: bytes, declared: str | None = None) -> Decoded:
         return Decoded(body.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
-    hint = _codec(declared)
+    hint = _codec(http) or _codec(declared)
     candidates = [c for c in dict.fromkeys((hint, "gb18030", "big5hkscs")) if c]
     decoded: list[tuple[str, str]] = []
     for codec in candidates:
@@ -126,10 +149,15 @@ def _codec(label: str | None) -> str | None:
     if not label:
         return None
     try:
-        name = codecs.lookup(label.strip()).name
-        b"".decode(name)  # LookupError for codecs that are not text encodings (hex, rot13)
+        info = codecs.lookup(label.strip())
     except (LookupError, ValueError):
         return None
+    # hex, base64, uu, zlib, rot13, bz2, quopri are bytes-to-bytes (or str-to-str) codecs:
+    # decoding with one raises LookupError "not a text encoding". Only text codecs are
+    # charsets; CodecInfo says which (b"".decode(name) never raised for them: empty input).
+    if not getattr(info, "_is_text_encoding", True):
+        return None
+    name = info.name
     if name in _NOT_DOCUMENT_CODECS:
         return None
     # A UTF-16/32 declaration without a BOM on bytes that are not UTF-16: the label lies.

@@ -2,8 +2,10 @@
 
 Pure: decoded text in, :class:`FeedEntry` values out, each item checked on its own (a bad
 item raises :class:`~finews.sources._json.ItemError`, which the adapter turns into a drop).
-The envelope must be an object whose ``version`` is a jsonfeed.org URL with an ``items``
-list; anything else is a :class:`~finews.errors.ParseError`.
+The envelope must be an object with a ``version`` string and an ``items`` list; anything
+else is a :class:`~finews.errors.ParseError`. The version is normally a jsonfeed.org URL,
+but feeds in the wild write ``"1.1"`` (gofeed's fixtures do) and readers take them: any
+non-empty version is accepted, the URL prefix removed.
 """
 
 from __future__ import annotations
@@ -56,12 +58,13 @@ def parse_json_feed(text: str, feed_url: str, source: str) -> JsonFeed:
         raise ParseError(f"reply is not JSON ({exc})", source=source, url=feed_url) from exc
     feed = object_at(data, "the JSON Feed", source, feed_url)
     version = feed.get("version")
-    if not isinstance(version, str) or not version.startswith(_VERSION_PREFIX):
+    if not isinstance(version, str) or not version.strip():
         raise ParseError(
-            f"JSON without a jsonfeed.org 'version' (got {describe(version)}): not a JSON Feed",
+            f"JSON without a JSON Feed 'version' (got {describe(version)}): not a JSON Feed",
             source=source,
             url=feed_url,
         )
+    version = version.strip()
     items = list_at(feed, "items", source, feed_url)
     try:
         title = text_field(feed, "title")
@@ -70,7 +73,7 @@ def parse_json_feed(text: str, feed_url: str, source: str) -> JsonFeed:
         raise ParseError(f"JSON Feed envelope: {exc}", source=source, url=feed_url) from exc
     return JsonFeed(
         title=title,
-        version=version[len(_VERSION_PREFIX) :],
+        version=version.removeprefix(_VERSION_PREFIX),
         next_url=urljoin(feed_url, next_url) if next_url else None,
         entries=list(_entries(items, feed_url)),
     )

@@ -38,12 +38,16 @@ class Page:
 
     ``next_is_older`` says that ``next`` asks for older items of the same list, so a poll
     may stop once it meets stored items; ``False`` means ``next`` is another list (another
-    market type) that must be asked for regardless."""
+    market type) that must be asked for regardless.
+
+    ``lossy`` says, when set, that the reply's bytes did not all decode in the charset
+    used (some became U+FFFD): the items are kept, and the poll records the warning."""
 
     items: list[RawItem]
     dropped: list[Dropped] = field(default_factory=list)
     next: Request | None = None
     next_is_older: bool = True
+    lossy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +74,15 @@ class Adapter(Protocol):
     def first_page(self, spec: SourceSpec) -> Request:
         """The request for the newest page."""
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Parse one reply. Raise ``ParseError`` when the envelope is not the known shape;
-        drop single bad items into ``Page.dropped`` with a reason."""
+        drop single bad items into ``Page.dropped`` with a reason.
+
+        ``charset`` is the ``charset`` of the reply's ``Content-Type`` header, if any: a
+        document's decoder ranks it after a byte-order mark and before the document's own
+        declaration. JSON adapters ignore it (JSON is UTF-8)."""
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The request for an item's full text, or ``None`` when there is nothing to fetch."""

@@ -3,8 +3,13 @@
 
 The most churned upstream: three endpoint changes in 2026 and a drifting ``sv`` (client
 version), so this adapter ships **off** and keeps endpoint, app name, ``sv`` and headers in
-settings. Every request is signed: :func:`cls_sign` is the hex MD5 of the hex SHA-1 of the
-URL-encoded query string of the other parameters sorted by key, appended as ``sign``.
+settings. The ``variant`` setting picks one of the request shapes public clients send:
+``web`` (``app=CailianpressWeb&sv=8.4.6``, akshare), ``appname``
+(``appName=CailianpressWeb&sv=7.7.5``, newsnow and RSSHub), or ``cache``
+(``/api/cache?name=telegraph`` with ``appName``, RSSHub's unfiltered list: one page, no
+paging, no ``errno`` needed). Every request is signed: :func:`cls_sign` is the hex MD5 of
+the hex SHA-1 of the URL-encoded query string of the other parameters sorted by key,
+appended as ``sign``.
 
 Paging: the newest page is asked with ``last_time`` = now; the next, older page with the
 smallest ``ctime`` of the previous one, until a page is empty or no older. ``errno`` must be
@@ -19,14 +24,28 @@ stays ``None`` (the normaliser takes the ``【…】`` head); the longer of ``br
 ``https://www.cls.cn/detail/<id>``) → link; ``stock_list[].StockID`` (``sh600519``) →
 ``stocks``; ``subjects[].subject_name`` → ``extra["tags"]``; ``images`` →
 ``extra["images"]``. A telegraph is whole in the list: no full-text request.
+
+Evidence (every one signs the same way):
+
+- akshare ``akshare/stock_feature/stock_info.py`` ``stock_info_global_cls`` (2026-07-22,
+  commit 3dc1dbd): ``app=CailianpressWeb&category=&last_time&os=web&refresh_type=1&rn=20
+  &sv=8.4.6`` plus ``sign``, a browser User-Agent; reads ``data.roll_data``.
+- newsnow ``server/sources/cls/index.ts`` (2026-06-03, commit 69e1b77) and ``cls/utils.ts``
+  (2024-10-21): ``appName=CailianpressWeb&os=web&sv=7.7.5``, ``last_time``,
+  ``refresh_type=1``, ``rn=30``, ``Referer: https://www.cls.cn/telegraph``; drops ``is_ad``.
+- RSSHub ``lib/routes/cls/utils.ts`` (stored commit 156b58d) and ``telegraph.tsx`` (stored
+  commit 4a81765): the same ``appName``/``sv=7.7.5`` parameters; ``/api/cache`` with
+  ``name=telegraph`` for the unfiltered list, the roll list for a category.
+- go-stock ``backend/data/market_news_api.go`` (2025-07-12): a browser User-Agent for
+  www.cls.cn, ``app=CailianpressWeb&os=web&sv=8.4.6`` on its calendar call.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -59,13 +78,14 @@ _VIP_TYPE = 20015
 _SIGNATURE_ERROR = 10012
 _LEVELS = {"A": IMPORTANCE_TOP, "B": IMPORTANCE_HIGH}
 _ROLL_LIST = "https://www.cls.cn/v1/roll/get_roll_list"
+_CACHE = "https://www.cls.cn/api/cache"
 
 
 @dataclass(frozen=True, slots=True)
 class _Variant:
-    """One request shape a public client sends: endpoint, app parameter name, ``sv``."""
+    """One request shape a public client sends: endpoint setting, app parameter, ``sv``."""
 
-    url: str
+    url_setting: str
     app_param: str
     sv: str
     cache: bool = False
@@ -73,11 +93,11 @@ class _Variant:
 
 _VARIANTS = {
     # akshare stock_info_global_cls (2026-07)
-    "web": _Variant(_ROLL_LIST, "app", "8.4.6"),
+    "web": _Variant("url", "app", "8.4.6"),
     # newsnow server/sources/cls (2026-06), RSSHub lib/routes/cls/utils.ts
-    "appname": _Variant(_ROLL_LIST, "appName", "7.7.5"),
+    "appname": _Variant("url", "appName", "7.7.5"),
     # RSSHub lib/routes/cls/telegraph.tsx: the unfiltered list
-    "cache": _Variant("https://www.cls.cn/api/cache", "appName", "7.7.5", cache=True),
+    "cache": _Variant("cache_url", "appName", "7.7.5", cache=True),
 }
 
 
@@ -111,7 +131,8 @@ class ClsTelegraph:
             "(newsnow, RSSHub), cache = /api/cache?name=telegraph (RSSHub; one page)",
             choices=tuple(_VARIANTS),
         ),
-        Setting("url", str, "", "endpoint; empty = the variant's (roll list or /api/cache)"),
+        Setting("url", str, _ROLL_LIST, "roll list endpoint (variants web and appname)"),
+        Setting("cache_url", str, _CACHE, "telegraph cache endpoint (variant cache)"),
         Setting("app", str, "CailianpressWeb", "app / appName parameter (signed)"),
         Setting("os", str, "web", "os parameter (signed)"),
         Setting("sv", str, "", "client version (signed); empty = the variant's (8.4.6, 7.7.5)"),
@@ -131,7 +152,9 @@ class ClsTelegraph:
         """The newest page: ``last_time`` is now."""
         return self._request(spec, int(time.time()))
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Check ``errno``, read ``data.roll_data``, chain the smallest ``ctime``."""
         url = request.url
         reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
@@ -193,7 +216,7 @@ class ClsTelegraph:
         params = dict(sorted(params.items()))
         headers = {"Referer": str(setting(spec, self.settings, "referer"))}
         return Request(
-            url=str(setting(spec, self.settings, "url")).strip() or variant.url,
+            url=str(setting(spec, self.settings, variant.url_setting)),
             params={**params, "sign": cls_sign(params)},
             headers=with_user_agent(spec, self.settings, headers),
         )

@@ -49,7 +49,9 @@ class ColumnNews:
         """Page 1: the newest items of the column."""
         return self._request(spec, 1)
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Check the envelope, read ``data.list``; ask for the next page number while the
         page had entries."""
         url = request.url

@@ -17,6 +17,14 @@ Mapped to finews's common meanings: ``titleColor`` other than 0 → importance 1
 headline; an inference, see upstreams.md 1a); ``stockList`` (``1.600519``) → ``stocks`` in
 finews notation (``sh600519``, see :mod:`finews.sources.securities`); ``image`` →
 ``extra["images"]``.
+
+Evidence: akshare ``akshare/stock_feature/stock_info.py`` ``stock_info_global_em``
+(2026-07-22, commit 3dc1dbd) sends ``client=web&biz=web_724&fastColumn=102&sortEnd=&pageSize``
+and a ``req_trace`` with python-requests' User-Agent and reads ``data.fastNewsList``;
+RSSHub ``lib/routes/eastmoney/kuaixun.ts`` (the lucking7/RSSHub copy, stored commit
+75a3419) sends the same parameters with ``Referer: https://kuaixun.eastmoney.com`` and
+labels fastColumn 100 焦点, 101 要闻, 102 7*24全球直播. Both hosts accept a non-browser
+User-Agent, so finews sends its own (``http.user_agent``) unless ``user_agent`` is set.
 """
 
 from __future__ import annotations
@@ -83,7 +91,9 @@ class FastNews:
         """The newest page: ``sortEnd`` empty."""
         return self._request(spec, sort_end="")
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Check the envelope (``code`` must be the string ``"1"``), read
         ``data.fastNewsList``, and chain ``data.sortEnd`` into the next request."""
         url = request.url

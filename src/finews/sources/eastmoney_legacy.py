@@ -69,7 +69,9 @@ class LegacyList:
         """The request after ``request``; these lists have a single page by default."""
         return None
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Parse one list reply into items and dropped entries."""
         data = load_json(body, spec.id, request.url)
         entries = list_at(data, self.list_key, spec.id, request.url)

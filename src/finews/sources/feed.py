@@ -139,10 +139,12 @@ class FeedAdapter:
         guarded = not bool(setting(spec, self.settings, "allow_private"))
         return Request(url=url, headers={"Accept": accept}, guarded=guarded)
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Parse an RSS, Atom or JSON Feed reply in whatever charset it really uses."""
         url = request.url
-        feed = read_feed(body, url, spec.id)
+        feed = read_feed(body, url, spec.id, charset=charset)
         media = str(setting(spec, self.settings, "media")).strip() or (feed.title or "").strip()
         items: list[RawItem] = []
         dropped: list[Dropped] = []
@@ -154,7 +156,10 @@ class FeedAdapter:
         following = None
         if feed.next_url and feed.next_url != url:
             following = self._request(spec, feed.next_url, accept=_ACCEPT)
-        return Page(items=items, dropped=dropped, next=following)
+        lossy = None
+        if feed.lossy:
+            lossy = f"the feed did not decode cleanly as {feed.encoding}: bad bytes became U+FFFD"
+        return Page(items=items, dropped=dropped, next=following, lossy=lossy)
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The item's linked page, when ``fulltext`` is on and the link is http(s)."""
@@ -178,12 +183,15 @@ class FeedAdapter:
 class ParsedFeed:
     """A feed document read: its flavour (a feedparser version code such as ``rss20``, or
     ``json-1.1``), title, next (older) page, and entries as ``(index, entry or the
-    ItemError that made it unusable)``."""
+    ItemError that made it unusable)``; ``encoding`` is the codec the bytes were read in,
+    ``lossy`` true when some of them did not decode in it (they became U+FFFD)."""
 
     version: str
     title: str | None
     next_url: str | None
     entries: list[tuple[int, FeedEntry | ItemError]]
+    encoding: str = "utf-8"
+    lossy: bool = False
 
     @property
     def flavour(self) -> str:
@@ -191,25 +199,29 @@ class ParsedFeed:
         return feed_flavour(self.version)
 
 
-def read_feed(body: bytes, url: str, source: str) -> ParsedFeed:
+def read_feed(body: bytes, url: str, source: str, *, charset: str | None = None) -> ParsedFeed:
     """Read an RSS, Atom or JSON Feed document fetched from ``url``, in whatever charset
-    it really uses; :class:`ParseError` when it is none of them."""
+    it really uses (``charset``, the HTTP header's, ranks before the document's own
+    declaration); :class:`ParseError` when it is none of them."""
     stripped = body.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not stripped:
         raise ParseError("reply is empty, expected a feed", source=source, url=url)
     if stripped.startswith(b"{"):
-        json_feed = parse_json_feed(decode_document(body).text, url, source)
+        decoded = decode_document(body, http=charset)
+        json_feed = parse_json_feed(decoded.text, url, source)
         return ParsedFeed(
             version=f"json-{json_feed.version}",
             title=json_feed.title,
             next_url=_http(json_feed.next_url),
             entries=json_feed.entries,
+            encoding=decoded.encoding,
+            lossy=decoded.lossy,
         )
-    return _parse_xml(body, url, source)
+    return _parse_xml(body, url, source, charset)
 
 
-def _parse_xml(body: bytes, url: str, source: str) -> ParsedFeed:
-    decoded = decode_document(body, xml_declared_charset(body))
+def _parse_xml(body: bytes, url: str, source: str, charset: str | None) -> ParsedFeed:
+    decoded = decode_document(body, xml_declared_charset(body), http=charset)
     # The text is UTF-8 from here on; the declaration must stop saying otherwise.
     text = _DECLARATION_ENCODING.sub(r"\1\2utf-8\2", decoded.text, count=1)
     text = _without_internal_subset(text)
@@ -254,6 +266,8 @@ def _parse_xml(body: bytes, url: str, source: str) -> ParsedFeed:
         title=_text(_field(feed, "title")),
         next_url=_next_link(_field(feed, "links")),
         entries=entries,
+        encoding=decoded.encoding,
+        lossy=decoded.lossy,
     )
 
 

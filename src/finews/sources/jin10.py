@@ -6,15 +6,31 @@ and may change. The newest page is asked with an empty ``max_time``; the next, o
 with the ``time`` of the last item. The reply is ``{"status": 200, "data": [...]}``; another
 status is a :class:`~finews.errors.ParseError` naming it and its message.
 
-When the API cannot be fetched, ``fallback_urls`` name the site's ``flash_newest.js``, a
-JavaScript body ``var newest = [...];`` holding items of the same shape; it is read too.
+When the API cannot be fetched, ``fallback_urls`` name the site's ``flash_newest.js``
+(``www.jin10.com``, the host newsnow reads), a JavaScript body ``var newest = [...];``
+holding items of the same shape; it is read too.
 
-Dropped with a reason: data releases (``type`` 1: a figure, not a flash) and VIP teasers
-(a link to the VIP payment page, or a ``vip_title`` with no content). Mapped to finews's
-common meanings: ``important`` 1 → importance 1; an empty ``data.title`` stays ``None`` (the
-normaliser titles the flash the one way); ``data.content`` (HTML) → summary; ``time``
-(Beijing) → published; ``data.source`` → media; ``data.link`` → link; ``data.pic`` →
+Dropped with a reason: data releases (``type`` 1: a figure, not a flash; RSSHub drops them),
+items in ``channel`` 5 (newsnow drops them), locked items (``data.lock``: VIP text), and items
+with neither ``data.title`` nor ``data.content`` (a VIP teaser carries only ``vip_title``;
+newsnow keeps only items with one of the two). Mapped to finews's common meanings:
+``important`` 1 → importance 1; an empty ``data.title`` stays ``None`` (the normaliser titles
+the flash the one way); ``data.content`` (HTML) → summary; ``time`` (Beijing) → published;
+``data.source`` → media; ``data.source_link`` (else ``data.link``, else
+``https://flash.jin10.com/detail/<id>``, the ``item_url`` setting) → link; ``data.pic`` →
 ``extra["images"]``.
+
+Evidence:
+
+- newsnow ``server/sources/jin10.ts`` (2026-06-03, commit 69e1b77): reads
+  ``www.jin10.com/flash_newest.js``; its item type has ``data.source_link``, ``data.lock``,
+  ``data.vip_level``, ``data.vip_title``, ``channel[]``; drops ``channel`` 5; links
+  ``https://flash.jin10.com/detail/<id>``; sends a browser User-Agent
+  (``server/utils/fetch.ts``, 2025-12-06).
+- RSSHub ``lib/routes/jin10/index.ts`` (stored version, commit 0893deb): ``get_flash_list``
+  with ``x-app-id``/``x-version``, ``channel=-8200``, ``vip=1``; drops ``type`` 1; links
+  ``data.link``.
+- Issue 18 reports a 2025-10 sample carrying ``data.source_link``.
 """
 
 from __future__ import annotations
@@ -89,7 +105,9 @@ class Jin10Flash:
         """The newest page: ``max_time`` empty."""
         return self._request(spec, "")
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Read the API reply or the ``var newest = [...]`` fallback; chain ``max_time``."""
         url = request.url
         entries = _entries(body, spec, url)

@@ -5,14 +5,31 @@
 empty list ends the walk. The reply must carry ``result.status.code`` 0; anything else is a
 :class:`~finews.errors.ParseError` naming the code and message.
 
-Items have no title: ``title`` stays ``None`` so the normaliser titles them the one way
-(the ``【…】`` head of the text, else its first sentence). Mapped to finews's common
-meanings: ``rich_text`` (may hold HTML) → summary; ``create_time`` (Beijing) → published;
-``creator`` (a staff mail address) → author, its part before ``@`` only; ``is_top`` →
-importance 1; ``ext`` (a JSON *string*) → its ``docurl`` as the link (else the top-level
-``docurl``, else the ``item_url`` setting) and its ``stocks`` → ``stocks`` in finews
-notation; ``tag[].name`` → ``extra["tags"]``; every ``<img>`` in ``rich_text`` and
-``multimedia`` → ``extra["images"]``.
+Items have no title: ``title`` stays ``None`` so the normaliser titles them the one way (the
+``【…】`` head of the text, else its first sentence). Mapped to finews's common meanings:
+``rich_text`` (may hold HTML) → summary; ``create_time`` (Beijing) → published; ``creator``
+(a staff mail address) → author, its part before ``@`` only; any importance mark →
+importance 1: ``is_top``, a non-zero ``top_value``, ``is_focus``, or the tag 焦点; ``ext`` (a
+JSON *string*) → its ``docurl`` as the link (else the top-level ``docurl``, else the
+``item_url`` setting) and its ``stocks`` → ``stocks`` in finews notation; ``tag[].name`` →
+``extra["tags"]``; every ``<img>`` in ``rich_text`` and ``multimedia`` →
+``extra["images"]``. The page size goes out under both spellings,
+``pagesize`` and ``page_size``, at most 10.
+
+Evidence:
+
+- RSSHub ``lib/routes/sina/finance/zhibo.ts`` (stored version, commit 054ad84): sends
+  ``zhibo_id``, ``pagesize`` (1-10: "接口单页最多 10 条"), ``tag``, ``dire``, ``dpc``, ``page``;
+  reads ``result.data.feed.list`` (``rich_text``, ``create_time``, ``creator``, ``tag[]``,
+  ``ext`` as a JSON string with ``docurl`` and ``stocks``, ``docurl``, ``multimedia``).
+- akshare ``akshare/stock_feature/stock_info.py`` ``stock_info_global_sina`` (2026-07-22,
+  commit 3dc1dbd): sends both ``page_size`` and ``pagesize``, no User-Agent of its own
+  (python-requests'), reads ``create_time`` and ``rich_text``.
+- go-stock ``backend/data/market_news_api.go`` (2025-07-12, commit 38f8367): sends both
+  spellings with a browser User-Agent and ``Referer: https://finance.sina.com.cn``, marks an
+  item whose ``tag[].name`` holds 焦点 as important.
+- Issue 18 reports a 2025-12 reply with ``top_value`` and ``is_focus`` and no ``is_top``;
+  every one of these marks is read.
 """
 
 from __future__ import annotations
@@ -81,7 +98,9 @@ class SinaZhibo:
         """Page 1: the newest items."""
         return self._request(spec, 1)
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Check ``result.status.code``, read ``result.data.feed.list``, ask for the next
         page number while the page had entries."""
         url = request.url

@@ -3,17 +3,28 @@
 The server returns 20 items a page whatever is asked; pages are numbered (``page=1``
 newest), each page with items asks for the next, and an empty list ends the walk. The
 ``Referer`` header is required (without it the upstream answers ``400 请求参数错误``), so it
-is a setting. The reply must carry ``code`` ``"200"``; anything else is a
-:class:`~finews.errors.ParseError` naming the code and message. ``tag`` filters the list:
-``-21101`` 重要, ``21103`` A股, ``21111`` 异动, empty for all.
+is a setting. Only ``data.list`` is needed: ``code`` is not checked, as no public client
+checks it; a reply without the list is a :class:`~finews.errors.ParseError` naming its
+code and message. ``tag`` filters the list: ``-21101`` 重要, ``21103`` A股, ``21111`` 异动,
+empty for all.
 
 Mapped to finews's common meanings: ``import`` 3 → importance 2 (major), ``color`` ``"2"``
 (the red headline) → 1; ``digest`` → summary; ``ctime`` (Unix seconds, as text) →
 published; ``source`` → media; ``url`` (else ``shareUrl``) → link; ``picUrl`` →
-``extra["images"]``; ``tags[].name`` → ``extra["tags"]``; ``stock[]`` → ``stocks``. The shape
-of a ``stock`` entry is not documented: its code is read from ``stockCode`` (else
-``code``), and a bare 6-digit code is placed on its exchange by its leading digits
-(:func:`finews.sources.securities.bare_code`).
+``extra["images"]``; ``tags[].name``, ``tagInfo[].name`` and ``tag`` (a comma-separated
+string) → ``extra["tags"]``; ``stock[]`` → ``stocks``. A ``stock`` entry's code is read from
+``stockCode`` (else ``code``), and a bare 6-digit code is placed on its exchange by its
+leading digits (:func:`finews.sources.securities.bare_code`); an entry with a ``name`` only
+is kept by name in ``extra["stock_names"]``.
+
+Evidence (what public clients read from this host; none checks ``code``):
+
+- akshare ``akshare/stock_feature/stock_info.py`` ``stock_info_global_ths`` (last changed
+  2026-07-22, commit 3dc1dbd): ``page``/``tag``/``track=website``, a browser User-Agent
+  (``akshare/utils/cons.py``), reads ``data.list`` (``title``, ``digest``, ``rtime``, ``url``).
+- RSSHub ``lib/routes/10jqka/realtimenews.ts`` (stored version, commit 4c98df1): reads
+  ``data.list``, ``seq``, ``ctime``, ``color === '2'``, ``tags[].name`` and ``tagInfo[].name``;
+  sends RSSHub's random desktop-Chrome User-Agent.
 """
 
 from __future__ import annotations
@@ -69,7 +80,9 @@ class ThsNews:
         """Page 1: the newest items."""
         return self._request(spec, 1)
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Read ``data.list`` (``code`` is not needed), ask for the next page number while
         the page had entries."""
         url = request.url
@@ -158,7 +171,8 @@ def _stock_names(entry: Mapping[str, Any]) -> tuple[str, ...]:
     names = [
         stock.get("name")
         for stock in listed
-        if isinstance(stock, dict) and not isinstance(stock.get("stockCode", stock.get("code")), str)
+        if isinstance(stock, dict)
+        and not isinstance(stock.get("stockCode", stock.get("code")), str)
     ]
     return tuple(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
 

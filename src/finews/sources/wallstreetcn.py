@@ -1,11 +1,12 @@
 """华尔街见闻 (Wallstreetcn) lives: ``apiv1/content/lives`` (upstreams.md 5).
 
 ``channel`` picks the stream (``global-channel``, ``a-stock-channel``, ``us-stock-channel``,
-``hk-stock-channel``, ``forex-channel``, ``commodity-channel``, ``financing-channel``).
-The first request says ``first_page=true``; each reply's ``data.next_cursor`` is sent back
-as ``cursor``, with ``first_page=false``, for older items, until a page comes back empty or without a new cursor. A
-top-level ``code`` other than 20000 (or 0) is a :class:`~finews.errors.ParseError` naming
-it and its message; so is a reply without ``data.items``.
+``hk-stock-channel``, ``forex-channel``, ``commodity-channel``, ``financing-channel``). The
+first request says ``first_page=true``; each reply's ``data.next_cursor`` is sent back as
+``cursor``, with ``first_page=false``, for older items, until a page comes back empty or
+without a new cursor. A top-level ``code`` other than 20000 (or 0) is a
+:class:`~finews.errors.ParseError` naming it and its message; so is a reply without
+``data.items``.
 
 Mapped to finews's common meanings: ``score`` 2 (important) → importance 1; an empty
 ``title`` stays ``None`` (the normaliser titles it the one way); ``content_text`` → summary;
@@ -13,6 +14,18 @@ Mapped to finews's common meanings: ``score`` 2 (important) → importance 1; an
 ``display_time`` (Unix seconds) → published; ``author.display_name`` (may be missing) →
 author; ``uri`` (else ``https://wallstreetcn.com/livenews/<id>``) → link; ``images[].uri``
 → ``extra["images"]``.
+
+Evidence:
+
+- RSSHub ``lib/routes/wallstreetcn/live.tsx`` (stored version, commit 2de6362):
+  ``api-one.wallstcn.com/apiv1/content/lives?channel=<c>-channel&limit=…``, reads
+  ``data.items`` (``uri``, ``title``, ``content_text``, ``content``, ``content_more``,
+  ``display_time``, ``author.display_name``, ``images[].uri``, ``score``).
+- newsnow ``server/sources/wallstreetcn.ts`` (2025-06-27, commit da3dabc): the same list
+  with ``limit=30``, a browser User-Agent.
+- A public web client (a Next.js page read through the code index, stored file 57566731273)
+  pages with ``client=pc&limit=20&accept=live&first_page=true`` and then
+  ``first_page=false&cursor=<next_cursor>``.
 """
 
 from __future__ import annotations
@@ -78,7 +91,9 @@ class WallstreetcnLives:
         """The newest page: ``first_page=true``, no cursor."""
         return self._request(spec, {"first_page": "true"})
 
-    def parse_page(self, spec: SourceSpec, body: bytes, request: Request) -> Page:
+    def parse_page(
+        self, spec: SourceSpec, body: bytes, request: Request, *, charset: str | None = None
+    ) -> Page:
         """Check ``code``, read ``data.items``, chain ``data.next_cursor``."""
         url = request.url
         reply = object_at(load_json(body, spec.id, url), "the reply", spec.id, url)
