@@ -185,11 +185,10 @@ def _important(entry: Mapping[str, Any], tags: tuple[str, ...]) -> bool:
     if truthy_flag(entry, "is_top") or truthy_flag(entry, "is_focus"):
         return True
     top = entry.get("top_value")
-    if isinstance(top, str) and top.strip():
-        top = top.strip()
-        return top not in ("0", "false")
-    if isinstance(top, int | float) and not isinstance(top, bool):
-        return top != 0
+    if isinstance(top, str) and top.strip() not in ("", "0", "false"):
+        return True
+    if isinstance(top, int | float) and not isinstance(top, bool) and top != 0:
+        return True
     return _FOCUS_TAG in tags
 
 
