@@ -464,7 +464,7 @@ def test_cls_sv_setting_overrides_the_variant_default() -> None:
 
 
 def test_cls_unknown_variant_is_refused_at_start_up() -> None:
-    with pytest.raises(ConfigError, match="variant.*'web', 'appname', 'cache'"):
+    with pytest.raises(ConfigError, match=r"variant.*'web', 'appname', 'cache'"):
         configured("cv", "cls", "https://www.cls.cn/v1/roll/get_roll_list", variant="mobile")
 
 

@@ -57,7 +57,7 @@ from functools import lru_cache
 from itertools import combinations, islice, pairwise
 from typing import Any, cast
 
-from finews.process.index import fold, plain_text
+from finews.process.index import fold, plain_prefix, plain_text
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -346,7 +346,8 @@ def fingerprint(
     """The fingerprint of one item from its stored fields (``published`` aware)."""
     if published.tzinfo is None:
         raise ValueError(f"item {item_id}: published must be timezone-aware")
-    lead = plain_text(digest[:TEXT_PREFIX]) or plain_text(content[:TEXT_PREFIX])
+    # markup out first, then the cut: a prefix cut inside <img src="…"> read the URL as text
+    lead = plain_prefix(digest, TEXT_PREFIX) or plain_prefix(content, TEXT_PREFIX)
     title_text = _normal(plain_text(title))
     lead_text = _normal(lead[: LEAD_CHARS * 2])
     subject_match = _SUBJECT.match(title_text)

@@ -73,6 +73,7 @@ __all__ = [
     "fold",
     "highlight",
     "parse_query",
+    "plain_prefix",
     "plain_text",
     "snippet",
     "tokens",
@@ -120,6 +121,8 @@ _BLOCK_TAG = re.compile(
 _TAG = re.compile(r"<[^>]*>")
 _DROPPED_ELEMENTS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"\s+")
+# A tag or character reference left open where a prefix of marked-up text was cut.
+_OPEN_TAIL = re.compile(r"<[^>]*$|&#?[A-Za-z0-9]*$")
 _QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "＂": '"', "「": '"', "」": '"'})
 
 
@@ -136,6 +139,26 @@ def plain_text(text: str) -> str:
     if "&" in text:
         text = html.unescape(text)
     return _SPACES.sub(" ", text).strip()
+
+
+def plain_prefix(text: str, limit: int) -> str:
+    """The first ``limit`` characters of :func:`plain_text` of ``text``: markup is removed
+    before the cut, so a short text (a meta description, a fallback title, a fingerprint's
+    lead) never ends inside a tag nor shows ``<img src="…`` as words.
+
+    Only as much of a long text is read as the prefix needs: a window of the raw text,
+    dropping a tag or entity the window cut open, widened until it gives more than
+    ``limit`` plain characters or holds the whole text."""
+    if limit <= 0:
+        return ""
+    window = max(4 * limit, 256)
+    while True:
+        raw = text[:window]
+        whole = len(raw) == len(text)
+        plain = plain_text(raw if whole else _OPEN_TAIL.sub("", raw))
+        if whole or len(plain) > limit:
+            return plain[:limit]
+        window *= 2
 
 
 #: full-width ASCII and the ideographic space, which NFKC maps to their ASCII forms

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from finews.models import Item
-from finews.publish.site import display_name
+from finews.publish.site import display_name, shown_title
 from finews.publish.urls import beijing, category_of
 
 __all__ = ["FEED_TYPES", "FeedInfo", "entry_id", "render_feed"]
@@ -59,7 +59,7 @@ def _text(value: str) -> str:
 
 
 def _title(item: Item) -> str:
-    return _text(item.title or item.digest[:60] or "（无标题）")
+    return _text(shown_title(item))
 
 
 def _updated(items: Sequence[Item]) -> datetime:
@@ -132,7 +132,7 @@ def _json_feed(
         entry: dict[str, object] = {
             "id": entry_id(item),
             "url": link(item),
-            "title": item.title or item.digest[:60] or "（无标题）",
+            "title": shown_title(item),
         }
         html = body(item)
         if html:

@@ -39,6 +39,7 @@ from markupsafe import Markup, escape
 from finews.errors import ConfigError
 from finews.models import Item
 from finews.normalize.variant import convert
+from finews.process.index import plain_prefix
 from finews.publish.skeleton import Skeletons
 from finews.publish.urls import (
     Listing,
@@ -59,6 +60,11 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 _META_CSP = "; ".join(part for part in CSP.split("; ") if not part.startswith("frame-ancestors"))
+
+#: characters of a digest's plain text a page's meta description and an untitled item's
+#: title show
+_DESCRIPTION_CHARS = 140
+_FALLBACK_TITLE_CHARS = 60
 
 #: list rows kept rendered (a few hundred bytes each), at most
 _ROWS_KEPT = 50_000
@@ -220,6 +226,12 @@ def body_markup(body: Body) -> Markup:
         paragraphs = "".join(f"<p>{escape(text)}</p>\n" for text in body.paragraphs)
         return Markup(f'<div class="body">\n{paragraphs}</div>')  # noqa: S704 - escaped
     return Markup("")
+
+
+def shown_title(item: Item) -> str:
+    """An item's title as pages and feeds show it: its own, else the first characters of
+    its digest's plain text (markup removed before the cut), else 无标题."""
+    return item.title or plain_prefix(item.digest, _FALLBACK_TITLE_CHARS) or "（无标题）"
 
 
 def display_name(item: Item) -> str:
@@ -441,7 +453,7 @@ class SiteRenderer:
         url = self.settings.url
         return {
             "title": item.title or "（无标题）",
-            "description": item.digest[:140],
+            "description": plain_prefix(item.digest, _DESCRIPTION_CHARS),
             "iso": _iso(item.published_at),
             "stamp": _stamp(item.published_at),
             "important": item.importance > 0,
@@ -461,7 +473,7 @@ class SiteRenderer:
                     "display": display_name(other),
                     "first": index == 0 and not leads,
                     "href": url(article_path(other)),
-                    "title": other.title or other.digest[:60] or "（无标题）",
+                    "title": shown_title(other),
                     "upstream": _web_link(other.url) or "",
                 }
                 for index, other in enumerate(also)
@@ -505,7 +517,7 @@ class SiteRenderer:
             item.upstream_id,
             item.published_at,
             item.importance,
-            item.title or item.digest[:60],
+            item.title or item.digest,
             item.category,
             item.tag,
             item.media,
@@ -524,7 +536,7 @@ class SiteRenderer:
     def _make_row(self, item: Item) -> Markup:
         when = beijing(item.published_at)
         badge = '<span class="badge">重要</span>' if item.importance > 0 else ""
-        title = item.title or item.digest[:60] or "（无标题）"
+        title = shown_title(item)
         return Markup(  # noqa: S704 - every value escaped
             f'<li class="item{" important" if badge else ""}" data-item-id="{escape(item.id)}"'
             f' data-category="{escape(category_of(item))}"'
