@@ -24,8 +24,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from finews.redact import redact
 from finews.store import Store, open_store
-from finews.store.base import redact_url
 
 PG_URL_ENV = "FINEWS_TEST_PG_URL"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -36,7 +36,7 @@ def _server_url() -> str:
 
 
 def _pg_unavailable(reason: str) -> NoReturn:
-    message = f"PostgreSQL not reachable at {redact_url(_server_url())}: {reason}; set {PG_URL_ENV}"
+    message = f"PostgreSQL not reachable at {redact(_server_url())}: {reason}; set {PG_URL_ENV}"
     if os.environ.get("FINEWS_REQUIRE_POSTGRES") == "1":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)

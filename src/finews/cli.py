@@ -22,6 +22,7 @@ from finews import __version__
 from finews.config import SETTINGS, Config, load_config
 from finews.errors import FinewsError
 from finews.logs import setup_logging
+from finews.redact import redact
 from finews.store import Store, open_store
 
 __all__ = ["CliContext", "cli", "main", "pass_ctx"]
@@ -90,7 +91,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except FinewsError as exc:
-            click.echo(f"finews: error: {exc}", err=True)
+            click.echo(f"finews: error: {redact(str(exc))}", err=True)
             ctx.exit(2)
 
 
@@ -197,7 +198,7 @@ def fetch(obj: CliContext, only: Sequence[str]) -> None:
             line += f"\n{'':<12} ERROR: {report.error}"
         click.echo(line)
         for drop in report.dropped:
-            click.echo(f"{'':<12} dropped {drop.upstream_id or '-'}: {drop.reason}")
+            click.echo(redact(f"{'':<12} dropped {drop.upstream_id or '-'}: {drop.reason}"))
     if all(not r.ok for r in reports):
         click.echo("finews: every source failed; see the errors above", err=True)
         sys.exit(1)
@@ -477,14 +478,15 @@ def show_config(obj: CliContext, markdown: bool) -> None:
         return
     config = obj.config
     click.echo(f"# file: {config.path or '(none; defaults)'}")
+    # passwords in URLs and secret query values are shown as *** (finews.redact)
     for option in SETTINGS:
         origin = config.origins.get(option.name, "default")
-        click.echo(f"{option.name} = {config.get(option.name)!r}    # {origin}")
-    click.echo(f"# database: {config.database_url}")
+        click.echo(redact(f"{option.name} = {config.get(option.name)!r}    # {origin}"))
+    click.echo(redact(f"# database: {config.database_url}"))
     for spec in config.sources:
         click.echo(f"[sources.{spec.id}] adapter={spec.adapter} enabled={spec.enabled}")
         for key, value in sorted(spec.settings.items()):
-            click.echo(f"  {key} = {value!r}")
+            click.echo(redact(f"  {key} = {value!r}"))
 
 
 def settings_markdown() -> str:

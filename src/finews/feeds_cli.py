@@ -25,6 +25,7 @@ from finews.errors import FetchError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.fetch.guard import AddressRefusedError
 from finews.normalize.slug import media_slug
+from finews.redact import redact
 from finews.sources.base import Request
 from finews.sources.detect import Detection, detect, feed_links
 from finews.sources.opml import Outline, read_opml, write_opml
@@ -83,7 +84,7 @@ def _probe(settings: HttpSettings, url: str) -> Detection:
     if found is not None:
         return found
     for link in feed_links(final, body)[:1]:
-        click.echo(f"the page announces a feed: {link}")
+        click.echo(redact(f"the page announces a feed: {link}"))
         _, feed_body = asyncio.run(_fetch(settings, link))
         found = detect(link, feed_body)
         if found is not None:
@@ -150,7 +151,7 @@ def add(
     click.echo(f"items: {found.items}" + (f", newest: {found.newest}" if found.newest else ""))
     path = _config_path(obj)
     added = append_sources(path, {sid: table}, validate=_validate)
-    click.echo(f"added to {path}:{added}", nl=False)
+    click.echo(redact(f"added to {path}:{added}"), nl=False)
 
 
 @click.group("import")
@@ -180,10 +181,10 @@ def import_opml(obj: CliContext, file: Path, dry_run: bool) -> None:
     for outline in outlines:
         url = outline.xml_url
         if urlsplit(url).scheme not in ("http", "https"):
-            click.echo(f"skipped {url!r}: not an http(s) URL", err=True)
+            click.echo(redact(f"skipped {url!r}: not an http(s) URL"), err=True)
             continue
         if url in known:
-            click.echo(f"skipped {url}: already configured", err=True)
+            click.echo(redact(f"skipped {url}: already configured"), err=True)
             continue
         sid = suggest_id(outline.title, url, taken)
         taken.add(sid)
@@ -194,7 +195,7 @@ def import_opml(obj: CliContext, file: Path, dry_run: bool) -> None:
         return
     if dry_run:
         for sid, table in tables.items():
-            click.echo(f"would add {sid}: {table['name']} <{table['url']}>")
+            click.echo(redact(f"would add {sid}: {table['name']} <{table['url']}>"))
         return
     path = _config_path(obj)
     append_sources(path, tables, validate=_validate)

@@ -28,6 +28,7 @@ from finews.fetch.client import HttpClient
 from finews.models import Dropped, Item, RawItem, SourceSpec, SourceState
 from finews.normalize import normalize_item
 from finews.normalize.slug import media_slug
+from finews.redact import redact
 from finews.sources import get_adapter
 from finews.sources._encoding import http_charset
 from finews.sources.base import Adapter, Page, Request
@@ -253,11 +254,12 @@ async def refresh_source(
         warning = f"warning: {report.warning}" if report.warning else None
         state = state.replace(last_success=now(), last_error=warning, consecutive_failures=0)
     except FinewsError as exc:
-        report.error = str(exc)
+        # an error quotes its URL, which may carry credentials: kept and shown redacted
+        report.error = redact(str(exc))
         if isinstance(exc, StatusFetchError):
             report.retry_after = exc.retry_after
         state = state.replace(
-            last_error=str(exc), consecutive_failures=state.consecutive_failures + 1
+            last_error=report.error, consecutive_failures=state.consecutive_failures + 1
         )
     report.elapsed = time.monotonic() - started
     store.save_state(state)

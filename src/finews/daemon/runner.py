@@ -49,6 +49,7 @@ from finews.errors import ConfigError, FinewsError, StatusFetchError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
+from finews.redact import redact
 from finews.refresh import SourceReport, refresh_source
 from finews.sources import get_adapter
 from finews.store import Store, open_store
@@ -335,7 +336,7 @@ class Daemon:
             log.exception("source=%s poll failed unexpectedly", spec.id)
             report = SourceReport(
                 source=spec.id,
-                error=f"{type(exc).__name__}: {exc}",
+                error=redact(f"{type(exc).__name__}: {exc}"),
                 elapsed=time.monotonic() - clock,
             )
             self._save_error(spec.id, started, report.error or "")
@@ -386,7 +387,7 @@ class Daemon:
             self.store.save_state(
                 state.replace(
                     last_attempt=at,
-                    last_error=error,
+                    last_error=redact(error),
                     consecutive_failures=max(
                         state.consecutive_failures, self._failures.get(source, 0)
                     )

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from finews.errors import StoreError
 from finews.models import Item, SourceState, UpsertResult
+from finews.redact import redact
 from finews.store.clusters import ClusterMixin
 from finews.store.columns import ITEM_COLUMNS, ROW_COLUMNS, in_list
 from finews.store.search import SearchMixin
@@ -35,7 +35,6 @@ __all__ = [
     "SqlStore",
     "Store",
     "from_db_time",
-    "redact_url",
     "to_db_time",
 ]
 
@@ -128,21 +127,6 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
 #: imported values; revisions and the change log are append-only, and a media name keeps
 #: its first slug forever.
 _REPLACE_ON_IMPORT = frozenset({"items", "source_state", "fulltext_queue", "source_stats"})
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password hidden, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        host = parts.hostname or ""
-        if parts.port is not None:
-            host = f"{host}:{parts.port}"
-        user = parts.username or ""
-        return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    except ValueError:
-        return "<unparseable database URL>"
 
 
 def to_db_time(dt: datetime | None) -> str | None:
@@ -384,7 +368,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         return statement.replace("?", self.placeholder)
 
     def _wrap(self, exc: Exception) -> StoreError:
-        return StoreError(f"database {redact_url(self.url)}: {type(exc).__name__}: {exc}")
+        return StoreError(redact(f"database {self.url}: {type(exc).__name__}: {exc}"))
 
     def _rollback_quietly(self) -> None:
         # a broken connection also fails its rollback; the first error is the one to report
@@ -870,7 +854,8 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             source=source,
             last_attempt=from_db_time(row[0]),
             last_success=from_db_time(row[1]),
-            last_error=row[2],
+            # redacted when read too: an error stored before redaction existed
+            last_error=None if row[2] is None else redact(row[2]),
             consecutive_failures=int(row[3]),
             next_poll=from_db_time(row[4]),
             cursor=row[5],
@@ -887,7 +872,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             state.source,
             to_db_time(state.last_attempt),
             to_db_time(state.last_success),
-            state.last_error,
+            None if state.last_error is None else redact(state.last_error),
             state.consecutive_failures,
             to_db_time(state.next_poll),
             state.cursor,

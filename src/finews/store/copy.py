@@ -44,7 +44,8 @@ from typing import Any
 
 from finews.errors import StoreError
 from finews.process.cluster import ALGORITHM_VERSION
-from finews.store.base import TABLE_KEYS, TABLES, SqlStore, Store, redact_url
+from finews.redact import redact
+from finews.store.base import TABLE_KEYS, TABLES, SqlStore, Store
 from finews.store.clusters import ClusterStatus, cluster_status, sync_clusters
 from finews.store.derive import mark_derived_through
 from finews.store.search import IndexStatus, index_status, sync_index
@@ -319,7 +320,7 @@ def _is_empty(store: Store) -> bool:
 
 # --- the earlier-copy rule -----------------------------------------------------------------
 def _refuse(dst: Store, table: str, row: tuple[Any, ...], why: str) -> StoreError:
-    where = redact_url(str(getattr(dst, "url", type(dst).__name__)))
+    where = redact(str(getattr(dst, "url", type(dst).__name__)))
     key = dict(zip(TABLE_KEYS[table], row, strict=False))
     if table == "items":
         key.update(source=row[1], upstream_id=row[2])

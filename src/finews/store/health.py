@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from finews.errors import StoreError
 from finews.models import SourceSpec, SourceState
+from finews.redact import redact
 from finews.store.base import SqlStore, Store, from_db_time, to_db_time
 from finews.store.columns import in_list
 
@@ -167,7 +168,7 @@ def fulltext_failed(
             "UPDATE fulltext_queue SET attempts = attempts + 1, last_error = ?, state = ?, "
             "next_attempt = ?, claimed_by = NULL, claimed_until = NULL "
             "WHERE source = ? AND upstream_id = ?",
-            (error[:2000], state, at, job.source, job.upstream_id),
+            (redact(error)[:2000], state, at, job.source, job.upstream_id),
         )
 
 

@@ -27,7 +27,8 @@ from contextlib import asynccontextmanager, suppress
 
 import psycopg
 
-from finews.store.base import SqlStore, Store, redact_url
+from finews.redact import redact
+from finews.store.base import SqlStore, Store
 
 __all__ = ["CHANNEL", "ChangeListener", "listen_for_changes"]
 
@@ -127,7 +128,7 @@ class ChangeListener:
                 log.warning(
                     "listening for changes on %s failed: %s; retrying in %.1fs "
                     "(live pages poll meanwhile)",
-                    redact_url(self.url),
+                    redact(self.url),
                     exc,
                     delay,
                 )

@@ -8,7 +8,8 @@ from typing import Any
 import psycopg
 
 from finews.errors import StoreError
-from finews.store.base import SqlStore, redact_url
+from finews.redact import redact
+from finews.store.base import SqlStore
 from finews.store.notify import CHANNEL
 
 __all__ = ["PostgresStore"]
@@ -31,7 +32,7 @@ class PostgresStore(SqlStore):
             return psycopg.connect(self.url, autocommit=False)
         except psycopg.Error as exc:
             raise StoreError(
-                f"cannot connect to PostgreSQL at {redact_url(self.url)!r}: {exc}. "
+                f"cannot connect to PostgreSQL at {redact(self.url)!r}: {redact(str(exc))}. "
                 "Is the server running, and does the database exist?"
             ) from exc
 
