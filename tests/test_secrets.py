@@ -85,10 +85,7 @@ def test_redact_masks_passwords_and_secret_values_only(text: str, expected: str 
     if expected is not None:
         assert shown == expected
     else:  # every value was secret
-        assert [
-            pair.partition("=")[2]
-            for pair in shown.replace(";", "&").replace("#", "&").split("?", 1)[1].split("&")
-        ] == [MASK] * (text.count("=")), shown
+        assert shown.count(f"={MASK}") == text.count("="), shown
     assert redact(shown) == shown  # redacting twice changes nothing
 
 
@@ -174,7 +171,8 @@ def test_the_poll_logs_carry_no_secret(
         async with HttpClient(HttpSettings(**config.section("http"))) as client:
             with open_store(config.database_url) as store:
                 report = await refresh_source(config.source("leaky"), store, client)
-        assert report.error is not None and "HTTP 500" in report.error
+        assert report.error is not None
+        assert "HTTP 500" in report.error
 
     with caplog.at_level(logging.DEBUG):
         asyncio.run(poll())

@@ -45,7 +45,7 @@ class CliContext:
 
     @contextmanager
     def store(self) -> Iterator[Store]:
-        store = open_store(self.config.database_url)
+        store = open_store(self.config.prepare_database())
         try:
             yield store
         finally:
@@ -317,7 +317,12 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
 
 @cli.command()
 @click.option("--host", metavar="ADDR", help="Address to listen on (serve.host, 127.0.0.1).")
-@click.option("--port", type=int, metavar="N", help="Port to listen on (serve.port, 8000).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    metavar="N",
+    help="Port to listen on (serve.port, 8000).",
+)
 @pass_ctx
 def serve(obj: CliContext, host: str | None, port: int | None) -> None:
     """Serve the live site: pages, feeds, the JSON API, and live updates.
@@ -381,7 +386,13 @@ def build(obj: CliContext, out_dir: Path) -> None:
     help="Folder for the demo database, Jekyll posts and static site.",
 )
 @click.option("--no-serve", is_flag=True, help="Stop after fetch, export and build.")
-@click.option("--port", default=8000, show_default=True, help="Port of the live site.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of the live site.",
+)
 @click.option("--every", default=5.0, show_default=True, help="Seconds between new items.")
 def demo(out_dir: Path, no_serve: bool, port: int, every: float) -> None:
     """Run the whole pipeline offline on bundled sample feeds, then serve the site.
@@ -451,7 +462,7 @@ def migrate(obj: CliContext) -> None:
     """Create or upgrade the database schema (other commands do this on their own too)."""
     from finews.store import open_store as _open
 
-    store = _open(obj.config.database_url, migrate=False)
+    store = _open(obj.config.prepare_database(), migrate=False)
     try:
         applied = store.migrate()
         version = store.schema_version()
@@ -491,21 +502,23 @@ def show_config(obj: CliContext, markdown: bool) -> None:
 
 def settings_markdown() -> str:
     """The settings reference (global, per-source, per-adapter) as Markdown tables."""
-    from finews.config import SOURCE_SETTINGS
+    from finews.config import SOURCE_SETTINGS, allowed_values
     from finews.sources import adapters
 
     def cell(value: Any) -> str:
         return "(empty)" if value in ("", [], None) else f"`{value!r}`".replace("|", "\\|")
 
-    lines = ["| setting | default | meaning |", "|---|---|---|"]
-    lines += [f"| `{o.name}` | {cell(o.default)} | {o.help} |" for o in SETTINGS]
+    def row(o: Any) -> str:
+        return f"| `{o.name}` | {cell(o.default)} | {allowed_values(o)} | {o.help} |"
+
+    head = "| {} | default | allowed | meaning |"
+    rule = "|---|---|---|---|"
+    lines = [head.format("setting"), rule, *map(row, SETTINGS)]
     lines += ["", "Every source (`[sources.<id>]`):", ""]
-    lines += ["| source setting | default | meaning |", "|---|---|---|"]
-    lines += [f"| `{o.name}` | {cell(o.default)} | {o.help} |" for o in SOURCE_SETTINGS]
+    lines += [head.format("source setting"), rule, *map(row, SOURCE_SETTINGS)]
     for name, adapter in adapters().items():
         lines += ["", f"Adapter `{name}`: {adapter.description}", ""]
-        lines += ["| setting | default | meaning |", "|---|---|---|"]
-        lines += [f"| `{s.name}` | {cell(s.default)} | {s.help} |" for s in adapter.settings]
+        lines += [head.format("setting"), rule, *map(row, adapter.settings)]
     return "\n".join(lines)
 
 

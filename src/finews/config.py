@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from finews.errors import ConfigError
-from finews.models import SourceSpec
+from finews.models import Setting, SourceSpec, header_text, http_url
 
 __all__ = [
     "DEFAULT_SOURCES",
@@ -31,20 +32,45 @@ __all__ = [
     "SOURCE_SETTINGS",
     "Config",
     "Option",
+    "allowed_values",
     "load_config",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
-    """One setting: dotted name, type, default and what it means."""
+#: one setting: the same type as an adapter's settings (name, type, default, help, and
+#: the values it allows: choices, minimum and maximum, a check)
+Option = Setting
 
-    name: str
-    type: type
-    default: Any
-    help: str
-    choices: tuple[Any, ...] = ()
-    minimum: float | None = None
+
+def _database_url(value: Any) -> str | None:
+    """``database_url``: empty, ``sqlite:///file`` in an existing folder, or PostgreSQL."""
+    url = str(value)
+    if not url or url.startswith(("postgresql://", "postgres://")):
+        return None
+    if not url.startswith("sqlite:///"):
+        return "sqlite:///path/to/finews.db or postgresql://user@host/dbname (empty: the default)"
+    path = url[len("sqlite:///") :]
+    if path in ("", ":memory:"):
+        return None
+    folder = Path(path).parent
+    if not folder.is_dir():
+        # finews creates only data_dir itself; a mistyped folder must not appear silently
+        return (
+            f"a file in an existing folder, and {str(folder)!r} does not exist: create it "
+            f"first (mkdir -p {folder}) or choose another path"
+        )
+    return None
+
+
+def _text(value: Any) -> str | None:
+    """Any text setting: no NUL and no undecodable bytes (e.g. a non-UTF-8 variable)."""
+    if "\x00" in value:
+        return "text without NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "UTF-8 text (this value holds bytes that are not UTF-8)"
+    return None
 
 
 SETTINGS: tuple[Option, ...] = (
@@ -53,7 +79,9 @@ SETTINGS: tuple[Option, ...] = (
         str,
         "",
         "Database URL: sqlite:///path/file.db or "
-        "postgresql://user@host/db. Empty: sqlite in data_dir/finews.db.",
+        "postgresql://user@host/db. Empty: sqlite in data_dir/finews.db. The folder of a "
+        "SQLite file must exist (only data_dir is created when missing).",
+        check=_database_url,
     ),
     Option("data_dir", str, "data", "Folder for the embedded database and other state."),
     Option(
@@ -70,12 +98,20 @@ SETTINGS: tuple[Option, ...] = (
         "Least severe log level shown.",
         choices=("debug", "info", "warning", "error"),
     ),
-    Option("http.timeout", float, 10.0, "Seconds to wait for an upstream reply.", minimum=0.01),
+    Option(
+        "http.timeout",
+        float,
+        10.0,
+        "Seconds to wait for an upstream reply.",
+        minimum=0.01,
+        maximum=3600,
+    ),
     Option(
         "http.user_agent",
         str,
         "finews/0.1 (+https://github.com/finews)",
-        "User-Agent header sent upstream.",
+        "User-Agent header sent upstream (printable ASCII: it is an HTTP header).",
+        check=header_text,
     ),
     Option(
         "http.max_body_bytes",
@@ -83,14 +119,29 @@ SETTINGS: tuple[Option, ...] = (
         8_000_000,
         "Largest reply body accepted, in bytes.",
         minimum=1024,
+        maximum=1_073_741_824,
     ),
-    Option("http.retries", int, 2, "Retries after a timeout, a 429 or a 5xx.", minimum=0),
     Option(
-        "http.backoff", float, 0.5, "First retry delay in seconds (doubles each retry).", minimum=0
+        "http.retries", int, 2, "Retries after a timeout, a 429 or a 5xx.", minimum=0, maximum=20
     ),
-    Option("http.backoff_cap", float, 30.0, "Longest retry delay in seconds.", minimum=0),
     Option(
-        "http.per_host_concurrency", int, 2, "Requests in flight to one host at once.", minimum=1
+        "http.backoff",
+        float,
+        0.5,
+        "First retry delay in seconds (doubles each retry).",
+        minimum=0,
+        maximum=3600,
+    ),
+    Option(
+        "http.backoff_cap", float, 30.0, "Longest retry delay in seconds.", minimum=0, maximum=86400
+    ),
+    Option(
+        "http.per_host_concurrency",
+        int,
+        2,
+        "Requests in flight to one host at once.",
+        minimum=1,
+        maximum=100,
     ),
     Option(
         "http.allow_private_addresses",
@@ -105,6 +156,7 @@ SETTINGS: tuple[Option, ...] = (
         0.1,
         "`finews run`: random spread of each poll interval, as a fraction (0.1: ±10%).",
         minimum=0,
+        maximum=0.9,
     ),
     Option(
         "daemon.backoff_cap",
@@ -113,6 +165,7 @@ SETTINGS: tuple[Option, ...] = (
         "`finews run`: longest wait, in seconds, before polling a failing source again "
         "(the wait doubles from the source's interval with each failure).",
         minimum=1,
+        maximum=604800,
     ),
     Option(
         "daemon.host_spacing",
@@ -120,6 +173,7 @@ SETTINGS: tuple[Option, ...] = (
         0.2,
         "`finews run`: least seconds between the starts of two requests to one host.",
         minimum=0,
+        maximum=3600,
     ),
     Option(
         "daemon.fulltext_workers",
@@ -127,6 +181,7 @@ SETTINGS: tuple[Option, ...] = (
         4,
         "`finews run`: full-text fetches in flight at once (apart from list polling).",
         minimum=1,
+        maximum=256,
     ),
     Option(
         "daemon.fulltext_attempts",
@@ -134,6 +189,7 @@ SETTINGS: tuple[Option, ...] = (
         5,
         "`finews run`: attempts at an item's full text before giving up on it.",
         minimum=1,
+        maximum=1000,
     ),
     Option(
         "daemon.fulltext_retry",
@@ -141,6 +197,7 @@ SETTINGS: tuple[Option, ...] = (
         30.0,
         "`finews run`: seconds before retrying a failed full-text fetch (doubles each time).",
         minimum=0,
+        maximum=604800,
     ),
     Option(
         "daemon.stop_grace",
@@ -149,6 +206,7 @@ SETTINGS: tuple[Option, ...] = (
         "`finews run`: seconds a stopping daemon lets polls in flight finish before "
         "cancelling them (what is committed stays).",
         minimum=0,
+        maximum=3600,
     ),
     Option(
         "daemon.metrics_port",
@@ -156,6 +214,7 @@ SETTINGS: tuple[Option, ...] = (
         0,
         "`finews run`: serve the daemon's own Prometheus metrics on this loopback port (0: off).",
         minimum=0,
+        maximum=65535,
     ),
     Option(
         "daemon.lease_seconds",
@@ -165,6 +224,7 @@ SETTINGS: tuple[Option, ...] = (
         "third of it); workers sharing a database take a dead worker's sources over "
         "within this time.",
         minimum=1,
+        maximum=86400,
     ),
     Option(
         "jekyll.site",
@@ -184,11 +244,19 @@ SETTINGS: tuple[Option, ...] = (
         3,
         "Days (today included, Asia/Shanghai) whose posts go to _posts/; older to old_post/.",
         minimum=1,
+        maximum=3650,
     ),
     Option("site.title", str, "金融消息", "Site title."),
     Option("site.base_url", str, "/", "URL path the static site is served under."),
-    Option("site.home_per_source", int, 5, "Newest items per source on the home page.", minimum=1),
-    Option("site.page_size", int, 50, "Items per list page.", minimum=1),
+    Option(
+        "site.home_per_source",
+        int,
+        5,
+        "Newest items per source on the home page.",
+        minimum=1,
+        maximum=1000,
+    ),
+    Option("site.page_size", int, 50, "Items per list page.", minimum=1, maximum=10000),
     Option(
         "site.dedupe",
         bool,
@@ -204,7 +272,7 @@ SETTINGS: tuple[Option, ...] = (
         choices=("", "hans", "hant"),
     ),
     Option("serve.host", str, "127.0.0.1", "Address `finews serve` listens on."),
-    Option("serve.port", int, 8000, "Port `finews serve` listens on.", minimum=0),
+    Option("serve.port", int, 8000, "Port `finews serve` listens on.", minimum=0, maximum=65535),
 )
 
 #: settings every source has, whatever its adapter
@@ -212,7 +280,9 @@ SOURCE_SETTINGS: tuple[Option, ...] = (
     Option("adapter", str, "", "Which adapter reads this source (see `finews sources`)."),
     Option("enabled", bool, True, "Poll this source."),
     Option("name", str, "", "Display name."),
-    Option("interval", float, 300.0, "Seconds between polls (`finews run`).", minimum=1),
+    Option(
+        "interval", float, 300.0, "Seconds between polls (`finews run`).", minimum=1, maximum=604800
+    ),
     Option(
         "category", str, "", "Fixed category slug; empty: the pinyin of each item's media name."
     ),
@@ -225,6 +295,7 @@ SOURCE_SETTINGS: tuple[Option, ...] = (
         10,
         "Pages to walk back per poll before giving up on reaching stored items.",
         minimum=1,
+        maximum=10000,
     ),
 )
 
@@ -329,6 +400,30 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
     },
 }
 
+
+def allowed_values(option: Setting) -> str:
+    """What ``option`` accepts, in a few words (the README's "allowed" column)."""
+    if option.choices:
+        return ", ".join(f"`{c!r}`" for c in option.choices)
+    if option.type in (int, float):
+
+        def number(value: float | None) -> str:
+            if value is None:
+                return "any"
+            return f"{int(value):,}".replace(",", " ") if value == int(value) else f"{value:g}"
+
+        return f"{number(option.minimum)} to {number(option.maximum)}"
+    if option.check is header_text:
+        return "printable ASCII"
+    if option.check is http_url:
+        return "an http(s) URL"
+    if option.check is _database_url:
+        return "`sqlite:///` (existing folder), `postgresql://`"
+    if option.check is not None:
+        return "see meaning"
+    return {bool: "true, false", list: "a list", dict: "a table"}.get(option.type, "text")
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -359,8 +454,21 @@ def _coerce(option: Option, value: Any, key: str, origin: str, *, from_text: boo
     if option.choices and value not in option.choices:
         allowed = ", ".join(repr(c) for c in option.choices)
         raise ConfigError(key, value, f"expected one of {allowed}", origin)
-    if option.minimum is not None and value < option.minimum:
-        raise ConfigError(key, value, f"expected a number >= {option.minimum:g}", origin)
+    if kind in (int, float):
+        low, high = option.minimum, option.maximum
+        if (
+            (kind is float and not math.isfinite(value))
+            or (low is not None and value < low)
+            or (high is not None and value > high)
+        ):
+            limits = [f">= {low:g}"] if low is not None else []
+            limits += [f"<= {high:g}"] if high is not None else []
+            raise ConfigError(key, value, "expected a number " + " and ".join(limits), origin)
+    problem = _text(value) if kind is str else None
+    if problem is None and option.check is not None:
+        problem = option.check(value)
+    if problem is not None:
+        raise ConfigError(key, value, f"expected {problem}", origin)
     return value
 
 
@@ -400,6 +508,23 @@ class Config:
         if url:
             return url
         return "sqlite:///" + str(Path(self.values["data_dir"]) / "finews.db")
+
+    def prepare_database(self) -> str:
+        """:attr:`database_url`, after creating ``data_dir`` when the database goes there
+        (only that folder: its parent must exist; any other folder is the operator's)."""
+        if not self.values["database_url"]:
+            folder = Path(self.values["data_dir"])
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    "data_dir",
+                    str(folder),
+                    f"cannot create this folder ({exc.strerror}); create it, "
+                    "or set data_dir or database_url",
+                    self.origins.get("data_dir", "default"),
+                ) from exc
+        return self.database_url
 
     def source(self, source_id: str) -> SourceSpec:
         """One source by id."""
@@ -453,8 +578,18 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError("(file)", str(path), f"cannot be read: {exc.strerror}") from exc
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            "(file)",
+            str(path),
+            f"not UTF-8 text (byte {data[exc.start]:#04x} on line {line}); save the file as UTF-8",
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("(file)", str(path), f"not valid TOML: {exc}", str(path)) from exc
 
@@ -579,9 +714,7 @@ def _source_spec(sid: str, table: Mapping[str, Any], origin: str) -> SourceSpec:
     adapter = known_adapters[adapter_name]
     options = {opt.name: opt for opt in SOURCE_SETTINGS}
     for setting in adapter.settings:
-        options[setting.name] = Option(
-            setting.name, setting.type, setting.default, setting.help, setting.choices
-        )
+        options[setting.name] = setting
     settings: dict[str, Any] = {name: opt.default for name, opt in options.items()}
     for key, value in table.items():
         option = options.get(key)

@@ -80,7 +80,10 @@ def append_sources(
     replaces ``path`` (e.g. to load it as finews would); its exception aborts the change.
     :class:`ConfigError` when an id is taken or the result would not read back as meant.
     """
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    try:
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+    except UnicodeDecodeError as exc:
+        raise ConfigError("(file)", str(path), "not UTF-8 text; save the file as UTF-8") from exc
     existing = _parse(old, path)
     taken = existing.get("sources", {})
     for sid in tables:

@@ -2,16 +2,18 @@
 
 ``RawItem`` is what a source adapter reads out of an upstream payload; ``Item`` is the
 normalised article the store keeps and every publisher reads. ``SourceState`` is the
-persisted health of one source.
+persisted health of one source. ``Setting`` declares one setting (global or an
+adapter's) with the values it allows.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = [
     "IMPORTANCE_HIGH",
@@ -20,9 +22,12 @@ __all__ = [
     "Dropped",
     "Item",
     "RawItem",
+    "Setting",
     "SourceSpec",
     "SourceState",
     "UpsertResult",
+    "header_text",
+    "http_url",
 ]
 
 #: One importance scale for every source: 0 ordinary, 1 highlighted, 2 major.
@@ -158,3 +163,47 @@ class SourceState:
     def replace(self, **changes: Any) -> SourceState:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting (global, or one an adapter declares): its name, type, default, what it
+    means, and what values it allows. ``finews.config`` checks every value against this
+    at start-up: ``choices`` (if any), a number between ``minimum`` and ``maximum`` (both
+    included; numbers must be finite), and ``check``, which returns what is allowed when
+    a value is wrong (``None`` when it is fine)."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    check: Callable[[Any], str | None] | None = None
+
+
+def header_text(value: Any) -> str | None:
+    """A value sent in an HTTP header: printable ASCII only (a header cannot carry other
+    characters, and a line break in one would start another header)."""
+    if all(" " <= char <= "~" for char in str(value)):
+        return None
+    return (
+        "printable ASCII only (HTTP headers cannot carry other characters); "
+        "write non-ASCII text percent-encoded, e.g. %E6%B5%8F"
+    )
+
+
+def http_url(value: Any) -> str | None:
+    """A URL finews fetches: ``http://`` or ``https://`` with a host (empty: unset)."""
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a port out of range
+    except ValueError:
+        return "an http:// or https:// URL (this one cannot be read)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http:// or https:// URL with a host"
+    return None

@@ -23,7 +23,7 @@ async def _run_until_signalled(config: Config, specs: Sequence[SourceSpec]) -> N
     for number in signals:
         loop.add_signal_handler(number, stop.set)
     try:
-        await run_daemon(config, config.database_url, stop_event=stop, specs=specs)
+        await run_daemon(config, config.prepare_database(), stop_event=stop, specs=specs)
     finally:
         for number in signals:
             loop.remove_signal_handler(number)

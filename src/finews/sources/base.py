@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from finews.models import Dropped, RawItem, SourceSpec
+# Setting and its checks live in models (config reads them too); adapters import them here
+from finews.models import Dropped, RawItem, Setting, SourceSpec, header_text, http_url
 
-__all__ = ["Adapter", "Page", "Request", "Setting"]
+__all__ = ["Adapter", "Page", "Request", "Setting", "header_text", "http_url"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +49,6 @@ class Page:
     next: Request | None = None
     next_is_older: bool = True
     lossy: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Setting:
-    """One setting an adapter declares: its name, type, default and what it means."""
-
-    name: str
-    type: type
-    default: Any
-    help: str
-    choices: tuple[Any, ...] = ()
 
 
 class Adapter(Protocol):

@@ -21,7 +21,7 @@ from typing import Any
 from finews.errors import ParseError
 from finews.models import SourceSpec
 from finews.sources._json import setting
-from finews.sources.base import Request, Setting
+from finews.sources.base import Request, Setting, http_url
 
 __all__ = ["ARTICLE_SETTINGS", "article_request", "parse_article"]
 
@@ -32,12 +32,14 @@ ARTICLE_SETTINGS: tuple[Setting, ...] = (
         str,
         "https://finance.eastmoney.com/a/{code}.html",
         "item link and article page; {code} is replaced by the item code",
+        check=http_url,
     ),
     Setting(
         "mobile_article_url",
         str,
         "https://wap.eastmoney.com/a/{code}.html",
         "article page asked when the first cannot be fetched; empty: none",
+        check=http_url,
     ),
 )
 

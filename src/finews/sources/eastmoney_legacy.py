@@ -27,7 +27,7 @@ from finews.sources._json import (
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting
+from finews.sources.base import Page, Request, Setting, http_url
 
 __all__ = ["MARKET", "MEDIA", "ROLLING", "LegacyList"]
 
@@ -36,9 +36,15 @@ _MARKET_WEBAPI = "http://43.240.125.15:1818/information/newmarket/web/webapi"
 _FULLTEXT = "http://choicewzp1.eastmoney.com/NewsData/GetNewsText.do"
 
 _FULLTEXT_SETTING = Setting(
-    "fulltext_url", str, _FULLTEXT, "full-text endpoint, asked with ?id=<infoCode>"
+    "fulltext_url",
+    str,
+    _FULLTEXT,
+    "full-text endpoint, asked with ?id=<infoCode>",
+    check=http_url,
 )
-_COUNT_SETTING = Setting("count", int, 100, "items asked for per list request")
+_COUNT_SETTING = Setting(
+    "count", int, 100, "items asked for per list request", minimum=1, maximum=1000
+)
 
 
 class LegacyList:
@@ -120,7 +126,7 @@ class RollingNews(LegacyList):
     name = "eastmoney_rolling"
     description = "East Money rolling news (legacy type=102 list; historical endpoint)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, _WEBAPI, "legacy list endpoint (asked with type=102)"),
+        Setting("url", str, _WEBAPI, "legacy list endpoint (asked with type=102)", check=http_url),
         _COUNT_SETTING,
         _FULLTEXT_SETTING,
     )
@@ -152,7 +158,7 @@ class MediaNews(LegacyList):
     name = "eastmoney_media"
     description = "East Money media news (legacy type=45 list; historical endpoint)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, _WEBAPI, "legacy list endpoint (asked with type=45)"),
+        Setting("url", str, _WEBAPI, "legacy list endpoint (asked with type=45)", check=http_url),
         _COUNT_SETTING,
         _FULLTEXT_SETTING,
     )
@@ -182,7 +188,7 @@ class MarketNews(LegacyList):
     name = "eastmoney_market"
     description = "East Money market news (legacy marketType 37/38/39 lists; historical endpoint)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, _MARKET_WEBAPI, "legacy market list endpoint"),
+        Setting("url", str, _MARKET_WEBAPI, "legacy market list endpoint", check=http_url),
         Setting("market_types", list, [37, 38, 39], "marketType values, asked in this order"),
         _COUNT_SETTING,
         _FULLTEXT_SETTING,

@@ -38,7 +38,7 @@ from finews.sources._article import NoArticleError, extract_article
 from finews.sources._encoding import decode_document, xml_declared_charset
 from finews.sources._json import ItemError, setting
 from finews.sources._jsonfeed import FeedEntry, parse_json_feed
-from finews.sources.base import Page, Request, Setting
+from finews.sources.base import Page, Request, Setting, http_url
 
 __all__ = ["FEED", "FeedAdapter", "ParsedFeed", "entry_id", "feed_flavour", "read_feed"]
 
@@ -108,7 +108,7 @@ class FeedAdapter:
     name = "feed"
     description = "Any RSS 0.9x/1.0/2.0, Atom or JSON Feed (RSSHub routes included)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, "", "feed URL (http or https)"),
+        Setting("url", str, "", "feed URL (http or https)", check=http_url),
         Setting("media", str, "", "media name of every item; empty: the feed's title"),
         Setting("fulltext", bool, False, "fetch each new item's linked page and extract its text"),
         Setting(

@@ -52,7 +52,7 @@ from finews.sources._json import (
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting
+from finews.sources.base import Page, Request, Setting, header_text, http_url
 from finews.sources.securities import securities
 
 __all__ = ["THS", "ThsNews"]
@@ -64,7 +64,13 @@ class ThsNews:
     name = "ths"
     description = "同花顺 7x24 news push (tapp/news/push/stock; 20 a page, paged by number)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, "https://news.10jqka.com.cn/tapp/news/push/stock/", "list endpoint"),
+        Setting(
+            "url",
+            str,
+            "https://news.10jqka.com.cn/tapp/news/push/stock/",
+            "list endpoint",
+            check=http_url,
+        ),
         Setting("tag", str, "", "filter: -21101 重要, 21103 A股, 21111 异动; empty = all"),
         Setting("track", str, "website", "track parameter the web page sends"),
         Setting(
@@ -72,6 +78,7 @@ class ThsNews:
             str,
             "https://news.10jqka.com.cn/realtimenews.html",
             "Referer header (required by the upstream)",
+            check=header_text,
         ),
         user_agent_setting(BROWSER_USER_AGENT),
     )

@@ -31,8 +31,13 @@ class SqliteStore(SqlStore):
 
     def _connect(self) -> Any:
         path = sqlite_path(self.url)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(path).parent
+        if path != ":memory:" and not folder.is_dir():
+            # never made here: a mistyped path would quietly start an empty archive
+            raise StoreError(
+                f"cannot open SQLite database {path!r}: the folder {str(folder)!r} does not "
+                f"exist; create it first (mkdir -p {folder}) or fix the database URL"
+            )
         try:
             conn = sqlite3.connect(
                 path, timeout=30.0, isolation_level=None, check_same_thread=False
