@@ -93,6 +93,7 @@ def test_a_bad_global_setting_stops_at_start_up(
         ("max_pages", "0", "0", ">= 1"),
         ("url", "ftp://example.org/x", '"ftp://example.org/x"', "an http:// or https:// URL"),
         ("referer", "https://例子.cn/", '"https://例子.cn/"', "printable ASCII"),
+        ("fallback_urls", "file:///etc/passwd", '["file:///etc/passwd"]', "http:// or https://"),
     ],
 )
 @pytest.mark.parametrize("form", ["file", "env"])

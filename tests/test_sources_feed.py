@@ -15,7 +15,7 @@ import pytest
 
 from finews.config import load_config
 from finews.demo.replay import Received, ReplayServer, Reply, Route
-from finews.errors import ParseError, StatusFetchError
+from finews.errors import ConfigError, ParseError, StatusFetchError
 from finews.fetch.client import HttpClient, HttpSettings, Response
 from finews.models import SourceSpec
 from finews.refresh import SourceReport, refresh_source
@@ -325,7 +325,21 @@ def test_a_reply_that_is_not_a_feed_is_a_clear_source_error(
 
 
 def test_a_feed_url_that_is_not_http_is_a_config_error(store: Store, tmp_path: Path) -> None:
-    report = poll(feed_spec(tmp_path, "file:///etc/passwd"), store)
+    # the settings loader stops it before anything runs
+    with pytest.raises(ConfigError) as info:
+        feed_spec(tmp_path, "file:///etc/passwd")
+    assert info.value.key == "sources.f.url"
+    assert "http:// or https://" in str(info.value)
+    # and the adapter refuses it too, for a source made without the loader
+    spec = feed_spec(tmp_path, "https://example.org/feed.xml")
+    unchecked = SourceSpec(
+        id=spec.id,
+        adapter=spec.adapter,
+        enabled=True,
+        name=spec.name,
+        settings={**spec.settings, "url": "file:///etc/passwd"},
+    )
+    report = poll(unchecked, store)
     assert report.error is not None
     assert "sources.f.url" in report.error
     assert "http:// or https://" in report.error

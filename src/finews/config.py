@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from finews.errors import ConfigError
-from finews.models import Setting, SourceSpec, header_text, http_url
+from finews.models import Setting, SourceSpec, header_text, http_url, http_urls
 
 __all__ = [
     "DEFAULT_SOURCES",
@@ -417,6 +417,8 @@ def allowed_values(option: Setting) -> str:
         return "printable ASCII"
     if option.check is http_url:
         return "an http(s) URL"
+    if option.check is http_urls:
+        return "http(s) URLs"
     if option.check is _database_url:
         return "`sqlite:///` (existing folder), `postgresql://`"
     if option.check is not None:

@@ -28,6 +28,7 @@ __all__ = [
     "UpsertResult",
     "header_text",
     "http_url",
+    "http_urls",
 ]
 
 #: One importance scale for every source: 0 ordinary, 1 highlighted, 2 major.
@@ -206,4 +207,14 @@ def http_url(value: Any) -> str | None:
         return "an http:// or https:// URL (this one cannot be read)"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "an http:// or https:// URL with a host"
+    return None
+
+
+def http_urls(value: Any) -> str | None:
+    """A list of URLs finews fetches (fallbacks), each as :func:`http_url` wants it."""
+    if not isinstance(value, list | tuple) or not all(isinstance(url, str) for url in value):
+        return "a list of http:// or https:// URLs"
+    problems = [problem for problem in map(http_url, value) if problem is not None]
+    if problems or any(not url.strip() for url in value):
+        return "a list of http:// or https:// URLs with a host"
     return None

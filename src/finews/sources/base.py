@@ -13,9 +13,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 # Setting and its checks live in models (config reads them too); adapters import them here
-from finews.models import Dropped, RawItem, Setting, SourceSpec, header_text, http_url
+from finews.models import (
+    Dropped,
+    RawItem,
+    Setting,
+    SourceSpec,
+    header_text,
+    http_url,
+    http_urls,
+)
 
-__all__ = ["Adapter", "Page", "Request", "Setting", "header_text", "http_url"]
+__all__ = ["Adapter", "Page", "Request", "Setting", "header_text", "http_url", "http_urls"]
 
 
 @dataclass(frozen=True, slots=True)

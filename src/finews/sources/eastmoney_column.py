@@ -19,7 +19,7 @@ from typing import Any
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
 from finews.sources._fields import image_urls, next_page_number, url_list
 from finews.sources._json import collect, int_field, list_at, setting, text_field, time_field
-from finews.sources.base import Page, Request, Setting, header_text, http_url
+from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
 from finews.sources.eastmoney_article import ARTICLE_SETTINGS, article_request, parse_article
 from finews.sources.eastmoney_fast import eastmoney_data, eastmoney_trace
 
@@ -39,7 +39,13 @@ class ColumnNews:
             "list endpoint",
             check=http_url,
         ),
-        Setting("fallback_urls", list, [], "endpoints tried in order when the list fails"),
+        Setting(
+            "fallback_urls",
+            list,
+            [],
+            "endpoints tried in order when the list fails",
+            check=http_urls,
+        ),
         Setting("column", str, "1207", "column id: 1207 财经早餐, 350 要闻, 345 财经要闻, …"),
         Setting("page_size", int, 50, "items per page (page_size)", minimum=1, maximum=1000),
         Setting(
