@@ -53,10 +53,11 @@ def feed_url(upstream: ReplayServer) -> str:
     return f"http://bob:{PASSWORD}@{host}/feed.xml?token={TOKEN}&api_key={API_KEY}&page=1"
 
 
-def write_config(tmp_path: Path, upstream: ReplayServer) -> Path:
+def write_config(tmp_path: Path, upstream: ReplayServer, db_url: str = "") -> Path:
     path = tmp_path / "finews.toml"
+    database = db_url or f"sqlite:///{tmp_path / 'x.db'}"
     path.write_text(
-        f'database_url = "sqlite:///{tmp_path / "x.db"}"\n'
+        f'database_url = "{database}"\n'
         "[http]\nretries = 1\nbackoff = 0\n"
         "[sources.em_fast]\nenabled = false\n"
         f'[sources.leaky]\nadapter = "feed"\nurl = "{feed_url(upstream)}"\n'
@@ -130,9 +131,9 @@ def test_a_failing_source_shows_no_secret_anywhere(
 
 
 def test_an_error_stored_before_redaction_is_shown_redacted(
-    tmp_path: Path, upstream: ReplayServer
+    tmp_path: Path, upstream: ReplayServer, db_url: str
 ) -> None:
-    config_path = write_config(tmp_path, upstream)
+    config_path = write_config(tmp_path, upstream, db_url)
     config = load_config(config_path, env={})
     old = f"[leaky] HTTP 500 ({feed_url(upstream)})"
     with open_store(config.database_url) as store:

@@ -207,3 +207,23 @@ def test_every_number_setting_declares_its_range() -> None:
         assert " to " in allowed_values(setting)
     for setting in every:  # every default passes its own check
         assert setting.check is None or setting.check(setting.default) is None, setting.name
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["demo", "--no-serve", "--every", "nan"], "expected a finite number"),
+        (["demo", "--no-serve", "--every", "inf"], "--every"),
+        (["demo", "--no-serve", "--port", "70000"], "--port"),
+        (["serve", "--port", "99999"], "--port"),
+        (["export", "jekyll", "--now", "yesterday", "out"], "expected ISO 8601"),
+    ],
+)
+def test_a_bad_command_line_option_is_a_usage_error(
+    tmp_path: Path, args: list[str], fragment: str
+) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert fragment in result.output
+    assert list(tmp_path.iterdir()) == []  # nothing was started or written

@@ -8,6 +8,7 @@ the exit code is non-zero.
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,13 @@ class CliContext:
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def _finite(value: float, name: str) -> float:
+    """``value``, or a usage error for ``inf`` and ``nan`` (which click's ranges let by)."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value!r}: expected a finite number", param_hint=name)
+    return value
 
 
 def _parse_sets(values: Sequence[str]) -> dict[str, Any]:
@@ -299,7 +307,12 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
 
     config = obj.config
     settings = JekyllSettings(**config.section("jekyll"))
-    moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{now!r}: expected ISO 8601, e.g. 2026-09-01T09:00", param_hint="--now"
+        ) from exc
     if moment.tzinfo is None:
         from finews.normalize.times import SHANGHAI
 
@@ -393,7 +406,14 @@ def build(obj: CliContext, out_dir: Path) -> None:
     type=click.IntRange(0, 65535),
     help="Port of the live site.",
 )
-@click.option("--every", default=5.0, show_default=True, help="Seconds between new items.")
+@click.option(
+    "--every",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    callback=lambda _ctx, _param, value: _finite(value, "--every"),
+    help="Seconds between new items.",
+)
 def demo(out_dir: Path, no_serve: bool, port: int, every: float) -> None:
     """Run the whole pipeline offline on bundled sample feeds, then serve the site.
 
