@@ -11,11 +11,14 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
 from finews.cli import cli
 from finews.config import load_config
+from finews.daemon.metrics import DaemonMetrics
+from finews.daemon.runner import Daemon, DaemonSettings
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.logs import setup_logging
@@ -23,7 +26,7 @@ from finews.publish import health
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.redact import MASK, redact
-from finews.refresh import refresh_source
+from finews.refresh import SourceReport, refresh_source
 from finews.store import open_store
 from finews.store.base import SqlStore
 from site_data import TestClient
@@ -61,7 +64,7 @@ def write_config(tmp_path: Path, upstream: ReplayServer, db_url: str = "") -> Pa
         "[http]\nretries = 1\nbackoff = 0\n"
         "[sources.em_fast]\nenabled = false\n"
         f'[sources.leaky]\nadapter = "feed"\nurl = "{feed_url(upstream)}"\n'
-        "allow_private = true\n",
+        "allow_private = true\ninterval = 1\n",
         encoding="utf-8",
     )
     return path
@@ -223,3 +226,52 @@ def test_finews_config_hides_the_database_password(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert "http.timeout" in bad.output
     assert_clean(bad.output, "a configuration error")
+
+
+def test_the_daemon_keeps_and_serves_no_secret(
+    tmp_path: Path,
+    upstream: ReplayServer,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`finews run`: the failing poll's state, its log lines and the daemon's own metrics."""
+    monkeypatch.setattr(logging.getLogger("finews"), "propagate", True)
+    config = load_config(write_config(tmp_path, upstream), env={})
+    metrics = DaemonMetrics()
+    metrics.serve(0)  # any free port
+
+    async def scenario() -> str:
+        stop = asyncio.Event()
+        polls: list[SourceReport] = []
+        with open_store(config.database_url) as store:
+            daemon = Daemon(
+                [config.source("leaky")],
+                store,
+                DaemonSettings(host_spacing=0, stop_grace=1),
+                HttpSettings(timeout=2, retries=0),
+                metrics=metrics,
+                on_poll=polls.append,
+            )
+            task = asyncio.create_task(daemon.run(stop))
+            while not polls:
+                await asyncio.sleep(0.05)
+            async with httpx.AsyncClient() as client:
+                reply = await client.get(f"http://127.0.0.1:{metrics.port}/metrics")
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+            state = store.get_state("leaky")
+        assert polls[0].error is not None
+        assert "HTTP 500" in polls[0].error
+        assert state.last_error is not None
+        assert f"token={MASK}" in state.last_error
+        return reply.text
+
+    try:
+        with caplog.at_level(logging.INFO, logger="finews"):
+            text = asyncio.run(scenario())
+    finally:
+        metrics.close()
+    assert 'finews_daemon_polls_total{source="leaky",status="error"}' in text
+    assert_clean(text, "the daemon's /metrics")
+    assert "in backoff" in caplog.text
+    assert_clean(caplog.text, "the daemon's logs")

@@ -5,47 +5,67 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from finews.redact import redact
 
-__all__ = ["RedactSecrets", "redact_logger", "setup_logging"]
+__all__ = ["RedactSecrets", "mask_secrets_in_logs", "setup_logging"]
 
 # attributes every LogRecord has; anything else was passed with ``extra=`` and is a field
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
+def _mask(record: logging.LogRecord) -> None:
+    """Mask credentials (:func:`finews.redact.redact`) in ``record``'s message, its
+    ``extra`` text fields and its traceback."""
+    try:
+        message = record.getMessage()
+    except Exception:
+        return
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
+    for key, value in list(vars(record).items()):
+        if key not in _STANDARD and isinstance(value, str):
+            setattr(record, key, redact(value))
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+
+
 class RedactSecrets(logging.Filter):
-    """Hides credentials (:func:`finews.redact.redact`) in a record's message, its
-    ``extra`` text fields and its traceback, whatever logged it: the messages finews
-    writes are redacted where they are made, this catches what they quote (an
-    exception's text, a URL in a library's message)."""
+    """Masks credentials in every record a handler emits (``extra`` fields included,
+    which are set after a record is made)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            return True  # a malformed call: logging reports it itself
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, redact(value))
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+        _mask(record)
         return True
 
 
-def redact_logger(name: str) -> None:
-    """Put :class:`RedactSecrets` on the logger ``name`` itself (once), so whatever it
-    logs is masked before any handler sees it, ours or not (httpx logs every request's
-    full URL at INFO)."""
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, RedactSecrets) for f in logger.filters):
-        logger.addFilter(RedactSecrets())
+class _MaskingFactory:
+    """The log record factory, wrapped: records of finews's loggers and of httpx (which
+    logs each request's full URL) are masked as they are made, before any handler, ours
+    or another's (a test's ``caplog``, an embedding application's), sees them."""
+
+    def __init__(self, previous: Callable[..., logging.LogRecord]) -> None:
+        self.previous = previous
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
+        if record.name.partition(".")[0] in ("finews", "httpx"):
+            _mask(record)
+        return record
+
+
+def mask_secrets_in_logs() -> None:
+    """Mask credentials in every record finews's and httpx's loggers make (idempotent;
+    ``import finews`` calls it, so no log line of finews can carry a secret)."""
+    current = logging.getLogRecordFactory()
+    if not isinstance(current, _MaskingFactory):
+        logging.setLogRecordFactory(_MaskingFactory(current))
 
 
 class JsonLines(logging.Formatter):
@@ -75,7 +95,7 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
         handler.setFormatter(JsonLines())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
-    # on the handler, so it sees the records of every finews.* logger
+    # on the handler too: it sees the extra fields, set after a record is made
     handler.addFilter(RedactSecrets())
     root = logging.getLogger("finews")
     root.handlers[:] = [handler]

@@ -33,11 +33,7 @@ from finews.errors import (
     TimeoutFetchError,
 )
 from finews.fetch.guard import AddressGuard, AddressRefusedError, GuardedTransport
-from finews.logs import redact_logger
 from finews.sources.base import Request
-
-# httpx logs each request's URL, credentials and all: masked wherever it is shown
-redact_logger("httpx")
 
 __all__ = ["HttpClient", "HttpSettings", "Response"]
 
