@@ -69,7 +69,7 @@ from finews.sources._json import (
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting
+from finews.sources.base import Page, Request, Setting, header_text, http_url
 from finews.sources.securities import securities
 
 __all__ = ["TELEGRAPH", "ClsTelegraph", "cls_sign"]
@@ -131,19 +131,26 @@ class ClsTelegraph:
             "(newsnow, RSSHub), cache = /api/cache?name=telegraph (RSSHub; one page)",
             choices=tuple(_VARIANTS),
         ),
-        Setting("url", str, _ROLL_LIST, "roll list endpoint (variants web and appname)"),
-        Setting("cache_url", str, _CACHE, "telegraph cache endpoint (variant cache)"),
+        Setting(
+            "url", str, _ROLL_LIST, "roll list endpoint (variants web and appname)", check=http_url
+        ),
+        Setting(
+            "cache_url", str, _CACHE, "telegraph cache endpoint (variant cache)", check=http_url
+        ),
         Setting("app", str, "CailianpressWeb", "app / appName parameter (signed)"),
         Setting("os", str, "web", "os parameter (signed)"),
         Setting("sv", str, "", "client version (signed); empty = the variant's (8.4.6, 7.7.5)"),
         Setting("category", str, "", "category: empty = all, red 加红, watch 看盘, …"),
-        Setting("page_size", int, 20, "items per page (rn)"),
-        Setting("referer", str, "https://www.cls.cn/telegraph", "Referer header sent"),
+        Setting("page_size", int, 20, "items per page (rn)", minimum=1, maximum=1000),
+        Setting(
+            "referer", str, "https://www.cls.cn/telegraph", "Referer header sent", check=header_text
+        ),
         Setting(
             "item_url",
             str,
             "https://www.cls.cn/detail/{id}",
             "link of an item without shareurl; {id} is replaced by the item id",
+            check=http_url,
         ),
         user_agent_setting(BROWSER_USER_AGENT),
     )

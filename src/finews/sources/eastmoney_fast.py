@@ -49,7 +49,7 @@ from finews.sources._json import (
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting
+from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
 from finews.sources.eastmoney_article import ARTICLE_SETTINGS, article_request, parse_article
 from finews.sources.securities import securities
 
@@ -67,17 +67,28 @@ class FastNews:
     description = "East Money 7x24 fast news (getFastNewsList, paged by sortEnd)"
     settings: tuple[Setting, ...] = (
         Setting(
-            "url", str, "https://np-weblist.eastmoney.com/comm/web/getFastNewsList", "list endpoint"
+            "url",
+            str,
+            "https://np-weblist.eastmoney.com/comm/web/getFastNewsList",
+            "list endpoint",
+            check=http_url,
         ),
         Setting(
             "fallback_urls",
             list,
             ["https://np-listapi.eastmoney.com/comm/web/getFastNewsList"],
             "endpoints tried in order when the list endpoint fails",
+            check=http_urls,
         ),
         Setting("column", str, "102", "fastColumn: 102 = 7x24 全球直播, 100 = 焦点, 101 = 要闻"),
-        Setting("page_size", int, 50, "items per page (pageSize)"),
-        Setting("referer", str, "https://kuaixun.eastmoney.com/", "Referer header sent"),
+        Setting("page_size", int, 50, "items per page (pageSize)", minimum=1, maximum=1000),
+        Setting(
+            "referer",
+            str,
+            "https://kuaixun.eastmoney.com/",
+            "Referer header sent",
+            check=header_text,
+        ),
         *ARTICLE_SETTINGS,
         Setting(
             "fulltext",

@@ -62,7 +62,7 @@ from finews.sources._json import (
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting
+from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
 
 __all__ = ["FLASH", "Jin10Flash"]
 
@@ -80,23 +80,37 @@ class Jin10Flash:
     name = "jin10"
     description = "金十数据 flash (get_flash_list, paged by max_time; flash_newest.js fallback)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, "https://flash-api.jin10.com/get_flash_list", "flash list endpoint"),
+        Setting(
+            "url",
+            str,
+            "https://flash-api.jin10.com/get_flash_list",
+            "flash list endpoint",
+            check=http_url,
+        ),
         Setting(
             "fallback_urls",
             list,
             ["https://www.jin10.com/flash_newest.js"],
             "tried in order when the list endpoint fails (JSON or var newest = [...];)",
+            check=http_urls,
         ),
-        Setting("app_id", str, "bVBF4FyRTn5NJF5n", "x-app-id header (the web client's id)"),
-        Setting("app_version", str, "1.0.0", "x-version header"),
+        Setting(
+            "app_id",
+            str,
+            "bVBF4FyRTn5NJF5n",
+            "x-app-id header (the web client's id)",
+            check=header_text,
+        ),
+        Setting("app_version", str, "1.0.0", "x-version header", check=header_text),
         Setting("channel", str, "-8200", "channel parameter"),
         Setting("vip", str, "1", "vip parameter the web client sends"),
-        Setting("referer", str, "https://www.jin10.com/", "Referer header sent"),
+        Setting("referer", str, "https://www.jin10.com/", "Referer header sent", check=header_text),
         Setting(
             "item_url",
             str,
             "https://flash.jin10.com/detail/{id}",
             "link of a flash without data.source_link or data.link; {id} is the flash id",
+            check=http_url,
         ),
         user_agent_setting(BROWSER_USER_AGENT),
     )

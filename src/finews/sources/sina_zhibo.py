@@ -59,7 +59,7 @@ from finews.sources._json import (
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting
+from finews.sources.base import Page, Request, Setting, header_text, http_url
 from finews.sources.securities import securities
 
 __all__ = ["ZHIBO", "SinaZhibo"]
@@ -75,7 +75,9 @@ class SinaZhibo:
     name = "sina_zhibo"
     description = "Sina Finance 7x24 live feed (zhibo/feed, zhibo_id 152; paged by number)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, "https://zhibo.sina.com.cn/api/zhibo/feed", "feed endpoint"),
+        Setting(
+            "url", str, "https://zhibo.sina.com.cn/api/zhibo/feed", "feed endpoint", check=http_url
+        ),
         Setting("zhibo_id", str, "152", "feed: 152 财经, 151 政经, 153 综合, 155 市场, 164 国际"),
         Setting("tag_id", str, "0", "tag filter; 0 = all"),
         Setting(
@@ -83,13 +85,22 @@ class SinaZhibo:
             int,
             10,
             "items per page, sent as pagesize and page_size (the upstream gives at most 10)",
+            minimum=1,
+            maximum=1000,
         ),
-        Setting("referer", str, "https://finance.sina.com.cn/7x24/", "Referer header sent"),
+        Setting(
+            "referer",
+            str,
+            "https://finance.sina.com.cn/7x24/",
+            "Referer header sent",
+            check=header_text,
+        ),
         Setting(
             "item_url",
             str,
             "https://finance.sina.com.cn/7x24/",
             "link of an item whose ext carries no docurl",
+            check=http_url,
         ),
         user_agent_setting(BROWSER_USER_AGENT),
     )

@@ -54,7 +54,7 @@ from finews.sources._json import (
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting
+from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
 
 __all__ = ["LIVES", "WallstreetcnLives"]
 
@@ -67,23 +67,33 @@ class WallstreetcnLives:
     name = "wallstreetcn"
     description = "华尔街见闻 lives (apiv1/content/lives; paged by next_cursor)"
     settings: tuple[Setting, ...] = (
-        Setting("url", str, "https://api-one.wallstcn.com/apiv1/content/lives", "lives endpoint"),
+        Setting(
+            "url",
+            str,
+            "https://api-one.wallstcn.com/apiv1/content/lives",
+            "lives endpoint",
+            check=http_url,
+        ),
         Setting(
             "fallback_urls",
             list,
             ["https://api-one-wscn.awtmt.com/apiv1/content/lives"],
             "endpoints tried in order when the first fails",
+            check=http_urls,
         ),
         Setting("channel", str, "global-channel", "stream, e.g. global-channel, a-stock-channel"),
-        Setting("limit", int, 50, "items per page (limit)"),
+        Setting("limit", int, 50, "items per page (limit)", minimum=1, maximum=1000),
         Setting("accept", str, "live", "kinds asked for; 'live,vip-live' adds VIP teasers"),
-        Setting("referer", str, "https://wallstreetcn.com/", "Referer header sent"),
+        Setting(
+            "referer", str, "https://wallstreetcn.com/", "Referer header sent", check=header_text
+        ),
         user_agent_setting(BROWSER_USER_AGENT),
         Setting(
             "item_url",
             str,
             "https://wallstreetcn.com/livenews/{id}",
             "link of an item without uri; {id} is replaced by the item id",
+            check=http_url,
         ),
     )
 
