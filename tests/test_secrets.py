@@ -10,10 +10,13 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from finews.cli import cli
 from finews.config import load_config
@@ -275,3 +278,44 @@ def test_the_daemon_keeps_and_serves_no_secret(
     assert_clean(text, "the daemon's /metrics")
     assert "in backoff" in caplog.text
     assert_clean(caplog.text, "the daemon's logs")
+
+
+_SECRET_NAMES = st.sampled_from(
+    [
+        "key", "token", "secret", "password", "passwd", "pwd", "sign", "signature", "sig",
+        "access_key", "accesskey", "appkey", "app_key", "api_key", "apikey", "auth", "session",
+        "sid", "ticket", "access_token", "client_secret", "x-api-key", "jsessionid",
+    ]
+)  # fmt: skip
+_CASES = st.sampled_from([str.lower, str.upper, str.title])
+# a value that cannot occur by chance elsewhere in the URL
+_VALUES = st.text(
+    alphabet=st.characters(
+        codec="utf-8", categories=("L", "N"), exclude_characters="#&;=?/@ \t\r\n"
+    ),
+    min_size=1,
+    max_size=20,
+).map(lambda text: "Zq9" + text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=_SECRET_NAMES,
+    case=_CASES,
+    value=_VALUES,
+    password=_VALUES,
+    before=st.booleans(),
+)
+def test_no_generated_secret_survives_redaction(
+    name: str, case: Any, value: str, password: str, before: bool
+) -> None:
+    pair = f"{case(name)}={value}"
+    query = f"{pair}&page=2" if before else f"page=2&{pair}"
+    url = f"https://reader:{password}@feeds.example.org/rss?{query}"
+    for text in (url, f"[src] HTTP 500 ({url})", f"error={url!r}"):
+        shown = redact(text)
+        assert value not in shown
+        assert password not in shown
+        assert "page=2" in shown  # nothing but the secrets is lost
+        assert "reader:***@feeds.example.org" in shown
+        assert redact(shown) == shown

@@ -57,6 +57,8 @@ GLOBAL_CASES = [
     ("http.backoff", "-inf", "-inf", "expected a number"),
     ("http.user_agent", "浏览器", '"浏览器"', "printable ASCII"),
     ("http.user_agent", "a\r\nX-Evil: 1", '"a\\r\\nX-Evil: 1"', "printable ASCII"),
+    ("serve.host", "not a host", '"not a host"', "a host name or IP address"),
+    ("site.title", "\udcff", '"a\\u0000b"', "UTF-8 text without NUL characters"),
 ]
 
 

@@ -62,14 +62,22 @@ def _database_url(value: Any) -> str | None:
     return None
 
 
+def _listen_host(value: Any) -> str | None:
+    """``serve.host``: a host name or an IP address to listen on."""
+    text = str(value)
+    if text and all("!" <= char <= "~" for char in text):
+        return None
+    return "a host name or IP address (ASCII, no spaces), e.g. 127.0.0.1 or 0.0.0.0"
+
+
 def _text(value: Any) -> str | None:
     """Any text setting: no NUL and no undecodable bytes (e.g. a non-UTF-8 variable)."""
     if "\x00" in value:
-        return "text without NUL characters"
+        return "UTF-8 text without NUL characters (this value holds a NUL)"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "UTF-8 text (this value holds bytes that are not UTF-8)"
+        return "UTF-8 text without NUL characters (this value holds bytes that are not UTF-8)"
     return None
 
 
@@ -271,7 +279,9 @@ SETTINGS: tuple[Option, ...] = (
         "Show text as written (empty), in Simplified (hans) or Traditional (hant) characters.",
         choices=("", "hans", "hant"),
     ),
-    Option("serve.host", str, "127.0.0.1", "Address `finews serve` listens on."),
+    Option(
+        "serve.host", str, "127.0.0.1", "Address `finews serve` listens on.", check=_listen_host
+    ),
     Option("serve.port", int, 8000, "Port `finews serve` listens on.", minimum=0, maximum=65535),
 )
 
@@ -419,6 +429,8 @@ def allowed_values(option: Setting) -> str:
         return "an http(s) URL"
     if option.check is http_urls:
         return "http(s) URLs"
+    if option.check is _listen_host:
+        return "a host name or IP address"
     if option.check is _database_url:
         return "`sqlite:///` (existing folder), `postgresql://`"
     if option.check is not None:
