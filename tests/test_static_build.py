@@ -19,7 +19,7 @@ import pytest
 from finews.models import Item
 from finews.publish import static_site
 from finews.publish.site import SiteSettings
-from finews.publish.static_site import MANIFEST, BuildReport, build_site
+from finews.publish.static_site import MANIFEST, STAGING_PREFIX, BuildReport, build_site
 from finews.publish.urls import article_path, file_name
 from finews.publish.web import create_app
 from finews.store import Store, open_store
@@ -239,11 +239,47 @@ def test_first_build_appears_complete_at_once(store: Store, tmp_path: Path) -> N
     assert report.full
     assert (target / "index.html").exists()
     assert (target / MANIFEST).exists()
-    assert [p.name for p in target.parent.iterdir()] == ["site"]  # no staging left behind
+    assert [p.name for p in target.parent.iterdir()] == ["site"]  # nothing beside it
+    assert not list(target.glob(f"{STAGING_PREFIX}*"))  # no staging left behind inside
     empty = tmp_path / "empty"
     empty.mkdir()
     build_site(store, empty, GOLDEN_SETTINGS)
     assert tree(empty) == tree(target)
+
+
+def test_a_killed_first_build_leaves_only_its_staging_folder(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build stages inside the output folder: what a killed one leaves is a hidden
+    folder there (no page of it visible), which the next build removes."""
+    root = tmp_path / "www" / "site"
+    root.mkdir(parents=True)
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # as a kill in the middle of writing the listings would
+
+    monkeypatch.setattr(static_site._Build, "finish", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build_site(store, root, GOLDEN_SETTINGS)
+    assert list(root.iterdir()) == []  # the failed build cleans up after itself
+    # a kill -9 cannot clean up: what it leaves is only the staging folder
+    stale = root / f"{STAGING_PREFIX}left"
+    (stale / "emnews").mkdir(parents=True)
+    (stale / "emnews" / "index.html").write_text("<html>half", encoding="utf-8")
+    monkeypatch.undo()
+    report = build_site(store, root, GOLDEN_SETTINGS)
+    assert report.full
+    assert not stale.exists()
+    assert [p.name for p in (tmp_path / "www").iterdir()] == ["site"]
+    assert tree(root) == {name: (GOLDEN / name).read_bytes() for name in tree(GOLDEN)}
+
+
+def test_staged_entries_go_live_linked_before_linking(tmp_path: Path) -> None:
+    for name in ["index.html", MANIFEST, "all", "static", "emnews", "category", "feed.xml"]:
+        (tmp_path / name).mkdir() if "." not in name else (tmp_path / name).touch()
+    assert static_site._move_order(tmp_path) == [
+        "static", "emnews", "all", "category", "feed.xml", "index.html", MANIFEST
+    ]  # fmt: skip
 
 
 def test_changed_settings_or_bad_manifest_mean_a_full_build(

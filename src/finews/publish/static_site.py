@@ -21,7 +21,12 @@ the day list, home and feeds, and the manifest last, after one ``os.sync()``. So
 incremental build a reader never follows a link to a page that is not there yet (the one
 exception: a brand-new category's first page and its first article link to each other,
 for the moment between their two writes). A first build into a missing or empty ``out_dir``
-goes to a staging directory beside it that is renamed into place when complete. With each
+goes to a hidden staging folder *inside* it (``.finews-staging-*``: the build needs write
+access to ``out_dir`` only, never to its parent), and when complete its entries are renamed
+into ``out_dir`` one by one, each a whole file or folder, in the same dependency order
+(assets, the folders holding articles, then the listing and feed folders, then home and the
+other top-level files, the manifest last). A staging folder left by a killed build is
+removed by the next one. With each
 story shown once (``site.dedupe``) a new report can hide an older one, so a listing can
 shrink: the incremental build then deletes its numbered pages past the new last one, after
 rewriting the pages that linked to them. A full
@@ -83,6 +88,11 @@ log = logging.getLogger(__name__)
 
 #: the file in ``out_dir`` that makes the next build incremental
 MANIFEST = ".finews-build.json"
+#: the prefix of a first build's staging folder inside ``out_dir``
+STAGING_PREFIX = ".finews-staging-"
+#: top-level folders of listings and feeds: they link to the articles in the others, so a
+#: first build moves them into place after those
+_LINKING_FOLDERS = ("category", "all", "important", "day", "feeds")
 _FORMAT = 1
 _BATCH = 32  # pages handed to the writing thread at once
 _BEHIND = 8  # batches rendered but not yet written, at most (their bytes wait in memory)
@@ -647,6 +657,7 @@ def build_site(
     fingerprint = SiteRenderer(settings).fingerprint()
     catalog = _load(root, fingerprint) if root.is_dir() else None
     try:
+        _remove_stale_stages(root)
         if catalog is not None:
             build = _incremental(store, root, settings, catalog, fingerprint)
         elif root.is_dir() and any(root.iterdir()):
@@ -671,18 +682,58 @@ def build_site(
 def _staged(
     store: Store, root: Path, settings: SiteSettings, fingerprint: str, processes: int
 ) -> _Build:
-    """A first build: into a directory beside ``root``, renamed into place when complete."""
-    root.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.building-"))
+    """A first build: into a staging folder inside ``root``, moved into place when complete.
+
+    Staging inside ``root`` (not beside it) means the build needs write access to ``root``
+    only: a ``finews`` user owning ``/var/www/finews`` cannot write ``/var/www``, and a
+    unit with ``ReadWritePaths=/var/www/finews`` forbids it anyway."""
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=root, prefix=STAGING_PREFIX))
     try:
         build = _full(store, stage, settings, fingerprint, staged=True, processes=processes)
-        os.chmod(stage, 0o755)  # noqa: S103 - a web site is meant to be readable
-        os.replace(stage, root)  # replaces a missing or empty directory in one step
+        # each rename moves a whole file or folder; a reader meets no half-written file,
+        # and the manifest, last, is what makes the next build incremental
+        for name in _move_order(stage):
+            os.replace(stage / name, root / name)
+        stage.rmdir()
     except BaseException:
         _remove_tree(stage)
+        if created:  # leave no trace: an empty folder would look like a finished build
+            with contextlib.suppress(OSError):
+                root.rmdir()
         raise
     build.tree.root = root
     return build
+
+
+def _move_order(stage: Path) -> list[str]:
+    """The top-level entries of a staged build in the order they go live: linked before
+    linking (see the module docstring), the manifest last."""
+
+    def rank(entry: os.DirEntry[str]) -> tuple[int, str]:
+        name = entry.name
+        if name == MANIFEST:
+            return (4, name)
+        if not entry.is_dir():  # index.html, 404.html, the site feeds, .nojekyll
+            return (3, name)
+        if name == "static":
+            return (0, name)
+        if name in _LINKING_FOLDERS:
+            return (2, name)
+        return (1, name)  # a category's folder: its articles and its listing
+
+    with os.scandir(stage) as entries:
+        return [entry.name for entry in sorted(entries, key=rank)]
+
+
+def _remove_stale_stages(root: Path) -> None:
+    """Remove the staging folders that a killed first build left in ``root``."""
+    if not root.is_dir():
+        return
+    for path in root.glob(f"{STAGING_PREFIX}*"):
+        log.info("static build: removing %s, left by an interrupted build", path)
+        _remove_tree(path)
 
 
 def _remove_tree(path: Path) -> None:
