@@ -368,7 +368,8 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
 def build(obj: CliContext, out_dir: Path) -> None:
     """Write the whole site (every item ever) as static files for any static host.
 
-    The first build is assembled beside OUT_DIR and moved into place in one step; later
+    The first build is assembled in a hidden folder inside OUT_DIR and moved into place
+    when complete (only OUT_DIR needs to be writable); later
     builds rewrite only the pages whose bytes changed (new articles, the first pages of
     their sources and days, home, feeds). Set site.base_url for a site under a path,
     e.g. GitHub Pages: --set site.base_url=/finews/

@@ -1,0 +1,137 @@
+"""The deploy recipes run as shipped: the static-site timer's build command as an
+unprivileged user who owns only the output folder.
+
+(The checks of the deploy files themselves, Dockerfile, compose, nginx and the systemd
+units, are in tests/test_deploy_files.py.)
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from finews.publish.static_site import MANIFEST, STAGING_PREFIX
+from finews.store import open_store
+from site_data import fill, later_items, site_items
+
+REPO = Path(__file__).resolve().parent.parent
+UNITS = REPO / "deploy" / "systemd"
+FINEWS = Path(sys.executable).parent / "finews"
+
+
+def unit_settings(name: str) -> dict[str, list[str]]:
+    """Every ``Key=value`` of a unit file, by key, in order (keys repeat: ExecStart)."""
+    found: dict[str, list[str]] = {}
+    for line in (UNITS / name).read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            found.setdefault(key, []).append(value)
+    return found
+
+
+@pytest.fixture
+def unprivileged() -> pwd.struct_passwd:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the test switches to the unprivileged user 'nobody'")
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv (util-linux) to run a command as another user")
+    return pwd.getpwnam("nobody")
+
+
+@pytest.fixture
+def system_root() -> Iterator[Path]:
+    """A root-owned folder that others may enter but not write, like / and /var/www.
+    (Not under tmp_path: pytest makes that readable by root only.)"""
+    root = Path(tempfile.mkdtemp(prefix="finews-deploy-"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
+def test_static_timer_build_runs_as_its_user_owning_only_the_output_folder(
+    unprivileged: pwd.struct_passwd, system_root: Path
+) -> None:
+    """finews-update.service's build line, run as a user who owns /var/www/finews but not
+    /var/www (root's, mode 0755): it writes the site, stages nothing outside it and
+    leaves no staging folder inside it."""
+    unit = unit_settings("finews-update.service")
+    (command,) = [line for line in unit["ExecStart"] if " build " in line]
+    argv = shlex.split(command.lstrip("-"))
+    assert argv[0] == "/opt/finews/venv/bin/finews"
+    assert argv[1:] == ["build", "/var/www/finews"]
+    assert "/var/www/finews" in unit["ReadWritePaths"][0].split()
+
+    uid, gid = unprivileged.pw_uid, unprivileged.pw_gid
+    www = system_root / "var" / "www"
+    state = system_root / "var" / "lib" / "finews"
+    for folder in (www, state):
+        folder.mkdir(parents=True)
+    out = www / "finews"
+    out.mkdir()  # docs/deploy.md: install -d -o finews -g finews /var/www/finews
+    database = state / "finews.db"
+    with open_store(f"sqlite:///{database}") as store:
+        fill(store, site_items())
+    for path in (out, state, *state.iterdir()):
+        os.chown(path, uid, gid)
+
+    def run_as_user() -> subprocess.CompletedProcess[str]:
+        (config,) = unit["Environment"]
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(state),
+            # the unit's settings file, with the database the unit's state folder holds
+            config.partition("=")[0]: str(REPO / "deploy" / "finews.toml.example"),
+            "FINEWS_DATABASE_URL": f"sqlite:///{database}",
+            "FINEWS_DATA_DIR": str(state),
+            "FINEWS_LOG_FORMAT": "text",
+        }
+        replaced = [str(FINEWS), "build", str(system_root) + argv[2]]
+        return subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *replaced],
+            cwd=state,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    first = run_as_user()
+    assert first.returncode == 0, first.stderr
+    assert "full build" in first.stdout
+    assert (out / "index.html").is_file()
+    assert (out / MANIFEST).is_file()
+    assert out.stat().st_uid == uid
+    assert sorted(p.name for p in www.iterdir()) == ["finews"]
+    assert not list(out.glob(f"{STAGING_PREFIX}*"))
+    # the user really could not have written beside the output folder
+    denied = subprocess.run(
+        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
+        + ["touch", str(www / "probe")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert denied.returncode != 0
+    assert "Permission denied" in denied.stderr
+
+    # the next timer run: incremental, still as the user
+    with open_store(f"sqlite:///{database}") as store:
+        fill(store, later_items())
+    for path in state.iterdir():
+        os.chown(path, uid, gid)
+    second = run_as_user()
+    assert second.returncode == 0, second.stderr
+    assert "incremental build" in second.stdout
+    assert sorted(p.name for p in www.iterdir()) == ["finews"]
