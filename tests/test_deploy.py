@@ -116,9 +116,9 @@ def test_static_timer_build_runs_as_its_user_owning_only_the_output_folder(
     assert sorted(p.name for p in www.iterdir()) == ["finews"]
     assert not list(out.glob(f"{STAGING_PREFIX}*"))
     # the user really could not have written beside the output folder
+    as_user = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
     denied = subprocess.run(
-        ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
-        + ["touch", str(www / "probe")],
+        [*as_user, "touch", str(www / "probe")],
         capture_output=True,
         text=True,
         check=False,
