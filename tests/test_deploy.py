@@ -1,5 +1,5 @@
 """The deploy recipes run as shipped: the static-site timer's build command as an
-unprivileged user who owns only the output folder.
+unprivileged user who owns only the output folder; `finews serve` logging one format.
 
 (The checks of the deploy files themselves, Dockerfile, compose, nginx and the systemd
 units, are in tests/test_deploy_files.py.)
@@ -7,13 +7,18 @@ units, are in tests/test_deploy_files.py.)
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
+import re
 import shlex
+import signal
 import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +26,7 @@ import pytest
 
 from finews.publish.static_site import MANIFEST, STAGING_PREFIX
 from finews.store import open_store
+from serving import finews_serve, free_port
 from site_data import fill, later_items, site_items
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,3 +141,47 @@ def test_static_timer_build_runs_as_its_user_owning_only_the_output_folder(
     assert second.returncode == 0, second.stderr
     assert "incremental build" in second.stdout
     assert sorted(p.name for p in www.iterdir()) == ["finews"]
+
+
+def served_lines(tmp_path: Path, log_format: str) -> list[str]:
+    """Every line `finews --log-format … serve` printed while it started, answered three
+    requests (a page, the health check, a missing page) and stopped on SIGTERM."""
+    port = free_port()
+    argv = [str(FINEWS), "--log-format", log_format, "serve", "--port", str(port)]
+    env = {"PATH": "/usr/bin:/bin", "FINEWS_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}"}
+    with finews_serve(argv, env, tmp_path, port) as served:
+        for path in ("/", "/healthz"):
+            with urllib.request.urlopen(served.url + path, timeout=10) as answer:
+                assert answer.status == 200
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(served.url + "/no/such/page.html", timeout=10)
+    # uvicorn re-raises the SIGTERM it handled, once shut down cleanly
+    assert served.process.returncode in (0, -signal.SIGTERM)
+    text = served.stderr.read_text(encoding="utf-8") + served.stdout.read_text(encoding="utf-8")
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def test_serve_logs_every_line_as_json(tmp_path: Path) -> None:
+    """`--log-format json` covers uvicorn's own lines and its access log, not only
+    finews's."""
+    lines = served_lines(tmp_path, "json")
+    entries = [json.loads(line) for line in lines]  # each line is one JSON object
+    loggers = {entry["logger"] for entry in entries}
+    assert {"uvicorn.error", "uvicorn.access"} <= loggers
+    assert any("Uvicorn running on" in entry["message"] for entry in entries)
+    access = [entry for entry in entries if entry["logger"] == "uvicorn.access"]
+    assert [(e["method"], e["path"], e["status"]) for e in access] == [
+        ("GET", "/healthz", 200),  # finews_serve's readiness check
+        ("GET", "/", 200),
+        ("GET", "/healthz", 200),
+        ("GET", "/no/such/page.html", 404),
+    ]
+    assert all(entry["time"].endswith("+00:00") for entry in entries)
+    assert not [entry for entry in entries if "color_message" in entry]
+
+
+def test_serve_logs_every_line_as_text_by_default(tmp_path: Path) -> None:
+    lines = served_lines(tmp_path, "text")
+    stamped = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|DEBUG|ERROR) ")
+    assert [line for line in lines if not stamped.match(line)] == []
+    assert any('"GET /healthz HTTP/1.1" 200' in line for line in lines)

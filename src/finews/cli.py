@@ -359,6 +359,8 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
         host=host or config.get("serve.host"),
         port=port if port is not None else config.get("serve.port"),
         sources=config.source_names(),
+        log_level=config.get("log_level"),
+        log_format=config.get("log_format"),
     )
 
 

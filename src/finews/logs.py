@@ -11,10 +11,21 @@ from typing import Any
 
 from finews.redact import redact
 
-__all__ = ["RedactSecrets", "mask_secrets_in_logs", "setup_logging"]
+__all__ = [
+    "JsonLines",
+    "RedactSecrets",
+    "mask_secrets_in_logs",
+    "setup_logging",
+    "uvicorn_log_config",
+]
+
+_ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
+_TEXT = "%(asctime)s %(levelname)-7s %(message)s"
 
 # attributes every LogRecord has; anything else was passed with ``extra=`` and is a field
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# uvicorn's copy of the message with terminal colour codes: noise in a log line
+_STANDARD.add("color_message")
 
 
 def _mask(record: logging.LogRecord) -> None:
@@ -72,7 +83,7 @@ class JsonLines(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and the ``extra`` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -81,6 +92,12 @@ class JsonLines(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD:
                 entry[key] = value
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            # uvicorn's access line (client, method, path, HTTP version, status), also as
+            # fields a log shipper can filter on
+            for name, value in zip(_ACCESS_FIELDS, args, strict=True):
+                entry[name] = value
         if record.exc_text:
             entry["exception"] = record.exc_text
         elif record.exc_info:
@@ -94,10 +111,34 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JsonLines())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+        handler.setFormatter(logging.Formatter(_TEXT))
     # on the handler too: it sees the extra fields, set after a record is made
     handler.addFilter(RedactSecrets())
     root = logging.getLogger("finews")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+
+
+def uvicorn_log_config(level: str = "info", fmt: str = "text") -> dict[str, Any]:
+    """uvicorn's ``log_config`` for ``finews serve``: its own lines and its access log in
+    finews's format (JSON lines or text) on standard error, so every line of the process
+    has one format."""
+    formatter: dict[str, Any] = {"()": JsonLines} if fmt == "json" else {"format": _TEXT}
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "finews",
+        "stream": "ext://sys.stderr",
+        # credentials are masked in uvicorn's lines as in finews's (a URL in a request line)
+        "filters": ["redact"],
+    }
+    logger = {"handlers": ["finews"], "level": level.upper(), "propagate": False}
+    return {
+        "version": 1,
+        # dictConfig would otherwise silence every logger made before it, finews's too
+        "disable_existing_loggers": False,
+        "formatters": {"finews": formatter},
+        "filters": {"redact": {"()": RedactSecrets}},
+        "handlers": {"finews": handler},
+        "loggers": {"uvicorn": logger, "uvicorn.error": logger, "uvicorn.access": logger},
+    }

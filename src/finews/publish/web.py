@@ -311,9 +311,14 @@ def serve(
     port: int = 8000,
     sources: Sequence[tuple[str, str]] = (),
     poll_interval: float = 0.25,
+    log_level: str = "info",
+    log_format: str = "text",
 ) -> None:
-    """Run the live site with uvicorn until interrupted (``finews serve``)."""
+    """Run the live site with uvicorn until interrupted (``finews serve``); uvicorn's own
+    lines and access log come out in finews's ``log_format`` too."""
     import uvicorn
+
+    from finews.logs import uvicorn_log_config
 
     app = create_app(store_url, settings, poll_interval=poll_interval, sources=sources)
 
@@ -329,6 +334,11 @@ def serve(
                 loop.call_soon_threadsafe(site.changes.close)
 
     config = uvicorn.Config(
-        app, host=host, port=port, timeout_graceful_shutdown=2, log_level="info"
+        app,
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=2,
+        log_level=log_level,
+        log_config=uvicorn_log_config(log_level, log_format),
     )
     Server(config).run()
