@@ -12,8 +12,8 @@ import os
 import pwd
 import re
 import shlex
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
