@@ -185,3 +185,40 @@ def test_serve_logs_every_line_as_text_by_default(tmp_path: Path) -> None:
     stamped = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|DEBUG|ERROR) ")
     assert [line for line in lines if not stamped.match(line)] == []
     assert any('"GET /healthz HTTP/1.1" 200' in line for line in lines)
+
+
+_WITHOUT_PSYCOPG = """
+import sys
+sys.modules["psycopg"] = None  # as in an install without the postgres extra
+from starlette.testclient import TestClient
+from finews.errors import StoreError
+from finews.publish.site import SiteSettings
+from finews.publish.web import create_app
+from finews.store import open_store
+try:
+    open_store("postgresql://finews@127.0.0.1:5432/finews")
+except StoreError as exc:
+    print(exc)
+# SQLite needs no psycopg, live site included
+open_store(sys.argv[1]).close()
+with TestClient(create_app(sys.argv[1], SiteSettings())) as client:
+    assert client.get("/").status_code == 200
+print("sqlite ok")
+"""
+
+
+def test_without_the_postgres_extra_sqlite_works_and_postgres_says_what_to_install(
+    tmp_path: Path,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PSYCOPG, f"sqlite:///{tmp_path / 'f.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert "PostgreSQL support is not installed" in first
+    assert "pip install 'finews[postgres]'" in first
+    assert second == "sqlite ok"

@@ -2,9 +2,11 @@
 
 Stored text stays exactly as the upstream wrote it; conversion happens when a page or a
 search term is shown, so the setting can change at any time without touching the archive.
-The conversion is OpenCC's (``opencc-python-reimplemented``, pure Python, with its phrase
-tables: 头发 → 頭髮, 发布 → 發佈, not character by character). ``"hans"`` converts to
-Simplified (``t2s``), ``"hant"`` to Traditional (``s2t``), ``""`` leaves text as it is.
+The conversion is OpenCC's (the official ``opencc`` binding, with its phrase tables:
+头发 → 頭髮, 发布 → 發佈, not character by character; it gives the same text as the
+pure-Python ``opencc-python-reimplemented`` used before, tests/test_opencc_binding.py).
+``"hans"`` converts to Simplified (``t2s``), ``"hant"`` to Traditional (``s2t``), ``""``
+leaves text as it is.
 
 Search matches either script whatever this setting: :func:`finews.process.index.parse_query`
 looks for each Chinese term in all its :func:`variants`, so 東方財富 finds 东方财富 items and

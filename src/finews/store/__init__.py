@@ -19,6 +19,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
 
         store = SqliteStore(url)
     elif url.startswith(("postgresql:", "postgres:")):
+        _require_psycopg()
         from finews.store.postgres import PostgresStore
 
         store = PostgresStore(url)
@@ -30,3 +31,15 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     if migrate:
         store.migrate()
     return store
+
+
+def _require_psycopg() -> None:
+    """PostgreSQL support is an extra (``finews[postgres]``): say how to get it."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise StoreError(
+            "database_url is a PostgreSQL URL, but PostgreSQL support is not installed: "
+            "pip install 'finews[postgres]' (it brings the psycopg driver), or use "
+            "sqlite:///path/to/finews.db"
+        ) from exc

@@ -25,8 +25,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
-import psycopg
-
 from finews.redact import redact
 from finews.store.base import SqlStore, Store
 
@@ -100,6 +98,10 @@ class ChangeListener:
         self._connected.clear()
 
     async def _run(self) -> None:
+        # here, not at the top: the live site imports this module on SQLite too, where
+        # psycopg (the ``postgres`` extra) may not be installed
+        import psycopg
+
         delay = self.retry_delay
         while True:
             try:
