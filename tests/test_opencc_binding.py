@@ -16,7 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-import opencc  # type: ignore[import-untyped]
+import opencc
 import pytest
 
 from finews.normalize.variant import _TRADITIONAL, VARIANTS

@@ -35,7 +35,7 @@ _LOCK = threading.Lock()
 @functools.cache
 def _opencc(config: str) -> Any:
     # Imported lazily: loading the phrase tables takes about 0.2 s, needed only when on.
-    import opencc  # type: ignore[import-untyped]
+    import opencc
 
     return opencc.OpenCC(config)
 
