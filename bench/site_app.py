@@ -39,6 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    # uvicorn's choice: "auto" takes uvloop and httptools where installed (uvicorn[standard],
+    # as finews depends on); "asyncio" and "h11" are the pure-Python ones it used before
+    parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"])
+    parser.add_argument("--http", default="auto", choices=["auto", "h11", "httptools"])
     args = parser.parse_args()
     config = uvicorn.Config(
         "site_app:app",
@@ -46,6 +50,8 @@ def main() -> None:
         host="127.0.0.1",
         port=args.port,
         workers=args.workers,
+        loop=args.loop,
+        http=args.http,
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=2,
