@@ -82,7 +82,7 @@ from finews.publish.urls import (
 )
 from finews.store import Change, ItemQuery, Store, open_store
 
-__all__ = ["MANIFEST", "BuildReport", "build_site"]
+__all__ = ["MANIFEST", "STAGING_PREFIX", "BuildReport", "build_site"]
 
 log = logging.getLogger(__name__)
 
@@ -728,7 +728,8 @@ def _move_order(stage: Path) -> list[str]:
 
 
 def _remove_stale_stages(root: Path) -> None:
-    """Remove the staging folders that a killed first build left in ``root``."""
+    """Remove the staging folders that a killed first build left in ``root``. (Two builds
+    into one folder at once are not supported; a systemd timer never overlaps its runs.)"""
     if not root.is_dir():
         return
     for path in root.glob(f"{STAGING_PREFIX}*"):
