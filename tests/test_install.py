@@ -57,6 +57,12 @@ def test_wheel_metadata_and_contents(dist: dict[str, Path]) -> None:
     assert metadata["License-Expression"] == "MIT"
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert metadata["Description-Content-Type"] == "text/markdown"
+    # the long description renders as a package index renders it (what `twine check` runs)
+    from readme_renderer.markdown import render
+
+    page = render(metadata.get_payload())
+    assert page is not None
+    assert 'id="user-content-install">Install<' in page
     assert "postgres" in metadata.get_all("Provides-Extra", [])
     requires = metadata.get_all("Requires-Dist")
     psycopg = [r for r in requires if r.startswith("psycopg")]
