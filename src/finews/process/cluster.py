@@ -122,6 +122,7 @@ _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(%|万亿|亿|万)?([年月日时号])?"
 _KEEP = re.compile(r"[^\W_]+")
 _SUBJECT = re.compile(r"^([^：:，,。\s]{2,10})[：:]")
 _SCALE = {"万亿": 1e12, "亿": 1e8, "万": 1e4}
+_LONGEST_NUMBER = 40  # characters of a number read as a quantity
 
 
 _Key = tuple[bool, float, int]
@@ -323,8 +324,13 @@ def _quantity(number: str, unit: str) -> Quantity:
 
 
 def _quantities(text: str) -> list[Quantity]:
-    # dates and times (9月, 2日, 10时) are not quantities
-    return [_quantity(number, unit) for number, unit, date in _QUANTITY.findall(text) if not date]
+    # dates and times (9月, 2日, 10时) are not quantities; nor is a run of more digits than
+    # any amount has (hundreds of them overflow a float, and rounding infinity raises)
+    return [
+        _quantity(number, unit)
+        for number, unit, date in _QUANTITY.findall(text)
+        if not date and len(number) <= _LONGEST_NUMBER
+    ]
 
 
 def _cleaned(text: str) -> tuple[str, list[Quantity], set[str]]:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
 from urllib.parse import quote
 
 from finews.models import Item
@@ -111,7 +112,9 @@ def render_feed(
         if html:
             entry.content(_text(html), type="html")
         elif not item.digest:
-            entry.summary(_title(item))
+            # the title is plain text, and RSS readers read <description> as HTML
+            title = _title(item)
+            entry.summary(escape(title, quote=False) if kind == "rss" else title)
         author = item.author or item.media
         if author:
             # RSS wants an e-mail address in <author>; feedgen skips names without one there
