@@ -158,9 +158,9 @@ def xml_problems(data: bytes, where: str) -> list[str]:
         for attribute, value in element.attrib.items():
             if attribute in ("href", "src") and _BAD_SCHEME.match(_scheme_text(value)):
                 problems.append(f"{where}: <{local} {attribute}={value[:60]!r}>")
-        if local in ("link", "id", "guid") and element.text:
-            if _BAD_SCHEME.match(_scheme_text(element.text)):
-                problems.append(f"{where}: <{local}>{element.text[:60]!r}")
+        text = element.text or ""
+        if local in ("link", "id", "guid") and _BAD_SCHEME.match(_scheme_text(text)):
+            problems.append(f"{where}: <{local}>{element.text[:60]!r}")
     return problems
 
 

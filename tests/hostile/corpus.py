@@ -18,13 +18,13 @@ from __future__ import annotations
 import email.utils
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from finews.demo.replay import Received, Reply, Route
+from finews.demo.replay import Reply, Route
 from upstreams import FAST_PATH, FastNewsFeed
 
 #: in every sentinel's title: the clean items every command must keep
@@ -68,7 +68,7 @@ _XSS = [
     Vector("svg_onload", "xss", html=f"<svg onload={J}><circle r=1 /></svg>"),
     Vector("body_onload", "xss", html=f"<body onload={J}>正文</body>"),
     Vector("iframe_js", "xss", html=f'<iframe src="javascript:{J}"></iframe>'),
-    Vector("iframe_srcdoc", "xss", html=f"<iframe srcdoc=\"<script>{J}</script>\"></iframe>"),
+    Vector("iframe_srcdoc", "xss", html=f'<iframe srcdoc="<script>{J}</script>"></iframe>'),
     Vector("object", "xss", html=f'<object data="javascript:{J}"></object>'),
     Vector("embed", "xss", html='<embed src="data:text/html,<script>alert(1)</script>">'),
     Vector("a_js", "xss", html=f'<a href="javascript:{J}">点我</a>'),
@@ -100,7 +100,9 @@ _XSS = [
     ),
     Vector("math_href", "xss", html='<math href="javascript:alert(1)"><mi>x</mi></math>'),
     Vector("srcset_js", "xss", html='<img srcset="javascript:alert(1) 1x">'),
-    Vector("attribute_break", "xss", title=f'"><img src=x onerror={J}>', author=f"'><svg onload={J}>"),
+    Vector(
+        "attribute_break", "xss", title=f'"><img src=x onerror={J}>', author=f"'><svg onload={J}>"
+    ),
     Vector("summary_html", "xss", summary=f"<img src=x onerror={J}>摘要"),
     Vector(
         "text_as_markup",
@@ -137,7 +139,7 @@ _MXSS = [
         html=f'<noembed><img title="</noembed><img src onerror={J}>"></noembed>',
     ),
     Vector("textarea", "mxss", html=f"<textarea></textarea><img src=x onerror={J}>"),
-    Vector("xmp", "mxss", html=f"<xmp><p title=\"</xmp><img src=x onerror={J}>\"></xmp>"),
+    Vector("xmp", "mxss", html=f'<xmp><p title="</xmp><img src=x onerror={J}>"></xmp>'),
     Vector("comment", "mxss", html=f"<!--><img src=x onerror={J}>-->"),
     Vector("html_cdata", "mxss", html=f"<![CDATA[><img src onerror={J}>]]>"),
     Vector("template", "mxss", html=f"<template><img src=x onerror={J}></template>"),
@@ -165,19 +167,28 @@ _MARKDOWN = [
     Vector(
         "ial_block",
         "markdown",
-        text="新闻正文\n{: tabindex=\"0\" autofocus=\"autofocus\" onfocus=\"document.title='X'\"}",
+        text='新闻正文\n{: tabindex="0" autofocus="autofocus" onfocus="document.title=\'X\'"}',
         awaits="jekyll",
     ),
-    Vector("ial_span", "markdown", summary="*a*{: onmouseover=\"alert(1)\"}", awaits="jekyll"),
-    Vector("ald", "markdown", text="正文\n{:evil: onclick=\"alert(1)\"}\n\n段落\n{: evil}", awaits="jekyll"),
-    Vector("extension", "markdown", text="{::options parse_block_html=\"true\" /}\n正文", awaits="jekyll"),
+    Vector("ial_span", "markdown", summary='*a*{: onmouseover="alert(1)"}', awaits="jekyll"),
+    Vector(
+        "ald",
+        "markdown",
+        text='正文\n{:evil: onclick="alert(1)"}\n\n段落\n{: evil}',
+        awaits="jekyll",
+    ),
+    Vector(
+        "extension", "markdown", text='{::options parse_block_html="true" /}\n正文', awaits="jekyll"
+    ),
     Vector("md_link_js", "markdown", text="[点我](javascript:alert(1)) 正文", awaits="jekyll"),
     Vector("md_autolink_js", "markdown", text="<javascript:alert(1)> 正文", awaits="jekyll"),
-    Vector("md_image", "markdown", text="![x](x \"title\"){: onerror=\"alert(1)\"}", awaits="jekyll"),
+    Vector("md_image", "markdown", text='![x](x "title"){: onerror="alert(1)"}', awaits="jekyll"),
     Vector("md_raw_html", "markdown", text=f"正文 <img src=x onerror={J}>", awaits="jekyll"),
     Vector("md_reference", "markdown", text="[点][r]\n\n[r]: javascript:alert(1)", awaits="jekyll"),
     Vector("liquid_output", "liquid", title="{{ site.github }}标题", text="{{ 7*7 }} 正文"),
-    Vector("liquid_tag", "liquid", text="{% include ../../../../etc/passwd %} 正文", awaits="jekyll"),
+    Vector(
+        "liquid_tag", "liquid", text="{% include ../../../../etc/passwd %} 正文", awaits="jekyll"
+    ),
     Vector("liquid_raw_break", "liquid", text="{% endraw %}{{ 7*7 }}{% raw %}", awaits="jekyll"),
 ]
 
@@ -196,27 +207,59 @@ _DATES = [
     Vector("offset_huge", "date", date="2026-09-01T10:00:00+99:00"),
     Vector("rfc822_junk", "date", date="Mon, 99 Foo 2026 99:99:99 XYZ"),
     Vector("blank_date", "date", date="   "),
-    Vector("date_json_number", "date", json_extra={"date_published": 1e308}, formats=("json",), kept=False),
+    Vector(
+        "date_json_number",
+        "date",
+        json_extra={"date_published": 1e308},
+        formats=("json",),
+        kept=False,
+    ),
 ]
 
 _NUMBERS = [
-    Vector("id_json_int", "number", json_extra={"id": 12345678901234567890123}, formats=("json",), kept=False),
+    Vector(
+        "id_json_int",
+        "number",
+        json_extra={"id": 12345678901234567890123},
+        formats=("json",),
+        kept=False,
+    ),
     Vector("id_json_inf", "number", json_extra={"id": float("inf")}, formats=("json",), kept=False),
-    Vector("title_json_number", "number", json_extra={"title": 1e-320}, formats=("json",), kept=False),
-    Vector("authors_json_string", "number", json_extra={"authors": "某人"}, formats=("json",), kept=False),
-    Vector("tags_json_object", "number", json_extra={"tags": {"a": 1}}, formats=("json",), kept=False),
-    Vector("url_json_list", "number", json_extra={"url": ["https://a.invalid/"]}, formats=("json",), kept=False),
+    Vector(
+        "title_json_number", "number", json_extra={"title": 1e-320}, formats=("json",), kept=False
+    ),
+    Vector(
+        "authors_json_string",
+        "number",
+        json_extra={"authors": "某人"},
+        formats=("json",),
+        kept=False,
+    ),
+    Vector(
+        "tags_json_object", "number", json_extra={"tags": {"a": 1}}, formats=("json",), kept=False
+    ),
+    Vector(
+        "url_json_list",
+        "number",
+        json_extra={"url": ["https://a.invalid/"]},
+        formats=("json",),
+        kept=False,
+    ),
     Vector("numbers_in_text", "number", title="涨幅 1e308% NaN -0 9" * 3 + "9" * 400),
 ]
 
 _CONTROL = [
-    Vector("c0_controls", "control", title="标题\x01\x02\x07\x08\x0b\x0c\x1b\x1f尾", formats=("json",)),
+    Vector(
+        "c0_controls", "control", title="标题\x01\x02\x07\x08\x0b\x0c\x1b\x1f尾", formats=("json",)
+    ),
     Vector("c1_controls", "control", title="标题\x80\x85\x9f尾", text="正文\x85\x9b[31m"),
     Vector("del_char", "control", title="标题\x7f尾", formats=("json",)),
     Vector("nul_title", "control", title="标题\x00尾", formats=("json",), awaits="poison"),
     Vector("nul_id", "control", id="hx-nul\x00id", formats=("json",), awaits="poison"),
     Vector("nul_body", "control", text="正文\x00尾", html=None, formats=("json",), awaits="poison"),
-    Vector("nul_url", "control", url="https://news.invalid/a\x00b", formats=("json",), awaits="poison"),
+    Vector(
+        "nul_url", "control", url="https://news.invalid/a\x00b", formats=("json",), awaits="poison"
+    ),
     Vector("nul_author", "control", author="作者\x00", formats=("json",), awaits="poison"),
     Vector("surrogate_title", "control", title="标题\ud800尾", formats=("json",), awaits="poison"),
     Vector("surrogate_body", "control", text="正文\udfff", formats=("json",), awaits="poison"),
@@ -236,7 +279,9 @@ _SIZES = [
     Vector("huge_title", "size", title="长标题" * 20_000),
     Vector("huge_body", "size", html="<p>" + "正文很长。" * 60_000 + "</p>"),
     Vector("deep_nesting", "size", html="<div>" * 5_000 + "深" + "</div>" * 5_000),
-    Vector("many_attrs", "size", html="<p " + " ".join(f"a{i}=x" for i in range(5_000)) + ">属性</p>"),
+    Vector(
+        "many_attrs", "size", html="<p " + " ".join(f"a{i}=x" for i in range(5_000)) + ">属性</p>"
+    ),
     Vector("huge_author", "size", author="作者" * 10_000),
     Vector("empty_id", "size", id=""),
 ]
@@ -253,7 +298,7 @@ _IDS = [
 
 _PATHS = [
     Vector("dotdot_id", "path", id="../../../../hx-escape"),
-    Vector("abs_id", "path", id="/tmp/hx-absolute"),
+    Vector("abs_id", "path", id="/tmp/hx-absolute"),  # noqa: S108 (the name is the test)
     Vector("encoded_dotdot_id", "path", id="%2e%2e%2f%2e%2e%2fhx-encoded"),
     Vector("backslash_id", "path", id="..\\..\\hx-backslash"),
     Vector("con_id", "path", id="CON"),
@@ -321,7 +366,7 @@ def _x(value: str) -> str:
 
 def rss_item(f: dict[str, Any]) -> str:
     """An RSS 2.0 ``<item>``."""
-    parts = [f"<title>{_x(f['title'])}</title>", f"<guid isPermaLink=\"false\">{_x(f['id'])}</guid>"]
+    parts = [f"<title>{_x(f['title'])}</title>", f'<guid isPermaLink="false">{_x(f["id"])}</guid>']
     if f["url"] is not None:
         parts.append(f"<link>{_x(f['url'])}</link>")
     description = f["summary"] if f["summary"] is not None else f["text"]
@@ -351,17 +396,17 @@ def rss_document(title: str, items: Iterable[str], *, prolog: str = "") -> str:
 def atom_entry(f: dict[str, Any]) -> str:
     """An Atom ``<entry>``; its id is a URN (feedparser resolves a relative one against
     the feed's URL, as an IRI reference)."""
-    parts = [f"<title type=\"text\">{_x(f['title'])}</title>", f"<id>{_x(atom_id(f['id']))}</id>"]
+    parts = [f'<title type="text">{_x(f["title"])}</title>', f"<id>{_x(atom_id(f['id']))}</id>"]
     if f["url"] is not None:
-        parts.append(f"<link rel=\"alternate\" href=\"{_x(f['url'])}\"/>")
+        parts.append(f'<link rel="alternate" href="{_x(f["url"])}"/>')
     date = f["date"] if f["date"] is not None else f["when"].isoformat()
     parts.append(f"<published>{_x(date)}</published><updated>{_x(date)}</updated>")
     if f["summary"] is not None:
-        parts.append(f"<summary type=\"html\">{_x(f['summary'])}</summary>")
+        parts.append(f'<summary type="html">{_x(f["summary"])}</summary>')
     if f["html"] is not None:
-        parts.append(f"<content type=\"html\">{_x(f['html'])}</content>")
+        parts.append(f'<content type="html">{_x(f["html"])}</content>')
     elif f["text"] is not None:
-        parts.append(f"<content type=\"text\">{_x(f['text'])}</content>")
+        parts.append(f'<content type="text">{_x(f["text"])}</content>')
     if f["author"] is not None:
         parts.append(f"<author><name>{_x(f['author'])}</name></author>")
     return "<entry>" + "".join(parts) + "</entry>\n"
@@ -453,7 +498,10 @@ def _xxe(canary: Path) -> Callable[[list[str]], bytes]:
             f'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file://{canary}">'
             f'<!ENTITY % pe SYSTEM "file://{canary}"> %pe;]>\n'
         )
-        evil = f"<item><title>外部实体 &xxe;</title><guid>hx-xxe</guid><description>&xxe;</description></item>\n"
+        evil = (
+            "<item><title>外部实体 &xxe;</title><guid>hx-xxe</guid>"
+            "<description>&xxe;</description></item>\n"
+        )
         return rss_document("xxe &xxe;", [evil, *items], prolog=prolog).encode()
 
     return body
@@ -470,7 +518,7 @@ def _external_dtd(canary: Path) -> Callable[[list[str]], bytes]:
 def _xinclude(canary: Path) -> Callable[[list[str]], bytes]:
     def body(items: list[str]) -> bytes:
         evil = (
-            '<item><title>xinclude</title><guid>hx-xinclude</guid><description '
+            "<item><title>xinclude</title><guid>hx-xinclude</guid><description "
             'xmlns:xi="http://www.w3.org/2001/XInclude">'
             f'<xi:include href="file://{canary}" parse="text"/></description></item>\n'
         )
@@ -492,6 +540,11 @@ def _declared(label: str, encoding: str = "utf-8") -> Callable[[list[str]], byte
         return text.encode(encoding)
 
     return body
+
+
+def _gbk(body: Callable[[list[str]], bytes]) -> Callable[[list[str]], bytes]:
+    """The same document in GBK bytes (its declaration unchanged)."""
+    return lambda items: body(items).decode("utf-8").encode("gbk")
 
 
 def _utf16(items: list[str]) -> bytes:
@@ -541,22 +594,44 @@ def feed_vectors(canary: Path) -> tuple[FeedVector, ...]:
         FeedVector("truncated", "malformed", _truncated),
         FeedVector("html_page", "malformed", _html_page, "text/html", sentinels_kept=False),
         FeedVector("empty", "malformed", _empty, sentinels_kept=False),
-        FeedVector("binary", "malformed", _binary, "application/octet-stream", sentinels_kept=False),
+        FeedVector(
+            "binary", "malformed", _binary, "application/octet-stream", sentinels_kept=False
+        ),
         FeedVector("json_deep", "malformed", _json_deep, "application/json", sentinels_kept=False),
         FeedVector(
-            "json_items_object", "malformed", _json_items_object, "application/json",
+            "json_items_object",
+            "malformed",
+            _json_items_object,
+            "application/json",
             sentinels_kept=False,
         ),
-        FeedVector("gbk_declared_utf8", "encoding", lambda i: _plain("国标")(i).decode().encode("gbk")),
+        FeedVector("gbk_declared_utf8", "encoding", _gbk(_plain("国标"))),
         FeedVector("utf16", "encoding", _utf16, "application/xml"),
         FeedVector("bom_declared_gbk", "encoding", _bom_gbk, "application/xml"),
         FeedVector("unknown_label", "encoding", _declared("x-no-such-charset"), "application/xml"),
         FeedVector("header_label", "encoding", _plain("头"), "application/xml; charset=x-nope"),
-        FeedVector("label_hex", "encoding", _declared("hex"), "application/xml", awaits="adapters"),
-        FeedVector("label_rot13", "encoding", _declared("rot13"), "application/xml", awaits="adapters"),
-        FeedVector("label_base64", "encoding", _declared("base64"), "application/xml", awaits="adapters"),
         FeedVector(
-            "header_label_hex", "encoding", _plain("头hex"), "application/xml; charset=hex",
+            "label_hex", "encoding", _declared("hex", "gbk"), "application/xml", awaits="adapters"
+        ),
+        FeedVector(
+            "label_rot13",
+            "encoding",
+            _declared("rot13", "gbk"),
+            "application/xml",
+            awaits="adapters",
+        ),
+        FeedVector(
+            "label_base64",
+            "encoding",
+            _declared("base64", "gbk"),
+            "application/xml",
+            awaits="adapters",
+        ),
+        FeedVector(
+            "header_label_hex",
+            "encoding",
+            _gbk(_plain("头hex")),
+            "application/xml; charset=hex",
             awaits="adapters",
         ),
         FeedVector("media_path", "path", _plain("../../../etc/媒体/..\\CON/名")),
@@ -566,12 +641,20 @@ def feed_vectors(canary: Path) -> tuple[FeedVector, ...]:
         ),
         FeedVector("media_long", "path", _plain(long_media), awaits="publish"),
         FeedVector(
-            "secret_ok", "secret", _plain("带密钥的源"), url_tail=f"?token={SECRET}&page=1",
+            "secret_ok",
+            "secret",
+            _plain("带密钥的源"),
+            url_tail=f"?token={SECRET}&page=1",
             userinfo=f"hxuser:{SECRET}@",
         ),
         FeedVector(
-            "secret_down", "secret", _plain("失败的源"), status=503, sentinels_kept=False,
-            url_tail=f"?token={SECRET}&key={SECRET}", userinfo=f"hxuser:{SECRET}@",
+            "secret_down",
+            "secret",
+            _plain("失败的源"),
+            status=503,
+            sentinels_kept=False,
+            url_tail=f"?token={SECRET}&key={SECRET}",
+            userinfo=f"hxuser:{SECRET}@",
             awaits="secrets",
         ),
     )
@@ -668,9 +751,7 @@ def build_corpus(
         return [sentinel_fields(source, n, now) for n in (1, 2, 3)]
 
     def fields_of(fmt: str) -> list[tuple[Vector, dict[str, Any]]]:
-        return [
-            (v, item_fields(v, now, i)) for i, v in enumerate(vectors) if fmt in v.formats
-        ]
+        return [(v, item_fields(v, now, i)) for i, v in enumerate(vectors) if fmt in v.formats]
 
     def interleave(clean: list[Any], hostile: list[Any]) -> list[Any]:
         middle = len(hostile) // 2
@@ -683,7 +764,8 @@ def build_corpus(
 
     chosen = fields_of("rss")
     body = rss_document(
-        "对抗 RSS", interleave([rss_item(s) for s in sentinels("hx_rss")], [rss_item(f) for _, f in chosen])
+        "对抗 RSS",
+        interleave([rss_item(s) for s in sentinels("hx_rss")], [rss_item(f) for _, f in chosen]),
     ).encode()
     routes.append(Route("/hx/rss.xml", Reply(body=body, headers={"Content-Type": XML})))
     sources.append(Source("hx_rss", "/hx/rss.xml", {}, expected("hx_rss", chosen), set()))
@@ -691,7 +773,9 @@ def build_corpus(
     chosen = fields_of("atom")
     body = atom_document(
         "对抗 Atom",
-        interleave([atom_entry(s) for s in sentinels("hx_atom")], [atom_entry(f) for _, f in chosen]),
+        interleave(
+            [atom_entry(s) for s in sentinels("hx_atom")], [atom_entry(f) for _, f in chosen]
+        ),
     ).encode()
     routes.append(Route("/hx/atom.xml", Reply(body=body, headers={"Content-Type": XML})))
     sources.append(Source("hx_atom", "/hx/atom.xml", {}, expected("hx_atom", chosen), set()))
@@ -756,6 +840,7 @@ def described(vectors: Iterable[Vector]) -> Iterator[str]:
 
 __all__ = [
     "CANARY",
+    "ITEM_VECTORS",
     "PWNED",
     "SECRET",
     "SENTINEL",
@@ -768,5 +853,4 @@ __all__ = [
     "family_counts",
     "feed_vectors",
     "now_utc",
-    "replace",
 ]

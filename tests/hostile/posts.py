@@ -10,7 +10,9 @@ from hostile.corpus import CANARY, SENTINEL
 _J = "window.__hx_pwned=1"
 
 
-def _post(title: str, body: str, *, date: str = "2026-09-01 10:00:00 +0800", extra: str = "") -> str:
+def _post(
+    title: str, body: str, *, date: str = "2026-09-01 10:00:00 +0800", extra: str = ""
+) -> str:
     return (
         f'---\nlayout: post\ntitle: "{title}"\ndate: {date}\ncategories: hxcraft\n'
         f"tags: 对抗新闻\n{extra}---\n{body}\n\n<https://news.invalid/craft>\n\n"
@@ -23,11 +25,15 @@ def _post(title: str, body: str, *, date: str = "2026-09-01 10:00:00 +0800", ext
 def hostile_posts(canary: Path) -> list[tuple[str, str | bytes]]:
     """The crafted hostile posts (``canary``: a local file an include may try to read)."""
     laughs = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     return [
-        ("2026-09-01-hxc-script.md", _post("脚本", f"<script>{_J}</script><img src=x onerror={_J}>")),
-        ("2026-09-01-hxc-ial.md", _post("属性", "正文\n{: onfocus=\"alert(1)\" autofocus}")),
+        (
+            "2026-09-01-hxc-script.md",
+            _post("脚本", f"<script>{_J}</script><img src=x onerror={_J}>"),
+        ),
+        ("2026-09-01-hxc-ial.md", _post("属性", '正文\n{: onfocus="alert(1)" autofocus}')),
         ("2026-09-01-hxc-liquid.md", _post("液体", f"{{% include {canary} %}}{{{{ site }}}}")),
         ("2026-09-01-hxc-yaml-laughs.md", "---\n" + laughs + "layout: post\ntitle: x\n---\n正文"),
         (
@@ -37,7 +43,7 @@ def hostile_posts(canary: Path) -> list[tuple[str, str | bytes]]:
         ),
         ("2026-09-01-hxc-no-front.md", "只有正文，没有头信息。"),
         ("2026-09-01-hxc-only-dashes.md", "---\n---\n"),
-        ("2026-09-01-hxc-unclosed.md", "---\nlayout: post\ntitle: \"未闭合\n"),
+        ("2026-09-01-hxc-unclosed.md", '---\nlayout: post\ntitle: "未闭合\n'),
         ("2026-09-01-hxc-gbk.md", _post("国标编码", "正文").encode("gbk")),
         ("2026-09-01-hxc-utf16.md", _post("十六位", "正文").encode("utf-16")),
         ("2026-09-01-hxc-binary.md", bytes(range(256)) * 20),
@@ -53,7 +59,10 @@ def hostile_posts(canary: Path) -> list[tuple[str, str | bytes]]:
         ("2026-09-01-hxc-bidi\u202e.md", _post("双向\u202e", "正文\u202e")),
         ("0000-00-00-hxc-zero-date.md", _post("零日期", "正文")),
         ("nodate.md", _post("无日期文件名", "正文")),
-        ("2026-09-01-hxc-category.html", "---\nlayout: category\ncategory: ../../x\ntag: \"<script>\"\n---"),
+        (
+            "2026-09-01-hxc-category.html",
+            '---\nlayout: category\ncategory: ../../x\ntag: "<script>"\n---',
+        ),
     ]
 
 
@@ -61,7 +70,10 @@ def hostile_posts_awaiting() -> dict[str, list[tuple[str, str]]]:
     """Crafted posts whose import needs a fix of issue 19 (by branch)."""
     return {
         "poison": [
-            ("9999-12-31-hxc-year-9999.md", _post("年份九九九九", "正文", date="9999-12-31 20:00:00 +0800")),
+            (
+                "9999-12-31-hxc-year-9999.md",
+                _post("年份九九九九", "正文", date="9999-12-31 20:00:00 +0800"),
+            ),
             ("0001-01-01-hxc-year-1.md", _post("年份一", "正文", date="0001-01-01 08:00:00 +0800")),
             ("2026-09-01-hxc-nul.md", _post("空字符\x00标题", "正文\x00")),
         ]
@@ -71,7 +83,10 @@ def hostile_posts_awaiting() -> dict[str, list[tuple[str, str]]]:
 def clean_posts() -> list[tuple[str, str]]:
     """Clean posts among the hostile ones: each must be imported."""
     return [
-        (f"2026-09-01-hxc-clean-{n}.md", _post(f"{SENTINEL} 导入 {n}", f"<p>{SENTINEL} 正文 {n}</p>"))
+        (
+            f"2026-09-01-hxc-clean-{n}.md",
+            _post(f"{SENTINEL} 导入 {n}", f"<p>{SENTINEL} 正文 {n}</p>"),
+        )
         for n in (1, 2)
     ]
 

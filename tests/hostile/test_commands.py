@@ -1,0 +1,140 @@
+"""The hostile corpus through every command: ``finews fetch``, ``run``, ``build``, ``export
+jekyll``, ``import jekyll`` and ``serve`` (the app in-process), as real processes against the
+loopback upstream. Every output is checked (see ``checks.py``): exit code 0, every sentinel
+and every kept item stored, no executable markup, nothing written outside the target, no
+secret and no local file's text in any response, output or log, no traceback.
+
+``test_hostile_corpus_through_every_command`` runs the vectors finews must already handle.
+Each ``test_awaits_<branch>_…`` runs the vectors of one branch of issue 19 that is not
+merged yet: it fails until that branch is (run it after merging; see README.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hostile.corpus import (
+    ITEM_VECTORS,
+    SENTINEL,
+    awaiting_branches,
+    build_corpus,
+    family_counts,
+    feed_vectors,
+    now_utc,
+)
+from hostile.harness import Harness, report
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def through_every_command(tmp_path: Path, awaits: tuple[str, ...]) -> Harness:
+    """Serve the corpus of ``awaits`` and run every command on it; problems collected."""
+    harness = Harness(tmp_path, awaits)
+    with harness.serving():
+        harness.fetch()
+        harness.run_daemon()
+        harness.build()
+        exported = harness.export_jekyll()
+        harness.import_jekyll(exported)
+        checked = harness.serve()
+        if checked < 100:
+            harness.problems.append(f"serve: the crawl reached only {checked} pages")
+        imported = getattr(harness, "imported_url", None)
+        if imported is not None:
+            harness.serve(imported, limit=300)
+    return harness
+
+
+@pytest.mark.slow
+def test_hostile_corpus_through_every_command(tmp_path: Path) -> None:
+    harness = through_every_command(tmp_path, ("",))
+    assert harness.problems == [], report(harness.problems)
+
+
+# --- vectors whose fix is on a branch of issue 19 not merged when the corpus was written ----
+
+
+@pytest.mark.slow
+def test_awaits_poison_dates_nul_surrogates_and_plain_text(tmp_path: Path) -> None:
+    """Issue 19 points 2 and 7 (branch ``poison``)."""
+    harness = through_every_command(tmp_path, ("poison",))
+    assert harness.problems == [], report(harness.problems)
+
+
+@pytest.mark.slow
+def test_awaits_jekyll_markdown_liquid_and_file_names(tmp_path: Path) -> None:
+    """Issue 19 points 1, 3, 4 and 5 (branch ``jekyll``)."""
+    harness = through_every_command(tmp_path, ("jekyll",))
+    assert harness.problems == [], report(harness.problems)
+
+
+@pytest.mark.slow
+def test_awaits_secrets_of_a_failing_source(tmp_path: Path) -> None:
+    """Issue 19 point 10 (branch ``secrets``)."""
+    harness = through_every_command(tmp_path, ("secrets",))
+    assert harness.problems == [], report(harness.problems)
+
+
+@pytest.mark.slow
+def test_awaits_publish_long_media_names(tmp_path: Path) -> None:
+    """Issue 19 points 3 and 6 (a category slug over 200 characters; branch ``publish``)."""
+    harness = through_every_command(tmp_path, ("publish",))
+    assert harness.problems == [], report(harness.problems)
+
+
+@pytest.mark.slow
+def test_awaits_adapters_codec_labels(tmp_path: Path) -> None:
+    """Issue 19 point 12 (branch ``adapters``)."""
+    harness = through_every_command(tmp_path, ("adapters",))
+    assert harness.problems == [], report(harness.problems)
+
+
+# --- the corpus itself --------------------------------------------------------------------
+
+
+def test_every_family_is_in_the_corpus() -> None:
+    counts = family_counts()
+    for family in (
+        "xss",
+        "mxss",
+        "url",
+        "markdown",
+        "liquid",
+        "date",
+        "number",
+        "control",
+        "bidi",
+        "size",
+        "id",
+        "path",
+        "xml-bomb",
+        "malformed",
+        "encoding",
+        "secret",
+    ):
+        assert counts.get(family, 0) >= 1, family
+    names = [v.name for v in ITEM_VECTORS] + [f.name for f in feed_vectors(Path("/x"))]
+    assert len(names) == len(set(names)), "vector names are unique"
+
+
+def test_every_awaiting_branch_has_its_test() -> None:
+    tests = {name for name in globals() if name.startswith("test_awaits_")}
+    for branch in awaiting_branches():
+        assert any(name.startswith(f"test_awaits_{branch}_") for name in tests), branch
+
+
+def test_every_source_document_holds_its_sentinels(tmp_path: Path) -> None:
+    corpus = build_corpus(now_utc(), tmp_path / "canary.txt", ("", *awaiting_branches()))
+    bodies = {
+        route.path: route.reply.body for route in corpus.routes if hasattr(route.reply, "body")
+    }
+    for source in corpus.sources:
+        body = bodies[source.path]
+        assert isinstance(body, bytes)
+        if source.sentinels:
+            # (in whatever encoding the vector uses: look for the ASCII marker)
+            assert body.count(SENTINEL.encode()) >= len(source.sentinels) or (
+                body.decode("utf-16", "replace").count(SENTINEL) >= len(source.sentinels)
+            ), source.id
