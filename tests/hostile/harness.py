@@ -85,6 +85,8 @@ class Harness:
         self.db = self.work / "hx.db"
         self.config = self.work / "finews.toml"
         self.upstream: ReplayServer | None = None
+        self.checked = 0  # responses the last serve() checked
+        self.imported_url: str | None = None
         self._escapes_before = self._escapes()
 
     # --- running ------------------------------------------------------------------------
