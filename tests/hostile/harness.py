@@ -71,7 +71,7 @@ ESCAPE_GLOBS = ("/tmp/hx-*", "/tmp/hx_*")  # noqa: S108 (only looked for, never 
 class Harness:
     """One corpus, one work folder, every command; problems collected as they are found."""
 
-    def __init__(self, tmp: Path, awaits: tuple[str, ...] = ("",)) -> None:
+    def __init__(self, tmp: Path, awaits: str = "") -> None:
         self.tmp = tmp
         self.work = tmp / "work"
         self.work.mkdir()

@@ -91,12 +91,10 @@ def clean_posts() -> list[tuple[str, str]]:
     ]
 
 
-def crafted_posts(folder: Path, canary: Path, awaits: tuple[str, ...] = ("",)) -> set[str]:
+def crafted_posts(folder: Path, canary: Path, awaits: str = "") -> set[str]:
     """Write the crafted posts into ``folder``; return the titles that must be imported."""
     files: list[tuple[str, str | bytes]] = [*hostile_posts(canary)]
-    for branch, posts in hostile_posts_awaiting().items():
-        if branch in awaits:
-            files += posts
+    files += hostile_posts_awaiting().get(awaits, [])
     files += clean_posts()
     for name, content in files:
         data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
