@@ -98,7 +98,7 @@ _FRONT = re.compile(r"\A---\n(.*?)\n---\n?", re.DOTALL)
 _IAL = re.compile(r"(?<!\\)\{:")
 _LIQUID = re.compile(r"(?<!\\)\{[{%]")
 _MD_LINK_SCHEME = re.compile(
-    r"(\]\(\s*<?|^\s{0,3}\[[^\]]*\]:\s*<?|<)\s*(javascript|vbscript|data)\s*:",
+    r"((?<!\\)\]\(\s*<?|^\s{0,3}\[[^\]]*(?<!\\)\]:\s*<?|(?<!\\)<)\s*(javascript|vbscript|data)\s*:",
     re.IGNORECASE | re.MULTILINE,
 )
 

@@ -84,6 +84,8 @@ def test_live_markdown_is_reported(body: str) -> None:
     [
         '正文\n\\{: onfocus="alert(1)"}',
         "\\{\\{ 7*7 }}",
+        "[点我\\](javascript:alert(1))",
+        "\\<javascript:alert(1)>",
         "<p>正文</p>",
         "<https://news.example.cn/a.html>",
         "[返回首页](//finews.withounder.com/)",

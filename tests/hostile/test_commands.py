@@ -63,13 +63,6 @@ def test_awaits_poison_dates_nul_surrogates_and_plain_text(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_awaits_jekyll_markdown_liquid_and_file_names(tmp_path: Path) -> None:
-    """Issue 19 points 1, 3, 4 and 5 (branch ``jekyll``)."""
-    harness = through_every_command(tmp_path, "jekyll")
-    assert harness.problems == [], report(harness.problems)
-
-
-@pytest.mark.slow
 def test_awaits_secrets_of_a_failing_source(tmp_path: Path) -> None:
     """Issue 19 point 10 (branch ``secrets``)."""
     harness = through_every_command(tmp_path, "secrets")
@@ -77,10 +70,9 @@ def test_awaits_secrets_of_a_failing_source(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_awaits_jekyll_publish_long_media_names(tmp_path: Path) -> None:
-    """Issue 19 points 3 and 6: a category slug over 200 characters (its Jekyll category
-    page: branch ``jekyll``; its live pages: branch ``publish``)."""
-    harness = through_every_command(tmp_path, "jekyll publish")
+def test_awaits_publish_long_media_names(tmp_path: Path) -> None:
+    """Issue 19 point 6: a category slug over 200 characters (branch ``publish``)."""
+    harness = through_every_command(tmp_path, "publish")
     assert harness.problems == [], report(harness.problems)
 
 
