@@ -47,9 +47,14 @@ _STYLE_BAD = re.compile(r"expression\s*\(|url\s*\(\s*['\"]?\s*(javascript|vbscri
 
 
 def _scheme_text(value: str) -> str:
-    """A URL as a browser reads its scheme: entities decoded, controls and spaces removed."""
-    value = html.unescape(value)
-    return re.sub(r"[\x00-\x20\x7f]+", "", value)
+    """A URL as a browser reads its scheme (the URL standard): entities decoded, C0
+    controls and spaces trimmed from both ends, tabs and newlines removed anywhere. (A
+    space inside "java script:" leaves no scheme: a relative link.)"""
+    value = html.unescape(value).strip(
+        "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r"
+        "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f "
+    )
+    return re.sub(r"[\t\n\r]+", "", value)
 
 
 def html_problems(text: str, where: str, *, own_scripts: Iterable[str] = ()) -> list[str]:
@@ -96,6 +101,8 @@ def html_problems(text: str, where: str, *, own_scripts: Iterable[str] = ()) -> 
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n?", re.DOTALL)
 # kramdown block/span IAL, ALD and extensions: "{:" or "{::" not escaped by a backslash
 _IAL = re.compile(r"(?<!\\)\{:")
+# (kramdown's \s is Ruby's: ASCII whitespace only)
+_AUTOLINK = re.compile(r"(?<!\\)<(https?|ftp|mailto):[^<>\t\n\v\f\r ]*>", re.IGNORECASE)
 _LIQUID = re.compile(r"(?<!\\)\{[{%]")
 _MD_LINK_SCHEME = re.compile(
     r"((?<!\\)\]\(\s*<?|^\s{0,3}\[[^\]]*(?<!\\)\]:\s*<?|(?<!\\)<)\s*(javascript|vbscript|data)\s*:",
@@ -118,7 +125,9 @@ def markdown_problems(text: str, where: str) -> list[str]:
     else:
         if not isinstance(front, dict):
             problems.append(f"{where}: front matter is not a mapping")
-    body = text[match.end() :]
+    # an autolink (<https://…>) is one link to kramdown, whatever its URL holds: neither a
+    # tag nor Markdown
+    body = _AUTOLINK.sub("", text[match.end() :])
     problems += html_problems(body, where)
     if _IAL.search(body):
         problems.append(f"{where}: live kramdown attribute list {_excerpt(body, _IAL)}")

@@ -76,7 +76,7 @@ _XSS = [
     Vector("a_js", "xss", html=f'<a href="javascript:{J}">点我</a>'),
     Vector("a_js_entities", "xss", html='<a href="&#106;&#97;vascript&#58;alert(1)">点</a>'),
     Vector("a_js_hex_tab", "xss", html='<a href="jav&#x09;ascript:alert(1)">点</a>'),
-    Vector("a_js_case_space", "xss", html='<a href="  JaVaScRiPt :alert(1)">点</a>'),
+    Vector("a_js_case_space", "xss", html='<a href=" \x01 JaVaScRiPt:alert(1)">点</a>'),
     Vector("a_js_newline", "xss", html='<a href="java\nscript:alert(1)">点</a>'),
     Vector("a_vbscript", "xss", html='<a href="vbscript:msgbox(1)">点</a>'),
     Vector("a_data_html", "xss", html='<a href="data:text/html;base64,PHNjcmlwdD4=">点</a>'),

@@ -19,6 +19,8 @@ LIVE_HTML = [
     '<a href="javascript:alert(1)">x</a>',
     '<a href="  JaVa&#x09;ScRiPt:alert(1)">x</a>',
     '<a href="&#106;avascript:alert(1)">x</a>',
+    '<a href=" &#1; JaVaScRiPt:alert(1)">x</a>',
+    '<a href="java&#10;script:alert(1)">x</a>',
     '<a href="vbscript:x">x</a>',
     '<a href="data:text/html,x">x</a>',
     '<img src="data:image/svg+xml,<svg onload=alert(1)>">',
@@ -41,6 +43,7 @@ INERT_HTML = [
     '<img src="data:image/png;base64,iVBORw0KGgo=">',
     '<script src="/static/site.js?v=1" defer></script>',
     "<p>javascript: is only text here; onerror= too</p>",
+    '<a href="java script:alert(1)">no scheme: a relative link</a>',
 ]
 
 
@@ -88,6 +91,8 @@ def test_live_markdown_is_reported(body: str) -> None:
         "\\<javascript:alert(1)>",
         "<p>正文</p>",
         "<https://news.example.cn/a.html>",
+        "<https://news.example.cn/onerror=>",
+        "<https://news.example.cn/[x](javascript:alert(1))%20y>",
         "[返回首页](//finews.withounder.com/)",
     ],
 )
