@@ -620,29 +620,24 @@ def feed_vectors(canary: Path) -> tuple[FeedVector, ...]:
         FeedVector("bom_declared_gbk", "encoding", _bom_gbk, "application/xml"),
         FeedVector("unknown_label", "encoding", _declared("x-no-such-charset"), "application/xml"),
         FeedVector("header_label", "encoding", _plain("头"), "application/xml; charset=x-nope"),
-        FeedVector(
-            "label_hex", "encoding", _declared("hex", "gbk"), "application/xml", awaits="adapters"
-        ),
+        FeedVector("label_hex", "encoding", _declared("hex", "gbk"), "application/xml"),
         FeedVector(
             "label_rot13",
             "encoding",
             _declared("rot13", "gbk"),
             "application/xml",
-            awaits="adapters",
         ),
         FeedVector(
             "label_base64",
             "encoding",
             _declared("base64", "gbk"),
             "application/xml",
-            awaits="adapters",
         ),
         FeedVector(
             "header_label_hex",
             "encoding",
             _gbk(_plain("头hex")),
             "application/xml; charset=hex",
-            awaits="adapters",
         ),
         FeedVector("media_path", "path", _plain("../../../etc/媒体/..\\CON/名")),
         FeedVector("media_reserved", "path", _plain("CON")),

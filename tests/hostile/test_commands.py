@@ -76,13 +76,6 @@ def test_awaits_publish_long_media_names(tmp_path: Path) -> None:
     assert harness.problems == [], report(harness.problems)
 
 
-@pytest.mark.slow
-def test_awaits_adapters_codec_labels(tmp_path: Path) -> None:
-    """Issue 19 point 12 (branch ``adapters``)."""
-    harness = through_every_command(tmp_path, "adapters")
-    assert harness.problems == [], report(harness.problems)
-
-
 # --- the corpus itself --------------------------------------------------------------------
 
 
