@@ -674,3 +674,12 @@ def test_bigrams_and_band_keys_keep_their_plain_definitions(text: str) -> None:
     shingles = _bigrams(text)
     assert shingles == _bigrams_plainly(text)
     assert _band_keys(shingles) == _band_keys_plainly(shingles)
+
+
+def test_a_run_of_hundreds_of_digits_is_no_quantity() -> None:
+    # 400 nines overflow a float: rounding infinity raised OverflowError and stopped the
+    # fetch of every item on the page (found by the hostile corpus, tests/hostile/)
+    title = "涨幅 1e308% " + "9" * 400 + "亿元"
+    when = datetime(2026, 9, 1, tzinfo=UTC)
+    first = fingerprint(1, title, "摘要" + "9" * 400, "", when)
+    assert same_story(first, fingerprint(2, title, "摘要" + "9" * 400, "", when))

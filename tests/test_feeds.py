@@ -194,3 +194,19 @@ def test_live_feeds_use_the_request_origin_when_base_url_is_a_path(store: Store)
     with TestClient(app, base_url="http://news.example.com") as client:
         root = check_rss(client.get("/rss.xml").content, "http://news.example.com/")
         assert (root.findtext("channel/link") or "") == "http://news.example.com/"
+
+
+def test_a_title_standing_in_for_the_rss_description_is_escaped_once() -> None:
+    # RSS readers read <description> as HTML: an item with neither digest nor body gets its
+    # plain-text title there, which must arrive as text (found by the hostile corpus)
+    title = '"><img src=x onerror=alert(1)>'
+    item = site_items()[0].replace(id=1, title=title, digest="")
+    info = FeedInfo("标题", "说明", "https://x.example/", "https://x.example/feed.xml", "tag:x")
+    rss = parse_xml(
+        render_feed("rss", [item], info, link=lambda _: "https://x.example/a", body=lambda _: "")
+    )
+    assert rss.findtext("channel/item/description") == '"&gt;&lt;img src=x onerror=alert(1)&gt;'
+    atom = parse_xml(
+        render_feed("atom", [item], info, link=lambda _: "https://x.example/a", body=lambda _: "")
+    )
+    assert atom.findtext(f"{ATOM}entry/{ATOM}summary") == title  # Atom's summary is text
