@@ -658,7 +658,6 @@ def feed_vectors(canary: Path) -> tuple[FeedVector, ...]:
             sentinels_kept=False,
             url_tail=f"?token={SECRET}&key={SECRET}",
             userinfo=f"hxuser:{SECRET}@",
-            awaits="secrets",
         ),
     )
 
