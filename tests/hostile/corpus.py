@@ -17,6 +17,7 @@ the branches are merged.
 from __future__ import annotations
 
 import email.utils
+import gzip
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -471,7 +472,7 @@ class FeedVector:
     ``body(sentinel_items)`` makes the document from RSS ``<item>`` strings of the sentinels;
     ``sentinels_kept`` says whether they must be stored (False for a document that is not a
     feed at all). ``url_tail`` is appended to the source's URL (a query carrying a secret);
-    ``userinfo`` goes before the host.
+    ``userinfo`` goes before the host; ``headers`` are sent with the reply.
     """
 
     name: str
@@ -483,6 +484,8 @@ class FeedVector:
     url_tail: str = ""
     userinfo: str = ""
     media: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    fulltext: bool = False  # the source fetches each item's linked page
     awaits: str = ""
 
 
@@ -585,6 +588,72 @@ def _binary(items: list[str]) -> bytes:
     return bytes(range(256)) * 40
 
 
+def _gzip_bomb(items: list[str]) -> bytes:
+    # 30 MB of spaces after a valid start: about 30 KB on the wire, far above the body cap
+    feed = rss_document("gzip", items).encode()
+    return gzip.compress(feed[:-20] + b" " * 30_000_000 + feed[-20:], compresslevel=9)
+
+
+def _json_next(target: str) -> Callable[[list[str]], bytes]:
+    def body(items: list[str]) -> bytes:
+        now = now_utc()
+        entries = [json_item(sentinel_fields(f"hxf_next_{target}", n, now)) for n in (1, 2, 3)]
+        feed = {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "下一页",
+            "next_url": _NEXT[target],
+            "items": entries,
+        }
+        return json.dumps(feed).encode()
+
+    return body
+
+
+def _fulltext_links(canary: Path) -> Callable[[list[str]], bytes]:
+    def body(items: list[str]) -> bytes:
+        linked = [i.replace("https://news.invalid/sentinel/", "/hxpage/sentinel/") for i in items]
+        evil = [
+            f'<item><title>全文 file</title><guid isPermaLink="false">hx-ft-file</guid><link>file://{canary}</link>'
+            "</item>\n",
+            '<item><title>全文 script</title><guid isPermaLink="false">hx-ft-script</guid>'
+            "<link>/hxpage/script.html</link></item>\n",
+            '<item><title>全文 redirect</title><guid isPermaLink="false">hx-ft-redirect</guid>'
+            "<link>/hxpage/redirect-file</link></item>\n",
+        ]
+        return rss_document("全文", [*linked, *evil]).encode()
+
+    return body
+
+
+#: where the next_url vectors point (relative ones are resolved against the feed's URL)
+_NEXT = {"self": "/hxf/next_self", "file": "file:///etc/passwd", "js": "javascript:alert(1)"}
+
+
+def fulltext_pages(canary: Path) -> list[Route]:
+    """The pages the full-text vector's items link to (on the same loopback server)."""
+    article = (
+        f"<html><head><title>页</title><script>{J}</script></head><body><article>"
+        + "<p>全文段落，市场人士认为流动性将保持合理充裕。</p>" * 20
+        + f"<img src=x onerror={J}><iframe src=javascript:{J}></iframe>"
+        f'<a href="javascript:{J}">链接</a><p style="x:expression(1)">尾</p></article>'
+        "</body></html>"
+    )
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    routes = [
+        Route("/hxpage/script.html", Reply(body=article.encode(), headers=html)),
+        Route("/hxpage/redirect-file", Reply(status=302, headers={"Location": f"file://{canary}"})),
+    ]
+    for n in (1, 2, 3):
+        page = f"<html><body><article><p>{SENTINEL} 全文 {n}。</p>" + "<p>正文。</p>" * 10
+        routes.append(
+            Route(
+                f"/hxpage/sentinel/hxf_fulltext/{n}.html",
+                Reply(body=(page + "</article></body></html>").encode(), headers=html),
+            )
+        )
+    return routes
+
+
 def _plain(title: str) -> Callable[[list[str]], bytes]:
     def body(items: list[str]) -> bytes:
         return rss_document(_x(title), items).encode()
@@ -615,6 +684,33 @@ def feed_vectors(canary: Path) -> tuple[FeedVector, ...]:
             "application/json",
             sentinels_kept=False,
         ),
+        FeedVector(
+            "gzip_bomb",
+            "http",
+            _gzip_bomb,
+            headers={"Content-Encoding": "gzip"},
+            sentinels_kept=False,
+        ),
+        FeedVector(
+            "redirect_file",
+            "http",
+            _plain("跳转"),
+            status=302,
+            sentinels_kept=False,
+            headers={"Location": f"file://{canary}"},
+        ),
+        FeedVector(
+            "redirect_loop",
+            "http",
+            _plain("循环"),
+            status=302,
+            sentinels_kept=False,
+            headers={"Location": "/hxf/redirect_loop"},
+        ),
+        FeedVector("next_self", "http", _json_next("self"), "application/feed+json"),
+        FeedVector("next_file", "http", _json_next("file"), "application/feed+json"),
+        FeedVector("next_js", "http", _json_next("js"), "application/feed+json"),
+        FeedVector("fulltext", "http", _fulltext_links(canary), fulltext=True),
         FeedVector("gbk_declared_utf8", "encoding", _gbk(_plain("国标"))),
         FeedVector("utf16", "encoding", _utf16, "application/xml"),
         FeedVector("bom_declared_gbk", "encoding", _bom_gbk, "application/xml"),
@@ -717,6 +813,8 @@ class Corpus:
                 f"interval = {interval}",
                 "max_pages = 2",
             ]
+            if source.settings.get("fulltext"):
+                lines.append("fulltext = true")
             if source.settings.get("media"):
                 lines.append(f"media = {json.dumps(source.settings['media'])}")
         return "\n".join(lines) + "\n"
@@ -797,14 +895,21 @@ def build_corpus(now: datetime, canary: Path, awaits: str = "", *, feeds: bool =
         sid = f"hxf_{feed.name}"
         path = f"/hxf/{feed.name}"
         items = [rss_item(s) for s in sentinels(sid)]
-        reply = Reply(
-            status=feed.status, body=feed.body(items), headers={"Content-Type": feed.content_type}
-        )
+        headers = {"Content-Type": feed.content_type, **feed.headers}
+        reply = Reply(status=feed.status, body=feed.body(items), headers=headers)
         routes.append(Route(path, reply))
         keep = {f"sentinel-{sid}-{n}" for n in (1, 2, 3)} if feed.sentinels_kept else set()
         if feed.name == "truncated":
             keep.discard(f"sentinel-{sid}-3")  # cut in half: only the whole items count
-        settings = {"url_tail": feed.url_tail, "userinfo": feed.userinfo, "media": feed.media}
+        settings = {
+            "url_tail": feed.url_tail,
+            "userinfo": feed.userinfo,
+            "media": feed.media,
+            "fulltext": feed.fulltext,
+        }
+        if feed.fulltext:
+            routes += fulltext_pages(canary)
+            keep |= {"hx-ft-script", "hx-ft-file", "hx-ft-redirect"}
         sources.append(Source(sid, path, settings, keep, set()))
     for source in sources:
         source.sentinels = {i for i in source.expected if i.startswith("sentinel-")}

@@ -63,6 +63,37 @@ START_PATHS = (
     "/metrics",
     "/healthz",
     "/readyz",
+    *(
+        # hostile requests: query syntax, numbers, dates and path tricks a reader can send
+        "/search?q=%22",
+        "/search?q=NEAR(a%20b)",
+        "/search?q=a%20OR",
+        "/search?q=*",
+        "/search?q=%00",
+        "/search?q=%ED%A0%80",
+        "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+        "/api/search?q=title:x",
+        "/search.xml?q=%22%3Cscript%3E",
+        "/api/items?limit=-1",
+        "/api/items?limit=1e309",
+        "/api/items?limit=99999999999999999999999",
+        "/api/items?before=9999-99-99",
+        "/api/items?since=%00",
+        "/api/items?source=..%2F..",
+        "/api/items/99999999999999999999999",
+        "/api/items/-1",
+        "/day/0000-00-00/",
+        "/day/2026-02-30/",
+        "/day/99999-01-01/",
+        "/category/..%2f..%2fetc%2fpasswd.html",
+        "/static/../../../../etc/passwd",
+        "/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/%00",
+        "/%FF/",
+        "/all/page/99999999999999999999/",
+        "/feeds/..%2f..%2f/atom.xml",
+        "/events?since=abc",
+    ),
 )
 #: names absolute-path vectors would create if an id reached the file system as a path
 ESCAPE_GLOBS = ("/tmp/hx-*", "/tmp/hx_*")  # noqa: S108 (only looked for, never written)
@@ -326,6 +357,8 @@ class Harness:
             if response.status_code == 404 and path in linked:
                 self.problems.append(f"{where}: 404, linked from {linked[path][:120]}")
             self.problems += checks.leak_problems(response.content, where)
+            if b"root:x:0:0" in response.content:
+                self.problems.append(f"{where}: served /etc/passwd")
             kind = response.headers.get("content-type", "")
             if "html" in kind:
                 self.problems += checks.html_problems(response.text, where, own_scripts=OWN_SCRIPTS)
