@@ -99,6 +99,10 @@ def crafted_posts(folder: Path, canary: Path, awaits: str = "") -> set[str]:
     for name, content in files:
         data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
         (folder / name).write_bytes(data)
+    # not files: a folder named like a post, a link to a local file, a link to a folder above
+    (folder / "2026-09-01-hxc-folder.md").mkdir()
+    (folder / "2026-09-01-hxc-link.md").symlink_to(canary)
+    (folder / "hxc-loop").symlink_to(folder, target_is_directory=True)
     return {f"{SENTINEL} 导入 {n}" for n in (1, 2)}
 
 
