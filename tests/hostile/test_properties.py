@@ -181,7 +181,7 @@ class Pipeline:
 
 
 PROPERTY = settings(
-    max_examples=40,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
