@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,6 +32,15 @@ from finews.sources.detect import Detection, detect, feed_links
 from finews.sources.opml import Outline, read_opml, write_opml
 
 __all__ = ["add", "export_group", "import_group", "subcommands", "suggest_id"]
+
+
+# C0 and C1 controls and DEL: a setting cannot hold NUL, and a terminal runs escapes
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]+")
+
+
+def _plain_name(title: str | None) -> str:
+    """A title an upstream sent, fit for a setting and a terminal: controls become spaces."""
+    return _CONTROLS.sub(" ", title or "").strip()
 
 
 def _config_path(obj: CliContext) -> Path:
@@ -137,18 +147,20 @@ def add(
     except FetchError as exc:
         raise click.ClickException(f"cannot fetch {url}: {exc}") from exc
     taken = {spec.id for spec in config.sources}
-    sid = source_id or suggest_id(found.title, url, taken)
+    title = _plain_name(found.title)
+    sid = source_id or suggest_id(title, url, taken)
     if sid in taken:
         raise click.ClickException(f"a source {sid!r} exists already; choose another --id")
     if found.adapter == "feed" and found.settings["url"] in _feed_urls(config):
         raise click.ClickException(f"{found.settings['url']} is already a configured feed")
     table: dict[str, Value] = {"adapter": found.adapter}
-    table["name"] = (name or found.title or sid).strip()
+    table["name"] = (name or title or sid).strip()
     table.update(found.settings)
     if allow_private and found.adapter == "feed":
         table["allow_private"] = True
-    click.echo(f"found: {found.kind}" + (f" “{found.title}”" if found.title else ""))
-    click.echo(f"items: {found.items}" + (f", newest: {found.newest}" if found.newest else ""))
+    click.echo(f"found: {found.kind}" + (f" “{title}”" if title else ""))
+    newest = _plain_name(found.newest)
+    click.echo(f"items: {found.items}" + (f", newest: {newest}" if newest else ""))
     path = _config_path(obj)
     added = append_sources(path, {sid: table}, validate=_validate)
     click.echo(redact(f"added to {path}:{added}"), nl=False)
@@ -186,10 +198,11 @@ def import_opml(obj: CliContext, file: Path, dry_run: bool) -> None:
         if url in known:
             click.echo(redact(f"skipped {url}: already configured"), err=True)
             continue
-        sid = suggest_id(outline.title, url, taken)
+        title = _plain_name(outline.title)
+        sid = suggest_id(title, url, taken)
         taken.add(sid)
         known.add(url)
-        tables[sid] = {"adapter": "feed", "name": outline.title or sid, "url": url}
+        tables[sid] = {"adapter": "feed", "name": title or sid, "url": url}
     if not tables:
         click.echo(f"nothing to add from {file} ({len(outlines)} feeds listed)")
         return
