@@ -212,6 +212,19 @@ def leak_problems(data: bytes | str, where: str) -> list[str]:
     return problems
 
 
+_TERMINAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b]")
+
+
+def terminal_problems(output: str, where: str) -> list[str]:
+    """Control characters in what a command prints: escape sequences an upstream sent
+    would drive the operator's terminal."""
+    found = _TERMINAL.search(output)
+    if found is None:
+        return []
+    around = output[max(0, found.start() - 60) : found.end() + 20]
+    return [f"{where}: control character in the output: {around!r}"]
+
+
 def crash_problems(log: str, where: str) -> list[str]:
     """Tracebacks in a command's output: bad input must end in a logged reason, never one."""
     if "Traceback (most recent call last)" not in log:

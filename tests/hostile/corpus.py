@@ -250,6 +250,10 @@ _CONTROL = [
         "c0_controls", "control", title="标题\x01\x02\x07\x08\x0b\x0c\x1b\x1f尾", formats=("json",)
     ),
     Vector("c1_controls", "control", title="标题\x80\x85\x9f尾", text="正文\x85\x9b[31m"),
+    Vector(
+        "ansi_title", "control", title="标题\x1b]0;pwned\x07\x1b[2J\x9b31m尾", formats=("json",)
+    ),
+    Vector("ansi_id", "control", id="hx-\x1b[31mred", formats=("json",), kept=False),
     Vector("del_char", "control", title="标题\x7f尾", formats=("json",)),
     Vector("nul_title", "control", title="标题\x00尾", formats=("json",), awaits="poison"),
     Vector(
@@ -787,7 +791,6 @@ class Corpus:
         host = base.split("://", 1)[1]
         lines = [
             f'database_url = "{database_url}"',
-            'log_format = "json"',
             "[http]",
             "timeout = 10",
             "retries = 0",

@@ -157,6 +157,7 @@ class Harness:
         self, name: str, output: str, before: dict[str, Any], target: Path | None
     ) -> None:
         self.problems += checks.crash_problems(output, f"finews {name}")
+        self.problems += checks.terminal_problems(output, f"finews {name}")
         self.problems += checks.leak_problems(output, f"finews {name} output")
         after = self._snapshot(target)
         self.problems += checks.outside_writes(before, after, f"finews {name}")

@@ -132,6 +132,8 @@ def test_leaks_and_tracebacks_are_reported() -> None:
     assert checks.leak_problems("http://u:***@host/?token=***", "log") == []
     assert checks.crash_problems("Traceback (most recent call last):\n  x", "fetch")
     assert checks.crash_problems("dropped x: no title", "fetch") == []
+    assert checks.terminal_problems("dropped \x1b[2J: no title\n", "fetch")
+    assert checks.terminal_problems("dropped x: no title\n\tok\r\n", "fetch") == []
 
 
 def test_writes_outside_a_target_are_reported(tmp_path: Path) -> None:
