@@ -7,17 +7,25 @@ out two to a task, so several workers share even this small site.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from finews.errors import ExportError
+from finews.models import Item
 from finews.publish import static_site
 from finews.publish.build_pool import can_fork
 from finews.publish.site import SiteSettings
 from finews.publish.static_site import MANIFEST, build_site
-from finews.store import Store
+from finews.store import Store, open_store
 from site_data import GOLDEN_SETTINGS, fill, later_items, site_items
 
 pytestmark = [
@@ -128,3 +136,91 @@ def test_a_failing_worker_fails_the_build_and_leaves_nothing(
         build_site(site, tmp_path / "site", GOLDEN_SETTINGS, processes=2)
     assert not (tmp_path / "site").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _group(pgid: int) -> dict[int, str]:
+    """The processes still alive in process group ``pgid``: pid → command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # ended while we looked
+            continue
+        # the fields after the command name: state, ppid, pgrp, ...
+        state, _, pgrp = stat.rpartition(")")[2].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_killed_build_leaves_no_renderer_running(tmp_path: Path) -> None:
+    """``finews build`` ended by SIGKILL mid-render takes its worker processes with it."""
+    if static_site.default_processes() < 2:
+        pytest.skip("a build forks workers only with two CPUs or more")
+    db = tmp_path / "kill.db"
+    store = open_store(f"sqlite:///{db}")
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    try:
+        store.upsert_items(
+            [
+                Item(
+                    source="em",
+                    upstream_id=f"k{n:05d}",
+                    title=f"第{n}条消息",
+                    published_at=start + timedelta(minutes=7 * n),
+                    fetched_at=start,
+                    content=f"<p>正文{n}。" + "市场平稳运行。" * 40 + "</p>",
+                    category="emnews",
+                    media="东方财富",
+                )
+                for n in range(static_site._PARALLEL_MIN + 3000)
+            ],
+            derive=False,
+        )
+    finally:
+        store.close()
+    config = tmp_path / "finews.toml"
+    config.write_text(f'database_url = "sqlite:///{db}"\n', encoding="utf-8")
+    build = subprocess.Popen(
+        [sys.executable, "-m", "finews", "--config", str(config), "build", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: every process it forks stays in it
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _children(build.pid) and build.poll() is None:
+            assert time.monotonic() < deadline, "the build never forked its workers"
+            time.sleep(0.05)
+        assert build.poll() is None, "the build ended before it could be killed"
+        workers = _children(build.pid)
+        os.kill(build.pid, signal.SIGKILL)
+        build.wait(timeout=30)
+        deadline = time.monotonic() + 30  # a bound on waiting, not on speed
+        left = _group(build.pid)
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = _group(build.pid)
+        assert workers
+        assert left == {}, f"renderers still running after the build was killed: {left}"
+    finally:
+        for pid in _group(build.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

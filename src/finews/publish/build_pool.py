@@ -10,18 +10,25 @@ returns once every task submitted so far is done and raises the first error a wo
 Forking is used only where it is safe: a ``fork`` start method and a parent running a
 single thread (a lock another thread held at the fork would stay locked in the child;
 :func:`can_fork` checks). Workers ignore ``SIGINT``: on Ctrl-C the parent stops them through
-:attr:`stop`, which they check between files, so none is left half-written.
+:attr:`stop`, which they check between files, so none is left half-written. A worker
+also ends when its parent does, however the parent ended (``SIGKILL``, the OOM killer):
+on Linux the kernel sends it ``SIGKILL`` (``PR_SET_PDEATHSIG``), and on any system it
+gives up its task as soon as it sees it has been handed to another parent. A killed build
+leaves no renderer writing into a site nobody will finish.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
 import pickle
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -40,6 +47,7 @@ log = logging.getLogger(__name__)
 MAX_PROCESSES = 8
 _POLL = 0.5  # seconds between checks that the workers are still alive while waiting
 _GRACE = 30.0  # seconds a stopped worker may take to finish its file before it is killed
+_PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +96,11 @@ class BuildPool:
         self._results = context.Queue()
         self._sent = 0
         self._done: dict[int, Done] = {}
+        parent = os.getpid()
         self._procs = [
             context.Process(
                 target=_serve,
-                args=(setup, self.stop, self._tasks, self._results),
+                args=(setup, self.stop, self._tasks, self._results, parent),
                 name=f"finews-build-{number + 1}",
                 daemon=True,
             )
@@ -160,9 +169,11 @@ def _serve(
     stop: Event,
     tasks: multiprocessing.Queue[tuple[int, str, Any] | None],
     results: multiprocessing.Queue[tuple[int, BaseException | None, str, Done | None]],
+    parent: int,
 ) -> None:
     """A worker process: set up, then do tasks until the ``None`` that ends them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _die_with_parent(parent)
     try:
         worker = setup(stop)
     except Exception as exc:
@@ -173,6 +184,8 @@ def _serve(
             number, kind, payload = task
             if stop.is_set():
                 continue
+            if os.getppid() != parent:  # the parent is gone (no PR_SET_PDEATHSIG here)
+                return
             try:
                 done = worker.run(kind, payload)
             except Exception as exc:
@@ -181,6 +194,20 @@ def _serve(
             results.put((number, None, "", done))
     finally:
         worker.close()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when the process that forked it ends (Linux);
+    if the parent ended before that took hold, end now."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            log.warning(
+                "static build: a worker could not ask to end with its parent (errno %d)",
+                ctypes.get_errno(),
+            )
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _portable(exc: BaseException) -> BaseException:
