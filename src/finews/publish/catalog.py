@@ -247,12 +247,13 @@ class Catalog:
                 count(item, None)
         else:
             chunk: list[Item] = []
+            sizes: dict[int, int] = {}  # each story counted once for the whole scan
             for item in store.items(query):
                 chunk.append(item)
                 if len(chunk) == _CHUNK:
-                    _count_chunk(store, chunk, count)
+                    _count_chunk(store, chunk, count, sizes)
                     chunk = []
-            _count_chunk(store, chunk, count)
+            _count_chunk(store, chunk, count, sizes)
         for name, counter in counters.items():
             state = counter.state()
             if state is not None:
@@ -417,12 +418,19 @@ class _Stories:
 
 
 def _count_chunk(
-    store: Store, chunk: Sequence[Item], count: Callable[[Item, tuple[int, int] | None], None]
+    store: Store,
+    chunk: Sequence[Item],
+    count: Callable[[Item, tuple[int, int] | None], None],
+    sizes: dict[int, int],
 ) -> None:
-    """Count items with the stories of those told more than once (one query per chunk)."""
+    """Count items with the stories of those told more than once (two short queries per
+    chunk; ``sizes`` keeps the stories counted so far, so none is counted twice)."""
     if not chunk:
         return
-    stories = shared_stories(store, [item.id for item in chunk if item.id is not None])
+    ids = [item.id for item in chunk if item.id is not None]
+    stories = shared_stories(store, ids, sizes)
+    for story in {story for story, size in sizes.items() if size <= 1}:
+        del sizes[story]  # a lone report: its story is never asked about again
     for item in chunk:
         count(item, stories.get(item.id) if item.id is not None else None)
 

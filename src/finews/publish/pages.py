@@ -12,16 +12,17 @@ their own article pages and in the "also reported by" list of each report's page
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
 from finews.models import Item
 from finews.publish.catalog import Catalog, listing_query
 from finews.publish.feeds import FeedInfo, render_feed
-from finews.publish.site import Section, SiteRenderer, SiteSettings
+from finews.publish.site import Reports, Section, SiteRenderer, SiteSettings
 from finews.publish.urls import (
     Article,
     Listing,
@@ -32,9 +33,15 @@ from finews.publish.urls import (
     segment,
 )
 from finews.store import ItemQuery, Store
-from finews.store.clusters import also_reported, shared_stories
+from finews.store.clusters import items_by_id, shared_stories, story_keys
 
-__all__ = ["Pages"]
+__all__ = ["NEAREST", "Pages"]
+
+#: other reports of its story an article page lists, at most: the nearest in time; a
+#: longer story gets its own page (``/story/<id>/``), linked as "and N more"
+NEAREST = 20
+#: stories whose reports' keys are kept (a build renders a story's articles close together)
+_STORIES = 64
 
 #: ids per look-up of which items' stories were told more than once
 _SPAN = 500
@@ -51,9 +58,12 @@ class Pages:
         self.renderer = renderer
         self.settings: SiteSettings = renderer.settings
         self._last_feed: tuple[tuple[str, int], list[Item]] | None = None
-        # which items of recently asked id spans are in stories told more than once,
-        # as of the catalog's change number (a change drops them)
-        self._shared: OrderedDict[int, frozenset[int]] = OrderedDict()
+        # which items of recently asked id spans are in stories told more than once (item
+        # → story), the sizes of the stories seen, and the keys of every report of recently
+        # shown stories, as of the catalog's change number (a change drops them)
+        self._shared: OrderedDict[int, dict[int, int]] = OrderedDict()
+        self._sizes: dict[int, int] = {}
+        self._keys: OrderedDict[int, list[tuple[datetime, int]]] = OrderedDict()
         self._shared_seq = -1
         self._shared_lock = threading.Lock()  # the live app renders in several threads
         # article pages list the other reports of their story, also where a caller asks
@@ -70,30 +80,109 @@ class Pages:
         """A listing's items as its rows show them: without their full text."""
         return self._items(self._query(listing, without_content=True, **options))
 
-    def also_reported(self, item: Item) -> list[Item]:
-        """The other reports of an item's story, earliest first. Most items are a story's
+    def also_reported(self, item: Item) -> Reports:
+        """The other reports of an item's story an article page lists: the ``NEAREST``
+        in time, and how many more (see :class:`~.site.Reports`). Most items are a story's
         only report: whether an item is not is looked up for a span of ids at once, so a
-        build rendering every article asks the store once per span, plus once per item that
-        has other reports."""
-        if item.id is None or not self._told_more_than_once(item.id):
-            return []
-        return also_reported(self.store, item.id)
+        build rendering every article asks the store once per span; the keys of a story's
+        reports are read once per story, then each page reads only the reports it shows."""
+        if item.id is None:
+            return Reports()
+        story = self._story_of(item.id)
+        if story is None:
+            return Reports()
+        keys = self._story_keys(story)
+        mine = (item.published_at, item.id)
+        at = bisect_left(keys, mine)
+        if at == len(keys) or keys[at] != mine:  # the story changed since: read it again
+            return Reports()
+        low, high = at - 1, at + 1
+        chosen: list[tuple[datetime, int]] = []
+        while len(chosen) < NEAREST and (low >= 0 or high < len(keys)):
+            # the nearer of the next earlier and the next later report; a tie goes earlier
+            if high >= len(keys) or (
+                low >= 0 and mine[0] - keys[low][0] <= keys[high][0] - mine[0]
+            ):
+                chosen.append(keys[low])
+                low -= 1
+            else:
+                chosen.append(keys[high])
+                high += 1
+        chosen.sort()
+        found = {other.id: other for other in items_by_id(self.store, [k[1] for k in chosen])}
+        shown = [found[key[1]] for key in chosen if key[1] in found]
+        return Reports(
+            shown,
+            more=len(keys) - 1 - len(chosen),
+            story=keys[0][1],
+            leads=keys[0][1] == item.id,
+        )
 
-    def _told_more_than_once(self, item_id: int) -> bool:
+    def _fresh(self) -> None:
+        """Forget what was read about stories before the catalog's last change (call with
+        the lock held)."""
+        if self._shared_seq != self.catalog.seq:
+            self._shared.clear()
+            self._sizes.clear()
+            self._keys.clear()
+            self._shared_seq = self.catalog.seq
+
+    def _story_of(self, item_id: int) -> int | None:
+        """The story of an item told more than once, else ``None``."""
         start = item_id - item_id % _SPAN
         with self._shared_lock:
-            if self._shared_seq != self.catalog.seq:
-                self._shared.clear()
-                self._shared_seq = self.catalog.seq
+            self._fresh()
             shared = self._shared.get(start)
             if shared is None:
-                shared = frozenset(shared_stories(self.store, range(start, start + _SPAN)))
+                span = shared_stories(self.store, range(start, start + _SPAN), self._sizes)
+                shared = {item: story for item, (story, _) in span.items()}
                 self._shared[start] = shared
                 while len(self._shared) > _SPANS:
                     self._shared.popitem(last=False)
+                # keep the sizes of stories told more than once only: each span's lone
+                # reports are asked about once
+                for story in [s for s, size in self._sizes.items() if size <= 1]:
+                    del self._sizes[story]
             else:
                 self._shared.move_to_end(start)
-        return item_id in shared
+        return shared.get(item_id)
+
+    def _story_keys(self, story: int) -> list[tuple[datetime, int]]:
+        with self._shared_lock:
+            self._fresh()
+            keys = self._keys.get(story)
+            if keys is not None:
+                self._keys.move_to_end(story)
+                return keys
+        keys = story_keys(self.store, story)
+        with self._shared_lock:
+            self._keys[story] = keys
+            while len(self._keys) > _STORIES:
+                self._keys.popitem(last=False)
+        return keys
+
+    def story(self, story: int, page: int = 1) -> str | None:
+        """Page ``page`` of a story's own page (its reports, earliest first, ``page_size``
+        a page), or ``None`` when no article links there: no such story, a story short
+        enough that its articles list every report, or a page past its last."""
+        keys = self._story_keys(story)
+        if len(keys) <= NEAREST + 1 or keys[0][1] != story:
+            return None
+        size = self.settings.page_size
+        pages = (len(keys) + size - 1) // size
+        if not 1 <= page <= pages:
+            return None
+        chosen = keys[(page - 1) * size : page * size]
+        found = {item.id: item for item in items_by_id(self.store, [k[1] for k in chosen])}
+        items = [found[key[1]] for key in chosen if key[1] in found]
+        return self.renderer.story(story, items=items, page=page, pages=pages, count=len(keys))
+
+    def story_pages(self, story: int) -> int:
+        """How many pages a story's own page has (0: it has none)."""
+        keys = self._story_keys(story)
+        if len(keys) <= NEAREST + 1 or keys[0][1] != story:
+            return 0
+        return (len(keys) + self.settings.page_size - 1) // self.settings.page_size
 
     def home(self, *, live_seq: int | None = None) -> str:
         """The newest items of every source, then each category's newest few."""

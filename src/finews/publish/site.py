@@ -49,9 +49,10 @@ from finews.publish.urls import (
     day_of,
     feed_path,
     listing_path,
+    story_path,
 )
 
-__all__ = ["ASSETS", "CSP", "Body", "Section", "SiteRenderer", "SiteSettings"]
+__all__ = ["ASSETS", "CSP", "Body", "Reports", "Section", "SiteRenderer", "SiteSettings"]
 
 #: the policy every response carries (the live app sends it as a header; pages repeat the
 #: parts a ``<meta>`` may carry, for static hosts that send no headers)
@@ -302,6 +303,18 @@ def _compiled_templates() -> BytecodeCache | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Reports:
+    """The other reports of its story an article page lists: at most a few, the nearest
+    in time (``shown``, earliest first), how many ``more`` the story has, its id (the
+    story's own page lists them all) and whether the page's item is its earliest report."""
+
+    shown: Sequence[Item] = ()
+    more: int = 0
+    story: int | None = None
+    leads: bool | None = None
+
+
 class SiteRenderer:
     """Renders every page of the site from plain values; reads nothing but its templates.
 
@@ -313,7 +326,7 @@ class SiteRenderer:
 
     def __init__(self, settings: SiteSettings) -> None:
         self.settings = settings
-        self.stories: Callable[[Item], Sequence[Item]] | None = None
+        self.stories: Callable[[Item], Reports] | None = None
         self.env = _Environment(
             loader=PackageLoader("finews.publish", "templates"),
             autoescape=select_autoescape(["html", "xml"], default_for_string=True),
@@ -431,23 +444,31 @@ class SiteRenderer:
             live_seq=live_seq,
         )
 
-    def article(self, item: Item, *, also: Sequence[Item] | None = None) -> str:
+    def article(self, item: Item, *, also: Sequence[Item] | Reports | None = None) -> str:
         """An article page: time, title, body, source link, tags, back-links, and the
-        other reports of the same story (``also``, earliest first; ``None``: ask
-        ``stories``), each with its source, time, our page and the upstream link."""
+        other reports of the same story (``also``: all of them earliest first, or the
+        :class:`Reports` to show; ``None``: ask ``stories``), each with its source, time,
+        our page and the upstream link."""
         if also is None:
-            also = () if self.stories is None else self.stories(item)
+            also = Reports() if self.stories is None else self.stories(item)
         page = self.article_values(item, also)
         return self._shown(self._article(page))
 
-    def article_values(self, item: Item, also: Sequence[Item]) -> dict[str, Any]:
+    def article_values(self, item: Item, reports: Sequence[Item] | Reports) -> dict[str, Any]:
         """Every value the article page places, computed here rather than in the template
         (see :mod:`finews.publish.skeleton`)."""
-        # whether this item is the story's first report (else ``also`` starts with it)
-        leads = bool(also) and (item.published_at, item.id or 0) < (
-            also[0].published_at,
-            also[0].id or 0,
-        )
+        if not isinstance(reports, Reports):
+            reports = Reports(reports)
+        also = reports.shown
+        # whether this item is the story's first report (else ``also`` starts with it,
+        # when it lists every report)
+        leads = reports.leads
+        if leads is None:
+            leads = bool(also) and (item.published_at, item.id or 0) < (
+                also[0].published_at,
+                also[0].id or 0,
+            )
+        story = reports.story
         day = day_of(item)
         paths = self.settings.source_paths
         url = self.settings.url
@@ -471,15 +492,17 @@ class SiteRenderer:
                     "iso": _iso(other.published_at),
                     "minute": _minute(other.published_at),
                     "display": display_name(other),
-                    "first": index == 0 and not leads,
+                    "first": other.id == story if story is not None else index == 0 and not leads,
                     "href": url(article_path(other)),
                     "title": shown_title(other),
                     "upstream": _web_link(other.url) or "",
                 }
                 for index, other in enumerate(also)
             ],
-            "also_count": len(also),
+            "also_count": f"{len(also) + reports.more:,}",
             "leads": leads,
+            "more": f"{reports.more:,}" if reports.more else "",
+            "story_link": url(story_path(story)) if reports.more and story is not None else "",
             "day_link": url(listing_path(Listing("day", day.isoformat()), paths)),
             "long_day": _long_day(day),
         }
@@ -503,6 +526,19 @@ class SiteRenderer:
     def not_found(self, *, path: str = "", suggestions: Sequence[tuple[str, str]] = ()) -> str:
         """The 404 page; ``suggestions`` are (link, text) pairs worth trying instead."""
         return self._render("not_found.html", path=path, suggestions=suggestions)
+
+    def story(self, story: int, *, items: Sequence[Item], page: int, pages: int, count: int) -> str:
+        """Page ``page`` (of ``pages``) of a story's own page: its reports, earliest first."""
+        return self._render(
+            "story.html",
+            story=story,
+            items=items,
+            page=page,
+            pages=pages,
+            count=f"{count:,}",
+            newer=_story_link(self.settings.url, story, page + 1, pages),
+            older=_story_link(self.settings.url, story, page - 1, pages),
+        )
 
     def moved(self, item: Item) -> str:
         """What a static build leaves at an article's old path after its date changed."""
@@ -552,6 +588,11 @@ class SiteRenderer:
     def row(self, item: Item) -> str:
         """One list row, as the live app pushes it to open pages."""
         return self._render("row.html", item=item)
+
+
+def _story_link(url: Callable[[str], str], story: int, page: int, pages: int) -> str | None:
+    """The link to page ``page`` of a story's own page, ``None`` past either end."""
+    return url(story_path(story, page)) if 1 <= page <= pages else None
 
 
 def _read_asset(name: str) -> bytes:

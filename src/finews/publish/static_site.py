@@ -68,7 +68,7 @@ from finews.errors import ExportError
 from finews.models import Item
 from finews.publish.build_pool import BuildPool, Done, can_fork, default_processes
 from finews.publish.catalog import Catalog
-from finews.publish.pages import Pages
+from finews.publish.pages import NEAREST, Pages
 from finews.publish.site import ASSETS, SiteRenderer, SiteSettings
 from finews.publish.urls import (
     FEED_FILES,
@@ -79,8 +79,10 @@ from finews.publish.urls import (
     feed_path,
     file_name,
     listing_path,
+    story_path,
 )
 from finews.store import Change, ItemQuery, Store, open_store
+from finews.store.clusters import big_stories, shared_stories
 
 __all__ = ["MANIFEST", "STAGING_PREFIX", "BuildReport", "build_site"]
 
@@ -297,6 +299,12 @@ class _Build:
         for page in range(state.pages + 1, had + 1):
             self.tree.remove(file_name(listing_path(listing, paths, page)))
 
+    def stories(self, stories: list[int]) -> None:
+        """Every page of these stories' own pages (those long enough to have one)."""
+        for story in stories:
+            for page in range(1, self.pages.story_pages(story) + 1):
+                self.page(story_path(story, page), self.pages.story(story, page))
+
     def first_page(self, listing: Listing) -> None:
         """A listing's first page (its newest items)."""
         self.page(listing_path(listing, self.settings.source_paths), self.pages.listing(listing))
@@ -401,6 +409,7 @@ def _full(
         scanned = scan_catalog(store, settings, visit=build.article)
         build.catalog = scanned
         build.pages = Pages(store, scanned, build.renderer)
+        build.stories(_long_stories(store))
         listings = [listing for listing, _ in scanned.listings()]
         for listing in listings:
             build.listing(listing)
@@ -462,6 +471,7 @@ class _Parallel:
             numbered, firsts = _listing_tasks(scanned)
             if not self.staged:  # in place: articles, then numbered pages, then first pages
                 pool.wait()
+            build.stories(_long_stories(self.store))
             for numbered_task in numbered:
                 pool.submit("numbered", numbered_task)
             if not self.staged:
@@ -627,6 +637,10 @@ def _incremental(
         build.article(item)
     for old_path, item in affected.moved:
         build.page(old_path, build.renderer.moved(item))
+    ids = [item.id for item in affected.items if item.id is not None]
+    build.stories(
+        sorted({story for story, size in shared_stories(store, ids).values() if size > NEAREST + 1})
+    )
     categories = []
     for key, first in sorted(affected.first_pages.items()):
         listing = Listing.from_key(key)
@@ -638,6 +652,11 @@ def _incremental(
     build.finish(categories)
     build.save(fingerprint)
     return build
+
+
+def _long_stories(store: Store) -> list[int]:
+    """Every story too long for its articles to list all its reports: those get a page."""
+    return [story for story, _ in big_stories(store, NEAREST + 1)]
 
 
 def build_site(

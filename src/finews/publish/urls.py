@@ -16,6 +16,9 @@ path                                     page
 ``/day/``, ``/day/YYYY-MM-DD/``          the day archive
 ``/feed.xml`` ``/rss.xml`` ``/feed.json`` Atom, RSS 2.0, JSON Feed of every item
 ``/feeds/<slug>/{atom.xml,rss.xml,feed.json}``  the same for one category
+``/story/<id>/``, ``…/page/<n>.html``   every report of a story too long for its articles
+                                         to list (``id``: its earliest report's row id);
+                                         page 1 is the first, earliest reports first
 ``/static/site.css``, ``/static/site.js`` assets
 =======================================  =================================================
 
@@ -48,6 +51,7 @@ __all__ = [
     "Home",
     "Listing",
     "ListingPage",
+    "Story",
     "Target",
     "article_path",
     "beijing",
@@ -62,6 +66,7 @@ __all__ = [
     "resolve",
     "segment",
     "segment_text",
+    "story_path",
 ]
 
 
@@ -216,6 +221,11 @@ def feed_path(kind: str, category: str | None = None) -> str:
     return f"/feeds/{segment(category)}/{FEED_FILES[kind]}"
 
 
+def story_path(story: int, page: int = 1) -> str:
+    """The path of page ``page`` of a story's own page (the list of all its reports)."""
+    return f"/story/{story}/" if page == 1 else f"/story/{story}/page/{page}.html"
+
+
 def file_name(path: str) -> str:
     """The file a static host serves at ``path`` (``/emnews/`` → ``emnews/index.html``)."""
     name = path.lstrip("/")
@@ -263,13 +273,21 @@ class Feed:
 
 
 @dataclass(frozen=True, slots=True)
+class Story:
+    """Page ``page`` of the list of a story's reports (``story``: its earliest report's id)."""
+
+    story: int
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Asset:
     """A static asset shipped with finews (``site.css``, ``site.js``)."""
 
     name: str
 
 
-Target = Home | ListingPage | Article | DayIndex | Feed | Asset
+Target = Home | ListingPage | Article | DayIndex | Feed | Asset | Story
 
 _PAGE = r"page/(0|[1-9][0-9]{0,8})\.html"
 _ARTICLE = re.compile(r"/([^/]+)/(\d{4})/(\d{2})/(\d{2})/([^/]+)\.html")
@@ -278,6 +296,7 @@ _KIND = re.compile(rf"/(all|important)/(?:{_PAGE})?")
 _CATEGORY = re.compile(rf"/category/([^/]+?)(?:\.html|/{_PAGE})")
 _FEED = re.compile(r"/feeds/([^/]+)/(atom\.xml|rss\.xml|feed\.json)")
 _ASSET = re.compile(r"/static/(site\.css|site\.js)")
+_STORY = re.compile(r"/story/([1-9][0-9]{0,18})/(?:page/([2-9]|[1-9][0-9]{1,8})\.html)?")
 
 
 def resolve(path: str, source_paths: Mapping[str, str] | None = None) -> Target | None:
@@ -293,6 +312,8 @@ def resolve(path: str, source_paths: Mapping[str, str] | None = None) -> Target 
             return Feed(kind)
     if found := _ASSET.fullmatch(path):
         return Asset(found.group(1))
+    if found := _STORY.fullmatch(path.removesuffix("index.html")):
+        return Story(int(found.group(1)), int(found.group(2) or 1))
     if found := _FEED.fullmatch(path):
         category = segment_text(found.group(1))
         kinds = {name: kind for kind, name in FEED_FILES.items()}

@@ -50,6 +50,7 @@ from finews.publish.urls import (
     Feed,
     Home,
     ListingPage,
+    Story,
     Target,
     article_path,
     resolve,
@@ -148,6 +149,9 @@ def _render(site: LiveSite, target: Target, path: str, origin: str, head: int) -
     if isinstance(target, Feed):
         feed = pages.feed(target.kind, target.category, origin=origin)
         return None if feed is None else (200, feed, FEED_TYPES[target.kind])
+    if isinstance(target, Story):
+        html = pages.story(target.story, target.page)
+        return None if html is None else (200, html.encode(), _HTML)
     raise AssertionError(f"unhandled target {target!r}")
 
 

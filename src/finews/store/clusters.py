@@ -69,10 +69,14 @@ __all__ = [
     "ClusterMixin",
     "ClusterStatus",
     "also_reported",
+    "big_stories",
     "cluster_status",
     "copies_among",
+    "items_by_id",
     "recluster",
     "shared_stories",
+    "story_keys",
+    "story_sizes",
     "sync_clusters",
 ]
 
@@ -916,19 +920,74 @@ class ClusterMixin:
             found.update(int(r[0]) for r in rows)
         return found
 
-    def _shared(self, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    def _shared(
+        self, ids: Sequence[int], sizes: dict[int, int] | None = None
+    ) -> dict[int, tuple[int, int]]:
+        # the story of each item, then each story's size by COUNT, once per story: a self
+        # join would read every member of a story once per item asked about (quadratic)
+        sizes = {} if sizes is None else sizes
         found: dict[int, tuple[int, int]] = {}
         for start in range(0, len(ids), _CHUNK):
             marks, chunk = in_list(ids[start : start + _CHUNK])
             rows = self._query(
-                "SELECT c.item_id, c.cluster_id, COUNT(*) FROM item_clusters c "
-                "JOIN item_clusters m ON m.cluster_id = c.cluster_id "
-                f"WHERE c.item_id IN ({marks}) GROUP BY c.item_id, c.cluster_id "
-                "HAVING COUNT(*) > 1",
+                f"SELECT item_id, cluster_id FROM item_clusters WHERE item_id IN ({marks})",
                 chunk,
             )
-            found.update({int(r[0]): (int(r[1]), int(r[2])) for r in rows})
+            story_of = {int(r[0]): int(r[1]) for r in rows}
+            self._count_stories(sorted(set(story_of.values()) - sizes.keys()), sizes)
+            found.update(
+                {
+                    item: (story, sizes[story])
+                    for item, story in story_of.items()
+                    if sizes[story] > 1
+                }
+            )
         return found
+
+    def _count_stories(self, stories: Sequence[int], sizes: dict[int, int]) -> None:
+        for start in range(0, len(stories), _CHUNK):
+            marks, chunk = in_list(stories[start : start + _CHUNK])
+            rows = self._query(
+                "SELECT cluster_id, COUNT(*) FROM item_clusters "
+                f"WHERE cluster_id IN ({marks}) GROUP BY cluster_id",
+                chunk,
+            )
+            sizes.update(dict.fromkeys(chunk, 0))
+            sizes.update({int(r[0]): int(r[1]) for r in rows})
+
+    def _story_keys(self, story: int) -> list[tuple[datetime, int]]:
+        from finews.store.base import from_db_time
+
+        rows = self._query(
+            "SELECT i.published_at, i.id FROM item_clusters c JOIN items i ON i.id = c.item_id "
+            "WHERE c.cluster_id = ?",
+            (story,),
+        )
+        keys = []
+        for moment, item_id in rows:
+            parsed = from_db_time(moment)
+            assert parsed is not None
+            keys.append((parsed, int(item_id)))
+        keys.sort()
+        return keys
+
+    def _reports_by_id(self, ids: Sequence[int]) -> list[Item]:
+        from finews.store.base import SqlStore
+
+        found: list[Item] = []
+        for start in range(0, len(ids), _CHUNK):
+            marks, chunk = in_list(ids[start : start + _CHUNK])
+            rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", chunk)
+            found += [SqlStore._row_to_item(row) for row in rows]
+        return found
+
+    def _big_stories(self, more_than: int) -> list[tuple[int, int]]:
+        rows = self._query(
+            "SELECT cluster_id, COUNT(*) FROM item_clusters GROUP BY cluster_id "
+            "HAVING COUNT(*) > ? ORDER BY cluster_id",
+            (more_than,),
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
 
     def _stale_cluster_ids(self) -> list[tuple[int, str]]:
         rows = self._query(
@@ -982,11 +1041,38 @@ def copies_among(store: Store, item_ids: Sequence[int]) -> set[int]:
     return _backend(store)._copies(list(item_ids))
 
 
-def shared_stories(store: Store, item_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+def shared_stories(
+    store: Store, item_ids: Sequence[int], sizes: dict[int, int] | None = None
+) -> dict[int, tuple[int, int]]:
     """For those of these items whose story was told more than once: item id → (the
     story's id, which is its earliest report's item id; how many reports it has). Lets a
-    pass over the archive show each story once without asking per item."""
-    return _backend(store)._shared(list(item_ids))
+    pass over the archive show each story once without asking per item. ``sizes`` (story
+    id → reports), when given, is read and filled: a caller asking about many spans of ids
+    counts each story once."""
+    return _backend(store)._shared(list(item_ids), sizes)
+
+
+def story_sizes(store: Store, story_ids: Sequence[int]) -> dict[int, int]:
+    """How many reports each of these stories has (0: no such story), by ``COUNT``."""
+    sizes: dict[int, int] = {}
+    _backend(store)._count_stories(sorted(set(story_ids)), sizes)
+    return sizes
+
+
+def story_keys(store: Store, story_id: int) -> list[tuple[datetime, int]]:
+    """The ``(published_at, id)`` of every report of a story, earliest first: two columns
+    per report, so a caller can pick the few reports a page shows before reading them."""
+    return _backend(store)._story_keys(story_id)
+
+
+def items_by_id(store: Store, item_ids: Sequence[int]) -> list[Item]:
+    """The stored items of these ids (in no particular order; missing ids are left out)."""
+    return _backend(store)._reports_by_id(list(item_ids))
+
+
+def big_stories(store: Store, more_than: int) -> list[tuple[int, int]]:
+    """Every story of more than ``more_than`` reports: (story id, reports), by story id."""
+    return _backend(store)._big_stories(more_than)
 
 
 @dataclass(frozen=True, slots=True)
