@@ -503,3 +503,67 @@ def test_a_list_row_follows_every_value_it_shows() -> None:
     assert renderer.row(item.replace(tag="")) != renderer.row(item.replace(tag="", media="x"))
     assert "改过的标题" in renderer.row(item.replace(title="改过的标题"))
     assert renderer.row(item.replace(content="<p>正文不在列表里</p>")) == first
+
+
+def test_every_file_of_the_static_build_is_a_route_of_the_live_app(tmp_path: Path) -> None:
+    """A media name so long its category slug becomes a digest in paths: the static build
+    writes its article, category pages and feeds, and the live app serves each of them at
+    exactly that path (as it does every other file the build wrote)."""
+    from finews.normalize.slug import media_slug
+    from finews.publish.static_site import MANIFEST, build_site
+    from finews.publish.urls import file_name, segment
+
+    media = ("特别长的媒体名称" * 38)[:300]
+    slug = media_slug(media)
+    assert len(slug) > 200
+    assert segment(slug).startswith("~~")
+    first = site_items()[0]
+    titles = [
+        "铜价创下年内新高",
+        "新能源汽车销量回落",
+        "港口吞吐量同比增长",
+        "光伏组件出口放缓",
+        "生猪价格连续下跌",
+        "航空客运量恢复",
+    ]
+    long_items = [
+        first.replace(
+            upstream_id=f"long-{n}",
+            title=title,
+            content=f"<p>{title}。</p>",
+            media=media,
+            category=slug,
+            tag=f"{media}新闻",
+            published_at=first.published_at + timedelta(minutes=n),
+        )
+        for n, title in enumerate(titles)  # more than a page of 4: numbered pages too
+    ]
+    url = f"sqlite:///{tmp_path / 'long.db'}"
+    with open_store(url) as store:
+        fill(store, [*site_items(), *long_items])
+        build_site(store, tmp_path / "site", SETTINGS, processes=1)
+        stored = [store.get_item(i.source, i.upstream_id) for i in long_items]
+    root = tmp_path / "site"
+    files = [
+        p.relative_to(root).as_posix()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name not in (MANIFEST, ".nojekyll", "404.html")
+    ]
+    hashed = [name for name in files if segment(slug) in name]
+    article = file_name(article_path(stored[0]))  # type: ignore[arg-type]
+    category_page = f"category/{segment(slug)}.html"
+    assert article in hashed
+    assert category_page in hashed
+    assert f"category/{segment(slug)}/page/1.html" in hashed
+    assert {f"feeds/{segment(slug)}/{name}" for name in ("atom.xml", "rss.xml", "feed.json")} <= (
+        set(hashed)
+    )
+    with TestClient(create_app(url, SETTINGS, poll_interval=0.05, sources=SOURCES)) as client:
+        for name in files:
+            path = "/" + name.removesuffix("index.html")
+            response = client.get(path, follow_redirects=False)
+            assert response.status_code == 200, path
+        page = client.get("/" + article)
+        assert page.content == (root / article).read_bytes()
+        listing = client.get("/" + category_page).text
+        assert all(f'href="/{file_name(article_path(i))}"' in listing for i in stored[2:])  # type: ignore[arg-type]

@@ -41,6 +41,7 @@ from finews.publish.urls import (
     category_of,
     day_bounds,
     listings_of,
+    long_names,
 )
 from finews.store import Change, ItemQuery, Store
 from finews.store.clusters import also_reported, shared_stories
@@ -170,6 +171,7 @@ class Catalog:
         self.seq = 0
         self._listings: dict[str, ListingState] = {}
         self._sources: dict[str, set[str]] = {}
+        self._long: dict[str, str] = {}  # hashed path segment → category (urls.long_names)
         self._lock = threading.Lock()
 
     # --- reading ---------------------------------------------------------------------------
@@ -195,6 +197,12 @@ class Catalog:
             if listing.kind == "day" and listing.day is not None:
                 found.append((listing.day, state.count(self.page_size)))
         return sorted(found, reverse=True)
+
+    def long_categories(self) -> dict[str, str]:
+        """The categories whose names are too long for a path, by the digest their paths
+        hold (what :func:`~.urls.resolve` needs to find their pages)."""
+        with self._lock:
+            return dict(self._long)
 
     def sources(self, category: str | None = None) -> list[str]:
         """The source ids seen (in one category, or anywhere), sorted."""
@@ -320,6 +328,8 @@ class Catalog:
         if known is None or item.source not in known:
             with self._lock:
                 self._sources.setdefault(category, set()).add(item.source)
+                if known is None:
+                    self._long.update(long_names([category]))
 
     def _recount(self, store: Store, listing: Listing, lowest: Key) -> int:
         """Re-derive a listing's pages from the one holding ``lowest``; return its number."""
@@ -386,6 +396,7 @@ class Catalog:
             )
         for category, ids in data["sources"].items():
             catalog._sources[category] = {str(i) for i in ids}
+        catalog._long = long_names(catalog._sources)
         return catalog
 
 

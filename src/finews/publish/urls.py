@@ -26,14 +26,18 @@ Numbered pages count from the oldest item, so a page, once full, keeps its items
 ones arrive (which keeps incremental static builds small). Every name used in a path goes
 through :func:`segment`: URL- and file-safe names stay as they are, anything else becomes
 ``~`` and the hex of its UTF-8 bytes (no percent-encoding, which static hosts decode
-before looking up the file, and which cannot carry ``/``).
+before looking up the file, and which cannot carry ``/``). A name too long for that
+becomes ``~~`` and a digest, which only a list of the names in use can turn back:
+:func:`resolve` takes that list (``long_names``, the catalog's categories) and resolves a
+long category's article, listing and feed paths with the same :func:`segment` that made
+them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
@@ -63,6 +67,7 @@ __all__ = [
     "is_hashed",
     "listing_path",
     "listings_of",
+    "long_names",
     "resolve",
     "segment",
     "segment_text",
@@ -111,11 +116,13 @@ def is_hashed(seg: str) -> bool:
     return _HASHED.fullmatch(seg) is not None
 
 
-def segment_text(seg: str) -> str | None:
-    """The text a :func:`segment` came from, or ``None`` when ``seg`` is not one (or is
-    hashed)."""
+def segment_text(seg: str, long_names: Mapping[str, str] | None = None) -> str | None:
+    """The text a :func:`segment` came from, or ``None`` when ``seg`` is not one. A hashed
+    segment is looked up in ``long_names`` (segment → name, see :func:`long_names`)."""
     if _SAFE.fullmatch(seg):
         return seg
+    if _HASHED.fullmatch(seg):
+        return (long_names or {}).get(seg)
     found = _HEX.fullmatch(seg)
     if found is None:
         return None
@@ -125,6 +132,17 @@ def segment_text(seg: str) -> str | None:
         return None
     # only the canonical spelling resolves, so every page has exactly one path
     return text if segment(text) == seg else None
+
+
+def long_names(names: Iterable[str]) -> dict[str, str]:
+    """The hashed :func:`segment` of each of ``names`` too long to spell out, to the name:
+    what :func:`resolve` needs to find the pages of those names."""
+    found = {}
+    for name in names:
+        seg = segment(name)
+        if is_hashed(seg):
+            found[seg] = name
+    return found
 
 
 def beijing(moment: datetime) -> datetime:
@@ -299,10 +317,17 @@ _ASSET = re.compile(r"/static/(site\.css|site\.js)")
 _STORY = re.compile(r"/story/([1-9][0-9]{0,18})/(?:page/([2-9]|[1-9][0-9]{1,8})\.html)?")
 
 
-def resolve(path: str, source_paths: Mapping[str, str] | None = None) -> Target | None:
+def resolve(
+    path: str,
+    source_paths: Mapping[str, str] | None = None,
+    long_categories: Mapping[str, str] | None = None,
+) -> Target | None:
     """The page at ``path`` (relative to the site root), or ``None`` when no page can be
-    there. Whether an item or page number exists is for the caller to check."""
+    there. Whether an item or page number exists is for the caller to check.
+    ``long_categories``: the :func:`long_names` of the categories in use, whose paths hold
+    a digest of the name."""
     custom = source_paths or {}
+    long = long_categories or {}
     if path in ("/", "/index.html"):
         return Home()
     if path in ("/day/", "/day/index.html"):
@@ -315,7 +340,7 @@ def resolve(path: str, source_paths: Mapping[str, str] | None = None) -> Target 
     if found := _STORY.fullmatch(path.removesuffix("index.html")):
         return Story(int(found.group(1)), int(found.group(2) or 1))
     if found := _FEED.fullmatch(path):
-        category = segment_text(found.group(1))
+        category = segment_text(found.group(1), long)
         kinds = {name: kind for kind, name in FEED_FILES.items()}
         return Feed(kinds[found.group(2)], category) if category is not None else None
     target = _custom_listing(path, custom)
@@ -331,12 +356,12 @@ def resolve(path: str, source_paths: Mapping[str, str] | None = None) -> Target 
             return None
         return ListingPage(Listing("day", day.isoformat()), _page(found.group(2)))
     if found := _CATEGORY.fullmatch(path):
-        slug = segment_text(found.group(1))
+        slug = segment_text(found.group(1), long)
         if slug is None or slug in custom:  # a moved category lives at its custom path only
             return None
         return ListingPage(Listing("category", slug), _page(found.group(2)))
     if found := _ARTICLE.fullmatch(path):
-        return _article(found)
+        return _article(found, long)
     return None
 
 
@@ -357,8 +382,8 @@ def _custom_listing(path: str, custom: Mapping[str, str]) -> ListingPage | None:
     return None
 
 
-def _article(found: re.Match[str]) -> Article | None:
-    category = segment_text(found.group(1))
+def _article(found: re.Match[str], long: Mapping[str, str]) -> Article | None:
+    category = segment_text(found.group(1), long)
     name = found.group(5)
     upstream_id = segment_text(name)
     if category is None or (upstream_id is None and not is_hashed(name)):

@@ -162,10 +162,11 @@ async def site_page(request: Request) -> Response:
     path = "/" + request.path_params.get("path", "")
     if path.startswith("/api/") or path == "/api":
         return json_error(404, f"no API route {path}; see {settings.url('/api/openapi.json')}")
-    target = resolve(path, settings.source_paths)
+    long = site.catalog.long_categories()
+    target = resolve(path, settings.source_paths, long)
     if target is None:
         if not path.endswith("/") and isinstance(
-            resolve(path + "/", settings.source_paths), (ListingPage, DayIndex)
+            resolve(path + "/", settings.source_paths, long), (ListingPage, DayIndex)
         ):
             return RedirectResponse(settings.url(path + "/"), status_code=301)
         return await _not_found(request, site, path)
