@@ -268,9 +268,13 @@ class Catalog:
                 catalog._listings[name] = state
         return catalog
 
-    def apply(self, store: Store, changes: Sequence[Change]) -> Affected:
+    def apply(
+        self, store: Store, changes: Sequence[Change], *, also: Iterable[int] = ()
+    ) -> Affected:
         """Bring the catalog up to date with ``changes`` (read from the store's change log)
-        and say what they touched."""
+        and say what they touched. ``also``: items whose story changed besides (the other
+        reports a story had when its pages were last made, before one of them left it):
+        their pages, and their place in listings that show each story once."""
         if not changes:
             return Affected()
         items: dict[int, Item] = {}
@@ -311,6 +315,13 @@ class Catalog:
                     items[other.id] = other
                 if self.first_reports_only:
                     touch(other, other.id)
+        for item_id in also:
+            found = items.get(item_id) or store.get_item_by_id(item_id)
+            if found is None:
+                continue
+            items[item_id] = found
+            if self.first_reports_only:
+                touch(found, item_id)
         first_pages: dict[str, int] = {}
         shrunk: dict[str, int] = {}
         for name, key in sorted(lowest.items()):

@@ -13,6 +13,14 @@ changes touch (their article pages, the affected pages of their category, day, `
 feeds) and writes a file only when its bytes differ. Its cost follows the number of changes,
 not the size of the archive. A different fingerprint, or no manifest, means a full build.
 
+**Stories formed later.** Stories (and so the "also reported by" sections, and what a
+listing hides when it shows each story once) are derived from the change log, possibly
+after the build that showed a change (``finews run`` derives on a thread of its own). The
+manifest keeps how far derivation had got (``derived``) and every story told more than once
+as the pages show it (``stories``). The next build applies again each change derived since
+then, with the reports its item's story had then (an edit may have split it): so a page
+made before its story formed, merged or split is made again once it has.
+
 **Never half-written.** Each file is written to a temporary file beside it and renamed over
 the old one, so a reader sees the old bytes or the new, never part of a file. Files are
 written in dependency order, linked pages before the pages that link to them: assets, then
@@ -64,10 +72,10 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from finews.errors import ExportError
+from finews.errors import ExportError, StoreError
 from finews.models import Item
 from finews.publish.build_pool import BuildPool, Done, can_fork, default_processes
-from finews.publish.catalog import Catalog
+from finews.publish.catalog import Affected, Catalog
 from finews.publish.pages import NEAREST, Pages
 from finews.publish.site import ASSETS, SiteRenderer, SiteSettings
 from finews.publish.urls import (
@@ -82,7 +90,8 @@ from finews.publish.urls import (
     story_path,
 )
 from finews.store import Change, ItemQuery, Store, open_store
-from finews.store.clusters import big_stories, shared_stories
+from finews.store.clusters import big_stories, shared_stories, story_members
+from finews.store.derive import derived_through
 
 __all__ = ["MANIFEST", "STAGING_PREFIX", "BuildReport", "build_site"]
 
@@ -95,7 +104,7 @@ STAGING_PREFIX = ".finews-staging-"
 #: top-level folders of listings and feeds: they link to the articles in the others, so a
 #: first build moves them into place after those
 _LINKING_FOLDERS = ("category", "all", "important", "day", "feeds")
-_FORMAT = 1
+_FORMAT = 2
 _BATCH = 32  # pages handed to the writing thread at once
 _BEHIND = 8  # batches rendered but not yet written, at most (their bytes wait in memory)
 #: archives smaller than this build in one process (forking and connecting cost more)
@@ -252,6 +261,7 @@ class _Build:
         self.articles = 0
         self.skipped = 0
         self.processes = 1
+        self.stories_shown = _Shown()
 
     def page(self, path: str, html: str | None) -> None:
         if html is not None:
@@ -331,12 +341,54 @@ class _Build:
         on disk."""
         self.tree.flush()
         os.sync()  # every page is on disk before the manifest says so
-        self.tree.write(MANIFEST, manifest or _manifest(fingerprint, self.catalog))
+        self.tree.write(
+            MANIFEST, manifest or _manifest(fingerprint, self.catalog, self.stories_shown)
+        )
         self.tree.flush()
 
 
-def _manifest(fingerprint: str, catalog: Catalog) -> bytes:
-    manifest = {"format": _FORMAT, "fingerprint": fingerprint, "catalog": catalog.to_json()}
+@dataclass
+class _Shown:
+    """The stories as the pages show them: the change number through which stories were
+    derived when they were read (``derived``; ``-1``: the store keeps none) and each story
+    told more than once, story id → its reports' item ids."""
+
+    derived: int = -1
+    members: dict[int, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, store: Store) -> _Shown:
+        """The stories now: read the derive mark first, so whatever is derived after it
+        (and may or may not be on the pages about to be made) is applied again next time."""
+        try:
+            derived = derived_through(store)
+        except StoreError:  # a store without derived rows
+            return cls()
+        return cls(derived, story_members(store))
+
+    def story_of(self) -> dict[int, int]:
+        """Item id → story id, for the items of stories told more than once."""
+        return {item: story for story, ids in self.members.items() for item in ids}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "derived": self.derived,
+            "members": {str(story): ids for story, ids in sorted(self.members.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Shown:
+        members = {int(story): [int(i) for i in ids] for story, ids in data["members"].items()}
+        return cls(int(data["derived"]), members)
+
+
+def _manifest(fingerprint: str, catalog: Catalog, shown: _Shown) -> bytes:
+    manifest = {
+        "format": _FORMAT,
+        "fingerprint": fingerprint,
+        "catalog": catalog.to_json(),
+        "stories": shown.to_json(),
+    }
     return json.dumps(manifest, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -364,12 +416,12 @@ def scan_catalog(
     )
 
 
-def _load(root: Path, fingerprint: str) -> Catalog | None:
+def _load(root: Path, fingerprint: str) -> tuple[Catalog, _Shown] | None:
     try:
         manifest = json.loads((root / MANIFEST).read_bytes())
         if manifest.get("format") != _FORMAT or manifest.get("fingerprint") != fingerprint:
             return None
-        return Catalog.from_json(manifest["catalog"])
+        return Catalog.from_json(manifest["catalog"]), _Shown.from_json(manifest["stories"])
     except FileNotFoundError:
         return None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -403,6 +455,7 @@ def _full(
         assert isinstance(url, str)
         return _Parallel(store, url, root, settings, staged, processes, total).run(fingerprint)
     build = _Build(store, root, settings, new_catalog(settings), staged=staged)
+    build.stories_shown = _Shown.read(store)
     try:
         build.assets()
         # one pass over the archive counts every listing's pages and writes every article
@@ -450,6 +503,7 @@ class _Parallel:
         build = self.build
         # read before the workers start: the next build re-applies anything stored after
         seq = self.store.last_change_seq()
+        build.stories_shown = _Shown.read(self.store)
         try:
             pool = BuildPool(self.processes, self.job.worker)  # forks before any thread starts
         except BaseException:
@@ -466,7 +520,7 @@ class _Parallel:
             scanned.seq = min(scanned.seq, seq)
             build.catalog = scanned
             build.pages = Pages(self.store, scanned, build.renderer)
-            manifest = _manifest(fingerprint, scanned)
+            manifest = _manifest(fingerprint, scanned, build.stories_shown)
             self.manifest_file.write_bytes(manifest)
             numbered, firsts = _listing_tasks(scanned)
             if not self.staged:  # in place: articles, then numbered pages, then first pages
@@ -624,23 +678,45 @@ def _listing_tasks(catalog: Catalog) -> tuple[list[list[tuple[str, int, int]]], 
 
 
 def _incremental(
-    store: Store, root: Path, settings: SiteSettings, catalog: Catalog, fingerprint: str
+    store: Store,
+    root: Path,
+    settings: SiteSettings,
+    catalog: Catalog,
+    shown: _Shown,
+    fingerprint: str,
 ) -> _Build:
     build = _Build(store, root, settings, catalog, staged=False)
+    build.stories_shown = shown
+    now = _Shown.read(store) if shown.derived >= 0 else shown
     changes = _changes(store, catalog.seq, store.last_change_seq())
+    if now.derived > shown.derived:
+        # changes shown already whose stories were derived since: apply them again
+        again = _changes(store, shown.derived, min(now.derived, catalog.seq))
+        changes = sorted({c.seq: c for c in [*again, *changes]}.values(), key=lambda c: c.seq)
     if not changes:
+        build.stories_shown = _Shown(max(now.derived, shown.derived), shown.members)
+        if now.derived != shown.derived:
+            build.save(fingerprint)
         return build
+    # the reports each changed item's story had on the pages: one may have left it
+    story_of = shown.story_of()
+    before = {
+        other
+        for change in changes
+        if change.item_id in story_of
+        for other in shown.members[story_of[change.item_id]]
+    }
     pages_before = {listing.key: state.pages for listing, state in catalog.listings()}
-    affected = catalog.apply(store, changes)
+    affected = catalog.apply(store, changes, also=sorted(before))
+    build.stories_shown = _shown_after(store, now, shown, story_of, affected)
     build.assets()
     for item in affected.items:
         build.article(item)
     for old_path, item in affected.moved:
         build.page(old_path, build.renderer.moved(item))
     ids = [item.id for item in affected.items if item.id is not None]
-    build.stories(
-        sorted({story for story, size in shared_stories(store, ids).values() if size > NEAREST + 1})
-    )
+    long = {story for story, size in shared_stories(store, ids).values() if size > NEAREST + 1}
+    build.stories(sorted(long))
     categories = []
     for key, first in sorted(affected.first_pages.items()):
         listing = Listing.from_key(key)
@@ -652,6 +728,25 @@ def _incremental(
     build.finish(categories)
     build.save(fingerprint)
     return build
+
+
+def _shown_after(
+    store: Store, now: _Shown, shown: _Shown, story_of: dict[int, int], affected: Affected
+) -> _Shown:
+    """The stories as the pages show them once ``affected``'s pages are made again: the
+    affected items leave the stories they were in and join the ones they are in now."""
+    if now.derived < 0:
+        return shown
+    members = {story: set(ids) for story, ids in shown.members.items()}
+    ids = [item.id for item in affected.items if item.id is not None]
+    for item_id in ids:
+        story = story_of.get(item_id)
+        if story is not None:
+            members[story].discard(item_id)
+    for item_id, (story, _) in shared_stories(store, ids).items():
+        members.setdefault(story, set()).add(item_id)
+    kept = {story: sorted(found) for story, found in members.items() if len(found) > 1}
+    return _Shown(now.derived, kept)
 
 
 def _long_stories(store: Store) -> list[int]:
@@ -674,11 +769,11 @@ def build_site(
     root = Path(out_dir)
     processes = processes if processes >= 1 else default_processes()
     fingerprint = SiteRenderer(settings).fingerprint()
-    catalog = _load(root, fingerprint) if root.is_dir() else None
+    loaded = _load(root, fingerprint) if root.is_dir() else None
     try:
         _remove_stale_stages(root)
-        if catalog is not None:
-            build = _incremental(store, root, settings, catalog, fingerprint)
+        if loaded is not None:
+            build = _incremental(store, root, settings, *loaded, fingerprint)
         elif root.is_dir() and any(root.iterdir()):
             build = _full(store, root, settings, fingerprint, processes=processes)
         else:
@@ -686,7 +781,7 @@ def build_site(
     except OSError as exc:
         raise ExportError(f"static build into {root} failed: {exc}") from exc
     return BuildReport(
-        full=catalog is None,
+        full=loaded is None,
         written=tuple(build.tree.written),
         unchanged=build.tree.unchanged,
         articles=build.articles,

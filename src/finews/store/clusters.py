@@ -76,6 +76,7 @@ __all__ = [
     "recluster",
     "shared_stories",
     "story_keys",
+    "story_members",
     "story_sizes",
     "sync_clusters",
 ]
@@ -981,6 +982,17 @@ class ClusterMixin:
             found += [SqlStore._row_to_item(row) for row in rows]
         return found
 
+    def _all_members(self) -> dict[int, list[int]]:
+        rows = self._query(
+            "SELECT c.cluster_id, c.item_id FROM item_clusters c WHERE c.cluster_id IN "
+            "(SELECT cluster_id FROM item_clusters GROUP BY cluster_id HAVING COUNT(*) > 1) "
+            "ORDER BY c.cluster_id, c.item_id"
+        )
+        found: dict[int, list[int]] = {}
+        for story, item_id in rows:
+            found.setdefault(int(story), []).append(int(item_id))
+        return found
+
     def _big_stories(self, more_than: int) -> list[tuple[int, int]]:
         rows = self._query(
             "SELECT cluster_id, COUNT(*) FROM item_clusters GROUP BY cluster_id "
@@ -1068,6 +1080,11 @@ def story_keys(store: Store, story_id: int) -> list[tuple[datetime, int]]:
 def items_by_id(store: Store, item_ids: Sequence[int]) -> list[Item]:
     """The stored items of these ids (in no particular order; missing ids are left out)."""
     return _backend(store)._reports_by_id(list(item_ids))
+
+
+def story_members(store: Store) -> dict[int, list[int]]:
+    """Every story told more than once: story id → its reports' item ids, ascending."""
+    return _backend(store)._all_members()
 
 
 def big_stories(store: Store, more_than: int) -> list[tuple[int, int]]:

@@ -36,6 +36,7 @@ __all__ = [
     "derive_all",
     "derive_backlog",
     "derive_pending",
+    "derived_through",
     "mark_derived_through",
 ]
 
@@ -151,3 +152,13 @@ def mark_derived_through(store: Store, seq: int) -> None:
             "UPDATE derive_mark SET seq = ? WHERE name = 'derived' AND seq < ?",
             (seq, seq),
         )
+
+
+def derived_through(store: Store) -> int:
+    """The seq through which every change is derived (indexed and in its story): the
+    changes after it may still form, merge or split stories."""
+    backend = _backend(store)
+    rows = backend._query("SELECT seq FROM derive_mark WHERE name = 'derived'")
+    if not rows:
+        raise StoreError("derive_mark has no 'derived' row: run `finews migrate`")
+    return int(rows[0][0])
