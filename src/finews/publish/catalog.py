@@ -269,12 +269,20 @@ class Catalog:
         return catalog
 
     def apply(
-        self, store: Store, changes: Sequence[Change], *, also: Iterable[int] = ()
+        self,
+        store: Store,
+        changes: Sequence[Change],
+        *,
+        also: Iterable[int] = (),
+        reports: bool = True,
     ) -> Affected:
         """Bring the catalog up to date with ``changes`` (read from the store's change log)
         and say what they touched. ``also``: items whose story changed besides (the other
         reports a story had when its pages were last made, before one of them left it):
-        their pages, and their place in listings that show each story once."""
+        their pages, and their place in listings that show each story once. ``reports``:
+        include the other reports of the changed items' stories in :attr:`Affected.items`
+        (whose pages changed); without, they are read only to re-count listings that show
+        each story once, and without their full text."""
         if not changes:
             return Affected()
         items: dict[int, Item] = {}
@@ -306,12 +314,16 @@ class Catalog:
                 touch(version, item_id)
         # the other reports of each changed item's story: their "also reported by" changed,
         # and (each story once) a new earlier report or a merge may hide one of them
+        told: set[int] = set()  # reports read already with the story of another change
         for item_id in changed:
-            if item_id not in items:
+            if item_id not in items or item_id in told:
                 continue
-            for other in also_reported(store, item_id):
+            if not reports and not self.first_reports_only:
+                break
+            for other in also_reported(store, item_id, full_text=reports):
                 assert other.id is not None
-                if other.id not in items:
+                told.add(other.id)
+                if reports and other.id not in items:
                     items[other.id] = other
                 if self.first_reports_only:
                     touch(other, other.id)

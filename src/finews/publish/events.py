@@ -137,7 +137,8 @@ class ChangeFeed:
         changes = self.store.changes_since(self._position, 500)
         if not changes:
             return [], self._position, False
-        affected = self.catalog.apply(self.store, changes)
+        # the pages the change touched are rendered when asked: no other report is needed
+        affected = self.catalog.apply(self.store, changes, reports=False)
         items: dict[int | None, Item] = {item.id: item for item in affected.items}
         events = self._events(changes, items)
         self._position = changes[-1].seq

@@ -89,10 +89,14 @@ _CHUNK = 500
 
 
 _OTHER_MEMBERS = (
-    f"SELECT {item_columns('i')} "
+    "SELECT {columns} "
     "FROM item_clusters c JOIN item_clusters m ON m.cluster_id = c.cluster_id "
     "JOIN items i ON i.id = m.item_id WHERE c.item_id = ? AND m.item_id <> c.item_id "
     "ORDER BY i.published_at, i.id"
+)
+#: an item's columns with its full text left out (an empty ``content``)
+_ROW_COLUMNS = ", ".join(
+    "'' AS content" if column == "i.content" else column for column in item_columns("i").split(", ")
 )
 
 
@@ -902,11 +906,12 @@ class ClusterMixin:
         return found
 
     # --- reading ---------------------------------------------------------------------------
-    def _story_members(self, item_id: int) -> list[Item]:
+    def _story_members(self, item_id: int, full_text: bool = True) -> list[Item]:
         """The other members of an item's story, earliest first."""
         from finews.store.base import SqlStore
 
-        rows = self._query(_OTHER_MEMBERS, (item_id,))
+        columns = item_columns("i") if full_text else _ROW_COLUMNS
+        rows = self._query(_OTHER_MEMBERS.format(columns=columns), (item_id,))
         return [SqlStore._row_to_item(row) for row in rows]
 
     def _copies(self, ids: Sequence[int]) -> set[int]:
@@ -1041,10 +1046,11 @@ def _backend(store: Store) -> ClusterMixin:
 # --- the public functions ------------------------------------------------------------------
 
 
-def also_reported(store: Store, item_id: int) -> list[Item]:
+def also_reported(store: Store, item_id: int, *, full_text: bool = True) -> list[Item]:
     """The other reports of an item's story, earliest first (empty when it has none), for
-    an article's "also reported by" section: each has its source, time and link."""
-    return _backend(store)._story_members(item_id)
+    an article's "also reported by" section: each has its source, time and link (and its
+    full text unless ``full_text`` is false)."""
+    return _backend(store)._story_members(item_id, full_text)
 
 
 def copies_among(store: Store, item_ids: Sequence[int]) -> set[int]:
