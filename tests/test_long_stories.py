@@ -219,3 +219,32 @@ def test_live_and_static_serve_the_same_long_story(tmp_path: Path) -> None:
         assert article.status_code == 200
         assert article.content == (out / file_name(article_path(items[150]))).read_bytes()
         assert f'href="{story_path(leader)}"' in article.text
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["derived-inline", "derived-later"])
+def test_a_long_story_re_led_by_an_edit_moves_its_own_page(tmp_path: Path, inline: bool) -> None:
+    """The earliest report of a long story leaves it: the story's id (its earliest
+    report's) changes, the old story pages go and the new ones come, and the site is what
+    a full build writes."""
+    from finews.store.derive import derive_all
+    from test_static_build import STORY_SETTINGS, _same_as_a_full_build
+
+    site = tmp_path / "site"
+    with open_store(f"sqlite:///{tmp_path / 'lead.db'}") as store:
+        store.upsert_items(story(30))
+        items = sorted(store.items(), key=lambda i: i.published_at)
+        lead, second = items[0], items[1]
+        build_site(store, site, STORY_SETTINGS, processes=1)
+        old_page = site / file_name(story_path(lead.id or 0))
+        assert old_page.is_file()
+        edited = lead.replace(id=None, title="某地举办农产品展销会", content="<p>展销会。</p>")
+        store.upsert_items([edited], derive=inline)
+        if not inline:
+            build_site(store, site, STORY_SETTINGS, processes=1)
+            derive_all(store)
+        report = build_site(store, site, STORY_SETTINGS, processes=1)
+        assert not report.full
+        assert not old_page.exists()
+        assert file_name(story_path(lead.id or 0)) in report.removed
+        assert (site / file_name(story_path(second.id or 0))).is_file()
+        _same_as_a_full_build(store, site, tmp_path)

@@ -315,6 +315,17 @@ class _Build:
             for page in range(1, self.pages.story_pages(story) + 1):
                 self.page(story_path(story, page), self.pages.story(story, page))
 
+    def drop_stories(self, shown: _Shown, stories: list[int]) -> None:
+        """Delete the pages these stories had (as ``shown``) past the pages they have now:
+        a story that lost reports, merged into an earlier one or was split has fewer, or
+        none. Called once the articles that linked to them are rewritten."""
+        size = self.settings.page_size
+        for story in stories:
+            had = len(shown.members.get(story, ()))
+            had_pages = -(-had // size) if had > NEAREST + 1 else 0
+            for page in range(self.pages.story_pages(story) + 1, had_pages + 1):
+                self.tree.remove(file_name(story_path(story, page)))
+
     def first_page(self, listing: Listing) -> None:
         """A listing's first page (its newest items)."""
         self.page(listing_path(listing, self.settings.source_paths), self.pages.listing(listing))
@@ -717,6 +728,7 @@ def _incremental(
     ids = [item.id for item in affected.items if item.id is not None]
     long = {story for story, size in shared_stories(store, ids).values() if size > NEAREST + 1}
     build.stories(sorted(long))
+    build.drop_stories(shown, sorted({story_of[i] for i in ids if i in story_of}))
     categories = []
     for key, first in sorted(affected.first_pages.items()):
         listing = Listing.from_key(key)
