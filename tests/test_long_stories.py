@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from finews.models import Item
+from finews.publish.build_pool import can_fork
 from finews.publish.catalog import Catalog
 from finews.publish.pages import NEAREST, Pages
 from finews.publish.site import SiteRenderer, SiteSettings
@@ -248,3 +249,22 @@ def test_a_long_story_re_led_by_an_edit_moves_its_own_page(tmp_path: Path, inlin
         assert file_name(story_path(lead.id or 0)) in report.removed
         assert (site / file_name(story_path(second.id or 0))).is_file()
         _same_as_a_full_build(store, site, tmp_path)
+
+
+@pytest.mark.skipif(not can_fork(), reason="needs the fork start method, one thread")
+def test_parallel_and_serial_builds_write_the_same_story_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from finews.publish import static_site
+    from test_static_build import STORY_SETTINGS, tree
+
+    monkeypatch.setattr(static_site, "_PARALLEL_MIN", 1)
+    monkeypatch.setattr(static_site, "_SLICE_MIN", 1)
+    url = f"sqlite:///{tmp_path / 'par.db'}"
+    with open_store(url) as store:
+        store.upsert_items(story(60))
+        one = build_site(store, tmp_path / "one", STORY_SETTINGS, processes=1)
+        two = build_site(store, tmp_path / "two", STORY_SETTINGS, processes=2)
+    assert (one.processes, two.processes) == (1, 2)
+    assert any(name.startswith("story/") for name in one.written)
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
