@@ -324,8 +324,11 @@ def test_live_app_serves_the_same_pages(store: Store, tmp_path: Path) -> None:
             assert live_only.sub(b"", served.content) == files[name], name
 
 
-def _stories_site(tmp_path: Path, name: str) -> Store:
-    return open_store(f"sqlite:///{tmp_path / (name + '.db')}")
+@pytest.fixture
+def stories_db(db_url: str) -> Iterator[Store]:
+    """An empty store, on each engine in turn."""
+    with open_store(db_url) as opened:
+        yield opened
 
 
 STORY_SETTINGS = SiteSettings(page_size=7, home_per_source=3, feed_size=10)
@@ -341,7 +344,9 @@ def _same_as_a_full_build(store: Store, site: Path, tmp_path: Path) -> None:
     assert differ == []
 
 
-def test_stories_derived_after_a_build_reach_the_next_incremental_build(tmp_path: Path) -> None:
+def test_stories_derived_after_a_build_reach_the_next_incremental_build(
+    tmp_path: Path, stories_db: Store
+) -> None:
     """As under ``finews run``: items stored without their stories, built, then derived;
     the next incremental build makes again every page the stories changed."""
     from finews.store.derive import derive_all, derive_backlog
@@ -349,40 +354,42 @@ def test_stories_derived_after_a_build_reach_the_next_incremental_build(tmp_path
 
     items = story_items()
     site = tmp_path / "site"
-    with _stories_site(tmp_path, "derive") as store:
-        store.upsert_items(items[:100])  # derived as written
-        build_site(store, site, STORY_SETTINGS, processes=1)
-        store.upsert_items(items[100:], derive=False)
-        assert derive_backlog(store) > 0
-        assert not build_site(store, site, STORY_SETTINGS, processes=1).full
-        derive_all(store)
-        report = build_site(store, site, STORY_SETTINGS, processes=1)
-        assert not report.full
-        assert report.written, "the stories formed since changed pages"
-        pages = [
-            (site / n).read_text(encoding="utf-8") for n in report.written if n.endswith(".html")
-        ]
-        assert any('class="also"' in page for page in pages)
-        _same_as_a_full_build(store, site, tmp_path)
-        # and nothing further to do
-        assert build_site(store, site, STORY_SETTINGS, processes=1).written == ()
+    store = stories_db
+    store.upsert_items(items[:100])  # derived as written
+    build_site(store, site, STORY_SETTINGS, processes=1)
+    store.upsert_items(items[100:], derive=False)
+    assert derive_backlog(store) > 0
+    assert not build_site(store, site, STORY_SETTINGS, processes=1).full
+    derive_all(store)
+    report = build_site(store, site, STORY_SETTINGS, processes=1)
+    assert not report.full
+    assert report.written, "the stories formed since changed pages"
+    pages = [(site / n).read_text(encoding="utf-8") for n in report.written if n.endswith(".html")]
+    assert any('class="also"' in page for page in pages)
+    _same_as_a_full_build(store, site, tmp_path)
+    # and nothing further to do
+    assert build_site(store, site, STORY_SETTINGS, processes=1).written == ()
 
 
-def test_a_first_build_before_derivation_catches_up_later(tmp_path: Path) -> None:
+def test_a_first_build_before_derivation_catches_up_later(
+    tmp_path: Path, stories_db: Store
+) -> None:
     from finews.store.derive import derive_all
     from test_stories_pages import story_items
 
     site = tmp_path / "site"
-    with _stories_site(tmp_path, "first") as store:
-        store.upsert_items(story_items(), derive=False)
-        assert build_site(store, site, STORY_SETTINGS, processes=1).full
-        derive_all(store)
-        assert not build_site(store, site, STORY_SETTINGS, processes=1).full
-        _same_as_a_full_build(store, site, tmp_path)
+    store = stories_db
+    store.upsert_items(story_items(), derive=False)
+    assert build_site(store, site, STORY_SETTINGS, processes=1).full
+    derive_all(store)
+    assert not build_site(store, site, STORY_SETTINGS, processes=1).full
+    _same_as_a_full_build(store, site, tmp_path)
 
 
 @pytest.mark.parametrize("inline", [True, False], ids=["derived-inline", "derived-later"])
-def test_a_story_split_by_an_edit_leaves_no_stale_link(tmp_path: Path, inline: bool) -> None:
+def test_a_story_split_by_an_edit_leaves_no_stale_link(
+    tmp_path: Path, stories_db: Store, inline: bool
+) -> None:
     """An edit takes a report out of its story: the pages of the reports it leaves stop
     listing it (whether the edit is derived as it is written or by the deriver later)."""
     from finews.store.clusters import also_reported
@@ -390,24 +397,24 @@ def test_a_story_split_by_an_edit_leaves_no_stale_link(tmp_path: Path, inline: b
     from test_stories_pages import by_upstream, story_items
 
     site = tmp_path / "site"
-    with _stories_site(tmp_path, "split") as store:
-        store.upsert_items(story_items())
-        build_site(store, site, STORY_SETTINGS, processes=1)
-        items = by_upstream(store)
-        copy = items["moutai-h1/1"]
-        others = also_reported(store, copy.id or 0)
-        assert len(others) >= 2
-        lead = others[0]
-        assert copy.title in (site / file_name(article_path(lead))).read_text(encoding="utf-8")
-        edited = copy.replace(
-            id=None, title="某地举办农产品展销会", digest="展销会吸引众多客商。", content=""
-        )
-        store.upsert_items([edited], derive=inline)
-        if not inline:
-            build_site(store, site, STORY_SETTINGS, processes=1)  # before the deriver
-            derive_all(store)
-        assert also_reported(store, copy.id or 0) == []
-        assert not build_site(store, site, STORY_SETTINGS, processes=1).full
-        page = (site / file_name(article_path(lead))).read_text(encoding="utf-8")
-        assert article_path(copy) not in page
-        _same_as_a_full_build(store, site, tmp_path)
+    store = stories_db
+    store.upsert_items(story_items())
+    build_site(store, site, STORY_SETTINGS, processes=1)
+    items = by_upstream(store)
+    copy = items["moutai-h1/1"]
+    others = also_reported(store, copy.id or 0)
+    assert len(others) >= 2
+    lead = others[0]
+    assert copy.title in (site / file_name(article_path(lead))).read_text(encoding="utf-8")
+    edited = copy.replace(
+        id=None, title="某地举办农产品展销会", digest="展销会吸引众多客商。", content=""
+    )
+    store.upsert_items([edited], derive=inline)
+    if not inline:
+        build_site(store, site, STORY_SETTINGS, processes=1)  # before the deriver
+        derive_all(store)
+    assert also_reported(store, copy.id or 0) == []
+    assert not build_site(store, site, STORY_SETTINGS, processes=1).full
+    page = (site / file_name(article_path(lead))).read_text(encoding="utf-8")
+    assert article_path(copy) not in page
+    _same_as_a_full_build(store, site, tmp_path)
