@@ -18,11 +18,11 @@ import pytest
 
 from finews.models import Item
 from finews.publish.build_pool import can_fork
-from finews.publish.catalog import Catalog
+from finews.publish.catalog import Catalog, listing_items, listing_query
 from finews.publish.pages import NEAREST, Pages
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.static_site import build_site
-from finews.publish.urls import article_path, file_name, story_path
+from finews.publish.urls import Listing, article_path, file_name, story_path
 from finews.store import Store, open_store
 from finews.store.base import SqlStore
 from site_data import TestClient
@@ -268,3 +268,22 @@ def test_parallel_and_serial_builds_write_the_same_story_pages(
     assert (one.processes, two.processes) == (1, 2)
     assert any(name.startswith("story/") for name in one.written)
     assert tree(tmp_path / "one") == tree(tmp_path / "two")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_day_deep_into_a_long_story_reads_that_day_once(store: Store) -> None:
+    """A day's listing shows each story once: with thousands of earlier reports of the
+    story on other days, its page costs about the day's items, not day × story."""
+    store.upsert_items(story(MEMBERS))
+    listing = Listing("day", "2024-03-02")  # the second Beijing day: reports 960 on
+    day = list(store.items(listing_query(listing, without_content=True)))
+    assert len(day) > 1000
+    with vm_steps(store) as steps, rows_read(store) as rows:
+        shown = listing_items(
+            store, listing, first_reports_only=True, limit=20, without_content=True
+        )
+    assert [item.id for item in shown] == [min(day, key=lambda i: i.published_at).id]
+    assert rows[0] <= 2 * len(day) + 10  # the day's rows and their stories
+    # at most a hundred virtual machine steps per item of the day (the store's own test of
+    # each row walked the story's reports: over ten thousand per item here)
+    assert steps[0] * 1000 <= 100 * len(day), steps[0]

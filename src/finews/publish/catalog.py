@@ -44,9 +44,17 @@ from finews.publish.urls import (
     long_names,
 )
 from finews.store import Change, ItemQuery, Store
-from finews.store.clusters import also_reported, shared_stories
+from finews.store.clusters import also_reported, items_by_id, shared_stories
 
-__all__ = ["Affected", "Catalog", "Key", "ListingState", "item_key", "listing_query"]
+__all__ = [
+    "Affected",
+    "Catalog",
+    "Key",
+    "ListingState",
+    "item_key",
+    "listing_items",
+    "listing_query",
+]
 
 #: an item's place in every listing: (published_at, row id), the store's sort order
 Key = tuple[datetime, int]
@@ -74,6 +82,63 @@ def listing_query(listing: Listing, **options: Any) -> ItemQuery:
         since, until = day_bounds(day)
         return ItemQuery(since=since, until=until, **options)
     return ItemQuery(**options)
+
+
+def listing_items(
+    store: Store,
+    listing: Listing,
+    *,
+    first_reports_only: bool,
+    before: Key | None = None,
+    through: Key | None = None,
+    limit: int | None = None,
+    oldest_first: bool = False,
+    without_content: bool = False,
+) -> list[Item]:
+    """A listing's items, as :func:`listing_query` with these options asks the store.
+
+    A day listing that shows each story once is read whole (one day, every report, without
+    text) and its stories' later reports are left out here: each of them is the first of
+    its story in the day or not. The store's own test of each row (an earlier report of its
+    story in the listing?) walks the story's reports in id order until it finds one of that
+    day, which for a day deep into a story of thousands of reports was thousands of rows
+    per item shown."""
+    if not (first_reports_only and listing.kind == "day"):
+        query = listing_query(
+            listing,
+            first_reports_only=first_reports_only,
+            before=before,
+            through=through,
+            limit=limit,
+            oldest_first=oldest_first,
+            without_content=without_content,
+        )
+        return list(store.items(query))
+    day = list(store.items(listing_query(listing, oldest_first=True, without_content=True)))
+    stories = shared_stories(store, [item.id for item in day if item.id is not None])
+    seen: set[int] = set()
+    shown = []
+    for item in day:
+        story = stories.get(item.id) if item.id is not None else None
+        if story is not None:
+            if story[0] in seen:
+                continue
+            seen.add(story[0])
+        key = item_key(item)
+        if oldest_first:
+            if (before is not None and key <= before) or (through is not None and key > through):
+                continue
+        elif (before is not None and key >= before) or (through is not None and key < through):
+            continue
+        shown.append(item)
+    if not oldest_first:
+        shown.reverse()
+    if limit is not None:
+        shown = shown[:limit]
+    if without_content:
+        return shown
+    full = {item.id: item for item in items_by_id(store, [i.id for i in shown if i.id])}
+    return [full.get(item.id, item) for item in shown]
 
 
 def _default_title(listing: Listing) -> str:
@@ -362,13 +427,15 @@ class Catalog:
         del bounds[start:]
         counter = _Counter(self.page_size, old.title if old else _default_title(listing), bounds)
         counter.newest = bounds[-1] if bounds else None
-        query = listing_query(
+        found = listing_items(
+            store,
             listing,
             before=counter.newest,
             oldest_first=True,
             first_reports_only=self.first_reports_only,
+            without_content=True,
         )
-        for item in store.items(query):
+        for item in found:
             if listing.kind == "category":
                 counter.title = _display_name(item)
             counter.push(item_key(item))

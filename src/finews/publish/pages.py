@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from finews.models import Item
-from finews.publish.catalog import Catalog, listing_query
+from finews.publish.catalog import Catalog, listing_items, listing_query
 from finews.publish.feeds import FeedInfo, render_feed
 from finews.publish.site import Reports, Section, SiteRenderer, SiteSettings
 from finews.publish.urls import (
@@ -78,7 +78,13 @@ class Pages:
 
     def _rows(self, listing: Listing, **options: Any) -> list[Item]:
         """A listing's items as its rows show them: without their full text."""
-        return self._items(self._query(listing, without_content=True, **options))
+        return listing_items(
+            self.store,
+            listing,
+            first_reports_only=self.settings.dedupe,
+            without_content=True,
+            **options,
+        )
 
     def also_reported(self, item: Item) -> Reports:
         """The other reports of an item's story an article page lists: the ``NEAREST``
