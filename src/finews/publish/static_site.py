@@ -101,9 +101,9 @@ log = logging.getLogger(__name__)
 MANIFEST = ".finews-build.json"
 #: the prefix of a first build's staging folder inside ``out_dir``
 STAGING_PREFIX = ".finews-staging-"
-#: top-level folders of listings and feeds: they link to the articles in the others, so a
-#: first build moves them into place after those
-_LINKING_FOLDERS = ("category", "all", "important", "day", "feeds")
+#: top-level folders of listings, story pages and feeds: they link to the articles in the
+#: others, so a first build moves them into place after those
+_LINKING_FOLDERS = ("category", "all", "important", "day", "feeds", "story")
 _FORMAT = 2
 _BATCH = 32  # pages handed to the writing thread at once
 _BEHIND = 8  # batches rendered but not yet written, at most (their bytes wait in memory)
