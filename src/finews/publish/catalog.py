@@ -295,6 +295,7 @@ class Catalog:
         catalog.seq = store.last_change_seq()
         counters: dict[str, _Counter] = {}
         stories = _Stories() if first_reports_only else None
+        sizes: dict[int, int] = {}  # each story counted once while its reports go by
 
         def count(item: Item, story: tuple[int, int] | None) -> None:
             if visit is not None:
@@ -311,8 +312,9 @@ class Catalog:
                 if listing.kind == "category":
                     counter.title = _display_name(item)
                 counter.push(key)
-            if stories is not None and story is not None:
-                stories.seen(*story)
+            # a story's last report gone by: it is not asked about again
+            if stories is not None and story is not None and stories.seen(*story):
+                sizes.pop(story[0], None)
 
         query = ItemQuery(oldest_first=True, without_content=visit is None or not full_text)
         if stories is None:
@@ -320,7 +322,6 @@ class Catalog:
                 count(item, None)
         else:
             chunk: list[Item] = []
-            sizes: dict[int, int] = {}  # each story counted once for the whole scan
             for item in store.items(query):
                 chunk.append(item)
                 if len(chunk) == _CHUNK:
@@ -508,14 +509,16 @@ class _Stories:
         shown.add(listing)
         return True
 
-    def seen(self, story: int, reports: int) -> None:
-        """One report of ``story`` (told ``reports`` times) went by."""
+    def seen(self, story: int, reports: int) -> bool:
+        """One report of ``story`` (told ``reports`` times) went by; whether it was the
+        last."""
         left = self._left.get(story, reports) - 1
         if left <= 0:
             self._left.pop(story, None)
             self._shown.pop(story, None)
-        else:
-            self._left[story] = left
+            return True
+        self._left[story] = left
+        return False
 
 
 def _count_chunk(
@@ -530,8 +533,6 @@ def _count_chunk(
         return
     ids = [item.id for item in chunk if item.id is not None]
     stories = shared_stories(store, ids, sizes)
-    for story in {story for story, size in sizes.items() if size <= 1}:
-        del sizes[story]  # a lone report: its story is never asked about again
     for item in chunk:
         count(item, stories.get(item.id) if item.id is not None else None)
 

@@ -42,6 +42,8 @@ __all__ = ["NEAREST", "Pages"]
 NEAREST = 20
 #: stories whose reports' keys are kept (a build renders a story's articles close together)
 _STORIES = 64
+#: story sizes kept, at most (of stories told more than once)
+_SIZES = 100_000
 
 #: ids per look-up of which items' stories were told more than once
 _SPAN = 500
@@ -145,10 +147,8 @@ class Pages:
                 self._shared[start] = shared
                 while len(self._shared) > _SPANS:
                     self._shared.popitem(last=False)
-                # keep the sizes of stories told more than once only: each span's lone
-                # reports are asked about once
-                for story in [s for s, size in self._sizes.items() if size <= 1]:
-                    del self._sizes[story]
+                if len(self._sizes) > _SIZES:  # a whole build's stories: count again
+                    self._sizes.clear()
             else:
                 self._shared.move_to_end(start)
         return shared.get(item_id)

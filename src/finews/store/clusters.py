@@ -940,14 +940,14 @@ class ClusterMixin:
                 chunk,
             )
             story_of = {int(r[0]): int(r[1]) for r in rows}
-            self._count_stories(sorted(set(story_of.values()) - sizes.keys()), sizes)
-            found.update(
-                {
-                    item: (story, sizes[story])
-                    for item, story in story_of.items()
-                    if sizes[story] > 1
-                }
-            )
+            counted: dict[int, int] = {}
+            self._count_stories(sorted(set(story_of.values()) - sizes.keys()), counted)
+            # keep only stories told more than once: a lone report's is asked about once
+            sizes.update({story: size for story, size in counted.items() if size > 1})
+            for item, story in story_of.items():
+                size = sizes.get(story, 0)
+                if size > 1:
+                    found[item] = (story, size)
         return found
 
     def _count_stories(self, stories: Sequence[int], sizes: dict[int, int]) -> None:
@@ -1065,8 +1065,8 @@ def shared_stories(
     """For those of these items whose story was told more than once: item id → (the
     story's id, which is its earliest report's item id; how many reports it has). Lets a
     pass over the archive show each story once without asking per item. ``sizes`` (story
-    id → reports), when given, is read and filled: a caller asking about many spans of ids
-    counts each story once."""
+    id → reports, for stories told more than once), when given, is read and filled: a
+    caller asking about many spans of ids counts each story once."""
     return _backend(store)._shared(list(item_ids), sizes)
 
 
