@@ -742,7 +742,7 @@ def feed_vectors(canary: Path) -> tuple[FeedVector, ...]:
         FeedVector("media_path", "path", _plain("../../../etc/媒体/..\\CON/名")),
         FeedVector("media_reserved", "path", _plain("CON")),
         FeedVector("media_script", "xss", _plain(f"<script>{J}</script>媒体\u202e")),
-        FeedVector("media_long", "path", _plain(long_media), awaits="publish"),
+        FeedVector("media_long", "path", _plain(long_media)),
         FeedVector(
             "secret_ok",
             "secret",

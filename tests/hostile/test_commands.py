@@ -66,13 +66,6 @@ def test_awaits_poison_dates_nul_surrogates_and_plain_text(tmp_path: Path) -> No
     assert harness.problems == [], report(harness.problems)
 
 
-@pytest.mark.slow
-def test_awaits_publish_long_media_names(tmp_path: Path) -> None:
-    """Issue 19 point 6: a category slug over 200 characters (branch ``publish``)."""
-    harness = through_every_command(tmp_path, "publish")
-    assert harness.problems == [], report(harness.problems)
-
-
 # --- the corpus itself --------------------------------------------------------------------
 
 
