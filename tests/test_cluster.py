@@ -193,6 +193,11 @@ NEAR_MISSES = [
     ("pdd-q2/0", "pdd-premarket/0", "an earnings report and the share price reaction"),
     ("lpr-aug/0", "lpr-sep/0", "the same rates a month later"),
     ("rmb-0902/0", "rmb-0903/0", "yesterday's rate in today's report"),
+    ("pboc-1008-2000/0", "pboc-1008-80/0", "one day's operations, other amounts"),
+    ("pboc-1008-2000/1", "pboc-1008-50/0", "one day's operations, other amounts (short)"),
+    ("pboc-1008-80/0", "pboc-1008-50/0", "two round amounts of one template"),
+    ("pboc-1008-2000/0", "pboc-1008-14d/0", "the same amount, another tenor"),
+    ("bond-1012/0", "bond-1015/0", "one template, another auction date"),
 ]
 
 
