@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 .PHONY: demo test test-quick lint typecheck format bench clean help
 
 help:
-	@echo "make demo   set up, fetch the offline sample feeds into SQLite, export, serve the site"
+	@echo "make demo   set up, fetch the offline sample feeds into SQLite, export, serve the site (PORT=8000)"
 	@echo "make test   set up and run the whole test suite (ruff, mypy, pytest)"
 	@echo "make test-quick   the edit-test loop: ruff, mypy and every test not marked slow"
 	@echo "make lint | typecheck | format | bench | clean"
@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# the live site's port: make demo PORT=8001 when 8000 is taken
+PORT ?= 8000
+
 demo: $(STAMP)
-	$(BIN)/finews demo
+	$(BIN)/finews demo --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -101,7 +101,8 @@ def test_a_failing_source_shows_no_secret_anywhere(
 ) -> None:
     config_path = write_config(tmp_path, upstream)
     runner = CliRunner()
-    fetched = runner.invoke(cli, ["--config", str(config_path), "fetch"])
+    # verbose: the poll's log line too (a plain fetch prints each failure once, not logged)
+    fetched = runner.invoke(cli, ["--config", str(config_path), "-v", "fetch"])
     # the source really failed, and the error names its (masked) URL
     assert fetched.exit_code == 1, fetched.output
     assert f"bob:{MASK}@127.0.0.1" in fetched.output
@@ -118,7 +119,7 @@ def test_a_failing_source_shows_no_secret_anywhere(
 
     shown = runner.invoke(cli, ["--config", str(config_path), "config"])
     assert shown.exit_code == 0, shown.output
-    assert f"url = 'http://bob:{MASK}@" in shown.output
+    assert f'url = "http://bob:{MASK}@' in shown.output
     assert_clean(shown.output, "finews config")
 
     config = load_config(config_path, env={})
@@ -221,7 +222,7 @@ def test_finews_config_hides_the_database_password(tmp_path: Path) -> None:
     assert "no such file" in result.output  # the named file is missing: an error, no leak
     result = CliRunner().invoke(cli, ["config"], env={"FINEWS_DATABASE_URL": url})
     assert result.exit_code == 0, result.output
-    assert f"database_url = 'postgresql://finews:{MASK}@127.0.0.1:5432/finews" in result.output
+    assert f'database_url = "postgresql://finews:{MASK}@127.0.0.1:5432/finews' in result.output
     assert f"# database: postgresql://finews:{MASK}@" in result.output
     assert_clean(result.output, "finews config")
     # a wrong value is quoted in the error message: masked there too

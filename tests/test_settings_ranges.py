@@ -163,16 +163,17 @@ def test_a_sqlite_folder_is_never_created_but_data_dir_is(tmp_path: Path) -> Non
     assert copied.exit_code == 2, copied.output
     assert f"mkdir -p {missing}" in copied.output
     assert not (tmp_path / "nonexistent").exists()
-    # the default database goes in data/, created when missing
-    listed = invoke("sources")
+    # the default database goes in data/, created when missing by a command that writes
+    # (read-only ones such as `sources` create nothing: tests/test_cli_usability.py)
+    listed = invoke("migrate")
     assert listed.exit_code == 0, listed.output
     assert (tmp_path / "data" / "finews.db").is_file()
     # data_dir itself is created, its parents are not
-    nested = invoke("--set", "data_dir=deep/er", "sources")
+    nested = invoke("--set", "data_dir=deep/er", "migrate")
     assert nested.exit_code == 2, nested.output
     assert "setting data_dir = 'deep/er'" in nested.output
     assert not (tmp_path / "deep").exists()
-    assert invoke("--set", "data_dir=other", "sources").exit_code == 0
+    assert invoke("--set", "data_dir=other", "migrate").exit_code == 0
     assert (tmp_path / "other" / "finews.db").is_file()
 
 

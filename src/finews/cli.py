@@ -7,10 +7,14 @@ the exit code is non-zero.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import json
+import logging
 import math
+import socket
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,15 +30,19 @@ from finews.logs import setup_logging
 from finews.redact import redact
 from finews.store import Store, open_store
 
-__all__ = ["CliContext", "cli", "main", "pass_ctx"]
+__all__ = ["CliContext", "check_port", "cli", "main", "pass_ctx", "progress_bar", "toml_value"]
 
 
 class CliContext:
     """What the global options gave: how to load the configuration."""
 
-    def __init__(self, config_path: str | None, overrides: dict[str, Any]) -> None:
+    def __init__(
+        self, config_path: str | None, overrides: dict[str, Any], *, progress: bool = False
+    ) -> None:
         self.config_path = config_path
         self.overrides = overrides
+        #: show progress bars even when stderr is not a terminal (``--progress``)
+        self.progress = progress
         self._config: Config | None = None
 
     @property
@@ -45,12 +53,30 @@ class CliContext:
         return self._config
 
     @contextmanager
-    def store(self) -> Iterator[Store]:
-        store = open_store(self.config.prepare_database())
+    def store(self, *, read_only: bool = False) -> Iterator[Store]:
+        """The configured store. ``read_only`` commands (``sources``, ``search``) create
+        nothing: when the SQLite file does not exist yet they read an empty archive in
+        memory instead of making ``data/`` and the file."""
+        url = self.config.database_url if read_only else self.config.prepare_database()
+        if read_only and self.archive_missing():
+            folder = Path(url.removeprefix("sqlite:///")).parent
+            # a database named in a folder that is not there is still refused (with what
+            # to do); the default one in data_dir is simply not made yet
+            if folder.is_dir() or not self.config.get("database_url"):
+                url = "sqlite:///:memory:"
+        store = open_store(url)
         try:
             yield store
         finally:
             store.close()
+
+    def archive_missing(self) -> bool:
+        """Whether the configured database is a SQLite file that does not exist yet."""
+        url = self.config.database_url
+        if not url.startswith("sqlite:///"):
+            return False
+        path = url.removeprefix("sqlite:///")
+        return path not in ("", ":memory:") and not Path(path).exists()
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -61,6 +87,74 @@ def _finite(value: float, name: str) -> float:
     if not math.isfinite(value):
         raise click.BadParameter(f"{value!r}: expected a finite number", param_hint=name)
     return value
+
+
+def check_port(host: str, port: int, hint: str) -> None:
+    """Raise a :class:`FinewsError` naming the problem and ``hint`` when the site could not
+    listen on ``host:port`` (busy, not allowed, no such address), before anything is
+    printed that says the site is live. Port 0 (any free port) is always fine."""
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            # as uvicorn does: a port in TIME_WAIT after an earlier run is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "the port is already in use (another finews, or another program)"
+        raise FinewsError(f"cannot listen on {host}:{port}: {reason}; {hint}") from exc
+
+
+def _progress_wanted() -> bool:
+    """Whether progress goes to stderr: a terminal, or ``--progress``."""
+    found = click.get_current_context(silent=True)
+    obj = found.find_object(CliContext) if found is not None else None
+    return sys.stderr.isatty() or (obj is not None and obj.progress)
+
+
+@contextmanager
+def progress_bar(
+    description: str, *, total: int | None = None, shown: bool | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for long work; yields ``update(done)``. Shown only when
+    stderr is a terminal or ``--progress`` asked for it, so that scripts and tests read
+    clean output; ``total`` None shows a count and the time spent."""
+    if not (_progress_wanted() if shown is None else shown):
+        yield lambda _done: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    else:
+        columns += [TextColumn("{task.completed}")]
+    with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True)) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.update(task, completed=done)
+
+
+def toml_value(value: Any) -> str:
+    """``value`` written as TOML: true/false, quoted strings, numbers, arrays."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    # a JSON string is a TOML basic string (the same escapes)
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def _parse_sets(values: Sequence[str]) -> dict[str, Any]:
@@ -121,6 +215,11 @@ class _Group(click.Group):
 )
 @click.option("-v", "--verbose", is_flag=True, help="Show debug logs.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines format.")
+@click.option(
+    "--progress",
+    is_flag=True,
+    help="Show progress bars on stderr even when it is not a terminal.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -129,6 +228,7 @@ def cli(
     sets: Sequence[str],
     verbose: bool,
     log_format: str | None,
+    progress: bool,
 ) -> None:
     """finews: keep every Chinese financial news item, publish it your way.
 
@@ -149,7 +249,7 @@ def cli(
         overrides["log_level"] = "debug"
     if log_format:
         overrides["log_format"] = log_format
-    ctx.obj = CliContext(config_path, overrides)
+    ctx.obj = CliContext(config_path, overrides, progress=progress)
 
 
 @cli.command()
@@ -191,7 +291,7 @@ def fetch(obj: CliContext, only: Sequence[str]) -> None:
 
     import asyncio
 
-    with obj.store() as store:
+    with obj.store() as store, _quiet_refresh_log(config.get("log_level") != "debug"):
         reports = asyncio.run(run(store))
     if progress is not None:
         click.echo("", err=True)
@@ -210,6 +310,21 @@ def fetch(obj: CliContext, only: Sequence[str]) -> None:
     if all(not r.ok for r in reports):
         click.echo("finews: every source failed; see the errors above", err=True)
         sys.exit(1)
+
+
+@contextmanager
+def _quiet_refresh_log(quiet: bool) -> Iterator[None]:
+    """Leave each source's summary out of the log while ``quiet``: the lines ``fetch``
+    prints say what each source did, and the same logged line said every error twice
+    (``-v`` logs it as well)."""
+    logger = logging.getLogger("finews.refresh")
+    level = logger.level
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _progress_printer() -> Any:
@@ -239,12 +354,81 @@ def sources(ctx: click.Context) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from finews.store.health import format_health
-
     obj: CliContext = ctx.obj
-    with obj.store() as store:
-        for spec in obj.config.sources:
-            click.echo(format_health(store, spec))
+    with obj.store(read_only=True) as store:
+        _print_sources(store, obj.config)
+
+
+def _print_sources(store: Store, config: Config) -> None:
+    """The sources as a table (columns hold whatever the ids' lengths), then each source's
+    notes: worker lease, full-text queue, last error."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from finews.store.health import _ago, _span, source_health
+    from finews.store.leases import lease_of
+
+    moment = datetime.now(UTC)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name, justify in (
+        ("on", "left"),
+        ("id", "left"),
+        ("adapter", "left"),
+        ("items", "right"),
+        ("state", "left"),
+        ("next poll", "left"),
+        ("last success", "left"),
+        ("1 h", "right"),
+        ("1 day", "right"),
+        ("delay", "right"),
+        ("name", "left"),
+    ):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    notes: list[str] = []
+    for spec in config.sources:
+        health = source_health(store, spec.id, now=moment)
+        state = health.state
+        if state.last_attempt is None:
+            status = "never polled"
+        elif health.in_backoff:
+            status = f"BACKOFF ({state.consecutive_failures} failures)"
+        else:
+            status = "ok"
+        if state.next_poll is None or not spec.enabled:
+            upcoming = "-"
+        elif state.next_poll <= moment:
+            upcoming = "due now"
+        else:
+            upcoming = "in " + _span((state.next_poll - moment).total_seconds())
+        table.add_row(
+            "on" if spec.enabled else "off",
+            spec.id,
+            spec.adapter,
+            str(health.items),
+            status,
+            upcoming,
+            _ago(state.last_success, moment),
+            str(health.items_hour),
+            str(health.items_day),
+            "-" if health.median_delay is None else _span(health.median_delay),
+            spec.name,
+        )
+        lease = lease_of(store, spec.id)
+        if lease is not None and lease.live(moment):
+            left = _span((lease.expires_at - moment).total_seconds())
+            notes.append(f"{spec.id}: polled by worker {lease.worker} (lease {left} left)")
+        if health.queue.pending or health.queue.failed:
+            notes.append(
+                f"{spec.id}: full text: {health.queue.pending} waiting, "
+                f"{health.queue.failed} given up"
+            )
+        if state.last_error:
+            notes.append(f"{spec.id}: last error: {redact(state.last_error)}")
+    # a pipe or a file gets the whole table, unwrapped; a terminal its own width
+    console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    console.print(table)
+    for note in notes:
+        click.echo(note)
 
 
 @cli.group("import")
@@ -267,8 +451,8 @@ def import_jekyll(obj: CliContext, paths: Sequence[Path]) -> None:
     """
     from finews.importing import import_paths
 
-    with obj.store() as store:
-        report = import_paths(store, paths)
+    with obj.store() as store, progress_bar("importing files") as progress:
+        report = import_paths(store, paths, progress=progress)
     click.echo(
         f"imported {report.posts} posts ({report.new} new, {report.updated} updated), "
         f"{report.categories} category pages, {len(report.failed)} failed"
@@ -318,6 +502,13 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
 
         moment = moment.replace(tzinfo=SHANGHAI)
     with obj.store() as store:
+        if store.count_items() == 0:
+            click.echo(
+                f"nothing to export: the archive ({redact(config.database_url)}) holds no "
+                f"items yet; {out_dir} was not touched. Fill it with `finews fetch` or "
+                "`finews import jekyll`."
+            )
+            return
         report = export_jekyll(
             store.items(ItemQuery(oldest_first=True)),
             out_dir,
@@ -325,7 +516,10 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
             now=moment,
             page_paths=config.page_paths(),
         )
-    click.echo(f"{report}\nwrote to {out_dir}")
+    if report.written or report.moved:
+        click.echo(f"{report}\nwrote to {out_dir}")
+    else:
+        click.echo(f"{report}\nnothing changed: {out_dir} was already up to date")
 
 
 @cli.command()
@@ -351,17 +545,25 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
     from finews.publish.web import serve as serve_site
 
     config = obj.config
+    address = host or config.get("serve.host")
+    number = port if port is not None else config.get("serve.port")
+    check_port(address, number, f"choose another with `finews serve --port {_other(number)}`")
     with obj.store():
         pass  # creates or upgrades the database before the first request
     serve_site(
         config.database_url,
         config.site_settings(),
-        host=host or config.get("serve.host"),
-        port=port if port is not None else config.get("serve.port"),
+        host=address,
+        port=number,
         sources=config.source_names(),
         log_level=config.get("log_level"),
         log_format=config.get("log_format"),
     )
+
+
+def _other(port: int) -> int:
+    """A port to suggest instead of ``port``."""
+    return port + 1 if 0 < port < 65535 else 8001
 
 
 @cli.command()
@@ -383,9 +585,15 @@ def build(obj: CliContext, out_dir: Path) -> None:
     """
     from finews.publish.static_site import build_site
 
-    with obj.store() as store:
+    with obj.store() as store, progress_bar("building the site"):
         report = build_site(store, out_dir, obj.config.site_settings())
     kind = "full" if report.full else "incremental"
+    if not report.full and not report.written and not report.removed:
+        click.echo(
+            f"incremental build: nothing to do, {out_dir} is up to date "
+            f"({report.articles} articles; nothing stored or changed since the last build)"
+        )
+        return
     click.echo(
         f"{kind} build: {len(report.written)} files written, {report.unchanged} unchanged, "
         f"{report.articles} articles, {report.seconds:.1f}s -> {out_dir}"
@@ -432,6 +640,13 @@ def demo(out_dir: Path, no_serve: bool, port: int, every: float) -> None:
     from finews.demo.run import run_demo
 
     setup_logging("warning")
+    if not no_serve:
+        check_port(
+            "127.0.0.1",
+            port,
+            f"choose another with `finews demo --port {_other(port)}` "
+            f"(or `make demo PORT={_other(port)}`)",
+        )
     run_demo(out_dir, serve=not no_serve, port=port, every=every, echo=click.echo)
 
 
@@ -454,18 +669,16 @@ def copy_db_cmd(source_url: str, target_url: str) -> None:
     """
     from finews.store.copy import copy_db
 
-    def progress(done: int) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\r\033[K{done} items copied", nl=False, err=True)
+    shown = _progress_wanted()
 
     def stage(what: str) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\r\033[Kbringing the {what} up to date", nl=False, err=True)
+        if shown:
+            click.echo(f"bringing the {what} up to date", err=True)
 
     with open_store(source_url) as src, open_store(target_url) as dst:
-        report = copy_db(src, dst, progress=progress, derived=True, stage=stage)
-    if sys.stderr.isatty():
-        click.echo("", err=True)
+        total = src.count_items()
+        with progress_bar("copying items", total=total, shown=shown) as progress:
+            report = copy_db(src, dst, progress=progress, derived=True, stage=stage)
     click.echo(report.summary())
     if not report.rows_ok:
         click.echo("finews: copy-db: verification FAILED: counts or checksums differ", err=True)
@@ -511,16 +724,21 @@ def show_config(obj: CliContext, markdown: bool) -> None:
         click.echo(settings_markdown())
         return
     config = obj.config
+    # TOML a settings file could hold; passwords in URLs and secret query values are
+    # shown as *** (finews.redact)
     click.echo(f"# file: {config.path or '(none; defaults)'}")
-    # passwords in URLs and secret query values are shown as *** (finews.redact)
+    click.echo(redact(f"# database: {config.database_url}"))
     for option in SETTINGS:
         origin = config.origins.get(option.name, "default")
-        click.echo(redact(f"{option.name} = {config.get(option.name)!r}    # {origin}"))
-    click.echo(redact(f"# database: {config.database_url}"))
+        value = toml_value(config.get(option.name))
+        click.echo(redact(f"{option.name} = {value}    # {origin}"))
     for spec in config.sources:
-        click.echo(f"[sources.{spec.id}] adapter={spec.adapter} enabled={spec.enabled}")
+        click.echo(f"\n[sources.{spec.id}]")
+        click.echo(f"adapter = {toml_value(spec.adapter)}")
+        click.echo(f"enabled = {toml_value(spec.enabled)}")
+        click.echo(redact(f"name = {toml_value(spec.name)}"))
         for key, value in sorted(spec.settings.items()):
-            click.echo(redact(f"  {key} = {value!r}"))
+            click.echo(redact(f"{key} = {toml_value(value)}"))
 
 
 def settings_markdown() -> str:

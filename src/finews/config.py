@@ -664,6 +664,9 @@ def load_config(
 
     for name, value in (overrides or {}).items():
         option = by_name.get(name)
+        if option is None and name.startswith("sources."):
+            _apply_source_set(name, value, raw_sources, source_origin, overrides or {})
+            continue
         if option is None:
             raise ConfigError(name, value, _unknown(name, by_name), "command line")
         values[name] = _coerce(option, value, name, "command line", from_text=True)
@@ -710,6 +713,30 @@ def _apply_source_env(
                 break
         else:
             raise ConfigError(name, text, "no configured source matches this variable's name")
+
+
+def _apply_source_set(
+    name: str,
+    value: Any,
+    raw_sources: dict[str, dict[str, Any]],
+    source_origin: dict[str, str],
+    overrides: Mapping[str, Any],
+) -> None:
+    """``--set sources.<id>.<key>=VALUE``: one source's setting, as its environment form
+    (``FINEWS_SOURCE_<ID>_<KEY>``) gives it. A new id needs its ``adapter`` set too."""
+    _, sid, key = name.split(".", 2) if name.count(".") >= 2 else (name, "", "")
+    if not sid or not key:
+        raise ConfigError(
+            name,
+            value,
+            "expected sources.<id>.<setting>, e.g. sources.em_fast.enabled",
+            "command line",
+        )
+    if sid not in raw_sources and f"sources.{sid}.adapter" not in overrides:
+        known = ", ".join(raw_sources)
+        raise ConfigError(name, value, f"no source {sid!r}; configured: {known}", "command line")
+    raw_sources.setdefault(sid, {})[key] = _EnvText(value) if isinstance(value, str) else value
+    source_origin[sid] = "command line"
 
 
 class _EnvText(str):

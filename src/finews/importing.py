@@ -10,7 +10,7 @@ time, so that one bad post costs only itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,8 +44,15 @@ def _files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def import_paths(store: Store, paths: Iterable[Path], *, batch: int = 500) -> ImportReport:
-    """Import every post (``*.md``) and category page (``*.html``) under ``paths``."""
+def import_paths(
+    store: Store,
+    paths: Iterable[Path],
+    *,
+    batch: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import every post (``*.md``) and category page (``*.html``) under ``paths``;
+    ``progress`` hears how many files were read so far."""
     report = ImportReport()
     fetched_at = datetime.now(UTC)
     pending: list[Item] = []
@@ -70,7 +77,9 @@ def import_paths(store: Store, paths: Iterable[Path], *, batch: int = 500) -> Im
         pending.clear()
         paths_of.clear()
 
-    for path in _files(paths):
+    for done, path in enumerate(_files(paths), start=1):
+        if progress is not None:
+            progress(done)
         try:
             text = path.read_bytes().decode("utf-8")
             if path.suffix == ".html":

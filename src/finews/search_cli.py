@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from finews.cli import CliContext, pass_ctx
+from finews.cli import CliContext, pass_ctx, progress_bar
 from finews.errors import FinewsError
 from finews.store.search import (
     DEFAULT_LIMIT,
@@ -152,7 +152,14 @@ def search_cmd(
         "all": "true" if all_copies else "false",
     }
     query = query_from_params(params)
-    with obj.store() as store:
+    if obj.archive_missing():
+        # a read-only command: it creates no data/ folder nor database file
+        click.echo(
+            f"no archive yet at {obj.config.database_url}: nothing to search; "
+            "`finews fetch` fills it",
+            err=True,
+        )
+    with obj.store(read_only=True) as store:
         results = search(store, query)
     if as_json:
         click.echo(json.dumps(_json(results), ensure_ascii=False, indent=1))
@@ -171,7 +178,7 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
     """Rebuild the search index and the stories (same-story clusters) from stored items.
 
     Run it after an upgrade that changed how text is indexed, after copying a database
-    with `copy_db`, or if search results look wrong. Safe to interrupt and run again.
+    with `finews copy-db`, or if search results look wrong. Safe to interrupt and run again.
     (`finews run` indexes what it stores by itself, a moment after storing it.)
 
     \b
@@ -183,13 +190,10 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
     from finews.store.derive import mark_derived_through
     from finews.store.search import index_status, reindex, sync_index
 
-    show = sys.stderr.isatty()
-
-    def progress(done: int) -> None:
-        if show:
-            click.echo(f"\r\033[Kindexed {done} items", nl=False, err=True)
-
-    with obj.store() as store:
+    with (
+        obj.store() as store,
+        progress_bar("indexing items", total=store.count_items()) as progress,
+    ):
         started = time.monotonic()
         # every change logged by now is covered by this rebuild (the daemon's deriving
         # thread then skips ahead instead of visiting each again)
@@ -201,8 +205,6 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
             indexed = reindex(store, progress=progress)
             clustered = recluster(store)
         mark_derived_through(store, through)
-        if show:
-            click.echo("", err=True)
         status = index_status(store)
         stories = cluster_status(store)
     elapsed = time.monotonic() - started

@@ -18,10 +18,11 @@ import argparse
 import copy
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -252,6 +253,9 @@ class ReplayServer:
 
 _BEIJING = timezone(timedelta(hours=8))
 _CLOCK = "%Y-%m-%d %H:%M:%S"
+#: dates the demo texts name: a day (9月1日) and a month alone (8月制造业PMI, 8月份)
+_DAY = re.compile(r"(?<!\d)(\d{1,2})月(\d{1,2})日")
+_MONTH = re.compile(r"(?<!\d)(\d{1,2})月(?![\d日])")
 
 #: (payload file, list key inside it, time field of each item); fast news nests under "data"
 _LISTS = {
@@ -299,7 +303,26 @@ class _DemoClock:
         for item in _items(moved, key):
             stamp = datetime.strptime(item[time_field], _CLOCK).replace(tzinfo=_BEIJING)
             item[time_field] = (stamp + shift).strftime(_CLOCK)
+            for name, value in item.items():
+                if isinstance(value, str) and name != time_field:
+                    item[name] = self.dates_in(value, shift)
         return moved
+
+    def dates_in(self, text: str, shift: timedelta) -> str:
+        """``text`` with the dates it names moved as its item was: 9月1日 becomes the
+        item's new day, 8月 (last month's data) the month before it."""
+        year = self.newest.year
+
+        def day(match: re.Match[str]) -> str:
+            moved = date(year, int(match[1]), int(match[2])) + shift
+            return f"{moved.month}月{moved.day}日"
+
+        months = (self.newest + shift).month - self.newest.month
+
+        def month(match: re.Match[str]) -> str:
+            return f"{(int(match[1]) - 1 + months) % 12 + 1}月"
+
+        return _MONTH.sub(month, _DAY.sub(day, text))
 
 
 def demo_routes(
@@ -336,8 +359,9 @@ def demo_routes(
         file = root.joinpath("fulltext", f"{code}.json")
         if not (code.isascii() and code.isdigit()) or not file.is_file():
             return Reply(status=404, body=b"no such article")
+        text = clock.dates_in(file.read_text("utf-8"), clock.shift())
         return Reply(
-            body=file.read_bytes(), headers={"Content-Type": "application/json; charset=utf-8"}
+            body=text.encode("utf-8"), headers={"Content-Type": "application/json; charset=utf-8"}
         )
 
     page_one, page_two = lists["fast_1"][0], lists["fast_2"][0]

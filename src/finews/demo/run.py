@@ -50,17 +50,26 @@ def _fetch_once(config: Config) -> list[SourceReport]:
     return asyncio.run(run())
 
 
-def _keep_publishing(config: Config, live: LiveFeed, stop: threading.Event, every: float) -> None:
-    """Publish one new 7x24 item upstream and poll it in, every ``every`` seconds."""
+def _keep_publishing(
+    config: Config,
+    live: LiveFeed,
+    stop: threading.Event,
+    every: float,
+    echo: Callable[[str], None],
+) -> None:
+    """Publish one new 7x24 item upstream and poll it in, every ``every`` seconds; say so
+    on ``echo`` when it arrives."""
     spec = config.source("em_fast")
 
     async def loop() -> None:
         async with HttpClient(HttpSettings(**config.section("http"))) as client:
             with open_store(config.database_url) as store:
                 while not stop.is_set():
-                    live.publish()
+                    item = live.publish()
                     report = await refresh_source(spec, store, client)
                     log.info("demo: published one item upstream, fetched %d new", report.new)
+                    if item is not None and report.new:
+                        echo(f"  new item {item['showTime'][11:]}  {item['title']}")
                     await asyncio.to_thread(stop.wait, every)
 
     asyncio.run(loop())
@@ -111,7 +120,7 @@ def run_demo(
 
         stop = threading.Event()
         publisher = threading.Thread(
-            target=_keep_publishing, args=(config, live, stop, every), daemon=True
+            target=_keep_publishing, args=(config, live, stop, every, echo), daemon=True
         )
         publisher.start()
         echo(f"live site:    http://{host}:{port}/  (a new item arrives every {every:g} s;")

@@ -142,15 +142,21 @@ class HttpClient:
         """Send ``request`` and return its 2xx reply.
 
         The primary URL is tried with retries first, then each fallback URL in order (with
-        the same params and headers). Raises the last :class:`FetchError` when all fail.
+        the same params and headers). Raises the last :class:`FetchError` when all fail,
+        its message naming each URL tried and how it failed.
         """
-        last: FetchError | None = None
+        failures: list[FetchError] = []
         for url in (request.url, *request.fallback_urls):
             try:
                 return await self._get_with_retries(url, request, source)
             except FetchError as exc:
-                last = exc
-        assert last is not None  # the loop ran at least once: request.url is always there
+                failures.append(exc)
+        last = failures[-1]  # the loop ran at least once: request.url is always there
+        if len(failures) > 1:
+            # one message naming every URL tried, not only the last fallback's
+            prefix = f"[{source}] " if source else ""
+            tried = "; then ".join(str(f).removeprefix(prefix) for f in failures)
+            last.args = (f"{prefix}every URL failed: {tried}",)
         raise last
 
     async def _get_with_retries(self, url: str, request: Request, source: str) -> Response:
