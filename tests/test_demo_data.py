@@ -13,6 +13,7 @@ import pytest
 
 from finews.demo.live import LiveFeed
 from finews.demo.replay import ReplayServer, demo_routes
+from finews.process.cluster import cluster_batch, fingerprint
 
 BEIJING = timezone(timedelta(hours=8))
 DAY = re.compile(r"(\d{1,2})月(\d{1,2})日")
@@ -76,6 +77,23 @@ def test_a_generated_demo_day_keeps_to_its_clock() -> None:
     assert any("半日" in t for t in titles)
     assert any("午后" in t for t in titles)
     assert any("收评" in t for t in titles)
+
+
+def test_a_demo_days_stories_stay_apart_on_the_home_page() -> None:
+    """Every invented story is its own (none vanishes into another as a copy)."""
+    items = demo_day(datetime(2026, 12, 7, tzinfo=BEIJING))
+    prints = [
+        fingerprint(
+            n,
+            item["title"],
+            item["summary"],
+            "",
+            datetime.strptime(item["showTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING),
+        )
+        for n, item in enumerate(items, start=1)
+    ]
+    clusters = cluster_batch(prints)
+    assert len(set(clusters.values())) == len(items)
 
 
 def test_the_live_feed_rests_when_the_hours_stories_are_told() -> None:

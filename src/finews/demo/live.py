@@ -19,11 +19,12 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
-__all__ = ["SESSIONS", "LiveFeed", "Story"]
+__all__ = ["SESSIONS", "STORIES", "LiveFeed", "Story", "in_session"]
 
 _BEIJING = timezone(timedelta(hours=8))
 
@@ -37,9 +38,27 @@ SESSIONS = {
     "day": (time(0, 0), time(23, 59, 59)),
 }
 
-_SECTORS = ("白酒", "券商", "半导体", "光伏", "银行", "医药", "军工", "汽车", "有色金属", "煤炭")
-_FUNDS = ("沪深300ETF", "中证500ETF", "光伏ETF", "半导体ETF", "证券ETF", "科创50ETF")
-_COMPANIES = ("某光伏企业", "某券商", "某白酒企业", "某汽车零部件企业", "某医药企业", "某银行")
+_SECTORS = (
+    "白酒", "券商", "半导体", "光伏", "银行", "医药", "军工", "汽车", "有色金属", "煤炭",
+    "保险", "房地产", "电力", "通信", "软件", "家电", "化工", "钢铁", "传媒", "食品饮料",
+)  # fmt: skip
+_FUNDS = (
+    "沪深300ETF", "中证500ETF", "光伏ETF", "半导体ETF", "证券ETF", "科创50ETF",
+    "创业板ETF", "医药ETF", "银行ETF", "红利ETF",
+)  # fmt: skip
+#: invented companies: "某" and a trade, never a real name
+_TRADES = (
+    "光伏", "券商", "白酒", "汽车零部件", "医药", "银行", "锂电", "芯片", "家电", "化工",
+    "物流", "软件", "钢铁", "建材", "食品", "电力设备", "游戏", "航运", "保险", "环保",
+)  # fmt: skip
+_COMPANY_NEWS = (
+    ("拟回购不超过{a}亿元股份", "拟以集中竞价方式回购股份，金额不超过{a}亿元。"),
+    ("拟投资{a}亿元建设新项目", "拟投资{a}亿元建设新项目，资金来源为自有及自筹资金。"),
+    ("中标{a}亿元项目", "公司预中标一项目，中标金额约{a}亿元。"),
+    ("签订{a}亿元销售合同", "公司与客户签订销售合同，合同金额约{a}亿元。"),
+    ("控股股东拟增持不超过{a}亿元", "控股股东拟增持公司股份，金额不超过{a}亿元。"),
+    ("拟定增募资不超过{a}亿元", "公司拟向特定对象发行股票，募集资金不超过{a}亿元。"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +120,11 @@ def _stories() -> list[Story]:
                 f"{fund}午后继续放量，成交额突破{{a}}亿元。",
             ),
         ]
-    for company in _COMPANIES:
+    for trade in _TRADES:
+        company = f"某{trade}企业"
         stories += [
-            Story(
-                "day",
-                f"{company}公告：拟回购不超过{{a}}亿元股份",
-                f"{company}公告，拟以集中竞价方式回购股份，金额不超过{{a}}亿元。",
-            ),
-            Story(
-                "day",
-                f"{company}公告：拟投资{{a}}亿元建设新项目",
-                f"{company}公告，拟投资{{a}}亿元建设新项目，资金来源为自有及自筹资金。",
-            ),
+            Story("day", f"{company}公告：{title}", f"{company}公告，{body}")
+            for title, body in _COMPANY_NEWS
         ]
     return stories
 
@@ -135,8 +147,9 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._random = random.Random(seed)  # noqa: S311 - invented demo text, no secrets
         self._counter = itertools.count(1)
-        #: (day, story) already told
+        #: (day, story) already told, and (day, number to two digits) already used
         self._told: set[tuple[str, Story]] = set()
+        self._numbers: set[tuple[str, str]] = set()
 
     def publish(self, now: datetime | None = None) -> dict[str, Any] | None:
         """Add one new item (dated ``now``) and return it, or ``None`` when every story of
@@ -152,11 +165,13 @@ class LiveFeed:
             return None
         story = self._random.choice(fresh)
         self._told.add((day, story))
-        # one set of numbers per story, chosen when it is told
+        # one set of numbers per story, chosen when it is told, and unlike the numbers of
+        # the day's other stories (two sectors both up 0.32%, or 530亿 against 528亿, read
+        # as one story told twice, to a reader and to the clustering)
         values = {
-            "a": self._random.randint(10, 900),
+            "a": self._fresh(day, lambda: str(self._random.randint(11, 999))),
             "b": self._random.randint(10, 99),
-            "c": f"{self._random.uniform(0.1, 3):.2f}",
+            "c": self._fresh(day, lambda: f"{self._random.uniform(0.11, 2.99):.2f}"),
         }
         title, body = story.title.format(**values), story.body.format(**values)
         number = next(self._counter)
@@ -175,6 +190,15 @@ class LiveFeed:
         with self._lock:
             self._items.insert(0, item)
         return item
+
+    def _fresh(self, day: str, draw: Callable[[], str]) -> str:
+        """A number from ``draw`` that no earlier story of ``day`` used, and not a round
+        one (530 equals 528 rounded; 0.32 is not 0.324); the draws offer hundreds."""
+        while True:
+            value = draw()
+            if not value.endswith("0") and (day, value) not in self._numbers:
+                self._numbers.add((day, value))
+                return value
 
     def items(self) -> list[dict[str, Any]]:
         """Every published item, newest first (a copy)."""

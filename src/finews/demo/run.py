@@ -64,12 +64,18 @@ def _keep_publishing(
     async def loop() -> None:
         async with HttpClient(HttpSettings(**config.section("http"))) as client:
             with open_store(config.database_url) as store:
+                resting = False
                 while not stop.is_set():
                     item = live.publish()
                     report = await refresh_source(spec, store, client)
                     log.info("demo: published one item upstream, fetched %d new", report.new)
                     if item is not None and report.new:
                         echo(f"  new item {item['showTime'][11:]}  {item['title']}")
+                    elif item is None and not resting:
+                        echo("  (every invented story of this hour is told; more come with")
+                        echo("   the next part of the trading day, 09:15, 09:30, 11:30,")
+                        echo("   13:00, 15:00 or midnight)")
+                    resting = item is None
                     await asyncio.to_thread(stop.wait, every)
 
     asyncio.run(loop())
@@ -123,7 +129,7 @@ def run_demo(
             target=_keep_publishing, args=(config, live, stop, every, echo), daemon=True
         )
         publisher.start()
-        echo(f"live site:    http://{host}:{port}/  (a new item arrives every {every:g} s;")
+        echo(f"live site:    http://{host}:{port}/  (an invented item arrives every {every:g} s;")
         echo("              Ctrl-C to stop)")
         try:
             serve_site(
