@@ -688,3 +688,19 @@ def test_a_run_of_hundreds_of_digits_is_no_quantity() -> None:
     when = datetime(2026, 9, 1, tzinfo=UTC)
     first = fingerprint(1, title, "摘要" + "9" * 400, "", when)
     assert same_story(first, fingerprint(2, title, "摘要" + "9" * 400, "", when))
+
+
+def test_a_new_store_is_at_the_current_rule_and_an_older_rule_asks_for_a_rebuild(
+    store: Store,
+) -> None:
+    from finews.store.base import SqlStore
+
+    assert cluster_status(store).version_ok  # made now: no story of an older rule
+    store.upsert_items(labelled_items()[:20])
+    assert cluster_status(store).version_ok
+    assert isinstance(store, SqlStore)
+    with store._tx() as cur:  # stories stored by the rule before this one
+        store._exec(cur, "UPDATE derived_state SET version = 1 WHERE name = 'clusters'")
+    assert not cluster_status(store).version_ok
+    recluster(store)
+    assert cluster_status(store).version_ok

@@ -217,10 +217,11 @@ def test_cli_sources_shows_state_and_last_error(tmp_path: Path) -> None:
         runner.invoke(cli, ["--config", str(config), "fetch"])
     result = runner.invoke(cli, ["--config", str(config), "sources"])
     assert result.exit_code == 0, result.output
-    assert "on  em_fast" in result.output
-    assert "off emnews" in result.output
-    assert "last error:" in result.output
-    assert "BACKOFF after 1 failure(s)" in result.output
+    rows = {line.split()[1]: line for line in result.stdout.splitlines()[1:] if line[:1] == "o"}
+    assert rows["em_fast"].startswith("on ")
+    assert rows["emnews"].startswith("off ")
+    assert "BACKOFF after 1 failure(s)" in rows["em_fast"]
+    assert "em_fast: last error:" in result.output
 
 
 class _Died(BaseException):

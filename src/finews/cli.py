@@ -391,7 +391,7 @@ def _print_sources(store: Store, config: Config) -> None:
         if state.last_attempt is None:
             status = "never polled"
         elif health.in_backoff:
-            status = f"BACKOFF ({state.consecutive_failures} failures)"
+            status = f"BACKOFF after {state.consecutive_failures} failure(s)"
         else:
             status = "ok"
         if state.next_poll is None or not spec.enabled:
@@ -426,7 +426,10 @@ def _print_sources(store: Store, config: Config) -> None:
             notes.append(f"{spec.id}: last error: {redact(state.last_error)}")
     # a pipe or a file gets the whole table, unwrapped; a terminal its own width
     console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-    console.print(table)
+    with console.capture() as captured:
+        console.print(table)
+    for line in captured.get().splitlines():
+        click.echo(line.rstrip())  # no padding after the last column
     for note in notes:
         click.echo(note)
 

@@ -474,6 +474,16 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                     (version, to_db_time(datetime.now(UTC))),
                 )
                 applied.append(version)
+            if 2 in applied:
+                # derived_state is new (0002 writes version 1): no story of an older rule
+                # can exist, so the stories to come are the current rule's
+                from finews.process.cluster import ALGORITHM_VERSION
+
+                self._exec(
+                    cur,
+                    "UPDATE derived_state SET version = ? WHERE name = 'clusters'",
+                    (ALGORITHM_VERSION,),
+                )
         return applied
 
     # --- items ---------------------------------------------------------------------------
