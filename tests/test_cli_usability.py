@@ -223,6 +223,19 @@ def test_progress_goes_to_stderr_only_when_asked(tmp_path: Path) -> None:
     copied = invoke(["--progress", "copy-db", url, f"sqlite:///{tmp_path / 'copy.db'}"])
     assert copied.exit_code == 0, copied.output
     assert "copying items" in copied.stderr
+    built = invoke(["--database-url", url, "--progress", "build", str(tmp_path / "public")])
+    assert "building the site" in built.stderr
+    assert built.stdout.startswith("full build:")
+    exported = invoke(["--database-url", url, "export", "jekyll", str(tmp_path / "posts")])
+    assert exported.exit_code == 0, exported.output
+    other = f"sqlite:///{tmp_path / 'imported.db'}"
+    posts = str(tmp_path / "posts" / "_posts")
+    imported = invoke(["--database-url", other, "--progress", "import", "jekyll", posts])
+    assert imported.exit_code == 0, imported.output
+    assert "importing files" in imported.stderr
+    assert imported.stdout.startswith("imported 12 posts")
+    quiet_import = invoke(["--database-url", other, "import", "jekyll", posts])
+    assert quiet_import.stderr == ""
 
 
 def test_reindex_help_names_the_command() -> None:

@@ -117,11 +117,16 @@ def _progress_wanted() -> bool:
 
 @contextmanager
 def progress_bar(
-    description: str, *, total: int | None = None, shown: bool | None = None
+    description: str,
+    *,
+    total: int | None = None,
+    shown: bool | None = None,
+    counting: bool = True,
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar on stderr for long work; yields ``update(done)``. Shown only when
     stderr is a terminal or ``--progress`` asked for it, so that scripts and tests read
-    clean output; ``total`` None shows a count and the time spent."""
+    clean output; ``total`` None shows a count (none unless ``counting``) and the time
+    spent."""
     if not (_progress_wanted() if shown is None else shown):
         yield lambda _done: None
         return
@@ -138,7 +143,7 @@ def progress_bar(
     columns = [SpinnerColumn(), TextColumn("{task.description}")]
     if total is not None:
         columns += [BarColumn(), MofNCompleteColumn()]
-    else:
+    elif counting:
         columns += [TextColumn("{task.completed}")]
     with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True)) as progress:
         task = progress.add_task(description, total=total)
@@ -588,13 +593,13 @@ def build(obj: CliContext, out_dir: Path) -> None:
     """
     from finews.publish.static_site import build_site
 
-    with obj.store() as store, progress_bar("building the site"):
+    with obj.store() as store, progress_bar("building the site", counting=False):
         report = build_site(store, out_dir, obj.config.site_settings())
     kind = "full" if report.full else "incremental"
     if not report.full and not report.written and not report.removed:
         click.echo(
             f"incremental build: nothing to do, {out_dir} is up to date "
-            f"({report.articles} articles; nothing stored or changed since the last build)"
+            "(nothing stored or changed since the last build)"
         )
         return
     click.echo(
