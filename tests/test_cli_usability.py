@@ -126,7 +126,8 @@ def test_sources_table_keeps_its_columns_with_long_ids(tmp_path: Path) -> None:
         "FINEWS_CONFIG": str(tmp_path / "finews.toml"),
     }
     (tmp_path / "finews.toml").write_text(
-        f'[sources.{long_id}]\nadapter = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\n',
+        f'[sources.{long_id}]\nadapter = "feed"\nurl = "http://127.0.0.1:9/feed.xml"\n'
+        'name = "[bold]Feed[/bold] [/]"\n',
         encoding="utf-8",
     )
     url = f"sqlite:///{tmp_path / 'x.db'}"
@@ -141,6 +142,7 @@ def test_sources_table_keeps_its_columns_with_long_ids(tmp_path: Path) -> None:
         assert row[start - 1] == " ", (column, header, row)
         assert row[start] != " ", (column, header, row)
     assert row[header.index("adapter") :].startswith("feed")
+    assert row.endswith("[bold]Feed[/bold] [/]")  # as written: no markup read into it
 
 
 def test_export_of_an_empty_archive_says_nothing_was_exported(tmp_path: Path) -> None:

@@ -369,6 +369,7 @@ def _print_sources(store: Store, config: Config) -> None:
     notes: worker lease, full-text queue, last error."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from finews.store.health import _ago, _span, source_health
     from finews.store.leases import lease_of
@@ -405,7 +406,7 @@ def _print_sources(store: Store, config: Config) -> None:
             upcoming = "due now"
         else:
             upcoming = "in " + _span((state.next_poll - moment).total_seconds())
-        table.add_row(
+        cells = (
             "on" if spec.enabled else "off",
             spec.id,
             spec.adapter,
@@ -418,6 +419,8 @@ def _print_sources(store: Store, config: Config) -> None:
             "-" if health.median_delay is None else _span(health.median_delay),
             spec.name,
         )
+        # Text: a name such as "[bold]" is shown as written, not read as rich's markup
+        table.add_row(*(Text(cell) for cell in cells))
         lease = lease_of(store, spec.id)
         if lease is not None and lease.live(moment):
             left = _span((lease.expires_at - moment).total_seconds())
