@@ -873,3 +873,27 @@ def test_search_and_reindex_commands(tmp_path: Path) -> None:
     finally:
         for command in added:
             del cli.commands[str(command.name)]
+
+
+def test_search_command_counts_other_reports_in_good_english(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from finews.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'copies.db'}"
+    first = make_item(
+        upstream_id="r1",
+        title="央行开展4053亿元7天期逆回购操作",
+        digest="财联社9月2日电，央行公告称，9月2日开展了4053亿元7天期逆回购操作。",
+    )
+    copy = first.replace(
+        upstream_id="r2",
+        digest="央行公告称，9月2日开展了4053亿元7天期逆回购操作。东财快讯",
+        published_at=first.published_at + timedelta(minutes=1),
+    )
+    with open_store(url) as store:
+        store.upsert_items([first, copy])
+    found = CliRunner().invoke(cli, ["--database-url", url, "search", "逆回购"])
+    assert found.exit_code == 0, found.output
+    assert "(+1 other report)" in found.output
+    assert "other reports" not in found.output

@@ -63,7 +63,7 @@ def _print_results(results: SearchResults, *, color: bool) -> None:
         if item.importance > 0:
             head += "  [重要]"
         if hit.copies:
-            head += f"  (+{hit.copies} other reports)"
+            head += f"  (+{hit.copies} other report{'' if hit.copies == 1 else 's'})"
         click.echo(click.style(head, dim=True) if color else head)
         click.echo("  " + terminal_text(str(hit.title_html), color=color))
         snippet = terminal_text(str(hit.snippet_html), color=color)

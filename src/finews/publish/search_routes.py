@@ -101,8 +101,10 @@ def _page(site: Any, status: int, **values: Any) -> Response:
     values.setdefault("newer_link", None)
     values.setdefault("older_link", None)
     values.setdefault("params", {})
+    # the source filter offers the configured sources, by display name
+    sources = sorted(site.source_names().items(), key=lambda pair: pair[1])
     html = site.renderer.env.get_template("search.html").render(
-        live_seq=None, max_chars=MAX_QUERY_CHARS, **values
+        live_seq=None, max_chars=MAX_QUERY_CHARS, sources=sources, **values
     )
     return Response(
         html, status_code=status, media_type=_HTML, headers={"cache-control": "no-cache"}

@@ -39,7 +39,7 @@ from markupsafe import Markup, escape
 from finews.errors import ConfigError
 from finews.models import Item
 from finews.normalize.variant import convert
-from finews.process.index import plain_prefix
+from finews.process.index import MAX_QUERY_CHARS, plain_prefix
 from finews.publish.skeleton import Skeletons
 from finews.publish.urls import (
     Listing,
@@ -72,6 +72,10 @@ _ROWS_KEPT = 50_000
 
 #: the static files every page uses, shipped in ``publish/static``
 ASSETS = ("site.css", "site.js")
+
+#: what the normaliser appends to a media name to make its tag (see display_name)
+_SUFFIX = "新闻"
+_DOUBLED_SUFFIX = _SUFFIX * 2
 
 _DEFAULT_PATHS: Mapping[str, str] = MappingProxyType({"emnews": "/emnews/"})
 _LOOKS_LIKE_HTML = re.compile(r"<(?:[A-Za-z][A-Za-z0-9]*[\s/>]|/[A-Za-z]|!--)")
@@ -236,8 +240,13 @@ def shown_title(item: Item) -> str:
 
 
 def display_name(item: Item) -> str:
-    """How a list names an item's category: its tag (新华财经新闻), else media, else slug."""
-    return item.tag or item.media or category_of(item)
+    """How a list names an item's category: its tag (新华财经新闻), else media, else slug.
+    A tag made of a media name that already ends in 新闻 and the suffix the normaliser adds
+    (每日经济新闻新闻) is shown once (每日经济新闻)."""
+    tag = item.tag
+    if tag and tag.endswith(_DOUBLED_SUFFIX):
+        tag = tag.removesuffix(_SUFFIX)
+    return tag or item.media or category_of(item)
 
 
 # (fields formatted one by one, as strftime writes them: it costs several times more)
@@ -322,10 +331,13 @@ class SiteRenderer:
     carries the change number it shows, and ``site.js`` follows ``/events`` from there.
     ``stories``, when set (:class:`~finews.publish.pages.Pages` sets it to read its store),
     gives an article page the other reports of its story when the caller passes none.
+    ``live`` is set by the live app: its pages then carry the search box in the masthead
+    (a static host has no search to send it to).
     """
 
-    def __init__(self, settings: SiteSettings) -> None:
+    def __init__(self, settings: SiteSettings, *, live: bool = False) -> None:
         self.settings = settings
+        self.live = live
         self.stories: Callable[[Item], Reports] | None = None
         self.env = _Environment(
             loader=PackageLoader("finews.publish", "templates"),
@@ -358,6 +370,7 @@ class SiteRenderer:
             Listing=Listing,
             item_row=self._row,
             item_rows=self._rows_of,
+            max_query=MAX_QUERY_CHARS,
         )
         self.env.filters.update(
             clock=_clock, minute=_minute, stamp=_stamp, iso=_iso, web_link=_web_link
@@ -378,6 +391,7 @@ class SiteRenderer:
             "atom": settings.url(feed_path("atom")),
             "rss": settings.url(feed_path("rss")),
             "json": settings.url(feed_path("json")),
+            "search": settings.url("/search") if live else "",
         }
         # the parts of every page that never change (base.html), rendered once
         chrome = self.env.get_template("_chrome.html").module

@@ -83,7 +83,7 @@ class LiveSite:
         self.store = store
         self.settings = settings
         self.catalog = catalog
-        self.renderer = SiteRenderer(settings)
+        self.renderer = SiteRenderer(settings, live=True)
         self.pages = Pages(store, catalog, self.renderer)
         self.changes = ChangeFeed(
             store, catalog, self.renderer, poll_interval=poll_interval, heartbeat=heartbeat

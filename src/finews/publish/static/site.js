@@ -74,13 +74,23 @@
     return template.content.firstElementChild;
   }
 
+  /* screen readers hear each new item once (the lists themselves are not live regions:
+     a row joining two lists, or a list of fifty, would be read out in full) */
+  var announcer = doc.querySelector("[data-live-announce]");
+
+  function announce(row) {
+    if (!announcer || !row) return;
+    var title = row.querySelector(".title");
+    announcer.textContent = "新消息：" + (title ? title.textContent : row.textContent).trim();
+  }
+
   function place(list, data) {
     var old = list.querySelector('[data-item-id="' + String(Number(data.id)) + '"]');
     if (old) {
       if (data.kind === "update") old.replaceWith(toRow(data.html));
-      return;
+      return null;
     }
-    if (data.kind !== "new") return;
+    if (data.kind !== "new") return null;
     var row = toRow(data.html);
     row.classList.add("fresh");
     var empty = list.querySelector(".empty");
@@ -89,6 +99,7 @@
     var max = parseInt(list.getAttribute("data-max") || "0", 10);
     while (max > 0 && list.children.length > max) list.removeChild(list.lastElementChild);
     if (current >= 0) current += 1; /* keep the keyboard cursor on the same row */
+    return row;
   }
 
   function onItem(event) {
@@ -100,9 +111,11 @@
       return;
     }
     var lists = doc.querySelectorAll("[data-live-list]");
+    var added = null;
     for (var i = 0; i < lists.length; i += 1) {
-      if (wanted(lists[i], data)) place(lists[i], data);
+      if (wanted(lists[i], data)) added = place(lists[i], data) || added;
     }
+    announce(added);
   }
 
   function connect() {
