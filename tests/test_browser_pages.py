@@ -17,15 +17,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from finews.models import SourceState
 from finews.publish.site import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store import open_store
+from finews.store.health import record_poll
 from site_data import LiveServer, fill, site_items
 from test_browser import ARGS, ARTIFACTS, CHROMIUM, WRITER, _require_browser
 
@@ -36,7 +39,9 @@ SOURCES = [
     ("eastmoney_fast", "东方财富快讯"),
     ("eastmoney_media", "东方财富新闻"),
     ("cls_telegraph", "财联社电报"),
+    ("sina_zhibo", "新浪财经直播"),
 ]
+DISABLED = ["sina_zhibo"]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -66,9 +71,37 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, s
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run npm ci --prefix tests/browser-deps", pytrace=False)
     db = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'pages.db'}"
+    now = datetime.now(UTC).replace(microsecond=0)
     with open_store(db) as store:
         fill(store, site_items())
-    app = create_app(db, SiteSettings(page_size=20), poll_interval=0.25, sources=SOURCES)
+        # one source polled fine by the daemon, one failing (a long error), one never
+        store.save_state(SourceState("eastmoney_fast", last_attempt=now, last_success=now))
+        record_poll(
+            store,
+            "eastmoney_fast",
+            ok=True,
+            new=3,
+            updated=0,
+            elapsed=0.4,
+            next_poll=now + timedelta(seconds=30),
+        )
+        store.save_state(
+            SourceState(
+                "cls_telegraph",
+                last_attempt=now,
+                last_success=now - timedelta(hours=2),
+                last_error="[cls_telegraph] HTTP 503 from https://www.cls.cn/nodeapi/"
+                "telegraphList?app=CailianpressWeb&os=web&sv=7.7.5 (the server is busy)",
+                consecutive_failures=4,
+            )
+        )
+    app = create_app(
+        db,
+        SiteSettings(page_size=20),
+        poll_interval=0.25,
+        sources=SOURCES,
+        disabled=DISABLED,
+    )
     with LiveServer(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
@@ -193,6 +226,22 @@ def test_layout_at_desktop_and_phone_widths(
         # the / key focuses the masthead's search box
         page.locator("body").press("/")
         assert page.evaluate("document.activeElement.name") == "q"
+
+        # status: one row per source, enabled first, each state in words
+        page.goto(url + "/status", wait_until="load")
+        rows = page.locator(".dashboard tbody tr")
+        assert rows.count() == len(SOURCES)
+        assert rows.last.locator(".state").inner_text() == "已停用"
+        assert rows.first.locator(".state").inner_text() == "连续失败 4 次，退避中"
+        if label == "desktop":  # a table: a source without a long error is one line
+            # (name over id): its times do not wrap, so it is as tall as one never polled
+            ids = ("eastmoney_fast", "eastmoney_media", "sina_zhibo")
+            heights = [_box(page, f"#source-{sid}")["height"] for sid in ids]
+            assert max(heights) < 70
+            assert max(heights) - min(heights) < 2
+        else:  # a card per source, no wider than the screen
+            card = _box(page, "#source-cls_telegraph")
+            assert card["width"] <= viewport["width"]
 
         # a category's page does not repeat the category on every row
         page.goto(url + "/emnews/", wait_until="load")

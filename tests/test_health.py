@@ -4,6 +4,7 @@ and ``/metrics`` in the live app (in process, both engines), and ``finews source
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -231,3 +232,27 @@ def test_the_queue_hands_out_due_jobs_oldest_first_and_skips_those_in_hand(store
     later = due_fulltext(store, ["s"], limit=5, now=NOW + timedelta(hours=2))
     retried = next(j for j in later if j.upstream_id == "2")
     assert (retried.attempts, retried.last_error) == (1, "HTTP 500")
+
+
+def test_the_status_page_is_a_dashboard_with_enabled_sources_first(db_url: str) -> None:
+    with open_store(db_url) as store:
+        fill(store)
+    sources = [("a_off", "停用的来源"), *SOURCES]
+    app = create_app(db_url, SiteSettings(), sources=sources, disabled=["a_off"])
+    with TestClient(app) as client:
+        page = client.get("/status").text
+        body = client.get("/api/status").json()
+    rows = re.findall(r'<tr class="source-row (\w+)" id="source-(\w+)">', page)
+    # one row per source; the switched-off one last (its id sorts first), said so in words
+    assert rows == [("bad", "em_fast"), ("idle", "idle"), ("off", "a_off")]
+    off_row = page.split('id="source-a_off"')[1].split("</tr>")[0]
+    assert "已停用" in off_row
+    assert "尚未抓取" not in off_row
+    assert {s["id"]: s["enabled"] for s in body["sources"]} == {
+        "em_fast": True,
+        "idle": True,
+        "a_off": False,
+    }
+    fast_row = page.split('id="source-em_fast"')[1].split("</tr>")[0]
+    assert "2 / 3 条" in fast_row  # items in the last hour / day
+    assert "30 秒" in fast_row  # the median delay

@@ -567,3 +567,13 @@ def test_every_file_of_the_static_build_is_a_route_of_the_live_app(tmp_path: Pat
         assert page.content == (root / article).read_bytes()
         listing = client.get("/" + category_page).text
         assert all(f'href="/{file_name(article_path(i))}"' in listing for i in stored[2:])  # type: ignore[arg-type]
+
+
+def test_a_media_tag_ending_in_news_is_shown_once() -> None:
+    from finews.publish.site import display_name
+
+    item = site_items()[0].replace(tag="每日经济新闻新闻", media="每日经济新闻")
+    assert display_name(item) == "每日经济新闻"
+    assert display_name(item.replace(tag="新华财经新闻")) == "新华财经新闻"
+    row = SiteRenderer(SiteSettings()).row(item)
+    assert "每日经济新闻新闻" not in row

@@ -569,6 +569,7 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
         sources=config.source_names(),
         log_level=config.get("log_level"),
         log_format=config.get("log_format"),
+        disabled=[spec.id for spec in config.sources if not spec.enabled],
     )
 
 

@@ -138,6 +138,7 @@ def run_demo(
                 host=host,
                 port=port,
                 sources=config.source_names(),
+                disabled=[spec.id for spec in config.sources if not spec.enabled],
             )
         finally:
             stop.set()

@@ -23,7 +23,7 @@ The routes read ``request.app.state.site`` (a :class:`HealthBackend`: the live a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -79,6 +79,9 @@ class HealthBackend(Protocol):
     def source_names(self) -> Mapping[str, str]:
         """Every configured source id with its display name."""
 
+    def disabled_sources(self) -> Collection[str]:
+        """The configured sources that are switched off (``enabled = false``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
@@ -89,13 +92,20 @@ class StatusReport:
     queue: QueueCounts
     #: changes stored but not yet in the search index and stories (finews.store.derive)
     derive_backlog: int = 0
+    #: configured sources that are switched off
+    disabled: frozenset[str] = frozenset()
 
 
-def read_status(store: Store, names: Mapping[str, str]) -> StatusReport:
-    """Read every source's health (configured sources, and any with recorded state)."""
+def read_status(
+    store: Store, names: Mapping[str, str], disabled: Collection[str] = ()
+) -> StatusReport:
+    """Read every source's health (configured sources, and any with recorded state):
+    enabled sources first, each group by id."""
     now = datetime.now(UTC)
-    ids = sorted(set(names) | set(health_sources(store)))
+    off = frozenset(disabled)
+    ids = sorted(set(names) | set(health_sources(store)), key=lambda sid: (sid in off, sid))
     return StatusReport(
+        disabled=off,
         generated_at=now,
         sources=tuple(
             (sid, names.get(sid, sid), source_health(store, sid, now=now)) for sid in ids
@@ -109,11 +119,12 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
-def _source_json(sid: str, name: str, health: SourceHealth) -> dict[str, Any]:
+def _source_json(sid: str, name: str, health: SourceHealth, *, enabled: bool) -> dict[str, Any]:
     state, stats = health.state, health.stats
     return {
         "id": sid,
         "name": name,
+        "enabled": enabled,
         "last_attempt": _iso(state.last_attempt),
         "last_success": _iso(state.last_success),
         "last_error": state.last_error,
@@ -139,7 +150,10 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "generated_at": _iso(report.generated_at),
         "fulltext_queue": {"pending": report.queue.pending, "failed": report.queue.failed},
         "derive_backlog": report.derive_backlog,
-        "sources": [_source_json(sid, name, health) for sid, name, health in report.sources],
+        "sources": [
+            _source_json(sid, name, health, enabled=sid not in report.disabled)
+            for sid, name, health in report.sources
+        ],
     }
 
 
@@ -150,7 +164,12 @@ def _backend(request: Request) -> HealthBackend:
 
 async def _read(request: Request) -> StatusReport:
     backend = _backend(request)
-    return await run_in_threadpool(read_status, backend.store, dict(backend.source_names()))
+    return await run_in_threadpool(
+        read_status,
+        backend.store,
+        dict(backend.source_names()),
+        frozenset(backend.disabled_sources()),
+    )
 
 
 async def healthz(request: Request) -> Response:
@@ -191,12 +210,26 @@ def _when(moment: datetime | None) -> str:
     return "—" if moment is None else shanghai_wall(moment)
 
 
+def _state(sid: str, health: SourceHealth, report: StatusReport) -> tuple[str, str]:
+    """A source's state on the status page: (CSS class, words)."""
+    state = health.state
+    if sid in report.disabled:
+        return "off", "已停用"
+    if health.in_backoff:
+        return "bad", f"连续失败 {state.consecutive_failures} 次，退避中"
+    if state.last_attempt is None and state.last_success is None:
+        return "idle", "尚未抓取"
+    if state.last_error:  # a good poll keeps only a warning (a lossy decode)
+        return "warn", "正常，有警告"
+    return "ok", "正常"
+
+
 async def status_page(request: Request) -> Response:
     """``GET /status``: the status page."""
     backend = _backend(request)
     report = await _read(request)
     html = backend.renderer.env.get_template("status.html").render(
-        live_seq=None, report=report, span=_span, when=_when
+        live_seq=None, report=report, span=_span, when=_when, state_of=_state
     )
     return Response(html, media_type=_HTML, headers=_NO_CACHE)
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, date, datetime
 from types import FrameType
@@ -77,6 +77,7 @@ class LiveSite:
         catalog: Catalog,
         *,
         sources: Sequence[tuple[str, str]] = (),
+        disabled: Collection[str] = (),
         poll_interval: float = 0.25,
         heartbeat: float = 15.0,
     ) -> None:
@@ -90,11 +91,16 @@ class LiveSite:
         )
         self.started = datetime.now(UTC).replace(microsecond=0)
         self._sources = dict(sources)
+        self._disabled = frozenset(disabled)
         self._cache: OrderedDict[tuple[str, str], tuple[int, int, bytes, str]] = OrderedDict()
 
     def source_names(self) -> Mapping[str, str]:
         """The configured sources, id → display name."""
         return self._sources
+
+    def disabled_sources(self) -> Collection[str]:
+        """The configured sources that are switched off."""
+        return self._disabled
 
     def last_modified(self) -> datetime:
         """When the data last changed (as far as this process has seen)."""
@@ -253,9 +259,11 @@ def create_app(
     poll_interval: float = 0.25,
     sources: Sequence[tuple[str, str]] = (),
     heartbeat: float = 15.0,
+    disabled: Collection[str] = (),
 ) -> Starlette:
     """The live site over the database at ``store_url``. ``sources`` lists configured
-    source ids with display names (for ``/api/sources``; sources seen in items are added)."""
+    source ids with display names (for ``/api/sources``; sources seen in items are added);
+    ``disabled`` names those switched off (the status page lists them last, as 已停用)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -271,6 +279,7 @@ def create_app(
                 settings,
                 catalog,
                 sources=sources,
+                disabled=disabled,
                 poll_interval=poll_interval,
                 heartbeat=heartbeat,
             )
@@ -318,6 +327,7 @@ def serve(
     poll_interval: float = 0.25,
     log_level: str = "info",
     log_format: str = "text",
+    disabled: Collection[str] = (),
 ) -> None:
     """Run the live site with uvicorn until interrupted (``finews serve``); uvicorn's own
     lines and access log come out in finews's ``log_format`` too."""
@@ -325,7 +335,9 @@ def serve(
 
     from finews.logs import uvicorn_log_config
 
-    app = create_app(store_url, settings, poll_interval=poll_interval, sources=sources)
+    app = create_app(
+        store_url, settings, poll_interval=poll_interval, sources=sources, disabled=disabled
+    )
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
