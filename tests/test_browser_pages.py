@@ -60,6 +60,7 @@ def _pages() -> dict[str, str]:
         "search-empty": "/search",
         "search-none": "/search?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA%E8%AF%8D",
         "status": "/status",
+        "subscribe": "/subscribe/",
         "not-found": "/no/such/page.html",
     }
 
@@ -243,11 +244,35 @@ def test_layout_at_desktop_and_phone_widths(
             card = _box(page, "#source-cls_telegraph")
             assert card["width"] <= viewport["width"]
 
+        # subscribe: every category's feed, its address shown in full and copied in a click
+        page.goto(url + "/subscribe/", wait_until="load")
+        assert page.locator(".feed").count() == 1 + 4 + 2  # site, 4 categories, 2 searches
+        address = page.locator(".feed code").first.inner_text()
+        assert address == url + "/feed.xml"
+        line = _box(page, ".feed .copy-line")
+        assert line["width"] <= viewport["width"]
+
         # a category's page does not repeat the category on every row
         page.goto(url + "/emnews/", wait_until="load")
         assert page.locator(".items .item").count() >= 3
         assert page.locator(".items .item .tag").first.is_hidden()
         # the 404 page is reported as a failed load; nothing else may complain
         assert [p for p in problems if "404" not in p] == []
+    finally:
+        context.close()
+
+
+def test_a_feed_address_is_copied_with_one_click(site: tuple[Any, str, str]) -> None:
+    browser, url, _ = site
+    context = browser.new_context(viewport=DESKTOP)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+    try:
+        page = context.new_page()
+        page.goto(url + "/subscribe/", wait_until="load")
+        button = page.locator('.feed button[data-copy$="/feeds/emnews/atom.xml"]')
+        button.click()
+        page.wait_for_function("document.activeElement.textContent === '已复制'")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == url + "/feeds/emnews/atom.xml"
     finally:
         context.close()

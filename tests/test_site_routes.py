@@ -74,6 +74,7 @@ ROUTES = [
     ("/day/", 200, HTML),
     ("/day/2021-12-08/", 200, HTML),
     ("/day/2021-12-09/", 200, HTML),
+    ("/subscribe/", 200, HTML),
     ("ARTICLE", 200, HTML),
     ("/feed.xml", 200, "application/atom+xml; charset=utf-8"),
     ("/rss.xml", 200, "application/rss+xml; charset=utf-8"),

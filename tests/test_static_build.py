@@ -304,10 +304,12 @@ def test_report_summary(store: Store, tmp_path: Path) -> None:
 def test_live_app_serves_the_same_pages(store: Store, tmp_path: Path) -> None:
     build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
     files = tree(tmp_path / "site")
-    # the event stream's attributes and the masthead's search box (a static host has no
-    # search to send it to) are the live app's own
+    # the event stream's attributes, the masthead's search box and the subscribe page's
+    # search feeds (a static host has no search to send them to) are the live app's own
     live_only = re.compile(
-        rb' data-events="[^"]*" data-seq="\d+"|<form class="find".*?</form>\n', re.S
+        rb' data-events="[^"]*" data-seq="\d+"'
+        rb'|<form class="find".*?</form>\n|<section class="search-feeds".*?</section>\n',
+        re.S,
     )
     app = create_app(store.url, GOLDEN_SETTINGS)  # type: ignore[attr-defined]
     with TestClient(app) as client:
@@ -319,6 +321,7 @@ def test_live_app_serves_the_same_pages(store: Store, tmp_path: Path) -> None:
             "day/index.html",
             "day/2021-12-09/index.html",
             "category/cls.html",
+            "subscribe/index.html",
             file_name(article_path(site_items()[3])),
             "static/site.js",
         ]:

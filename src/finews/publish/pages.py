@@ -279,6 +279,12 @@ class Pages:
         """The list of every day."""
         return self.renderer.days(self.catalog.days())
 
+    def subscribe(self) -> str:
+        """The page listing every feed, categories by name (an order new items do not
+        change, so an incremental build leaves the page alone)."""
+        categories = [(listing, state.title) for listing, state in self.catalog.categories()]
+        return self.renderer.subscribe(sorted(categories, key=lambda pair: (pair[1], pair[0].name)))
+
     def not_found(self, path: str = "", suggestions: Sequence[tuple[str, str]] = ()) -> str:
         """The 404 page."""
         return self.renderer.not_found(path=path, suggestions=suggestions)

@@ -392,6 +392,7 @@ class SiteRenderer:
             "rss": settings.url(feed_path("rss")),
             "json": settings.url(feed_path("json")),
             "search": settings.url("/search") if live else "",
+            "subscribe": settings.url("/subscribe/"),
         }
         # the parts of every page that never change (base.html), rendered once
         chrome = self.env.get_template("_chrome.html").module
@@ -536,6 +537,11 @@ class SiteRenderer:
         for day, count in days:
             months.setdefault((day.year, day.month), []).append((day, count))
         return self._render("days.html", months=list(months.items()))
+
+    def subscribe(self, categories: Sequence[tuple[Listing, str]]) -> str:
+        """The page listing every feed: the site's, each category's (``categories``:
+        listing and display name), and on the live site how to subscribe to a search."""
+        return self._render("subscribe.html", categories=categories)
 
     def not_found(self, *, path: str = "", suggestions: Sequence[tuple[str, str]] = ()) -> str:
         """The 404 page; ``suggestions`` are (link, text) pairs worth trying instead."""

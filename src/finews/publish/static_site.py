@@ -331,9 +331,10 @@ class _Build:
         self.page(listing_path(listing, self.settings.source_paths), self.pages.listing(listing))
 
     def finish(self, categories: list[str] | None) -> None:
-        """The day list, home, the feeds (all, and of ``categories``; ``None`` = every
-        category) and the 404 page."""
+        """The day list, the feed list, home, the feeds (all, and of ``categories``;
+        ``None`` = every category) and the 404 page."""
         self.page("/day/", self.pages.days())
+        self.page("/subscribe/", self.pages.subscribe())
         self.page("/", self.pages.home())
         if categories is None:
             categories = [lst.name for lst, _ in self.catalog.categories()]

@@ -14,6 +14,7 @@ path                                     page
 ``…/page/<n>.html``                      a category's older items; page 1 holds the oldest
 ``/all/``, ``/important/``               every item, important items only
 ``/day/``, ``/day/YYYY-MM-DD/``          the day archive
+``/subscribe/``                          every feed, with copyable addresses
 ``/feed.xml`` ``/rss.xml`` ``/feed.json`` Atom, RSS 2.0, JSON Feed of every item
 ``/feeds/<slug>/{atom.xml,rss.xml,feed.json}``  the same for one category
 ``/story/<id>/``, ``…/page/<n>.html``   every report of a story too long for its articles
@@ -56,6 +57,7 @@ __all__ = [
     "Listing",
     "ListingPage",
     "Story",
+    "Subscribe",
     "Target",
     "article_path",
     "beijing",
@@ -283,6 +285,11 @@ class DayIndex:
 
 
 @dataclass(frozen=True, slots=True)
+class Subscribe:
+    """The page listing every feed."""
+
+
+@dataclass(frozen=True, slots=True)
 class Feed:
     """A feed: ``kind`` is ``atom``, ``rss`` or ``json``; ``category`` ``None`` = all."""
 
@@ -305,7 +312,7 @@ class Asset:
     name: str
 
 
-Target = Home | ListingPage | Article | DayIndex | Feed | Asset | Story
+Target = Home | ListingPage | Article | DayIndex | Subscribe | Feed | Asset | Story
 
 _PAGE = r"page/(0|[1-9][0-9]{0,8})\.html"
 _ARTICLE = re.compile(r"/([^/]+)/(\d{4})/(\d{2})/(\d{2})/([^/]+)\.html")
@@ -332,6 +339,8 @@ def resolve(
         return Home()
     if path in ("/day/", "/day/index.html"):
         return DayIndex()
+    if path in ("/subscribe/", "/subscribe/index.html"):
+        return Subscribe()
     for kind, root in _FEED_ROOT.items():
         if path == root:
             return Feed(kind)

@@ -51,6 +51,7 @@ from finews.publish.urls import (
     Home,
     ListingPage,
     Story,
+    Subscribe,
     Target,
     article_path,
     resolve,
@@ -144,6 +145,8 @@ def _render(site: LiveSite, target: Target, path: str, origin: str, head: int) -
         return None if html is None else (200, html.encode(), _HTML)
     if isinstance(target, DayIndex):
         return 200, pages.days().encode(), _HTML
+    if isinstance(target, Subscribe):
+        return 200, pages.subscribe().encode(), _HTML
     if isinstance(target, Article):
         item = pages.find_article(target)
         if item is None:

@@ -43,6 +43,30 @@
     }
   });
 
+  /* --- feed addresses: shown in full, copied with one click --- */
+  var shown = doc.querySelectorAll("[data-absolute]");
+  for (var s = 0; s < shown.length; s += 1) {
+    shown[s].textContent = new URL(shown[s].textContent, doc.baseURI).href;
+  }
+
+  function copy(button) {
+    var address = new URL(button.getAttribute("data-copy"), doc.baseURI).href;
+    navigator.clipboard.writeText(address).then(function () {
+      button.textContent = "已复制";
+      window.setTimeout(function () { button.textContent = "复制"; }, 2000);
+    }, function () {
+      button.textContent = "请手动复制";
+    });
+  }
+
+  if (navigator.clipboard && window.isSecureContext) {
+    var buttons = doc.querySelectorAll("[data-copy]");
+    for (var b = 0; b < buttons.length; b += 1) {
+      buttons[b].hidden = false;
+      buttons[b].addEventListener("click", function (event) { copy(event.currentTarget); });
+    }
+  }
+
   /* --- live updates: follow the server's change stream, insert new rows at the top --- */
   var body = doc.body;
   var source = body.getAttribute("data-events");
