@@ -17,9 +17,10 @@ from finews.publish.feeds import FeedInfo, entry_id, render_feed
 from finews.publish.pages import Pages
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.static_site import build_site
+from finews.publish.urls import article_path, beijing
 from finews.publish.web import create_app
 from finews.store import Store, open_store
-from site_data import TestClient, fill, parse_xml, site_items
+from site_data import GOLDEN_SETTINGS, TestClient, fill, parse_xml, site_items
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -210,3 +211,32 @@ def test_a_title_standing_in_for_the_rss_description_is_escaped_once() -> None:
         render_feed("atom", [item], info, link=lambda _: "https://x.example/a", body=lambda _: "")
     )
     assert atom.findtext(f"{ATOM}entry/{ATOM}summary") == title  # Atom's summary is text
+
+
+@pytest.mark.parametrize("kind", ["atom", "rss"])
+def test_browsers_that_apply_xslt_show_a_feed_as_a_page_of_the_site(
+    store: Store, kind: str
+) -> None:
+    # libxslt (lxml, which feedgen brings) is the XSLT 1.0 engine browsers embed
+    from lxml import etree
+
+    site = pages(store, GOLDEN_SETTINGS)
+    feed = site.feed(kind, "emnews")
+    assert feed is not None
+    xsl_link = site.renderer.asset_url("feed.xsl")
+    assert f'<?xml-stylesheet type="text/xsl" href="{xsl_link}"?>'.encode() in feed
+    transform = etree.XSLT(etree.fromstring(site.renderer.assets["feed.xsl"]))
+    page = str(transform(etree.fromstring(feed)))
+    assert page.startswith("<!DOCTYPE html")
+    assert f'href="{site.renderer.asset_url("site.css")}"' in page
+    assert "这是一个<strong>订阅源</strong>" in page
+    assert "<h1>东财滚动新闻 · 金融消息</h1>" in page
+    shown = [item for item in site_items() if item.category == "emnews"]
+    assert page.count('<li class="item">') == min(len(shown), GOLDEN_SETTINGS.feed_size)
+    newest = max(shown, key=lambda item: item.published_at)
+    link = GOLDEN_SETTINGS.url(article_path(newest))
+    assert f'<a class="title" href="{link}">{newest.title}</a>' in page
+    # each entry's Beijing time, shortened
+    when = beijing(newest.published_at)
+    shown_time = when.strftime("%m-%d %H:%M" if kind == "atom" else "%d %b %Y %H:%M")
+    assert f"{shown_time}</time>" in page

@@ -84,6 +84,7 @@ ROUTES = [
     ("/feeds/cls/feed.json", 200, "application/feed+json; charset=utf-8"),
     ("/static/site.css", 200, "text/css; charset=utf-8"),
     ("/static/site.js", 200, "text/javascript; charset=utf-8"),
+    ("/static/feed.xsl", 200, "text/xsl; charset=utf-8"),
     ("/api/items", 200, JSON),
     ("/api/items/1", 200, JSON),
     ("/api/sources", 200, JSON),

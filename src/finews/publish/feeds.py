@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from urllib.parse import quote
+from xml.sax.saxutils import quoteattr
 
 from finews.models import Item
 from finews.publish.site import display_name, shown_title
@@ -74,9 +75,12 @@ def render_feed(
     *,
     link: Callable[[Item], str],
     body: Callable[[Item], str],
+    stylesheet: str = "",
 ) -> bytes:
     """One feed of ``items`` (newest first). ``link`` gives an item's page URL and ``body``
-    its sanitised HTML body (``""`` when it has none)."""
+    its sanitised HTML body (``""`` when it has none). ``stylesheet``, the URL of an XSL
+    stylesheet, is named in Atom and RSS feeds for browsers that show feeds with one
+    (feed readers ignore it)."""
     if kind == "json":
         return _json_feed(items, info, link, body)
     if kind not in ("atom", "rss"):
@@ -121,6 +125,10 @@ def render_feed(
             entry.author(name=_text(author))
         entry.category(term=_text(category_of(item)), label=_text(display_name(item)))
     data: bytes = gen.atom_str(pretty=True) if kind == "atom" else gen.rss_str(pretty=True)
+    if stylesheet:
+        declaration, _, rest = data.partition(b"\n")
+        instruction = f'<?xml-stylesheet type="text/xsl" href={quoteattr(stylesheet)}?>'
+        data = b"\n".join((declaration, instruction.encode("utf-8"), rest))
     return data
 
 

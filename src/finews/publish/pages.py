@@ -326,6 +326,7 @@ class Pages:
             info,
             link=lambda item: self.absolute(article_path(item), origin),
             body=self.renderer.body_html,
+            stylesheet=self.renderer.asset_url("feed.xsl"),
         )
 
     def _feed_items(self, listing: Listing) -> list[Item]:

@@ -204,6 +204,7 @@ async def search_feed(request: Request) -> Response:
         info,
         link=lambda item: pages.absolute(article_path(item), origin),
         body=site.renderer.body_html,
+        stylesheet=site.renderer.asset_url("feed.xsl"),
     )
     return conditional(
         request, body, "application/atom+xml; charset=utf-8", last_modified=site.last_modified()

@@ -70,8 +70,11 @@ _FALLBACK_TITLE_CHARS = 60
 #: list rows kept rendered (a few hundred bytes each), at most
 _ROWS_KEPT = 50_000
 
-#: the static files every page uses, shipped in ``publish/static``
-ASSETS = ("site.css", "site.js")
+#: the static files every page uses, shipped in ``publish/static``, and those rendered from
+#: a template once per site (``feed.xsl``: how browsers show a feed; its links follow
+#: ``base_url``)
+ASSETS = ("site.css", "site.js", "feed.xsl")
+_RENDERED_ASSETS = ("feed.xsl",)
 
 #: what the normaliser appends to a media name to make its tag (see display_name)
 _SUFFIX = "新闻"
@@ -341,14 +344,14 @@ class SiteRenderer:
         self.stories: Callable[[Item], Reports] | None = None
         self.env = _Environment(
             loader=PackageLoader("finews.publish", "templates"),
-            autoescape=select_autoescape(["html", "xml"], default_for_string=True),
+            autoescape=select_autoescape(["html", "xml", "xsl"], default_for_string=True),
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,
             bytecode_cache=_compiled_templates(),
         )
-        self.assets = {name: _read_asset(name) for name in ASSETS}
+        self.assets = {name: _read_asset(name) for name in ASSETS if name not in _RENDERED_ASSETS}
         self.versions = {
             name: hashlib.sha256(data).hexdigest()[:10] for name, data in self.assets.items()
         }
@@ -394,6 +397,9 @@ class SiteRenderer:
             "search": settings.url("/search") if live else "",
             "subscribe": settings.url("/subscribe/"),
         }
+        for name in _RENDERED_ASSETS:
+            self.assets[name] = self._shown(self.env.get_template(name).render()).encode()
+            self.versions[name] = hashlib.sha256(self.assets[name]).hexdigest()[:10]
         # the parts of every page that never change (base.html), rendered once
         chrome = self.env.get_template("_chrome.html").module
         self.env.globals["chrome"] = {

@@ -20,7 +20,7 @@ path                                     page
 ``/story/<id>/``, ``…/page/<n>.html``   every report of a story too long for its articles
                                          to list (``id``: its earliest report's row id);
                                          page 1 is the first, earliest reports first
-``/static/site.css``, ``/static/site.js`` assets
+``/static/site.css``, ``site.js``, …      assets (``feed.xsl`` styles feeds in browsers)
 =======================================  =================================================
 
 Numbered pages count from the oldest item, so a page, once full, keeps its items when new
@@ -307,7 +307,7 @@ class Story:
 
 @dataclass(frozen=True, slots=True)
 class Asset:
-    """A static asset shipped with finews (``site.css``, ``site.js``)."""
+    """A static asset shipped with finews (``site.css``, ``site.js``, ``feed.xsl``)."""
 
     name: str
 
@@ -320,7 +320,7 @@ _DAY = re.compile(rf"/day/(\d{{4}}-\d{{2}}-\d{{2}})/(?:{_PAGE})?")
 _KIND = re.compile(rf"/(all|important)/(?:{_PAGE})?")
 _CATEGORY = re.compile(rf"/category/([^/]+?)(?:\.html|/{_PAGE})")
 _FEED = re.compile(r"/feeds/([^/]+)/(atom\.xml|rss\.xml|feed\.json)")
-_ASSET = re.compile(r"/static/(site\.css|site\.js)")
+_ASSET = re.compile(r"/static/(site\.css|site\.js|feed\.xsl)")
 _STORY = re.compile(r"/story/([1-9][0-9]{0,18})/(?:page/([2-9]|[1-9][0-9]{1,8})\.html)?")
 
 

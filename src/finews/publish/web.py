@@ -63,7 +63,11 @@ __all__ = ["LiveSite", "create_app", "serve"]
 log = logging.getLogger(__name__)
 
 _HTML = "text/html; charset=utf-8"
-_ASSET_TYPES = {"site.css": "text/css; charset=utf-8", "site.js": "text/javascript; charset=utf-8"}
+_ASSET_TYPES = {
+    "site.css": "text/css; charset=utf-8",
+    "site.js": "text/javascript; charset=utf-8",
+    "feed.xsl": "text/xsl; charset=utf-8",
+}
 _DATE_IN_PATH = re.compile(r"(\d{4})[/-](\d{2})[/-](\d{2})")
 _CACHE_SIZE = 256
 
