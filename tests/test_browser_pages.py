@@ -61,6 +61,7 @@ def _pages() -> dict[str, str]:
         "search-none": "/search?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA%E8%AF%8D",
         "status": "/status",
         "subscribe": "/subscribe/",
+        "api-docs": "/api/docs",
         "not-found": "/no/such/page.html",
     }
 

@@ -579,3 +579,29 @@ def test_a_media_tag_ending_in_news_is_shown_once() -> None:
     assert display_name(item.replace(tag="新华财经新闻")) == "新华财经新闻"
     row = SiteRenderer(SiteSettings()).row(item)
     assert "每日经济新闻新闻" not in row
+
+
+def test_api_docs_are_made_from_the_openapi_document(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    html = page.text
+    document = client.get("/api/openapi.json").json()
+    # every path and every parameter of the document is on the page
+    for path, methods in document["paths"].items():
+        assert f"<code>{path}</code>" in html, path
+        for operation in methods.values():
+            assert f'id="{operation["operationId"]}"' in html
+            for parameter in operation.get("parameters", []):
+                assert f"<code>{parameter['name']}</code>" in html
+    for name, schema in document["components"]["schemas"].items():
+        assert f'id="schema-{name}"' in html
+        for field in schema.get("properties", {}):
+            assert f"<code>{field}</code>" in html, (name, field)
+    # types spelled out, references linked, requests to try
+    assert "integer: 1–200, default 50" in html
+    assert '<a href="#schema-Item">array of Item</a>' in html
+    assert '<a href="/api/search?q=600519"><code>/api/search?q=600519</code></a>' in html
+    # no third-party asset: every src and stylesheet is the site's own
+    assert re.findall(r'(?:src|href)="(https?:)?//', html) == []
+    assert client.get("/api/nosuch").headers["content-type"] == "application/json"

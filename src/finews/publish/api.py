@@ -23,7 +23,7 @@ from finews.publish.catalog import Catalog
 from finews.publish.feeds import entry_id
 from finews.publish.openapi import openapi_document
 from finews.publish.responses import conditional, json_bytes, json_error
-from finews.publish.site import SiteSettings
+from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.urls import BEIJING, article_path
 from finews.store import ItemQuery, Store
 from finews.store.clusters import also_reported
@@ -50,6 +50,7 @@ class ApiBackend(Protocol):
     store: Store
     settings: SiteSettings
     catalog: Catalog
+    renderer: SiteRenderer
 
     def source_names(self) -> Mapping[str, str]:
         """Every configured source id with its display name."""
@@ -282,6 +283,15 @@ async def openapi(request: Request) -> Response:
     return _json(request, openapi_document(backend.settings), backend.last_modified())
 
 
+async def docs(request: Request) -> Response:
+    """``GET /api/docs``: the API's documentation for people, from the OpenAPI document."""
+    backend = _backend(request)
+    html = backend.renderer.api_docs(openapi_document(backend.settings))
+    return conditional(
+        request, html.encode(), "text/html; charset=utf-8", last_modified=backend.last_modified()
+    )
+
+
 def routes() -> list[Route]:
     """The API's routes (GET and HEAD)."""
     return [
@@ -289,4 +299,5 @@ def routes() -> list[Route]:
         Route("/api/items/{item_id}", one_item, methods=["GET"]),
         Route("/api/sources", list_sources, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
+        Route("/api/docs", docs, methods=["GET"]),
     ]

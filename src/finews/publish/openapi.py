@@ -212,7 +212,7 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                             "name": "q",
                             "in": "query",
                             "required": True,
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "examples": ["600519"]},
                             "description": "Words, phrases in quotes, codes (600519, ETF, 5G).",
                         },
                         {"name": "source", "in": "query", "schema": {"type": "string"}},
@@ -253,7 +253,7 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi",
-                    "summary": "This document.",
+                    "summary": "This document (shown for people at /api/docs).",
                     "responses": {
                         "200": {
                             "description": "The OpenAPI document.",

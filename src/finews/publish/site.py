@@ -549,6 +549,12 @@ class SiteRenderer:
         listing and display name), and on the live site how to subscribe to a search."""
         return self._render("subscribe.html", categories=categories)
 
+    def api_docs(self, document: Mapping[str, Any]) -> str:
+        """The JSON API's documentation page, made from its OpenAPI document."""
+        from finews.publish.api_docs import docs_values
+
+        return self._render("api_docs.html", docs=docs_values(document))
+
     def not_found(self, *, path: str = "", suggestions: Sequence[tuple[str, str]] = ()) -> str:
         """The 404 page; ``suggestions`` are (link, text) pairs worth trying instead."""
         return self._render("not_found.html", path=path, suggestions=suggestions)
