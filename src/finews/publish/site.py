@@ -70,11 +70,21 @@ _FALLBACK_TITLE_CHARS = 60
 #: list rows kept rendered (a few hundred bytes each), at most
 _ROWS_KEPT = 50_000
 
-#: the static files every page uses, shipped in ``publish/static``, and those rendered from
-#: a template once per site (``feed.xsl``: how browsers show a feed; its links follow
-#: ``base_url``)
-ASSETS = ("site.css", "site.js", "feed.xsl")
-_RENDERED_ASSETS = ("feed.xsl",)
+#: the static files every page uses, shipped in ``publish/static`` (the icons are drawn by
+#: :mod:`finews.publish.icons`), and those rendered from a template once per site, as their
+#: links follow ``base_url``: ``feed.xsl`` (how browsers show a feed) and the web app
+#: manifest (what a phone's home screen shows)
+ASSETS = (
+    "site.css",
+    "site.js",
+    "icon.svg",
+    "icon-192.png",
+    "icon-512.png",
+    "apple-touch-icon.png",
+    "feed.xsl",
+    "manifest.webmanifest",
+)
+_RENDERED_ASSETS = ("feed.xsl", "manifest.webmanifest")
 
 #: what the normaliser appends to a media name to make its tag (see display_name)
 _SUFFIX = "新闻"
@@ -345,6 +355,7 @@ class SiteRenderer:
         self.env = _Environment(
             loader=PackageLoader("finews.publish", "templates"),
             autoescape=select_autoescape(["html", "xml", "xsl"], default_for_string=True),
+            # (manifest.webmanifest places every value with |tojson)
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -383,7 +394,7 @@ class SiteRenderer:
         self._bodies = lru_cache(maxsize=1024)(self._body_html)
         self._rows: dict[tuple[Any, ...], Markup] = {}
         # links every page carries, computed once (templates call these thousands of times)
-        self.env.globals["links"] = {
+        links: dict[str, str] = {
             "home": settings.url("/"),
             "all": settings.url("/all/"),
             "important": settings.url("/important/"),
@@ -397,9 +408,11 @@ class SiteRenderer:
             "search": settings.url("/search") if live else "",
             "subscribe": settings.url("/subscribe/"),
         }
+        self.env.globals["links"] = links
         for name in _RENDERED_ASSETS:
             self.assets[name] = self._shown(self.env.get_template(name).render()).encode()
             self.versions[name] = hashlib.sha256(self.assets[name]).hexdigest()[:10]
+        links["manifest"] = self.asset_url("manifest.webmanifest")
         # the parts of every page that never change (base.html), rendered once
         chrome = self.env.get_template("_chrome.html").module
         self.env.globals["chrome"] = {

@@ -307,7 +307,8 @@ class Story:
 
 @dataclass(frozen=True, slots=True)
 class Asset:
-    """A static asset shipped with finews (``site.css``, ``site.js``, ``feed.xsl``)."""
+    """A static asset shipped with finews (``site.css``, ``site.js``, ``feed.xsl``, the
+    web app manifest and the icons)."""
 
     name: str
 
@@ -320,7 +321,10 @@ _DAY = re.compile(rf"/day/(\d{{4}}-\d{{2}}-\d{{2}})/(?:{_PAGE})?")
 _KIND = re.compile(rf"/(all|important)/(?:{_PAGE})?")
 _CATEGORY = re.compile(rf"/category/([^/]+?)(?:\.html|/{_PAGE})")
 _FEED = re.compile(r"/feeds/([^/]+)/(atom\.xml|rss\.xml|feed\.json)")
-_ASSET = re.compile(r"/static/(site\.css|site\.js|feed\.xsl)")
+_ASSET = re.compile(
+    r"/static/(site\.css|site\.js|feed\.xsl|manifest\.webmanifest|icon\.svg"
+    r"|icon-192\.png|icon-512\.png|apple-touch-icon\.png)"
+)
 _STORY = re.compile(r"/story/([1-9][0-9]{0,18})/(?:page/([2-9]|[1-9][0-9]{1,8})\.html)?")
 
 

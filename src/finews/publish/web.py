@@ -67,6 +67,11 @@ _ASSET_TYPES = {
     "site.css": "text/css; charset=utf-8",
     "site.js": "text/javascript; charset=utf-8",
     "feed.xsl": "text/xsl; charset=utf-8",
+    "manifest.webmanifest": "application/manifest+json; charset=utf-8",
+    "icon.svg": "image/svg+xml",
+    "icon-192.png": "image/png",
+    "icon-512.png": "image/png",
+    "apple-touch-icon.png": "image/png",
 }
 _DATE_IN_PATH = re.compile(r"(\d{4})[/-](\d{2})[/-](\d{2})")
 _CACHE_SIZE = 256

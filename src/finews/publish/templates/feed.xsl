@@ -14,6 +14,7 @@
 <meta name="robots" content="noindex"/>
 <title><xsl:value-of select="atom:feed/atom:title|rss/channel/title"/> · 订阅源</title>
 <link rel="stylesheet" href="{{ links.css }}"/>
+<link rel="icon" href="{{ asset('icon.svg') }}" type="image/svg+xml"/>
 </head>
 <body>
 <header class="masthead">

@@ -14,6 +14,7 @@
 <meta name="robots" content="noindex"/>
 <title><xsl:value-of select="atom:feed/atom:title|rss/channel/title"/> · 订阅源</title>
 <link rel="stylesheet" href="/finews/static/site.css?v=3ae291f67e"/>
+<link rel="icon" href="/finews/static/icon.svg?v=2b69bf2bfd" type="image/svg+xml"/>
 </head>
 <body>
 <header class="masthead">
