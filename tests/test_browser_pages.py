@@ -277,3 +277,52 @@ def test_a_feed_address_is_copied_with_one_click(site: tuple[Any, str, str]) -> 
         assert copied == url + "/feeds/emnews/atom.xml"
     finally:
         context.close()
+
+
+def test_pages_already_opened_stay_readable_offline(site: tuple[Any, str, str]) -> None:
+    browser, url, _ = site
+    context = browser.new_context(viewport=PHONE)
+    problems: list[str] = []
+    try:
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+        )
+        page.goto(url + "/", wait_until="load")
+        # the service worker takes over the page once it is active (page.evaluate, not
+        # wait_for_function: its polling evaluates strings, which the pages' CSP refuses)
+        page.evaluate(
+            """() => new Promise((resolve) => {
+                if (navigator.serviceWorker.controller) resolve(true);
+                navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true));
+            })"""
+        )
+        article = _pages()["article"]
+        page.goto(url + article, wait_until="load")
+        title = page.locator("main h1").inner_text()
+        # the worker saves a page as it hands it over: wait until both pages are saved
+        for path in ("/", article):
+            page.evaluate(
+                """async (link) => {
+                    while (!(await caches.match(link))) {
+                        await new Promise((resolve) => setTimeout(resolve, 50));
+                    }
+                }""",
+                url + path,
+            )
+        assert problems == []  # registering the worker broke no rule (CSP included)
+        context.set_offline(True)
+        page.goto(url + article, wait_until="load")
+        assert page.locator("main h1").inner_text() == title
+        # its stylesheet came from the saved copy too: the page is styled
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(251, 250, 247)"
+        page.goto(url + "/", wait_until="load")
+        assert page.locator(".stream .item").count() >= 10
+        # a page never opened is not there
+        with pytest.raises(Exception, match=r"ERR_INTERNET_DISCONNECTED|ERR_FAILED"):
+            page.goto(url + "/day/2021-12-09/", wait_until="load")
+    finally:
+        context.set_offline(False)
+        context.close()

@@ -144,7 +144,9 @@ def test_csp_has_no_inline_allowance(client: TestClient) -> None:
     assert "frame-ancestors 'none'" in csp
     html = client.get(first_article()).text
     assert re.findall(r"<script\b[^>]*>", html) == [
-        '<script src="/static/site.js?v=' + html.split("site.js?v=")[1].split('"')[0] + '" defer>'
+        '<script src="/static/site.js?v='
+        + html.split("site.js?v=")[1].split('"')[0]
+        + '" data-sw="/sw.js" defer>'
     ]
     assert " style=" not in html
     assert "<style" not in html

@@ -83,6 +83,7 @@ ASSETS = (
     "apple-touch-icon.png",
     "feed.xsl",
     "manifest.webmanifest",
+    "sw.js",
 )
 _RENDERED_ASSETS = ("feed.xsl", "manifest.webmanifest")
 
@@ -407,6 +408,8 @@ class SiteRenderer:
             "json": settings.url(feed_path("json")),
             "search": settings.url("/search") if live else "",
             "subscribe": settings.url("/subscribe/"),
+            # the service worker lives at the root: it may only look after pages below it
+            "sw": settings.url("/sw.js"),
         }
         self.env.globals["links"] = links
         for name in _RENDERED_ASSETS:

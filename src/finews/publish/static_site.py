@@ -279,7 +279,9 @@ class _Build:
 
     def assets(self) -> None:
         for name in ASSETS:
-            self.tree.write(f"static/{name}", self.renderer.assets[name])
+            # the service worker sits at the root, where it may look after every page
+            folder = "" if name == "sw.js" else "static/"
+            self.tree.write(f"{folder}{name}", self.renderer.assets[name])
         self.tree.write(".nojekyll", b"")
 
     def listing(self, listing: Listing, first: int = 1) -> None:

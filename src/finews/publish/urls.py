@@ -21,6 +21,7 @@ path                                     page
                                          to list (``id``: its earliest report's row id);
                                          page 1 is the first, earliest reports first
 ``/static/site.css``, ``site.js``, …      assets (``feed.xsl`` styles feeds in browsers)
+``/sw.js``                               the service worker (offline reading)
 =======================================  =================================================
 
 Numbered pages count from the oldest item, so a page, once full, keeps its items when new
@@ -345,6 +346,8 @@ def resolve(
         return DayIndex()
     if path in ("/subscribe/", "/subscribe/index.html"):
         return Subscribe()
+    if path == "/sw.js":  # the service worker, at the root to look after every page
+        return Asset("sw.js")
     for kind, root in _FEED_ROOT.items():
         if path == root:
             return Feed(kind)

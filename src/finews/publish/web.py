@@ -72,6 +72,7 @@ _ASSET_TYPES = {
     "icon-192.png": "image/png",
     "icon-512.png": "image/png",
     "apple-touch-icon.png": "image/png",
+    "sw.js": "text/javascript; charset=utf-8",
 }
 _DATE_IN_PATH = re.compile(r"(\d{4})[/-](\d{2})[/-](\d{2})")
 _CACHE_SIZE = 256

@@ -3,6 +3,13 @@
   "use strict";
 
   var doc = document;
+  var script = doc.currentScript;
+
+  /* --- offline: a service worker keeps the pages a reader opened (sw.js) --- */
+  if ("serviceWorker" in navigator && window.isSecureContext && script) {
+    var worker = script.getAttribute("data-sw");
+    if (worker) navigator.serviceWorker.register(worker).catch(function () {});
+  }
 
   /* --- keyboard: j / k move between items, / focuses the search box if there is one --- */
   var current = -1;
