@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from finews.models import SourceState
+from finews.models import Item, SourceState
 from finews.publish.site import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
@@ -44,6 +44,28 @@ SOURCES = [
 DISABLED = ["sina_zhibo"]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+
+
+def _copies() -> list[Item]:
+    """Three later reports of the article page's story, from other sources."""
+    base = site_items()[6]
+    sources = [
+        ("cls_telegraph", "cls", "财联社电报", None),
+        ("eastmoney_fast", "emnews", "东财滚动新闻", None),
+        ("eastmoney_media", "36ke", "36氪新闻", "36氪"),
+    ]
+    return [
+        base.replace(
+            source=source,
+            upstream_id=f"copy-{n}",
+            category=category,
+            tag=tag,
+            media=media,
+            published_at=base.published_at + timedelta(minutes=3 * n + 1),
+            url=f"https://example.com/news/{n}.html",
+        )
+        for n, (source, category, tag, media) in enumerate(sources)
+    ]
 
 
 def _pages() -> dict[str, str]:
@@ -75,7 +97,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, s
     db = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'pages.db'}"
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(db) as store:
-        fill(store, site_items())
+        fill(store, site_items() + _copies())
         # one source polled fine by the daemon, one failing (a long error), one never
         store.save_state(SourceState("eastmoney_fast", last_attempt=now, last_success=now))
         record_poll(
@@ -252,6 +274,20 @@ def test_layout_at_desktop_and_phone_widths(
         assert address == url + "/feed.xml"
         line = _box(page, ".feed .copy-line")
         assert line["width"] <= viewport["width"]
+
+        # the article's other reports: each report's title and its 原文 link stand apart
+        page.goto(url + _pages()["article"], wait_until="load")
+        assert page.locator(".also-list li").count() == 3
+        for index in range(3):
+            row = page.locator(".also-list li").nth(index)
+            title = row.locator("a").first.bounding_box()
+            upstream = row.locator("a.upstream").bounding_box()
+            assert title is not None
+            assert upstream is not None
+            one_line = abs(upstream["y"] - title["y"]) < 4
+            assert one_line or label == "phone"  # a phone may wrap it to the next line
+            if one_line:
+                assert upstream["x"] - (title["x"] + title["width"]) >= 8
 
         # a category's page does not repeat the category on every row
         page.goto(url + "/emnews/", wait_until="load")

@@ -87,6 +87,7 @@
     if (!status) return;
     status.hidden = false;
     status.textContent = on ? "实时更新中" : "正在重新连接…";
+    status.title = status.textContent;
     status.classList.toggle("off", !on);
   }
 
