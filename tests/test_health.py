@@ -256,3 +256,36 @@ def test_the_status_page_is_a_dashboard_with_enabled_sources_first(db_url: str) 
     fast_row = page.split('id="source-em_fast"')[1].split("</tr>")[0]
     assert "2 / 3 条" in fast_row  # items in the last hour / day
     assert "30 秒" in fast_row  # the median delay
+
+
+def test_the_demos_live_polls_are_kept_as_the_daemon_keeps_them(tmp_path: Path) -> None:
+    """The demo's status page shows its polls and the next one, not 0 and 未排定."""
+    import threading
+    import time
+
+    from finews.demo.live import LiveFeed
+    from finews.demo.replay import ReplayServer, demo_routes
+    from finews.demo.run import _keep_publishing, demo_config
+    from finews.store.health import source_health
+
+    live = LiveFeed()
+    stop = threading.Event()
+    with ReplayServer(demo_routes(live=live.items)) as upstream:
+        config = demo_config(upstream.url, tmp_path)
+        worker = threading.Thread(target=_keep_publishing, args=(config, live, stop, 0.1))
+        worker.start()
+        try:
+            deadline = time.monotonic() + 20
+            with open_store(config.database_url) as store:
+                while source_health(store, "em_fast").stats.polls < 2:
+                    assert time.monotonic() < deadline, "the demo did not poll twice"
+                    time.sleep(0.05)
+        finally:
+            stop.set()
+            worker.join(20)
+        with open_store(config.database_url) as store:
+            health = source_health(store, "em_fast")
+    assert health.stats.failures == 0
+    assert health.state.last_success is not None
+    assert health.state.next_poll is not None
+    assert health.state.next_poll >= health.state.last_success  # (stored to the second)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from finews.config import Config, load_config
@@ -21,6 +21,7 @@ from finews.demo.replay import ReplayServer, demo_routes, demo_source_overrides
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.refresh import SourceReport, refresh_all, refresh_source
 from finews.store import ItemQuery, open_store
+from finews.store.health import record_poll
 
 __all__ = ["demo_config", "run_demo"]
 
@@ -69,6 +70,16 @@ def _keep_publishing(
                     item = live.publish()
                     report = await refresh_source(spec, store, client)
                     log.info("demo: published one item upstream, fetched %d new", report.new)
+                    # kept as the daemon keeps it, so /status shows the polls and the next
+                    record_poll(
+                        store,
+                        spec.id,
+                        ok=report.ok,
+                        new=report.new,
+                        updated=report.updated,
+                        elapsed=report.elapsed,
+                        next_poll=datetime.now(UTC) + timedelta(seconds=every),
+                    )
                     if item is not None and report.new:
                         echo(f"  new item {item['showTime'][11:]}  {item['title']}")
                     elif item is None and not resting:
