@@ -69,6 +69,23 @@ def _copies() -> list[Item]:
     ]
 
 
+def _long_story() -> list[Item]:
+    """Twenty-two later reports of one item: its story is too long for its article page,
+    which links the story's own page."""
+    base = site_items()[9]
+    return [
+        base.replace(
+            source="cls_telegraph",
+            upstream_id=f"retold-{n}",
+            category="cls",
+            tag="财联社电报",
+            media=None,
+            published_at=base.published_at + timedelta(minutes=n + 1),
+        )
+        for n in range(22)
+    ]
+
+
 def _pages() -> dict[str, str]:
     """One path of every page type (name → path)."""
     return {
@@ -79,6 +96,7 @@ def _pages() -> dict[str, str]:
         "days": "/day/",
         "day": "/day/2021-12-08/",
         "article": article_path(site_items()[6]),
+        "story": "/story/10/",  # site_items()[9] is stored tenth
         "search": "/search?q=%E5%B8%82%E5%9C%BA",  # 市场: in every digest
         "search-empty": "/search",
         "search-none": "/search?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA%E8%AF%8D",
@@ -101,7 +119,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, s
     db = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'pages.db'}"
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(db) as store:
-        fill(store, site_items() + _copies())
+        fill(store, site_items() + _copies() + _long_story())
         # one source polled fine by the daemon, one failing (a long error), one never
         store.save_state(SourceState("eastmoney_fast", last_attempt=now, last_success=now))
         record_poll(
