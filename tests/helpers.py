@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,3 +58,18 @@ def make_item(**overrides: Any) -> Item:
 def make_items(count: int, **overrides: Any) -> list[Item]:
     """``count`` items from :func:`make_item`, each with ``overrides``."""
     return [make_item(**overrides) for _ in range(count)]
+
+
+# What the live app adds to a page that its static file cannot have: the event stream's
+# attributes, the masthead's search box and the subscribe page's search feeds (a static
+# host has no search to send them to).
+_LIVE_ONLY = re.compile(
+    rb' data-events="[^"]*" data-seq="\d+"'
+    rb'|<form class="find".*?</form>\n|<section class="search-feeds".*?</section>\n',
+    re.S,
+)
+
+
+def as_static(live_page: bytes) -> bytes:
+    """A live page less what only the live app has: equal to the static build's file."""
+    return _LIVE_ONLY.sub(b"", live_page)

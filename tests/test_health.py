@@ -272,7 +272,9 @@ def test_the_demos_live_polls_are_kept_as_the_daemon_keeps_them(tmp_path: Path) 
     stop = threading.Event()
     with ReplayServer(demo_routes(live=live.items)) as upstream:
         config = demo_config(upstream.url, tmp_path)
-        worker = threading.Thread(target=_keep_publishing, args=(config, live, stop, 0.1))
+        worker = threading.Thread(
+            target=_keep_publishing, args=(config, live, stop, 0.1, lambda _line: None)
+        )
         worker.start()
         try:
             deadline = time.monotonic() + 20
