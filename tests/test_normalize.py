@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from finews.models import Dropped, Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
 from finews.normalize.markdown import defuse, restore, unsafe_target
-from finews.normalize.pipeline import NO_TITLE
+from finews.normalize.pipeline import NO_ID, NO_TITLE
 from finews.normalize.slug import media_slug
 from finews.normalize.text import clean_fulltext, digest_of, title_of
 from finews.normalize.times import SHANGHAI, parse_time, shanghai_date, shanghai_wall
@@ -307,10 +307,75 @@ def test_plain_full_text_is_not_escaped() -> None:
     assert item.content == "误差小于<1%，A & B > C。"
 
 
-def test_plain_text_that_would_open_a_tag_is_made_inert() -> None:
+def test_plain_text_is_stored_as_it_came_for_outputs_to_escape_once() -> None:
     item = _normalize(_raw(title="t", summary="A股<B股", content="看<foo onclick=x>这里"))
-    assert item.digest == "A股&lt;B股"
-    assert item.content == "看&lt;foo onclick=x>这里"
+    assert item.digest == "A股<B股"
+    assert item.content == "看<foo onclick=x>这里"
+
+
+# --- bad input: unstorable characters and impossible dates ------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800", "\udfff", "\x07", "\x1b", "\ufffe", "\uffff"])
+def test_unstorable_characters_leave_every_text_field(bad: str) -> None:
+    raw = _raw(
+        upstream_id=f"id{bad}1",
+        title=f"标{bad}题",
+        summary=f"摘{bad}要",
+        content=f"正{bad}文",
+        url=f"https://example.com/{bad}a",
+        media=f"媒{bad}体",
+        author=f"作{bad}者",
+        stocks=(f"600{bad}519",),
+        fulltext_key=f"k{bad}",
+    )
+    item = _normalize(raw)
+    assert (item.upstream_id, item.title, item.digest, item.content) == (
+        "id1",
+        "标题",
+        "摘要",
+        "正文",
+    )
+    assert (item.url, item.media, item.author) == ("https://example.com/a", "媒体", "作者")
+    assert (item.stocks, item.fulltext_key) == (("600519",), "k")
+
+
+def test_tabs_newlines_and_astral_characters_are_kept() -> None:
+    item = _normalize(_raw(title="a\tb", content="x\ny\r\n𠀀😀"))
+    assert (item.title, item.content) == ("a\tb", "x\ny\r\n𠀀😀")
+
+
+def test_an_id_of_only_unstorable_characters_is_dropped_with_the_reason() -> None:
+    result = normalize_item(_raw(upstream_id="\x00\ud800", title="t"), SPEC, fetched_at=FETCHED)
+    assert isinstance(result, Dropped)
+    assert result.reason == NO_ID
+
+
+@pytest.mark.parametrize(
+    "published",
+    [
+        "9999-12-31T12:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "1989-12-31 23:59:59",
+        0,
+        "2024-03-17 12:00:00",
+    ],
+)
+def test_a_date_out_of_range_becomes_the_fetch_time_and_is_noted(
+    published: str | int, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="finews.normalize"):
+        item = _normalize(_raw(title="t", published=published))
+    assert item.published_at == FETCHED
+    assert len(item.notes) == 1 and repr(published) in item.notes[0]
+    assert "NW202403150000000001" in caplog.text and repr(published) in caplog.text
+
+
+@pytest.mark.parametrize("published", ["1990-01-01T00:00:00Z", "2024-03-17T01:59:59Z"])
+def test_dates_at_the_ends_of_the_range_are_kept(published: str) -> None:
+    item = _normalize(_raw(title="t", published=published))
+    assert item.published_at == parse_time(published)
+    assert item.notes == ()
 
 
 def test_html_summary_is_sanitised() -> None:

@@ -111,6 +111,10 @@ class Item:
     fulltext_key: str | None = None
     revision: int = 1
     id: int | None = None
+    #: what normalising changed of the upstream's values, with the values it replaced (a
+    #: date out of range): the store keeps each in ``item_faults``; not a content field,
+    #: not compared, and empty on items read back from the store
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def replace(self, **changes: Any) -> Item:
         """Return a copy with ``changes`` applied."""

@@ -7,27 +7,42 @@ The steps are the original system's (see ``FORMAT.md``, "How it worked"), in ord
 2. digest: the summary after its last ``】``; a summary that is only ``【…】`` gives its
    bracketed text; then :func:`clean_markup`;
 3. title: :func:`title_of`; no title at all drops the item;
-4. published: the upstream time, else the fetch time (a post never lacks a date);
+4. published: the upstream time, else the fetch time (a post never lacks a date); a time
+   before 1990 or more than two days after the fetch is an upstream's error and is
+   replaced by the fetch time, logged, with the upstream's value kept in ``Item.notes``;
 5. category and tag: the source's fixed ``category``/``tag`` settings when set; else the
    media's slug (``slug_for``, which keeps a source's slug stable) and ``<media>新闻``; else
    the source id and ``<source name>新闻``.
+
+Before all of them, every text field loses the characters no store or feed can hold
+(:func:`~finews.normalize.storable.storable_text`: NUL, control characters, lone
+surrogates), so that one such item never makes the store refuse its whole page.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from finews.models import Dropped, Item, RawItem, SourceSpec
 from finews.normalize.sanitize import clean_markup
 from finews.normalize.slug import media_slug
+from finews.normalize.storable import sane_time, storable_text
 from finews.normalize.text import clean_fulltext, digest_of, title_of
 from finews.normalize.times import parse_time
 
-__all__ = ["NO_TITLE", "normalize_item"]
+__all__ = ["NO_ID", "NO_TITLE", "normalize_item", "storable_raw"]
+
+log = logging.getLogger("finews.normalize")
 
 #: The reason an item without any title, summary or content is dropped.
 NO_TITLE = "no title, summary or content"
+
+#: The reason an item whose id is empty once made storable is dropped.
+NO_ID = "no id left once NUL, control characters and lone surrogates are removed"
 
 #: What the tag of a category adds to the media (or source) name.
 TAG_SUFFIX = "新闻"
@@ -50,6 +65,40 @@ def _digest(raw: RawItem) -> str:
         # "【headline】" with nothing after it: the headline is the digest.
         digest = raw.summary.replace("【", "").replace("】", "").strip()
     return clean_markup(digest)
+
+
+#: every text field of a RawItem (``published`` too: a NUL would end up in a log line)
+_TEXT_FIELDS = (
+    "source", "upstream_id", "title", "summary", "content", "url", "published", "media",
+    "kind", "author", "fulltext_key",
+)  # fmt: skip
+
+
+def storable_raw(raw: RawItem) -> RawItem:
+    """``raw`` with every text field made storable (:func:`storable_text`); the same
+    object when nothing needed it, which is nearly always."""
+    changes: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(raw, name)
+        if isinstance(value, str) and (clean := storable_text(value)) != value:
+            changes[name] = clean
+    stocks = tuple(storable_text(code) for code in raw.stocks)
+    if stocks != raw.stocks:
+        changes["stocks"] = stocks
+    return dataclasses.replace(raw, **changes) if changes else raw
+
+
+def _published(raw: RawItem, fetched_utc: datetime) -> tuple[datetime, tuple[str, ...]]:
+    """The publication time, and a note when the upstream's could not be used as given."""
+    parsed = parse_time(raw.published)
+    if parsed is None or sane_time(parsed, fetched_utc) is not None:
+        return parsed or fetched_utc, ()
+    note = (
+        f"published {raw.published!r} is outside 1990-01-01 .. fetch time + 2 days; "
+        "the fetch time stands in"
+    )
+    log.warning("source=%s id=%s %s", raw.source, raw.upstream_id, note)
+    return fetched_utc, (note,)
 
 
 def _category_and_tag(
@@ -82,16 +131,20 @@ def normalize_item(
     if fetched_at.tzinfo is None or fetched_at.utcoffset() is None:
         raise ValueError(f"fetched_at must be timezone-aware, got {fetched_at!r}")
     fetched_utc = fetched_at.astimezone(UTC)
+    raw = storable_raw(raw)
+    if not raw.upstream_id.strip():
+        return Dropped(source=raw.source, upstream_id=raw.upstream_id, reason=NO_ID)
     title = title_of(raw.title, raw.summary, raw.content)
     if title is None:
         return Dropped(source=raw.source, upstream_id=raw.upstream_id, reason=NO_TITLE)
     media = raw.media.strip() if raw.media and raw.media.strip() else None
     category, tag = _category_and_tag(media, spec, slug_for)
+    published_at, notes = _published(raw, fetched_utc)
     return Item(
         source=raw.source,
         upstream_id=raw.upstream_id,
         title=title,
-        published_at=parse_time(raw.published) or fetched_utc,
+        published_at=published_at,
         fetched_at=fetched_utc,
         digest=_digest(raw),
         content=_content(raw),
@@ -104,4 +157,5 @@ def normalize_item(
         stocks=raw.stocks,
         author=raw.author,
         fulltext_key=raw.fulltext_key,
+        notes=notes,
     )

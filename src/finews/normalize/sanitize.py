@@ -17,16 +17,16 @@ Decisions, and why:
   ask for its opener back.
 - **Comments are removed** (the ``<!-- EM_StockImg_Start -->`` markers): they carry no text,
   and removing them closes the parser-differential tricks comments allow.
-- **Plain text is not passed through the HTML sanitiser.** nh3 escapes ``<``, ``>`` and ``&``
-  in text (``误差<1%`` would become ``误差&lt;1%``) and, worse, reads ``A股<B股`` as a tag
-  and drops the rest. :func:`clean_markup` therefore decides: text containing a tag of a
-  known HTML element (or a comment) is HTML and is sanitised; any other text is plain,
-  and only its ``<`` that a browser would read as the start of a tag (``<`` before a
-  letter, ``/``, ``!`` or ``?``) is escaped as ``&lt;``. Plain text without such a ``<``,
-  which is nearly all of it, comes back unchanged.
+- **Plain text is not passed through the HTML sanitiser, nor escaped.** nh3 escapes ``<``,
+  ``>`` and ``&`` in text (``误差<1%`` would become ``误差&lt;1%``) and, worse, reads
+  ``A股<B股`` as a tag and drops the rest. :func:`clean_markup` therefore decides: text
+  containing a tag of a known HTML element (or a comment) is HTML and is sanitised; any
+  other text is plain and is stored as it came. Plain text is escaped exactly once, by each
+  output as its format needs it (the page's template, the feeds, :func:`text_as_html` for
+  the Jekyll export's Markdown); escaping it here as well showed ``A股&amp;lt;B股``.
 
-The result of :func:`clean_markup` is always safe to insert into HTML or Markdown as is;
-``Item.digest`` and ``Item.content`` hold such text.
+What :func:`clean_markup` returns is therefore either sanitised HTML, safe to insert as
+is, or plain text for which :func:`looks_like_html` is false, which every output escapes.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def text_as_html(text: str) -> str:
 
 
 def clean_markup(text: str) -> str:
-    """Text as it may be published: sanitised when it is HTML, else :func:`text_as_html`."""
+    """Text as it is stored: sanitised when it is HTML, else unchanged (plain text)."""
     if looks_like_html(text):
         return sanitize_html(text)
-    return text_as_html(text)
+    return text
