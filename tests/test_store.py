@@ -20,6 +20,7 @@ from finews.errors import StoreError
 from finews.models import Item, SourceState, UpsertResult
 from finews.store import ItemQuery, Store, open_store
 from finews.store.base import TABLES, SqlStore
+from finews.store.derive import derive_backlog
 from helpers import BASE_TIME, BEIJING, make_item, make_items
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -284,14 +285,17 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
     good = make_item()
     store.upsert_items([good])
     naive = datetime(2024, 3, 15, 9, 30)
-    with pytest.raises(StoreError, match="naive"):
-        store.upsert_items([make_item(), make_item(published_at=naive)])
-    with pytest.raises(StoreError, match="naive"):
-        store.upsert_items([make_item(fetched_at=naive)])
-    # also for an item already stored, where fetched_at is not rewritten
-    with pytest.raises(StoreError, match="naive"):
-        store.upsert_items([good.replace(fetched_at=naive)])
-    assert store.count_items() == 1  # a refused batch writes nothing
+    # the item is dropped with the reason; the rest of its batch is stored all the same
+    for batch in (
+        [make_item(), make_item(upstream_id="other", published_at=naive)],
+        [make_item(upstream_id="other", fetched_at=naive)],
+        # also for an item already stored, where fetched_at is not rewritten
+        [good.replace(fetched_at=naive)],
+    ):
+        result = store.upsert_items(batch)
+        assert len(result.dropped) == 1
+        assert "naive" in result.dropped[0].reason
+    assert store.count_items() == 2  # the first batch's good item
     with pytest.raises(StoreError):
         list(store.items(ItemQuery(since=naive)))
     with pytest.raises(StoreError):
@@ -523,11 +527,38 @@ def test_one_megabyte_of_content_round_trips(store: Store) -> None:
 
 
 def test_nul_is_refused_on_every_engine(store: Store) -> None:
-    with pytest.raises(StoreError, match="NUL"):
-        store.upsert_items([make_item(content="前\x00后")])
+    result = store.upsert_items([make_item(content="前\x00后")])
+    assert [d.reason for d in result.dropped] == [
+        f"item eastmoney_fast/{result.dropped[0].upstream_id}: text contains a NUL "
+        "character; strip it before storing"
+    ]
     with pytest.raises(StoreError, match="NUL"):
         store.save_state(SourceState(source="s", last_error="bad\x00byte"))
     assert store.count_items() == 0
+
+
+@pytest.mark.parametrize("bad", ["title", "url", "author", "upstream_id"])
+def test_an_item_the_store_cannot_hold_costs_no_other_item_nor_the_state(
+    store: Store, bad: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Items that skipped normalising (an importer, an old caller): a NUL or a lone
+    surrogate in one field drops that item alone, with a logged reason naming it and a row
+    in item_faults, and the page's other items and the source's state are stored."""
+    good = make_items(4)
+    poison = make_item(**{bad: "坏\x00" + chr(0xD800) + "值"})
+    state = SourceState(source="eastmoney_fast", cursor="walk-1")
+    with caplog.at_level("WARNING", logger="finews.store"):
+        result = store.upsert_items([*good[:2], poison, *good[2:]], state=state)
+    assert (result.new, [d.upstream_id for d in result.dropped]) == (4, [poison.upstream_id])
+    assert store.count_items() == 4
+    assert store.get_state("eastmoney_fast").cursor == "walk-1"
+    # named in the log, with what no log can hold spelled out
+    shown = "坏\\u0000\\ud800值" if bad == "upstream_id" else poison.upstream_id
+    assert f"source=eastmoney_fast id={shown} dropped: the store refused it" in caplog.text
+    faults = store._query("SELECT stage, detail FROM item_faults")  # type: ignore[attr-defined]
+    assert [row[0] for row in faults] == ["store"]
+    # the four are indexed and clustered as ever
+    assert derive_backlog(store) == 0
 
 
 # --- raw rows --------------------------------------------------------------------------------

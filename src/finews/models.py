@@ -151,6 +151,8 @@ class UpsertResult:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: items the store refused (each logged, with its reason, and kept in ``item_faults``)
+    dropped: tuple[Dropped, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -306,7 +306,9 @@ async def _store_page(
             report.dropped.append(result)
         else:
             items.append(result)
+    # the store drops (and logs) an item it cannot hold instead of failing the page
     outcome = store.upsert_items(items, state=advance(bool(known)), derive=derive)
+    report.dropped.extend(outcome.dropped)
     report.new += outcome.new
     report.updated += outcome.updated
     report.unchanged += outcome.unchanged

@@ -31,11 +31,19 @@ is, or plain text for which :func:`looks_like_html` is false, which every output
 
 from __future__ import annotations
 
+import html
 import re
 
 import nh3
 
-__all__ = ["clean_markup", "looks_like_html", "sanitize_html", "text_as_html"]
+__all__ = [
+    "as_markup",
+    "clean_markup",
+    "html_value",
+    "looks_like_html",
+    "sanitize_html",
+    "text_as_html",
+]
 
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
@@ -126,3 +134,16 @@ def clean_markup(text: str) -> str:
     if looks_like_html(text):
         return sanitize_html(text)
     return text
+
+
+def as_markup(stored: str) -> str:
+    """A stored digest or full text as HTML-safe text: sanitised HTML as it is, plain text
+    through :func:`text_as_html` (for outputs that insert it as markup, like Markdown)."""
+    return stored if looks_like_html(stored) else text_as_html(stored)
+
+
+def html_value(value: str) -> str:
+    """An upstream value its format declares HTML (an RSS description, a JSON Feed
+    ``content_html``), as plain text when it holds no tag: ``A股&lt;B股`` is the text
+    ``A股<B股``, and storing the entity would show it escaped twice."""
+    return value if looks_like_html(value) else html.unescape(value)

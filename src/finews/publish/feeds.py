@@ -21,6 +21,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
 from finews.models import Item
+from finews.normalize.sanitize import as_markup
 from finews.publish.site import display_name, shown_title
 from finews.publish.urls import beijing, category_of
 
@@ -111,7 +112,10 @@ def render_feed(
         entry.published(beijing(item.published_at))
         entry.updated(beijing(item.published_at))
         if item.digest:
-            entry.summary(_text(item.digest))
+            # the digest is plain text (or sanitised HTML): RSS readers read <description>
+            # as HTML, so plain text is escaped for it once; Atom's <summary> is text
+            digest = as_markup(item.digest) if kind == "rss" else item.digest
+            entry.summary(_text(digest))
         html = body(item)
         if html:
             entry.content(_text(html), type="html")

@@ -38,9 +38,10 @@ original was right:
 - A full text starting with ``>`` or ``\\`` gets one ``\\`` in front, so that it is not
   read as the digest's blockquote (Markdown shows the character itself).
 - A title used as the digest is plain text and is made inert like any plain text
-  (:func:`inert_text`); digests and full texts arrive sanitised (``Item`` holds only text
-  that is safe in HTML), pass :func:`~finews.normalize.sanitize.clean_markup` again (which
-  leaves such text unchanged) and are written as they are, apart from the points above.
+  (:func:`inert_text`); digests and full texts are sanitised HTML or plain text as it
+  came: HTML passes :func:`~finews.normalize.sanitize.clean_markup` again (which leaves it
+  unchanged), plain text is escaped once (``A股<B股`` → ``A股&lt;B股``), and both are
+  written so, apart from the points above.
 - File names are bounded: an id that is not ``[A-Za-z0-9_.-]`` or is longer than 100
   characters keeps a readable head and gets a hash (as the static site's paths do), and so
   does a category slug over 100 characters, in its page's name and in every post.
@@ -79,7 +80,7 @@ import yaml
 from finews.errors import ConfigError, ExportError
 from finews.models import Item
 from finews.normalize.markdown import defuse
-from finews.normalize.sanitize import clean_markup, text_as_html
+from finews.normalize.sanitize import as_markup, clean_markup, text_as_html
 from finews.normalize.times import shanghai_date, shanghai_wall
 from finews.publish.writer import AtomicWriter
 
@@ -267,12 +268,13 @@ def inert_text(text: str) -> str:
 def inert_markup(text: str) -> str:
     """A digest or full text (sanitised HTML or plain text, see ``Item``) made inert.
 
-    ``Item`` text is safe in HTML already; it goes through :func:`clean_markup` again so
-    that the export does not depend on how it was stored (sanitised HTML and inert plain
-    text come back unchanged), then kramdown and Liquid syntax is defused, also inside and
-    after HTML, where kramdown would still read ``{: onclick=…}`` after an element.
+    HTML goes through :func:`clean_markup` again so that the export does not depend on how
+    it was stored (sanitised HTML comes back unchanged); plain text, stored as it came, is
+    escaped once (:func:`as_markup`); then kramdown and Liquid syntax is defused, also
+    inside and after HTML, where kramdown would still read ``{: onclick=…}`` after an
+    element.
     """
-    return defuse(clean_markup(text))
+    return defuse(as_markup(clean_markup(text)))
 
 
 # --- file names -----------------------------------------------------------------------------

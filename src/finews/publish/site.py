@@ -38,6 +38,7 @@ from markupsafe import Markup, escape
 
 from finews.errors import ConfigError
 from finews.models import Item
+from finews.normalize.sanitize import looks_like_html
 from finews.normalize.variant import convert
 from finews.process.index import MAX_QUERY_CHARS, plain_prefix
 from finews.publish.skeleton import Skeletons
@@ -92,7 +93,6 @@ _SUFFIX = "新闻"
 _DOUBLED_SUFFIX = _SUFFIX * 2
 
 _DEFAULT_PATHS: Mapping[str, str] = MappingProxyType({"emnews": "/emnews/"})
-_LOOKS_LIKE_HTML = re.compile(r"<(?:[A-Za-z][A-Za-z0-9]*[\s/>]|/[A-Za-z]|!--)")
 _CLEANER = nh3.Cleaner(
     attributes={
         **{tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()},
@@ -229,7 +229,7 @@ class Body:
 def article_body(content: str) -> Body:
     """The body of an article: HTML sanitised against the allow-list, plain text split
     into paragraphs (escaped by the template)."""
-    if _LOOKS_LIKE_HTML.search(content):
+    if looks_like_html(content):  # the normaliser's test: plain text was stored as it came
         if _inert(content):  # what the sanitiser would return unchanged
             return Body(Markup(content))  # noqa: S704 - only attribute-less safe tags
         return Body(Markup(_CLEANER.clean(content)))  # noqa: S704 - sanitised just now

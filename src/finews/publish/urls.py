@@ -149,8 +149,12 @@ def long_names(names: Iterable[str]) -> dict[str, str]:
 
 
 def beijing(moment: datetime) -> datetime:
-    """An aware datetime in Asia/Shanghai."""
-    return moment.astimezone(BEIJING)
+    """An aware datetime in Asia/Shanghai; the last representable instant for one so late
+    in 9999 that its Beijing time does not exist (an old database may hold such a date)."""
+    try:
+        return moment.astimezone(BEIJING)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=BEIJING)
 
 
 def day_of(item: Item) -> date:
@@ -159,9 +163,18 @@ def day_of(item: Item) -> date:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants a Beijing day starts and ends (end exclusive)."""
+    """The UTC instants a Beijing day starts and ends (end exclusive); held at the first or
+    last representable instant for 0001-01-01 and 9999-12-31, whose bounds do not exist."""
     start = datetime.combine(day, time(0), BEIJING)
-    return start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC)
+    try:
+        first = start.astimezone(UTC)
+    except OverflowError:
+        first = datetime.min.replace(tzinfo=UTC)
+    try:
+        end = (start + timedelta(days=1)).astimezone(UTC)
+    except OverflowError:
+        end = datetime.max.replace(tzinfo=UTC)
+    return first, end
 
 
 def category_of(item: Item) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from finews.errors import ParseError
+from finews.normalize.sanitize import html_value
 from finews.sources._article import absolutize
 from finews.sources._json import ItemError, describe, list_at, object_at, text_field
 
@@ -97,7 +98,10 @@ def _entry(item: Mapping[str, Any], feed_url: str) -> FeedEntry:
     html = text_field(item, "content_html")
     # Relative links in the HTML are relative to the item's page (XML feeds get this from
     # feedparser and xml:base).
-    content = absolutize(html, link or feed_url) if html else text_field(item, "content_text")
+    # HTML without a tag is text (its entities undone); content_text is text as it is.
+    content = (
+        html_value(absolutize(html, link or feed_url)) if html else text_field(item, "content_text")
+    )
     return FeedEntry(
         id=text_field(item, "id"),
         title=text_field(item, "title"),

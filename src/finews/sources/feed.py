@@ -34,6 +34,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from finews.errors import ConfigError, ParseError
 from finews.models import Dropped, RawItem, SourceSpec
+from finews.normalize.sanitize import html_value
 from finews.sources._article import NoArticleError, extract_article
 from finews.sources._encoding import decode_document, xml_declared_charset
 from finews.sources._json import ItemError, setting
@@ -301,6 +302,12 @@ def _xml_entry(raw: Mapping[str, Any]) -> FeedEntry:
         html = [c for c in contents if isinstance(c, Mapping) and "html" in str(_field(c, "type"))]
         chosen = (html or contents)[0] if contents else None
         content = _text(_field(chosen, "value")) if isinstance(chosen, Mapping) else None
+        if content and isinstance(chosen, Mapping) and "html" in str(_field(chosen, "type")):
+            content = html_value(content)  # no tag: text, whose entities are undone here
+    summary = _text(_field(raw, "summary"))
+    detail = _field(raw, "summary_detail")
+    if summary and isinstance(detail, Mapping) and "html" in str(_field(detail, "type")):
+        summary = html_value(summary)
     tags = tuple(
         str(_field(tag, "term")).strip()
         for tag in _field(raw, "tags") or ()
@@ -310,7 +317,7 @@ def _xml_entry(raw: Mapping[str, Any]) -> FeedEntry:
         id=_text(_field(raw, "id")),
         title=_title(raw),
         link=link,
-        summary=_text(_field(raw, "summary")),
+        summary=summary,
         content=content,
         published=_published(raw_date, parsed),
         author=_text(_field(raw, "author")),

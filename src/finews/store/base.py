@@ -11,9 +11,11 @@ Driver exceptions (sqlite3, psycopg) never leave this package: they are wrapped 
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +23,7 @@ from importlib import resources
 from typing import Any
 
 from finews.errors import StoreError
-from finews.models import Item, SourceState, UpsertResult
+from finews.models import Dropped, Item, SourceState, UpsertResult
 from finews.redact import redact
 from finews.store.clusters import ClusterMixin
 from finews.store.columns import ITEM_COLUMNS, ROW_COLUMNS, in_list
@@ -38,7 +40,20 @@ __all__ = [
     "to_db_time",
 ]
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+log = logging.getLogger("finews.store")
+
+# What no engine, log file or feed can hold (NUL, control characters, lone surrogates).
+_UNSTORABLE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with each character no store or log can hold written as ``\\uXXXX``: how
+    an id or a reason that made an item unstorable is logged and kept in ``item_faults``."""
+    return _UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+class _Broken(StoreError):
+    """A savepoint could not be rolled back: the connection, not an item, is at fault."""
 
 
 #: Every table with its columns, in the order ``export_rows`` yields them and ``import_rows``
@@ -135,7 +150,10 @@ def to_db_time(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is None:
         raise StoreError(f"naive datetime {dt!r}: every stored time must be timezone-aware")
-    return dt.astimezone(UTC).strftime(_TIME_FORMAT)
+    u = dt.astimezone(UTC)
+    # by hand: strftime("%Y") does not zero-pad years before 1000 on glibc, and the stored
+    # text must sort as time does
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
 
 
 def from_db_time(text: str | None) -> datetime | None:
@@ -144,7 +162,12 @@ def from_db_time(text: str | None) -> datetime | None:
         return None
     # fromisoformat reads the stored form ("…Z") about 40 times faster than strptime, which
     # every page, feed and build pays per item
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        # a year before 1000, which earlier versions stored unpadded ("1-01-01T…")
+        year, _, rest = text.partition("-")
+        moment = datetime.fromisoformat(f"{int(year):04d}-{rest}")
     if moment.tzinfo is None:  # not written by to_db_time; read it as UTC all the same
         return moment.replace(tzinfo=UTC)
     return moment
@@ -643,44 +666,142 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
     def upsert_items(
         self, items: Sequence[Item], *, state: SourceState | None = None, derive: bool = True
     ) -> UpsertResult:
-        prepared = [self._prepare(given) for given in items]
+        try:
+            return self._upsert(items, state, derive, isolate=False)
+        except (StoreError, ValueError, OverflowError) as exc:
+            if not items or isinstance(exc, _Broken):
+                raise
+            # One bad item never costs another: the batch again, each item on its own
+            # (a savepoint each), dropping the ones that fail with their reason.
+            if len(items) > 1:
+                log.warning(
+                    "storing %d items at once failed (%s); storing them one by one",
+                    len(items),
+                    exc,
+                )
+            return self._upsert(items, state, derive, isolate=True)
+
+    @contextmanager
+    def _savepoint(self, cur: Any) -> Iterator[None]:
+        """Undo what the block wrote if it raises, keeping the transaction's earlier writes."""
+        self._exec(cur, "SAVEPOINT one_item")
+        try:
+            yield
+        except BaseException:
+            try:
+                self._exec(cur, "ROLLBACK TO SAVEPOINT one_item")
+            except self.driver_errors as exc:
+                raise _Broken(redact(f"database {self.url}: {exc}")) from exc
+            raise
+        self._exec(cur, "RELEASE SAVEPOINT one_item")
+
+    def _item_failed(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised while writing or deriving one item, is that item's own
+        fault (so the item is dropped or skipped) rather than the database's."""
+        if isinstance(exc, _Broken):
+            return False
+        return isinstance(exc, (StoreError, ValueError, OverflowError, *self.driver_errors))
+
+    def _record_fault(
+        self, cur: Any, source: str, upstream_id: str, stage: str, detail: str
+    ) -> None:
+        """Keep what happened to one item (its latest per stage) in ``item_faults``."""
+        self._exec(
+            cur,
+            "INSERT INTO item_faults (source, upstream_id, stage, detail, at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, upstream_id, stage) "
+            "DO UPDATE SET detail = excluded.detail, at = excluded.at",
+            (
+                _printable(source),
+                _printable(upstream_id),
+                stage,
+                _printable(detail)[:2000],
+                to_db_time(datetime.now(UTC)),
+            ),
+        )
+
+    def _write_item(self, cur: Any, item: Item, now: str | None) -> tuple[str, int, Item] | None:
+        """Insert or update one prepared item: ``("new" | "update", row id, as stored)``,
+        or ``None`` when it is unchanged."""
+        old = self._select_item(cur, item.source, item.upstream_id)
+        if old is None:
+            item_id = self._insert_item(cur, item, now)
+            if item_id is not None:
+                return "new", item_id, item
+            # another worker committed the same key meanwhile: treat as a re-poll
+            old = self._select_item(cur, item.source, item.upstream_id)
+            if old is None:
+                raise StoreError(
+                    f"item {item.source}/{item.upstream_id}: insert conflicted "
+                    "but no stored row is visible; retry the batch"
+                )
+        merged = self._merge(old, item)
+        if merged.content_fields() == old.content_fields():
+            return None
+        assert old.id is not None
+        self._update_item(cur, old, merged, now)
+        return "update", old.id, merged
+
+    def _upsert(
+        self, items: Sequence[Item], state: SourceState | None, derive: bool, *, isolate: bool
+    ) -> UpsertResult:
+        """:meth:`upsert_items`; with ``isolate``, each item is prepared and written on its
+        own, and one that fails is dropped (logged, kept in ``item_faults``) instead of
+        failing the batch."""
+        dropped: list[Dropped] = []
+        prepared: list[Item] = []
+        for given in items:
+            try:
+                prepared.append(self._prepare(given))
+            except StoreError as exc:
+                if not isolate:
+                    raise
+                dropped.append(Dropped(given.source, given.upstream_id, _printable(str(exc))))
         state_values = None if state is None else self._state_values(state)
         new = updated = unchanged = 0
         now = to_db_time(datetime.now(UTC))
-        log: list[tuple[int, str]] = []
+        log_rows: list[tuple[int, str]] = []
         written: list[tuple[int, Item]] = []
         with self._tx() as cur:
             for item in prepared:
-                old = self._select_item(cur, item.source, item.upstream_id)
-                if old is None:
-                    item_id = self._insert_item(cur, item, now)
-                    if item_id is not None:
-                        log.append((item_id, "new"))
-                        written.append((item_id, item))
-                        new += 1
+                if isolate:
+                    try:
+                        with self._savepoint(cur):
+                            outcome = self._write_item(cur, item, now)
+                    except Exception as exc:
+                        if not self._item_failed(exc):
+                            raise
+                        reason = _printable(f"{type(exc).__name__}: {exc}")
+                        dropped.append(Dropped(item.source, item.upstream_id, reason))
                         continue
-                    # another worker committed the same key meanwhile: treat as a re-poll
-                    old = self._select_item(cur, item.source, item.upstream_id)
-                    if old is None:
-                        raise StoreError(
-                            f"item {item.source}/{item.upstream_id}: insert conflicted "
-                            "but no stored row is visible; retry the batch"
-                        )
-                merged = self._merge(old, item)
-                if merged.content_fields() == old.content_fields():
+                else:
+                    outcome = self._write_item(cur, item, now)
+                for note in item.notes:
+                    self._record_fault(cur, item.source, item.upstream_id, "normalize", note)
+                if outcome is None:
                     unchanged += 1
                     continue
-                assert old.id is not None
-                self._update_item(cur, old, merged, now)
-                log.append((old.id, "update"))
-                written.append((old.id, merged))
-                updated += 1
+                kind, item_id, stored = outcome
+                log_rows.append((item_id, kind))
+                written.append((item_id, stored))
+                if kind == "new":
+                    new += 1
+                else:
+                    updated += 1
+            for drop in dropped:
+                log.warning(
+                    "source=%s id=%s dropped: the store refused it: %s",
+                    _printable(drop.source),
+                    _printable(drop.upstream_id or "-"),
+                    drop.reason,
+                )
+                self._record_fault(cur, drop.source, drop.upstream_id or "", "store", drop.reason)
             # the change log goes last, so the lock that orders it is held only briefly and
             # never while waiting for another writer's item rows (no deadlock)
-            if log:
+            if log_rows:
                 self._lock_change_log(cur)
-                first = self._log_change(cur, log[0][0], log[0][1], now)
-                for item_id, kind in log[1:]:
+                first = self._log_change(cur, log_rows[0][0], log_rows[0][1], now)
+                for item_id, kind in log_rows[1:]:
                     self._log_change(cur, item_id, kind, now)
                 if derive:
                     # the search index and the stories of these items (store/search.py,
@@ -688,13 +809,84 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                     # the stories it extends); the mark moves past them only when no
                     # earlier change still waits for finews.store.derive
                     self._lock_derived(cur)
-                    self._index_items(cur, written)
-                    self._cluster_items(cur, written)
+                    self._derive_written(cur, written, written)
                     self._mark_derived_through(cur, first)
                 self._notify_changes(cur)
             if state_values is not None:
                 self._write_state(cur, state_values)
-        return UpsertResult(new=new, updated=updated, unchanged=unchanged)
+        return UpsertResult(new=new, updated=updated, unchanged=unchanged, dropped=tuple(dropped))
+
+    def _derive_written(
+        self,
+        cur: Any,
+        index: Sequence[tuple[int, Item]],
+        cluster: Sequence[tuple[int, Item]],
+        *,
+        read_revision: bool = True,
+    ) -> None:
+        """Index the items of ``index`` and put those of ``cluster`` in their stories (an
+        item listed twice counts as it stands last). One that fails either step is left out
+        of it (logged, kept in ``item_faults``) and the others go on: a derived step never
+        blocks the queue. ``read_revision`` reads each item's stored revision for its index
+        entry (items just written); else ``Item.revision`` is it (items read back)."""
+
+        def index_one(item_id: int, item: Item) -> None:
+            self._index_item(cur, item_id, item, 0 if read_revision else item.revision)
+
+        def index_all() -> None:
+            for item_id, item in dict(index).items():
+                index_one(item_id, item)
+
+        self._isolated(cur, index, index_all, index_one, "index")
+        self._isolated(
+            cur,
+            cluster,
+            lambda: self._cluster_items(cur, cluster),
+            lambda item_id, item: self._cluster_items(cur, [(item_id, item)]),
+            "stories",
+        )
+
+    def _isolated(
+        self,
+        cur: Any,
+        items: Sequence[tuple[int, Item]],
+        run_all: Callable[[], None],
+        run_one: Callable[[int, Item], None],
+        stage: str,
+    ) -> None:
+        """``run_all()``; if an item makes it fail, ``run_one`` per item instead, skipping
+        (and recording) the ones that fail."""
+        if not items:
+            return
+        try:
+            with self._savepoint(cur):
+                run_all()
+            return
+        except Exception as exc:
+            if not self._item_failed(exc):
+                raise
+        self._forget_window()  # the story cache may hold what the rollback undid
+        for item_id, item in dict(items).items():
+            try:
+                with self._savepoint(cur):
+                    run_one(item_id, item)
+            except Exception as exc:
+                if not self._item_failed(exc):
+                    raise
+                self._forget_window()
+                self._derive_fault(cur, item, stage, exc)
+
+    def _derive_fault(self, cur: Any, item: Item, stage: str, exc: BaseException) -> None:
+        detail = f"{type(exc).__name__}: {exc}"
+        what = "search index" if stage == "index" else "stories"
+        log.error(
+            "source=%s id=%s left out of the %s: %s",
+            _printable(item.source),
+            _printable(item.upstream_id),
+            what,
+            _printable(detail),
+        )
+        self._record_fault(cur, item.source, item.upstream_id, stage, detail)
 
     def _log_change(self, cur: Any, item_id: int, kind: str, now: str | None) -> int:
         """Append to the change log; return the entry's sequence number."""

@@ -124,6 +124,19 @@ def _relevant(fp: Fingerprint) -> tuple[Any, ...]:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_FIRST = datetime.min.replace(tzinfo=UTC)
+_LAST = datetime.max.replace(tzinfo=UTC)
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, held at the first or last representable instant instead of
+    overflowing (an item an old database holds as published in the year 9999 or 1)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return _LAST if delta > timedelta(0) else _FIRST
+
+
 _WINDOW_US = WINDOW // _MICROSECOND
 _ID_OFFSET = 1 << 63
 _ID_MASK = (1 << 64) - 1
@@ -512,6 +525,12 @@ class ClusterMixin:
             self.__dict__["_fps"] = cache
         return cache
 
+    def _forget_window(self) -> None:
+        """Drop the story window and the fingerprint cache (after a rollback undid part of
+        what they describe); the next round takes them up from the database again."""
+        self.__dict__.pop("_story_window", None)
+        self.__dict__.pop("_fps", None)
+
     def _remember(self, item_id: int, revision: int, fp: Fingerprint) -> None:
         cache = self._fp_cache()
         cache[(item_id, revision)] = compact(fp)  # packed: about 1.5 KB instead of 15
@@ -645,7 +664,7 @@ class ClusterMixin:
         """Add items (oldest first, none in a story yet) to the stories they match."""
         from finews.store.base import from_db_time, to_db_time
 
-        low, high = moving[0].published - WINDOW, moving[-1].published + WINDOW
+        low, high = _shifted(moving[0].published, -WINDOW), _shifted(moving[-1].published, WINDOW)
         self._exec(
             cur,
             "SELECT c.item_id, c.cluster_id, i.revision, p.revision FROM items i "
@@ -780,7 +799,7 @@ class ClusterMixin:
         )
         for item_id in leaving:
             window.remove(item_id)
-        horizon = (low - WINDOW - _EPOCH) // _MICROSECOND
+        horizon = (_shifted(low, -WINDOW) - _EPOCH) // _MICROSECOND
         self._exec(cur, "SELECT item_id FROM story_prints WHERE moment < ? LIMIT 5000", (horizon,))
         self._forget_prints(cur, [int(row[0]) for row in cur.fetchall()])
         return moved

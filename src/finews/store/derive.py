@@ -103,9 +103,9 @@ def derive_pending(store: Store, *, limit: int = DEFAULT_BATCH) -> int:
                 unindexed.append((item.id, item))
             if clustered is None or int(clustered) != item.revision:
                 unclustered.append((item.id, item))
-        for item_id, item in unindexed:
-            backend._index_item(cur, item_id, item, item.revision)
-        backend._cluster_items(cur, unclustered)
+        # an item that fails either step is left out of it and recorded, never retried
+        # round after round: the mark moves past it all the same
+        backend._derive_written(cur, unindexed, unclustered, read_revision=False)
         backend._exec(
             cur,
             "UPDATE derive_mark SET seq = ? WHERE name = 'derived'",
