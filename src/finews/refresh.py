@@ -27,6 +27,7 @@ from finews.fetch import conditional
 from finews.fetch.client import HttpClient
 from finews.models import Dropped, Item, RawItem, SourceSpec, SourceState
 from finews.normalize import normalize_item
+from finews.normalize.pipeline import storable_raw
 from finews.normalize.slug import media_slug
 from finews.redact import redact
 from finews.sources import get_adapter
@@ -283,6 +284,9 @@ async def _store_page(
 ) -> None:
     """Normalise and commit one page, with the source state ``advance`` gives for it
     (called with whether the page held an item stored before) in the same transaction."""
+    # storable first: an id with a NUL or a lone surrogate would fail the lookups and the
+    # full-text queue below for the whole page (normalize_item does it again; a no-op then)
+    raws = [storable_raw(raw) for raw in raws]
     known = store.known_ids(spec.id, [raw.upstream_id for raw in raws])
     fresh = [raw for raw in raws if raw.upstream_id not in known]
     if spec.get("fulltext", True) and fresh and fulltext is not None:

@@ -1,0 +1,308 @@
+"""Poison items: one bad item never costs another.
+
+An upstream sends an item dated in the year 9999 or 1, or with NUL characters and lone
+surrogates in its id, title, body, url or author. Through the real commands (``finews
+fetch`` against the loopback upstream, ``finews build``, the live app, the daemon), on
+SQLite and PostgreSQL: every good item is stored, the bad values are made storable or the
+item is dropped with a reason naming source and id, and no stage stops on it. An old
+database that already holds such items (stored before normalising caught them) is derived,
+built and served all the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from finews.cli import cli
+from finews.config import load_config
+from finews.daemon.runner import run_daemon
+from finews.demo.replay import ReplayServer, Reply, Route
+from finews.models import Item, SourceSpec
+from finews.publish.site import SiteSettings
+from finews.publish.web import create_app
+from finews.refresh import SourceReport
+from finews.store import ItemQuery, open_store
+from finews.store.derive import derive_all, derive_backlog
+from finews.store.search import SearchQuery, search
+from site_data import TestClient
+from upstreams import FastNewsFeed
+
+pytestmark = pytest.mark.timeout(120)
+
+FEED_PATH = "/poison.json"
+FAR_FUTURE = "9999-12-31T12:00:00Z"
+YEAR_ONE = "0001-01-01T00:00:00Z"
+
+
+def poison_feed() -> dict[str, Any]:
+    """A JSON Feed of ten items, four of them poisoned: dates at the ends of the range, a
+    NUL and a lone surrogate in the title, id, url and author, a NUL in the body."""
+    items: list[dict[str, Any]] = [
+        {
+            "id": f"good-{n}",
+            "title": f"正常新闻第{n}条",
+            "content_text": f"正文第{n}条。",
+            "url": f"https://news.example.cn/{n}.html",
+            "date_published": f"2026-09-01T0{n}:00:00+08:00",
+        }
+        for n in range(6)
+    ]
+    items += [
+        {
+            "id": "far",
+            "title": "远未来",
+            "content_text": "日期是9999年。",
+            "date_published": FAR_FUTURE,
+        },
+        {
+            "id": "ancient",
+            "title": "远古",
+            "content_text": "日期是公元1年。",
+            "date_published": YEAR_ONE,
+        },
+        {
+            "id": "nul\u0000id\ud800",
+            "title": "坏\u0000标题\ud800",
+            "content_text": "正\u0000文",
+            "url": "https://news.example.cn/\u0000x.html",
+            "authors": [{"name": "作\u0000者\udfff"}],
+        },
+        {"id": "surrogate", "title": "\udc00孤立代理项", "summary": "摘\ud800要"},
+    ]
+    return {"version": "https://jsonfeed.org/version/1.1", "title": "毒", "items": items}
+
+
+def feed_reply() -> Reply:
+    # ensure_ascii: lone surrogates travel as \ud800 escapes, as a broken upstream sends them
+    body = json.dumps(poison_feed(), ensure_ascii=True).encode("ascii")
+    return Reply(200, body, {"Content-Type": "application/feed+json"})
+
+
+def write_config(tmp_path: Path, db_url: str, base: str) -> Path:
+    path = tmp_path / "finews.toml"
+    path.write_text(
+        f'database_url = "{db_url}"\n'
+        "[http]\ntimeout = 5\nretries = 0\n"
+        f'[sources.poison]\nadapter = "feed"\nurl = "{base}{FEED_PATH}"\nallow_private = true\n'
+        f'[sources.em_fast]\nurl = "{base}/comm/web/getFastNewsList"\nfallback_urls = []\n'
+        "fulltext = false\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def fetch(config: Path) -> Any:
+    result = CliRunner().invoke(cli, ["--config", str(config), "fetch"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def test_fetch_keeps_every_item_of_a_page_with_poison_items(tmp_path: Path, db_url: str) -> None:
+    fast = FastNewsFeed()
+    fast.publish(5)
+    before = datetime.now(UTC).replace(microsecond=0)
+    with ReplayServer([Route(FEED_PATH, feed_reply()), fast.route()]) as upstream:
+        config = write_config(tmp_path, db_url, upstream.url)
+        first = fetch(config)
+        again = fetch(config)  # every poll, not only the first, stores the page
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == 0, again.output
+    assert "ERROR" not in first.output + again.output
+    after = datetime.now(UTC)
+    with open_store(db_url) as store:
+        assert store.count_items("em_fast") == 5  # the other source is not abandoned
+        stored = {i.upstream_id: i for i in store.items(ItemQuery(source="poison"))}
+        assert set(stored) == {f"good-{n}" for n in range(6)} | {
+            "far",
+            "ancient",
+            "nulid",
+            "surrogate",
+        }
+        bad = stored["nulid"]
+        assert (bad.title, bad.content, bad.author) == ("坏标题", "正文", "作者")
+        assert bad.url == "https://news.example.cn/x.html"
+        assert (stored["surrogate"].title, stored["surrogate"].digest) == ("孤立代理项", "摘要")
+        for key in ("far", "ancient"):
+            # the fetch time stands in for a date no article has
+            assert before <= stored[key].published_at <= after
+        # the upstream's values are kept, with why they were replaced
+        faults = store._query(  # type: ignore[attr-defined]
+            "SELECT upstream_id, stage, detail FROM item_faults ORDER BY upstream_id"
+        )
+        assert [(row[0], row[1]) for row in faults] == [
+            ("ancient", "normalize"),
+            ("far", "normalize"),
+        ]
+        assert repr(FAR_FUTURE) in faults[1][2]
+        assert derive_backlog(store) == 0
+        hits = search(store, SearchQuery(text="远未来"))
+        assert [hit.item.upstream_id for hit in hits.hits] == ["far"]
+        assert store.get_state("poison").consecutive_failures == 0
+
+
+# --- an old database that already holds poison ---------------------------------------------
+
+NOW = datetime(2026, 9, 1, 4, 0, tzinfo=UTC)
+EXTREMES = {
+    "far": datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    "ancient": datetime(1, 1, 1, tzinfo=UTC),
+}
+
+
+def old_item(upstream_id: str, published: datetime) -> Item:
+    return Item(
+        source="old",
+        upstream_id=upstream_id,
+        title=f"旧库条目{upstream_id}",
+        published_at=published,
+        fetched_at=NOW,
+        digest=f"旧库摘要{upstream_id}",
+        content=f"旧库正文{upstream_id}。",
+        category="oldcat",
+        tag="旧库新闻",
+    )
+
+
+@pytest.fixture
+def old_db(db_url: str) -> str:
+    """A database holding two items at the ends of the datetime range, stored (without
+    deriving, as the daemon does) before normalising replaced such dates, and good ones."""
+    with open_store(db_url) as store:
+        items = [old_item(key, when) for key, when in EXTREMES.items()]
+        items += [old_item(f"good-{n}", NOW.replace(minute=n)) for n in range(3)]
+        result = store.upsert_items(items, derive=False)
+        assert (result.new, result.dropped) == (5, ())
+    return db_url
+
+
+def test_derive_goes_through_items_at_the_ends_of_time(old_db: str) -> None:
+    with open_store(old_db) as store:
+        assert derive_all(store) == 5
+        assert derive_backlog(store) == 0
+        for key in ("far", "ancient", "good-1"):
+            hits = search(store, SearchQuery(text=f"旧库条目{key}"))
+            assert key in [hit.item.upstream_id for hit in hits.hits]
+
+
+def test_build_and_pages_take_items_at_the_ends_of_time(tmp_path: Path, old_db: str) -> None:
+    with open_store(old_db) as store:
+        derive_all(store)
+    config = tmp_path / "finews.toml"
+    config.write_text(f'database_url = "{old_db}"\n', encoding="utf-8")
+    out = tmp_path / "site"
+    built = CliRunner().invoke(cli, ["--config", str(config), "build", str(out)])
+    assert built.exit_code == 0, built.output
+    assert (out / "day" / "9999-12-31" / "index.html").is_file()
+    assert (out / "day" / "0001-01-01" / "index.html").is_file()
+    assert (out / "oldcat" / "9999" / "12" / "31" / "far.html").is_file()
+    app = create_app(old_db, SiteSettings())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in [
+            "/",
+            "/all/",
+            "/day/",
+            "/day/9999-12-31/",
+            "/day/0001-01-01/",
+            "/oldcat/9999/12/31/far.html",
+            "/oldcat/0001/01/01/ancient.html",
+            "/rss.xml",
+            "/feed.xml",
+            "/feed.json",
+            "/feeds/oldcat/atom.xml",
+            "/api/items",
+            "/search?q=旧库",
+        ]:
+            assert client.get(path).status_code == 200, path
+        # a day no calendar has, or whose bounds do not exist, is not found: never a 500
+        for path in [
+            "/day/0000-01-01/",
+            "/day/9999-12-32/",
+            "/day/2026-02-30/",
+            "/day/9999-12-30/",
+            "/day/0001-01-02/",
+            "/day/9999-12-31/page/2.html",
+        ]:
+            assert client.get(path).status_code == 404, path
+
+
+# --- the daemon ------------------------------------------------------------------------------
+
+
+def feed_source(tmp_path: Path, base: str) -> SourceSpec:
+    path = tmp_path / "sources.toml"
+    path.write_text("", encoding="utf-8")
+    table = {"adapter": "feed", "url": base + FEED_PATH, "allow_private": True}
+    spec = load_config(path, env={}, source_overrides={"poison": table}).source("poison")
+    # polled every 0.2 s (the daemon tests' pace; a configured interval is at least 1 s)
+    return dataclasses.replace(spec, settings={**spec.settings, "interval": 0.2})
+
+
+async def until_true(check: Any, what: str) -> None:
+    for _ in range(600):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def test_the_daemon_stores_derives_and_polls_on_past_poison(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon keeps polling a source with poison items (no backoff), and its deriving
+    thread skips an item whose clustering fails (a fault made for the test: normalising
+    leaves no real item that fails) instead of retrying it forever: everything after it
+    becomes searchable, and the failure is recorded."""
+    import finews.store.clusters as clusters
+
+    real = clusters.fingerprint
+
+    def failing(item_id: int, title: str, *args: Any) -> Any:
+        if title == "远未来":
+            raise ValueError("no story for this item")
+        return real(item_id, title, *args)
+
+    monkeypatch.setattr(clusters, "fingerprint", failing)
+    path = tmp_path / "finews.toml"
+    path.write_text("", encoding="utf-8")
+    config = load_config(
+        path,
+        env={},
+        overrides={"http.timeout": "2", "http.retries": "0", "daemon.jitter": "0.1"},
+    )
+    reports: list[SourceReport] = []
+
+    async def scenario(base: str) -> None:
+        stop = asyncio.Event()
+        spec = feed_source(tmp_path, base)
+        task = asyncio.create_task(
+            run_daemon(config, db_url, stop_event=stop, specs=[spec], on_poll=reports.append)
+        )
+        try:
+            with open_store(db_url) as store:
+                await until_true(lambda: len(reports) >= 3, "three polls")
+                await until_true(lambda: derive_backlog(store) == 0, "the derive backlog")
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+
+    with ReplayServer([Route(FEED_PATH, feed_reply())]) as upstream:
+        asyncio.run(scenario(upstream.url))
+    assert all(report.ok for report in reports), [r.error for r in reports]
+    with open_store(db_url) as store:
+        assert store.count_items("poison") == 10
+        assert store.get_state("poison").consecutive_failures == 0
+        faults = store._query(  # type: ignore[attr-defined]
+            "SELECT upstream_id, detail FROM item_faults WHERE stage = 'stories'"
+        )
+        assert faults == [("far", "ValueError: no story for this item")]
+        # indexed all the same, and so is everything stored after it
+        for title in ("远未来", "孤立代理项", "正常新闻第5条"):
+            assert search(store, SearchQuery(text=title)).hits, title
