@@ -125,6 +125,9 @@ TABLES: dict[str, tuple[str, ...]] = {
         "last_poll_seconds",
         "retry_after",
     ),
+    # what went wrong with single items: dropped, left out of a derived step, or a value
+    # replaced by normalising (migration 0008)
+    "item_faults": ("source", "upstream_id", "stage", "detail", "at"),
 }
 
 #: Each table's primary key: its first columns, and the order of ``export_rows``.
@@ -136,12 +139,15 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "source_state": ("source",),
     "fulltext_queue": ("source", "upstream_id"),
     "source_stats": ("source",),
+    "item_faults": ("source", "upstream_id", "stage"),
 }
 
 #: What ``import_rows`` does with a row whose key exists: items and source states take the
 #: imported values; revisions and the change log are append-only, and a media name keeps
 #: its first slug forever.
-_REPLACE_ON_IMPORT = frozenset({"items", "source_state", "fulltext_queue", "source_stats"})
+_REPLACE_ON_IMPORT = frozenset(
+    {"items", "source_state", "fulltext_queue", "source_stats", "item_faults"}
+)
 
 
 def to_db_time(dt: datetime | None) -> str | None:
