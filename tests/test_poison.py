@@ -306,3 +306,10 @@ def test_the_daemon_stores_derives_and_polls_on_past_poison(
         # indexed all the same, and so is everything stored after it
         for title in ("远未来", "孤立代理项", "正常新闻第5条"):
             assert search(store, SearchQuery(text=title)).hits, title
+    # and shown where an operator looks
+    with TestClient(create_app(db_url, SiteSettings())) as client:
+        status = client.get("/api/status").json()
+        assert status["item_faults"] == {"normalize": 2, "stories": 1}
+        assert status["derive_backlog"] == 0
+        assert "未能编入检索或合并报道 1 条" in client.get("/status").text
+        assert 'finews_item_faults{stage="stories"} 1.0' in client.get("/metrics").text

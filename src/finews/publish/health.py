@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ from finews.normalize.times import shanghai_wall
 from finews.publish.responses import json_bytes, json_error
 from finews.publish.site import SiteRenderer
 from finews.store import Store
-from finews.store.derive import derive_backlog
+from finews.store.derive import derive_backlog, fault_counts
 from finews.store.health import (
     QueueCounts,
     SourceHealth,
@@ -94,6 +94,9 @@ class StatusReport:
     derive_backlog: int = 0
     #: configured sources that are switched off
     disabled: frozenset[str] = frozenset()
+    #: items with a recorded fault, by stage (``item_faults``): ``store`` dropped, ``index``
+    #: and ``stories`` left out of them, ``normalize`` a value replaced
+    item_faults: Mapping[str, int] = field(default_factory=dict)
 
 
 def read_status(
@@ -112,6 +115,7 @@ def read_status(
         ),
         queue=queue_counts(store),
         derive_backlog=derive_backlog(store),
+        item_faults=fault_counts(store),
     )
 
 
@@ -150,6 +154,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "generated_at": _iso(report.generated_at),
         "fulltext_queue": {"pending": report.queue.pending, "failed": report.queue.failed},
         "derive_backlog": report.derive_backlog,
+        "item_faults": dict(report.item_faults),
         "sources": [
             _source_json(sid, name, health, enabled=sid not in report.disabled)
             for sid, name, health in report.sources
@@ -336,8 +341,16 @@ class _StatusCollector(Collector):
             "Stored changes not yet in the search index and stories (the daemon derives them).",
             value=self.report.derive_backlog,
         )
+        faults = GaugeMetricFamily(
+            "finews_item_faults",
+            "Items dropped (store), left out of the index or stories, or with a value "
+            "replaced by normalising (normalize); each is logged with its source and id.",
+            labels=["stage"],
+        )
+        for stage, count in sorted(self.report.item_faults.items()):
+            faults.add_metric([stage], count)
         yield from (polls, errors, stored, durations, items, recent, failures, backoff)
-        yield from (delay, success, upcoming, queue, derive)
+        yield from (delay, success, upcoming, queue, derive, faults)
 
 
 async def metrics(request: Request) -> Response:

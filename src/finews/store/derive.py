@@ -37,6 +37,7 @@ __all__ = [
     "derive_backlog",
     "derive_pending",
     "derived_through",
+    "fault_counts",
     "mark_derived_through",
 ]
 
@@ -162,3 +163,11 @@ def derived_through(store: Store) -> int:
     if not rows:
         raise StoreError("derive_mark has no 'derived' row: run `finews migrate`")
     return int(rows[0][0])
+
+
+def fault_counts(store: Store) -> dict[str, int]:
+    """How many items have a recorded fault, by stage: ``store`` (dropped), ``index`` and
+    ``stories`` (left out of them), ``normalize`` (a value replaced); see ``item_faults``."""
+    backend = _backend(store)
+    rows = backend._query("SELECT stage, COUNT(*) FROM item_faults GROUP BY stage ORDER BY stage")
+    return {str(stage): int(count) for stage, count in rows}
