@@ -313,3 +313,37 @@ def test_the_daemon_stores_derives_and_polls_on_past_poison(
         assert status["derive_backlog"] == 0
         assert "未能编入检索或合并报道 1 条" in client.get("/status").text
         assert 'finews_item_faults{stage="stories"} 1.0' in client.get("/metrics").text
+
+
+# --- finews import jekyll --------------------------------------------------------------------
+
+
+def post(title: str, date: str, body: str) -> bytes:
+    text = f'---\nlayout: post\ntitle: "{title}"\ndate: {date}\ncategories: cat\ntags: 标签\n---\n'
+    return (text + body).encode("utf-8")
+
+
+def test_import_keeps_every_post_of_an_archive_with_poison_posts(
+    tmp_path: Path, db_url: str
+) -> None:
+    posts = tmp_path / "site" / "_posts"
+    posts.mkdir(parents=True)
+    (posts / "2021-12-08-good1.md").write_bytes(post("好", "2021-12-08 11:00:00 +0800", "好正文"))
+    (posts / "2021-12-08-nul1.md").write_bytes(
+        post("坏\x00标题", "2021-12-08 10:00:00 +0800", "正\x00文\x1b")
+    )
+    (posts / "9999-12-31-far1.md").write_bytes(post("远未来", "9999-12-31 23:59:59 +0800", "x"))
+    (posts / "0001-01-01-old1.md").write_bytes(post("远古", "0001-01-01 00:00:00 +0800", "x"))
+    config = tmp_path / "finews.toml"
+    config.write_text(f'database_url = "{db_url}"\n', encoding="utf-8")
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = CliRunner().invoke(cli, ["--config", str(config), "import", "jekyll", str(posts)])
+    assert not isinstance(result.exception, OverflowError | ValueError), result.output
+    # the post whose date no calendar can place in Beijing is skipped with its reason
+    assert "0001-01-01-old1.md" in result.output
+    with open_store(db_url) as store:
+        stored = {i.upstream_id: i for i in store.items()}
+        assert set(stored) == {"good1", "nul1", "far1"}
+        assert (stored["nul1"].title, stored["nul1"].content) == ("坏标题", "正文")
+        assert stored["far1"].published_at >= before
+        assert derive_backlog(store) == 0

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from finews.errors import FinewsError
 from finews.models import Item
+from finews.normalize.storable import storable_item
 from finews.sources.jekyll_posts import imported_to_item, parse_category_page, parse_post
 from finews.store import Store
 
@@ -90,7 +91,7 @@ def import_paths(
                 report.categories += 1
                 continue
             post = parse_post(text, path.name)
-            item = imported_to_item(post, fetched_at)
+            item = storable_item(imported_to_item(post, fetched_at))
         except (OSError, ValueError, OverflowError, FinewsError) as exc:
             # ValueError includes UnicodeDecodeError; OverflowError is a date out of range
             log.warning("import: skipped %s: %s", path, exc)

@@ -11,10 +11,17 @@ store; :func:`finews.normalize.pipeline.normalize_item` applies them to every fi
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-__all__ = ["EARLIEST", "FUTURE_SLACK", "sane_time", "storable_text"]
+from finews.models import Item
+
+__all__ = ["EARLIEST", "FUTURE_SLACK", "sane_time", "storable_item", "storable_text"]
+
+log = logging.getLogger("finews.normalize")
 
 # Everything XML 1.0 cannot carry (the strictest of the stores and formats): NUL and the
 # other C0 controls but tab, newline and carriage return; UTF-16 surrogates, which can only
@@ -43,3 +50,33 @@ def sane_time(published: datetime | None, fetched_at: datetime) -> datetime | No
     if published < EARLIEST or published > fetched_at + FUTURE_SLACK:
         return None
     return published
+
+
+_ITEM_TEXTS = (
+    "source", "upstream_id", "title", "digest", "content", "url", "media", "category", "tag",
+    "kind", "author", "fulltext_key",
+)  # fmt: skip
+
+
+def storable_item(item: Item) -> Item:
+    """An item made without :func:`~finews.normalize.pipeline.normalize_item` (an
+    importer's) made storable the same way: every text field through
+    :func:`storable_text`, and a publication time out of range replaced by its fetch time
+    (logged, the old value in ``notes``). The same object when nothing needed it."""
+    changes: dict[str, Any] = {}
+    for name in _ITEM_TEXTS:
+        value = getattr(item, name)
+        if isinstance(value, str) and (clean := storable_text(value)) != value:
+            changes[name] = clean
+    stocks = tuple(storable_text(code) for code in item.stocks)
+    if stocks != item.stocks:
+        changes["stocks"] = stocks
+    if sane_time(item.published_at, item.fetched_at) is None:
+        note = (
+            f"published {item.published_at.isoformat()} is outside 1990-01-01 .. fetch time "
+            "+ 2 days; the fetch time stands in"
+        )
+        log.warning("source=%s id=%s %s", item.source, item.upstream_id, note)
+        changes["published_at"] = item.fetched_at
+        changes["notes"] = (*item.notes, note)
+    return dataclasses.replace(item, **changes) if changes else item
