@@ -12,7 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from finews.normalize.sanitize import clean_markup, looks_like_html, sanitize_html, text_as_html
+from finews.normalize.sanitize import (
+    as_markup,
+    clean_markup,
+    from_markup,
+    html_value,
+    looks_like_html,
+    sanitize_html,
+    text_as_html,
+)
 
 # --- what "inert" means, checked by parsing the output --------------------------------------
 
@@ -270,3 +278,24 @@ def test_clean_markup_of_any_text_is_inert_as_outputs_use_it(text: str) -> None:
 def test_clean_markup_is_idempotent(markup: str) -> None:
     once = clean_markup(markup)
     assert clean_markup(once) == once
+
+
+def test_plain_text_escaped_for_markup_reads_back_as_the_same_text() -> None:
+    assert as_markup("A股<B股") == "A股&lt;B股"
+    assert from_markup("A股&lt;B股") == "A股<B股"
+    assert as_markup("<p>正文</p>") == "<p>正文</p>"  # stored HTML is already markup
+    # unescaping "&lt;p>" would make HTML of it: it stays as written
+    assert from_markup("&lt;p>") == "&lt;p>"
+
+
+def test_html_without_a_tag_is_read_as_text() -> None:
+    assert html_value("A股&lt;B股 &amp; C") == "A股<B股 & C"
+    assert html_value("<p>A股&lt;B股</p>") == "<p>A股&lt;B股</p>"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MARKUP)
+def test_markup_of_plain_text_round_trips(text: str) -> None:
+    if looks_like_html(text) or "&lt;" in text or looks_like_html(text_as_html(text)):
+        return
+    assert from_markup(as_markup(text)) == text

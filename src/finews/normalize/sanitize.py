@@ -39,6 +39,7 @@ import nh3
 __all__ = [
     "as_markup",
     "clean_markup",
+    "from_markup",
     "html_value",
     "looks_like_html",
     "sanitize_html",
@@ -140,6 +141,20 @@ def as_markup(stored: str) -> str:
     """A stored digest or full text as HTML-safe text: sanitised HTML as it is, plain text
     through :func:`text_as_html` (for outputs that insert it as markup, like Markdown)."""
     return stored if looks_like_html(stored) else text_as_html(stored)
+
+
+# What text_as_html wrote: "&lt;" where a "<" would have opened a tag.
+_ESCAPED_OPEN = re.compile(r"&lt;(?=[A-Za-z/!?])")
+
+
+def from_markup(text: str) -> str:
+    """The stored form of text :func:`as_markup` wrote (a Jekyll post's digest or body read
+    back): HTML as it is, plain text with :func:`text_as_html` undone, unless undoing it
+    would make the text read as HTML (then it stays as written, and shows as written)."""
+    if looks_like_html(text):
+        return text
+    plain = _ESCAPED_OPEN.sub("<", text)
+    return text if looks_like_html(plain) else plain
 
 
 def html_value(value: str) -> str:

@@ -49,7 +49,7 @@ import yaml
 from finews.errors import ParseError
 from finews.models import Item
 from finews.normalize.markdown import restore
-from finews.normalize.sanitize import clean_markup
+from finews.normalize.sanitize import clean_markup, from_markup
 from finews.normalize.text import title_of
 from finews.normalize.times import SHANGHAI, parse_time
 
@@ -315,8 +315,8 @@ def imported_to_item(
         title=title,
         published_at=post.published or fetched,
         fetched_at=fetched,
-        digest=clean_markup(post.digest),
-        content=clean_markup(post.content),
+        digest=clean_markup(from_markup(post.digest)),
+        content=clean_markup(from_markup(post.content)),
         url=post.url,
         media=post.media,
         # Jekyll split the original's categories with spaces; slugs have none.
