@@ -219,8 +219,24 @@ def test_build_and_pages_take_items_at_the_ends_of_time(tmp_path: Path, old_db: 
             "/feeds/oldcat/atom.xml",
             "/api/items",
             "/search?q=旧库",
+            # bounds at the ends of the calendar mean from the start, or to the end
+            "/api/items?since=0001-01-01",
+            "/api/items?until=9999-12-31",
+            "/api/items?until=9999-12-31T23:59:59-12:00",
+            "/api/search?q=旧库&since=0001-01-01T00:00:00%2B14:00",
+            "/search?q=旧库&until=9999-12-31",
         ]:
             assert client.get(path).status_code == 200, path
+        # the API's cursor walks past both ends, every item once
+        seen: list[str] = []
+        cursor: dict[str, str] = {}
+        while True:
+            page = client.get("/api/items", params={"limit": 2, **cursor}).json()
+            seen += [item["published_at"] for item in page["items"]]
+            if not page.get("next_cursor"):
+                break
+            cursor = {"cursor": page["next_cursor"]}
+        assert (len(seen), seen[0], seen[-1]) == (5, "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z")
         # a day no calendar has, or whose bounds do not exist, is not found: never a 500
         for path in [
             "/day/0000-01-01/",

@@ -26,6 +26,7 @@ from finews.publish.responses import conditional, json_bytes, json_error
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.urls import BEIJING, article_path
 from finews.store import ItemQuery, Store
+from finews.store.base import to_db_time
 from finews.store.clusters import also_reported
 
 __all__ = [
@@ -65,7 +66,7 @@ class ParameterError(ValueError):
 
 def encode_cursor(item: Item) -> str:
     """The opaque cursor that continues a listing after ``item``."""
-    text = f"{item.published_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}|{item.id}"
+    text = f"{to_db_time(item.published_at)}|{item.id}"  # years before 1000 zero-padded
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -89,14 +90,24 @@ def _time(name: str, value: str, *, end: bool) -> datetime:
         if len(value) == 10:
             day = date.fromisoformat(value)
             start = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
-            return start + timedelta(days=1) if end else start
+            return _held(start, timedelta(days=1) if end else timedelta(0))
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ParameterError(
             f"{name}: {value!r} is not an ISO 8601 date or date-time "
             "(e.g. 2021-12-08 or 2021-12-08T22:06:00+08:00)"
         ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
+    return _held(moment if moment.tzinfo else moment.replace(tzinfo=BEIJING), timedelta(0))
+
+
+def _held(moment: datetime, shift: timedelta) -> datetime:
+    """``moment + shift`` in UTC, held at the first or last representable instant at the
+    ends of the calendar (``since=0001-01-01`` means from the start, not a 500)."""
+    try:
+        return (moment + shift).astimezone(UTC)
+    except OverflowError:
+        edge = datetime.min if moment.year < 5000 else datetime.max
+        return edge.replace(tzinfo=UTC)
 
 
 def _single(params: Mapping[str, list[str]], name: str) -> str | None:
@@ -145,7 +156,7 @@ def parse_items_query(params: Mapping[str, list[str]]) -> ItemQuery:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    return to_db_time(moment)  # the stored form: ISO 8601 in UTC, years zero-padded
 
 
 def item_json(item: Item, settings: SiteSettings) -> dict[str, Any]:

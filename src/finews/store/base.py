@@ -156,7 +156,10 @@ def to_db_time(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is None:
         raise StoreError(f"naive datetime {dt!r}: every stored time must be timezone-aware")
-    u = dt.astimezone(UTC)
+    try:
+        u = dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: held at the end
+        u = (datetime.min if dt.year < 5000 else datetime.max).replace(tzinfo=UTC)
     # by hand: strftime("%Y") does not zero-pad years before 1000 on glibc, and the stored
     # text must sort as time does
     return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"

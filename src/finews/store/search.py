@@ -44,7 +44,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -693,15 +693,21 @@ def _when(name: str, value: str, *, end: bool) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=beijing)
-            return start + timedelta(days=1) if end else start
-        moment = datetime.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=beijing)
+            shift = timedelta(days=1) if end else timedelta(0)
+        else:
+            moment, shift = datetime.fromisoformat(text), timedelta(0)
     except ValueError as exc:
         raise QueryError(
             f"{name}: {value[:40]!r} is not a date (2024-09-02) or a date-time "
             "(2024-09-02T09:30 or 2024-09-02T09:30+08:00)"
         ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=beijing)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=beijing)
+    try:
+        return (moment + shift).astimezone(UTC)
+    except OverflowError:  # at the ends of the calendar: from the start, or to the end
+        return (datetime.min if moment.year < 5000 else datetime.max).replace(tzinfo=UTC)
 
 
 def _whole(name: str, value: str, low: int, high: int) -> int:
