@@ -203,6 +203,12 @@ def test_build_and_pages_take_items_at_the_ends_of_time(tmp_path: Path, old_db: 
     assert (out / "day" / "9999-12-31" / "index.html").is_file()
     assert (out / "day" / "0001-01-01" / "index.html").is_file()
     assert (out / "oldcat" / "9999" / "12" / "31" / "far.html").is_file()
+    jekyll = tmp_path / "jekyll"
+    exported = CliRunner().invoke(cli, ["--config", str(config), "export", "jekyll", str(jekyll)])
+    assert exported.exit_code == 0, exported.output
+    names = sorted(path.name for path in jekyll.rglob("*.md"))
+    assert names[:1] + names[-1:] == ["0001-01-01-ancient.md", "9999-12-31-far.md"]
+    assert len(names) == 5
     app = create_app(old_db, SiteSettings())
     with TestClient(app, raise_server_exceptions=False) as client:
         for path in [

@@ -109,7 +109,10 @@ def _from_wall(match: re.Match[str]) -> datetime | None:
 def _in_shanghai(dt: datetime) -> datetime:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"a naive datetime has no defined Beijing time: {dt!r}")
-    return dt.astimezone(SHANGHAI)
+    try:
+        return dt.astimezone(SHANGHAI)
+    except OverflowError:  # the last hours of 9999 (an old database may hold them)
+        return datetime.max.replace(tzinfo=SHANGHAI)
 
 
 def shanghai_wall(dt: datetime) -> str:
