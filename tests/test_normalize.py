@@ -357,6 +357,7 @@ def test_an_id_of_only_unstorable_characters_is_dropped_with_the_reason() -> Non
     [
         "9999-12-31T12:00:00Z",
         "0001-01-01T00:00:00Z",
+        "0001-01-01 00:00:00",  # Beijing: before the first UTC instant
         "1989-12-31 23:59:59",
         0,
         "2024-03-17 12:00:00",

@@ -90,9 +90,13 @@ def storable_raw(raw: RawItem) -> RawItem:
 
 def _published(raw: RawItem, fetched_utc: datetime) -> tuple[datetime, tuple[str, ...]]:
     """The publication time, and a note when the upstream's could not be used as given."""
-    parsed = parse_time(raw.published)
-    if parsed is None or sane_time(parsed, fetched_utc) is not None:
-        return parsed or fetched_utc, ()
+    try:
+        parsed = parse_time(raw.published)
+    except OverflowError:  # no UTC instant at all (0001-01-01 in Beijing): out of range too
+        parsed = None
+    else:
+        if parsed is None or sane_time(parsed, fetched_utc) is not None:
+            return parsed or fetched_utc, ()
     note = (
         f"published {raw.published!r} is outside 1990-01-01 .. fetch time + 2 days; "
         "the fetch time stands in"

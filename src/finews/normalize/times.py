@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 __all__ = ["SHANGHAI", "parse_time", "shanghai_date", "shanghai_wall"]
@@ -90,29 +90,22 @@ def _from_wall(match: re.Match[str]) -> datetime | None:
         return None
     tz = match["tz"]
     if tz is None:
-        zone: tzinfo = SHANGHAI
-    elif tz.upper() == "Z":
-        zone = UTC
-    else:
-        digits = tz[1:].replace(":", "")
-        hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-        if hours > 23 or minutes > 59:
-            return None
-        offset = timedelta(hours=hours, minutes=minutes)
-        zone = timezone(-offset if tz[0] == "-" else offset)
-    try:
-        return local.replace(tzinfo=zone).astimezone(UTC)
-    except OverflowError:  # 0001-01-01 in Beijing is before the first UTC instant
+        return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
+    if tz.upper() == "Z":
+        return local.replace(tzinfo=UTC)
+    digits = tz[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours > 23 or minutes > 59:
         return None
+    offset = timedelta(hours=hours, minutes=minutes)
+    zone = timezone(-offset if tz[0] == "-" else offset)
+    return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def _in_shanghai(dt: datetime) -> datetime:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"a naive datetime has no defined Beijing time: {dt!r}")
-    try:
-        return dt.astimezone(SHANGHAI)
-    except OverflowError:  # the last hours of 9999 (an old database may hold them)
-        return datetime.max.replace(tzinfo=SHANGHAI)
+    return dt.astimezone(SHANGHAI)
 
 
 def shanghai_wall(dt: datetime) -> str:
