@@ -25,10 +25,11 @@ from finews.cli import cli
 from finews.config import load_config
 from finews.daemon.runner import run_daemon
 from finews.demo.replay import ReplayServer, Reply, Route
+from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import Item, SourceSpec
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
-from finews.refresh import SourceReport
+from finews.refresh import SourceReport, refresh_source
 from finews.store import ItemQuery, open_store
 from finews.store.derive import derive_all, derive_backlog
 from finews.store.search import SearchQuery, search
@@ -133,6 +134,7 @@ def test_fetch_keeps_every_item_of_a_page_with_poison_items(tmp_path: Path, db_u
         for key in ("far", "ancient"):
             # the fetch time stands in for a date no article has
             assert before <= stored[key].published_at <= after
+
         # the upstream's values are kept, with why they were replaced
         faults = store._query(  # type: ignore[attr-defined]
             "SELECT upstream_id, stage, detail FROM item_faults ORDER BY upstream_id"
@@ -146,6 +148,27 @@ def test_fetch_keeps_every_item_of_a_page_with_poison_items(tmp_path: Path, db_u
         hits = search(store, SearchQuery(text="远未来"))
         assert [hit.item.upstream_id for hit in hits.hits] == ["far"]
         assert store.get_state("poison").consecutive_failures == 0
+
+
+def test_a_repoll_an_hour_later_keeps_the_stand_in_date(tmp_path: Path, db_url: str) -> None:
+    """The fetch time stands in for a missing or impossible date once: later polls neither
+    move such an item nor make a revision of it each time."""
+    first, later = datetime(2026, 9, 1, 4, 0, tzinfo=UTC), datetime(2026, 9, 1, 5, 0, tzinfo=UTC)
+    with ReplayServer([Route(FEED_PATH, feed_reply())]) as upstream:
+        spec = feed_source(tmp_path, upstream.url)
+
+        async def poll(now: datetime) -> SourceReport:
+            async with HttpClient(HttpSettings(timeout=5.0, retries=0)) as client:
+                with open_store(db_url) as store:
+                    return await refresh_source(spec, store, client, now=lambda: now)
+
+        reports = [asyncio.run(poll(first)), asyncio.run(poll(later))]
+    assert [(r.new, r.updated, r.unchanged) for r in reports] == [(10, 0, 0), (0, 0, 10)]
+    with open_store(db_url) as store:
+        stored = {i.upstream_id: i for i in store.items(ItemQuery(source="poison"))}
+    assert {item.revision for item in stored.values()} == {1}
+    for key in ("far", "ancient", "nulid", "surrogate"):
+        assert stored[key].published_at == first
 
 
 # --- an old database that already holds poison ---------------------------------------------

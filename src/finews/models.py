@@ -115,6 +115,9 @@ class Item:
     #: date out of range): the store keeps each in ``item_faults``; not a content field,
     #: not compared, and empty on items read back from the store
     notes: tuple[str, ...] = field(default=(), compare=False)
+    #: the fetch time stands in for a publication time the upstream did not give (or gave
+    #: out of range): a re-poll keeps the stored time instead of moving the item each poll
+    published_guessed: bool = field(default=False, compare=False)
 
     def replace(self, **changes: Any) -> Item:
         """Return a copy with ``changes`` applied."""

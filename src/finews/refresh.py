@@ -29,6 +29,7 @@ from finews.models import Dropped, Item, RawItem, SourceSpec, SourceState
 from finews.normalize import normalize_item
 from finews.normalize.pipeline import storable_raw
 from finews.normalize.slug import media_slug
+from finews.normalize.storable import storable_text
 from finews.redact import redact
 from finews.sources import get_adapter
 from finews.sources._encoding import http_charset
@@ -255,8 +256,9 @@ async def refresh_source(
         warning = f"warning: {report.warning}" if report.warning else None
         state = state.replace(last_success=now(), last_error=warning, consecutive_failures=0)
     except FinewsError as exc:
-        # an error quotes its URL, which may carry credentials: kept and shown redacted
-        report.error = redact(str(exc))
+        # an error quotes its URL, which may carry credentials: kept and shown redacted;
+        # storable, so that one quoting upstream bytes cannot make the state unsavable
+        report.error = storable_text(redact(str(exc)))
         if isinstance(exc, StatusFetchError):
             report.retry_after = exc.retry_after
         state = state.replace(

@@ -23,9 +23,10 @@ browser, but a Jekyll post passes through two more interpreters first:
 
 What kramdown needs from the rest of the text is done before: plain text has every ``<``
 that could open a tag, comment or autolink written ``&lt;``
-(:func:`finews.normalize.sanitize.as_markup`, at export: it is stored as it came), and HTML
-is sanitised (:func:`finews.normalize.sanitize.clean_markup`). kramdown keeps character references as
-references (``&lt;script&gt;`` is shown, never parsed), and its ``$$…$$`` math is text.
+(:func:`finews.normalize.sanitize.as_markup`, at export: it is stored as it came), and
+HTML is sanitised (:func:`finews.normalize.sanitize.clean_markup`). kramdown keeps
+character references as references (``&lt;script&gt;`` is shown, never parsed), and its
+``$$…$$`` math is text.
 
 :func:`restore` undoes :func:`defuse` exactly (``restore(defuse(t)) == t``), except that a
 literal ``&#123;`` just before ``{``, ``%``, ``:`` or ``#`` comes back as ``{``, which shows

@@ -88,21 +88,22 @@ def storable_raw(raw: RawItem) -> RawItem:
     return dataclasses.replace(raw, **changes) if changes else raw
 
 
-def _published(raw: RawItem, fetched_utc: datetime) -> tuple[datetime, tuple[str, ...]]:
-    """The publication time, and a note when the upstream's could not be used as given."""
+def _published(raw: RawItem, fetched_utc: datetime) -> tuple[datetime | None, tuple[str, ...]]:
+    """The publication time (``None``: the upstream gave none, the fetch time stands in),
+    and a note when the upstream's could not be used as given."""
     try:
         parsed = parse_time(raw.published)
     except OverflowError:  # no UTC instant at all (0001-01-01 in Beijing): out of range too
         parsed = None
     else:
         if parsed is None or sane_time(parsed, fetched_utc) is not None:
-            return parsed or fetched_utc, ()
+            return parsed, ()
     note = (
         f"published {raw.published!r} is outside 1990-01-01 .. fetch time + 2 days; "
         "the fetch time stands in"
     )
     log.warning("source=%s id=%s %s", raw.source, raw.upstream_id, note)
-    return fetched_utc, (note,)
+    return None, (note,)
 
 
 def _category_and_tag(
@@ -148,7 +149,7 @@ def normalize_item(
         source=raw.source,
         upstream_id=raw.upstream_id,
         title=title,
-        published_at=published_at,
+        published_at=published_at or fetched_utc,
         fetched_at=fetched_utc,
         digest=_digest(raw),
         content=_content(raw),
@@ -162,4 +163,5 @@ def normalize_item(
         author=raw.author,
         fulltext_key=raw.fulltext_key,
         notes=notes,
+        published_guessed=published_at is None,
     )

@@ -79,4 +79,5 @@ def storable_item(item: Item) -> Item:
         log.warning("source=%s id=%s %s", item.source, item.upstream_id, note)
         changes["published_at"] = item.fetched_at
         changes["notes"] = (*item.notes, note)
+        changes["published_guessed"] = True
     return dataclasses.replace(item, **changes) if changes else item

@@ -549,7 +549,8 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
     @staticmethod
     def _merge(old: Item, new: Item) -> Item:
         """What to store when ``new`` arrives for a stored ``old``: fields the new reading
-        lacks (full text fetched earlier, a digest, an author) keep their stored value."""
+        lacks (full text fetched earlier, a digest, an author, a publication time) keep
+        their stored value."""
         return new.replace(
             id=old.id,
             content=new.content or old.content,
@@ -560,6 +561,8 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             fulltext_key=new.fulltext_key or old.fulltext_key,
             category=old.category or new.category,
             tag=old.tag or new.tag,
+            # a fetch time standing in for a missing or impossible date is the first one
+            published_at=old.published_at if new.published_guessed else new.published_at,
         )
 
     def _select_item(self, cur: Any, source: str, upstream_id: str) -> Item | None:
