@@ -20,13 +20,16 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from finews.cli import cli
 from finews.config import load_config
 from finews.daemon.runner import run_daemon
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.fetch.client import HttpClient, HttpSettings
-from finews.models import Item, SourceSpec
+from finews.models import Item, RawItem, SourceSpec
+from finews.normalize import normalize_item
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.refresh import SourceReport, refresh_source
@@ -394,3 +397,55 @@ def test_import_keeps_every_post_of_an_archive_with_poison_posts(
         assert (stored["nul1"].title, stored["nul1"].content) == ("坏标题", "正文")
         assert stored["far1"].published_at >= before
         assert derive_backlog(store) == 0
+
+
+# --- any text, any date: normalised items are always stored ---------------------------------
+
+_ANY_CHAR = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
+_ANY_TEXT = st.text(_ANY_CHAR, max_size=30)
+_ANY_TIME = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**40), max_value=2**50),
+    st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat()),
+    _ANY_TEXT,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(_ANY_TEXT, _ANY_TEXT, _ANY_TEXT, _ANY_TEXT, _ANY_TEXT, _ANY_TIME),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_every_normalised_item_is_stored_whatever_its_text_and_date(
+    fields: list[tuple[str, str, str, str, str, Any]],
+) -> None:
+    """Whatever characters and times an upstream sends, an item normalising keeps is one
+    the store keeps: indexed, in a story, nothing dropped (SQLite; the same checks run on
+    PostgreSQL through the poison feed above)."""
+    spec = SourceSpec(id="any", adapter="feed", name="任意")
+    items = []
+    for n, (uid, title, summary, content, author, published) in enumerate(fields):
+        raw = RawItem(
+            source="any",
+            upstream_id=f"{n}-{uid}",
+            title=title,
+            summary=summary,
+            content=content,
+            author=author,
+            url=f"https://example.com/{uid}",
+            published=published,
+        )
+        result = normalize_item(raw, spec, fetched_at=NOW)
+        if isinstance(result, Item):
+            items.append(result)
+    with open_store("sqlite:///:memory:") as store:
+        outcome = store.upsert_items(items)
+        assert outcome.dropped == ()
+        assert store.count_items() == len({item.upstream_id for item in items})
+        faults = store._query(  # type: ignore[attr-defined]
+            "SELECT stage FROM item_faults WHERE stage <> 'normalize'"
+        )
+        assert faults == []  # none dropped, none left out of the index or the stories
