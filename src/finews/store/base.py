@@ -712,7 +712,12 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         fault (so the item is dropped or skipped) rather than the database's."""
         if isinstance(exc, _Broken):
             return False
-        return isinstance(exc, (StoreError, ValueError, OverflowError, *self.driver_errors))
+        if isinstance(exc, self.driver_errors):
+            # DB-API: a lock, a deadlock, a lost connection (OperationalError, InterfaceError,
+            # InternalError) is the database's fault, and retried later, never a drop
+            names = {kind.__name__ for kind in type(exc).__mro__}
+            return not names & {"OperationalError", "InterfaceError", "InternalError"}
+        return isinstance(exc, (StoreError, ValueError, OverflowError))
 
     def _record_fault(
         self, cur: Any, source: str, upstream_id: str, stage: str, detail: str
