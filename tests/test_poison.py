@@ -361,7 +361,7 @@ def test_the_daemon_stores_derives_and_polls_on_past_poison(
         status = client.get("/api/status").json()
         assert status["item_faults"] == {"normalize": 2, "stories": 1}
         assert status["derive_backlog"] == 0
-        assert "未能编入检索或合并报道 1 条" in client.get("/status").text
+        assert '<span class="stat">1</span> 条未能编入检索或合并报道' in client.get("/status").text
         assert 'finews_item_faults{stage="stories"} 1.0' in client.get("/metrics").text
 
 
