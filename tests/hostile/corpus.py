@@ -111,7 +111,6 @@ _XSS = [
         "text_as_markup",
         "xss",
         text=f"<script>{J}</script>正文<img src=x onerror={J}>",
-        awaits="poison",  # plain text is read as HTML (issue point 7)
     ),
 ]
 
@@ -190,10 +189,10 @@ _MARKDOWN = [
 ]
 
 _DATES = [
-    Vector("year_1", "date", date="0001-01-01T00:00:00Z", awaits="poison"),
-    Vector("year_9999", "date", date="9999-12-31T12:00:00Z", awaits="poison"),
-    Vector("year_1900", "date", date="1900-01-01T00:00:00+08:00", awaits="poison"),
-    Vector("far_future", "date", date="2999-01-01T00:00:00Z", awaits="poison"),
+    Vector("year_1", "date", date="0001-01-01T00:00:00Z"),
+    Vector("year_9999", "date", date="9999-12-31T12:00:00Z"),
+    Vector("year_1900", "date", date="1900-01-01T00:00:00+08:00"),
+    Vector("far_future", "date", date="2999-01-01T00:00:00Z"),
     Vector("negative_year", "date", date="-0001-01-01T00:00:00Z"),
     Vector("epoch_huge", "date", date="99999999999999999999"),
     Vector("epoch_negative", "date", date="-99999999999"),
@@ -255,29 +254,25 @@ _CONTROL = [
     ),
     Vector("ansi_id", "control", id="hx-\x1b[31mred", formats=("json",), kept=False),
     Vector("del_char", "control", title="标题\x7f尾", formats=("json",)),
-    Vector("nul_title", "control", title="标题\x00尾", formats=("json",), awaits="poison"),
+    Vector("nul_title", "control", title="标题\x00尾", formats=("json",)),
     Vector(
         "nul_id",
         "control",
         id="hx-nul\x00id",
         stored_id="hx-nulid",
         formats=("json",),
-        awaits="poison",
     ),
-    Vector("nul_body", "control", text="正文\x00尾", html=None, formats=("json",), awaits="poison"),
-    Vector(
-        "nul_url", "control", url="https://news.invalid/a\x00b", formats=("json",), awaits="poison"
-    ),
-    Vector("nul_author", "control", author="作者\x00", formats=("json",), awaits="poison"),
-    Vector("surrogate_title", "control", title="标题\ud800尾", formats=("json",), awaits="poison"),
-    Vector("surrogate_body", "control", text="正文\udfff", formats=("json",), awaits="poison"),
+    Vector("nul_body", "control", text="正文\x00尾", html=None, formats=("json",)),
+    Vector("nul_url", "control", url="https://news.invalid/a\x00b", formats=("json",)),
+    Vector("nul_author", "control", author="作者\x00", formats=("json",)),
+    Vector("surrogate_title", "control", title="标题\ud800尾", formats=("json",)),
+    Vector("surrogate_body", "control", text="正文\udfff", formats=("json",)),
     Vector(
         "surrogate_id",
         "control",
         id="hx-\udc80",
         stored_id="hx-",
         formats=("json",),
-        awaits="poison",
     ),
     Vector("bidi_title", "bidi", title="新闻\u202egpj.exe\u202c 标题\u2066隔离\u2069"),
     Vector("bidi_id", "bidi", id="hx-bidi-\u202eevil"),

@@ -63,21 +63,19 @@ def hostile_posts(canary: Path) -> list[tuple[str, str | bytes]]:
             "2026-09-01-hxc-category.html",
             '---\nlayout: category\ncategory: ../../x\ntag: "<script>"\n---',
         ),
+        # dates at the ends of the calendar and a NUL: skipped or cleaned, never a stop
+        (
+            "9999-12-31-hxc-year-9999.md",
+            _post("年份九九九九", "正文", date="9999-12-31 20:00:00 +0800"),
+        ),
+        ("0001-01-01-hxc-year-1.md", _post("年份一", "正文", date="0001-01-01 08:00:00 +0800")),
+        ("2026-09-01-hxc-nul.md", _post("空字符\x00标题", "正文\x00")),
     ]
 
 
 def hostile_posts_awaiting() -> dict[str, list[tuple[str, str]]]:
-    """Crafted posts whose import needs a fix of issue 19 (by branch)."""
-    return {
-        "poison": [
-            (
-                "9999-12-31-hxc-year-9999.md",
-                _post("年份九九九九", "正文", date="9999-12-31 20:00:00 +0800"),
-            ),
-            ("0001-01-01-hxc-year-1.md", _post("年份一", "正文", date="0001-01-01 08:00:00 +0800")),
-            ("2026-09-01-hxc-nul.md", _post("空字符\x00标题", "正文\x00")),
-        ]
-    }
+    """Crafted posts whose import needs a fix not merged yet, by branch (none today)."""
+    return {}
 
 
 def clean_posts() -> list[tuple[str, str]]:

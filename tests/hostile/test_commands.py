@@ -6,9 +6,9 @@ secret and no local file's text in any response, output or log, no traceback.
 
 ``finews sources`` and ``finews config`` are run too (they show URLs and errors).
 
-``test_hostile_corpus_through_every_command`` runs the vectors finews must already handle.
-Each ``test_awaits_<branch>_…`` runs the vectors of one branch of issue 19 that is not
-merged yet: it fails until that branch is (run it after merging; see README.md).
+``test_hostile_corpus_through_every_command`` runs every vector whose fix is in. A vector
+waiting for a fix gets ``awaits="<branch>"`` and a ``test_awaits_<branch>_…`` of its own
+until that branch is merged (see README.md); none waits today.
 """
 
 from __future__ import annotations
@@ -57,13 +57,6 @@ def test_hostile_corpus_through_every_command(tmp_path: Path) -> None:
 
 
 # --- vectors whose fix is on a branch of issue 19 not merged when the corpus was written ----
-
-
-@pytest.mark.slow
-def test_awaits_poison_dates_nul_surrogates_and_plain_text(tmp_path: Path) -> None:
-    """Issue 19 points 2 and 7 (branch ``poison``)."""
-    harness = through_every_command(tmp_path, "poison")
-    assert harness.problems == [], report(harness.problems)
 
 
 # --- the corpus itself --------------------------------------------------------------------
