@@ -116,10 +116,9 @@ def test_new_item_from_another_process_appears_without_reload(
     page.goto(url + "/", wait_until="load")
     # the page's own script ran (the CSP let it) and the event stream is open
     page.wait_for_selector("[data-live-status]:not([hidden])", timeout=5000)
-    page.wait_for_function(
-        "document.querySelector('[data-live-status]').textContent === '实时更新中'",
-        timeout=5000,
-    )
+    # (a selector, not wait_for_function: that polls by evaluating a string, which the
+    # page's Content-Security-Policy refuses once the first check finds it not yet true)
+    page.wait_for_selector("[data-live-status]:text-is('实时更新中')", timeout=5000)
     page.evaluate("window.__notReloaded = true")
     title = f"浏览器测试：另一个进程写入 {time.time_ns()}"
     written = subprocess.run(

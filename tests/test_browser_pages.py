@@ -330,7 +330,7 @@ def test_a_feed_address_is_copied_with_one_click(site: tuple[Any, str, str]) -> 
         page.goto(url + "/subscribe/", wait_until="load")
         button = page.locator('.feed button[data-copy$="/feeds/emnews/atom.xml"]')
         button.click()
-        page.wait_for_function("document.activeElement.textContent === '已复制'")
+        page.wait_for_selector("button:focus:text-is('已复制')")
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == url + "/feeds/emnews/atom.xml"
     finally:
