@@ -17,8 +17,8 @@ help:
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "finews needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
-	@# Before 0.2 the pure-Python opencc-python-reimplemented stood in for the official binding;
-	@# both install a module named opencc, so an older .venv drops it first.
+	@# finews 0.1.0 used the pure-Python opencc-python-reimplemented; the official binding
+	@# installs the same module name (opencc), so an older .venv drops the former first.
 	@$(BIN)/python -m pip uninstall --quiet --yes opencc-python-reimplemented >/dev/null 2>&1 || true
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
