@@ -263,6 +263,56 @@ def test_candidate_keys_are_the_same_in_every_process() -> None:
     assert len(runs) == 1
 
 
+#: the candidate keys of _MOUTAI (24 bands, the title, three quantity pairs) as finews
+#: defines them: any interpreter or build sharing a database must compute these
+_MOUTAI_KEYS = [
+    1350447961644688700, 1638503968233012409, 1949638363606957602, 2193832124260508306,
+    2208083367025442816, 2297639004471849828, 2393531880760487476, 2925229046736460130,
+    3039688549946515062, 3352585816687706022, 3475048903576883443, 3848960897976324664,
+    4232443996351781305, 4248771629196271476, 4570445817593905025, 4591699468320001531,
+    4682727492348173433, 4690385042672212409, 5050636902329593357, 5391371774881231047,
+    5616595454108383983, 6355678650521712444, 6661510462127987326, 7876458911397394891,
+    8393582030338416506, 8450891223830473676, 8747240233837136198, 8779855175676014305,
+]  # fmt: skip
+
+
+def test_candidate_keys_are_pinned() -> None:
+    fp = fingerprint(
+        1,
+        "贵州茅台：上半年净利润416.96亿元 同比增长15.88%",
+        "贵州茅台公告，上半年营业总收入834.51亿元。",
+        "",
+        datetime(2024, 9, 2, tzinfo=UTC),
+    )
+    assert sorted(fp.keys) == _MOUTAI_KEYS
+
+
+def _plain_key(*values: int) -> int:
+    """stable_key's definition in C's unsigned 64-bit arithmetic (ctypes wraps around)."""
+    import ctypes
+
+    key = ctypes.c_uint64(0)
+    for value in values:
+        key = ctypes.c_uint64(key.value * 0x9E3779B97F4A7C15 ^ ctypes.c_uint64(value).value)
+    return key.value & (2**63 - 1)
+
+
+def test_stable_key_is_plain_64_bit_arithmetic() -> None:
+    from finews.process.cluster import stable_key
+
+    assert stable_key() == 0
+    assert stable_key(1) == 1
+    assert stable_key(1, 0) == 0x9E3779B97F4A7C15 & (2**63 - 1)
+    assert stable_key(-1) == 2**63 - 1  # only the low 64 bits of a value count
+    assert stable_key(2**64 + 5, 7) == stable_key(5, 7) == 1663341875487337582
+    rng = random.Random(16)
+    for _ in range(2000):
+        values = [rng.randint(-(2**70), 2**70) for _ in range(rng.randint(0, 6))]
+        key = stable_key(*values)
+        assert key == _plain_key(*values)
+        assert 0 <= key < 2**63  # fits a signed 64-bit column
+
+
 # --- packed fingerprints and the story window ----------------------------------------------
 
 
@@ -433,6 +483,9 @@ def test_fingerprints_keep_as_bytes() -> None:
     assert print_keys(other_rule) == list(fps[0].keys)  # ...but its keys can be deleted
     assert from_bytes(1, at, b"") is None
     assert print_keys(b"\x07" + data[1:]) is None
+    # format 1 held keys made by Python's hash(): neither read nor trusted for deleting keys
+    assert from_bytes(1, at, b"\x01" + data[1:]) is None
+    assert print_keys(b"\x01" + data[1:]) is None
 
 
 def _window_on_disk(store: Store) -> list[tuple[int, int, int, bytes]]:
@@ -632,7 +685,8 @@ def test_clustering_pauses_the_cycle_collector_and_restores_it() -> None:
 
 
 # The fast paths of _bigrams and _band_keys against the plain definitions they replaced:
-# candidate keys must never change without ALGORITHM_VERSION changing.
+# candidate keys must never change without the print format changing (cluster._PRINT_FORMAT
+# and a migration that drops the stored keys).
 
 
 def _bigrams_plainly(text: str) -> frozenset[int]:
@@ -644,7 +698,7 @@ def _bigrams_plainly(text: str) -> frozenset[int]:
 
 
 def _band_keys_plainly(shingles: frozenset[int]) -> list[int]:
-    from finews.process.cluster import _MASK64, _MIX, BINS, ROWS, _minhash_value
+    from finews.process.cluster import _MASK64, _MIX, BINS, ROWS, _minhash_value, stable_key
 
     mixed = sorted((_minhash_value(v) * _MIX & _MASK64 for v in shingles), reverse=True)
     if not mixed:
@@ -656,7 +710,8 @@ def _band_keys_plainly(shingles: frozenset[int]) -> list[int]:
         while (slot + step) % BINS not in least:
             step += 1
         filled.append(least[(slot + step) % BINS] + step * _MIX)
-    return [hash((band, *filled[band * ROWS : (band + 1) * ROWS])) for band in range(BINS // ROWS)]
+    bands = [filled[band * ROWS : (band + 1) * ROWS] for band in range(BINS // ROWS)]
+    return [stable_key(band, *values) for band, values in enumerate(bands)]
 
 
 _CHARS = st.sampled_from(

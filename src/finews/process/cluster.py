@@ -34,8 +34,9 @@ the normalised title, and each pair of the item's most specific quantities. An i
 compared with the items before it (within the window) that share a key: the latest
 :data:`BUCKET_CAP` of each key, and of those the latest :data:`CANDIDATE_CAP`; the caps only
 bite when dozens of near-identical items fall within one window, and keep that case
-linear. Hashes here are Python's own over ints and tuples of ints, which do not vary
-between processes, so every process finds the same candidates.
+linear. Keys are defined by finews, not by Python's ``hash()`` (:func:`stable_key`, and
+BLAKE2b of the title), so every process, build and interpreter sharing a database finds
+the same candidates in the keys it stored (``story_keys``).
 
 Parameters were chosen on the labelled set in ``tests/data/cluster`` (precision 1.0, recall
 0.91 at :data:`THRESHOLD` 0.58; 0.56 gives recall 0.93 but leaves a near miss 0.01 below;
@@ -82,6 +83,7 @@ __all__ = [
     "print_keys",
     "same_story",
     "score",
+    "stable_key",
     "to_bytes",
     "unpacked",
 ]
@@ -376,7 +378,7 @@ def fingerprint(
     specific = sorted(quantities, key=lambda q: (-q.digits, q.value))[:KEY_QUANTITIES]
     for a, b in combinations(sorted(specific, key=lambda q: (q.percent, q.value)), 2):
         # coarse values (two digits), so that 15.88% and 16% share the key
-        keys.add(hash((-1, a.percent, a.coarse, b.percent, b.coarse)))
+        keys.add(_pair_key(a, b))
     headline = [q for q in _unique(title_quantities) if _telling(q)]
     return Fingerprint(
         item_id=item_id,
@@ -407,14 +409,48 @@ def _amount(quantity: Quantity) -> bool:
     return not quantity.percent and abs(quantity.value) >= _AMOUNT
 
 
+#: keys are 63-bit, so that any of them fits a signed 64-bit column (and int64 array)
+_KEY_MASK = (1 << 63) - 1
+#: a pair of floats, and the same eight bytes each as an unsigned integer
+_FLOATS = struct.Struct(">dd")
+_FLOAT_BITS = struct.Struct(">QQ")
+#: the first value of a quantity-pair key (a band key's is its band's number, below this)
+_PAIR_TAG = 1 << 32
+
+
+def stable_key(*values: int) -> int:
+    """The candidate key of a sequence of integers: starting from 0, for each value
+    ``key = (key * 0x9E3779B97F4A7C15 XOR value) mod 2**64``; then its low 63 bits.
+
+    Keys are stored (``story_keys``), so finews defines them here instead of leaving them
+    to the interpreter's ``hash()``: plain unsigned 64-bit arithmetic that any language
+    computes alike (the tests pin values). Only the low bits of a value count (the
+    arithmetic is modular), so a value may be negative or wider than 64 bits."""
+    key = 0
+    for value in values:
+        key = (key * _MIX ^ value) & _MASK64
+    return key & _KEY_MASK
+
+
+def _pair_key(a: Quantity, b: Quantity) -> int:
+    """The candidate key of two quantities, by their coarse values (so that 15.88% and
+    16% share it): whether each is a percentage, and the values' IEEE 754 bits."""
+    bits_a, bits_b = _FLOAT_BITS.unpack(_FLOATS.pack(a.coarse, b.coarse))
+    return stable_key(_PAIR_TAG | a.percent << 1 | b.percent, bits_a, bits_b)
+
+
 def _unique(quantities: Iterable[Quantity]) -> list[Quantity]:
     return sorted(set(quantities), key=lambda q: (q.percent, q.value, q.digits, q.whole))
 
 
 def _band_keys(shingles: Collection[int]) -> list[int]:
     """One-permutation MinHash of the shingles, cut into bands, one key per band."""
-    if not shingles:
-        return []
+    return _keys_of_bands(_bin_minima(shingles)) if shingles else []
+
+
+def _bin_minima(shingles: Collection[int]) -> list[int]:
+    """The :data:`BINS` minima of a one-permutation MinHash of (non-empty) shingles, empty
+    bins filled from the next."""
     # hashed as a << 21 | b (what _minhash_value gives), so that the keys stay as they were;
     # for a pair below U+10000, a << 16 | b plus 31 × (a << 16) is a << 21 | b
     if max(shingles) < _WIDE:
@@ -438,8 +474,22 @@ def _band_keys(shingles: Collection[int]) -> list[int]:
                 while (slot + step) % BINS not in least:
                     step += 1
                 filled[slot] = least[(slot + step) % BINS] + step * _MIX
-    rows = [filled[row::ROWS] for row in range(ROWS)]
-    return [hash(band) for band in zip(range(BINS // ROWS), *rows, strict=True)]
+    return cast(list[int], filled)
+
+
+#: stable_key(band, a, b) is ((band * _MIX XOR a) * _MIX XOR b) masked: the first product
+_BAND_SALT = [band * _MIX for band in range(BINS // ROWS)]
+
+
+def _keys_of_bands(minima: list[int]) -> list[int]:
+    """``stable_key(band, *minima[band * ROWS : (band + 1) * ROWS])`` for each band,
+    written out for two rows: 24 keys per fingerprint through :func:`stable_key`'s loop
+    cost 6 % of a fingerprint's time. The low bits of a product or XOR depend only on the
+    low bits of its operands, so one mask at the end gives the same key (a test checks
+    that both agree)."""
+    mix, mask = _MIX, _KEY_MASK
+    firsts, seconds = minima[0::ROWS], minima[1::ROWS]
+    return [((s ^ a) * mix ^ b) & mask for s, a, b in zip(_BAND_SALT, firsts, seconds, strict=True)]
 
 
 def _matched(mine: Sequence[Quantity], theirs: _Numbers) -> list[Quantity]:
@@ -670,7 +720,7 @@ def unpacked(fp: Fingerprint) -> Fingerprint:
 #: then the dates (UTF-8, one per line): format, algorithm version, and per array its
 #: typecode and item count
 _PRINT_HEADER = struct.Struct("<BH" + "cI" * 6)
-_PRINT_FORMAT = 1
+_PRINT_FORMAT = 2  # 2: keys by stable_key (1: by hash())
 
 
 def to_bytes(fp: Fingerprint) -> bytes:
