@@ -26,6 +26,7 @@ __all__ = [
     "SourceSpec",
     "SourceState",
     "UpsertResult",
+    "Validators",
     "header_text",
     "http_url",
     "http_urls",
@@ -173,6 +174,19 @@ class SourceState:
     def replace(self, **changes: Any) -> SourceState:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """The HTTP validators of one reply, for a conditional GET of the next poll:
+    ``request_url`` identifies the request (url and sorted query) they belong to; at least
+    one of ``etag`` and ``last_modified`` is set. The store keeps them
+    (:mod:`finews.store.validators`); the fetcher is given them
+    (:mod:`finews.fetch.conditional`)."""
+
+    request_url: str
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

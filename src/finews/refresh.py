@@ -35,6 +35,7 @@ from finews.sources import get_adapter
 from finews.sources._encoding import http_charset
 from finews.sources.base import Adapter, Page, Request
 from finews.store import Store
+from finews.store.validators import keep_validators, load_validators
 
 __all__ = ["FulltextSink", "SourceReport", "refresh_all", "refresh_source"]
 
@@ -188,7 +189,9 @@ async def refresh_source(
         max_pages = int(spec.get("max_pages", 10))
         # Walks still to finish: the newest page first, then every walk back that an earlier
         # poll left unfinished (killed, failed or out of depth budget), oldest gap last.
-        first = conditional.prepare(store, spec.id, adapter.first_page(spec))
+        first = conditional.with_validators(
+            adapter.first_page(spec), load_validators(store, spec.id)
+        )
         walks = [_Walk(first, max_pages), *_load_walks(state.cursor)]
         for index, walk in enumerate(walks):
             while walk.request is not None and walk.depth > 0:
@@ -241,7 +244,9 @@ async def refresh_source(
                     derive=derive,
                 )
                 if asked is first:  # committed: the next poll may now ask "changed?"
-                    conditional.remember(store, spec.id, first, response)
+                    keep_validators(
+                        store, spec.id, conditional.validators_of(first, response.headers)
+                    )
                 if progress is not None:
                     progress(spec.id, report.pages, seen)
             if walk.request is not None and walk.depth <= 0:

@@ -1,8 +1,10 @@
 """Conditional GET: ask "changed since the last poll?" and take a 304 as "nothing new".
 
 A poll's newest page is sent with ``If-None-Match`` / ``If-Modified-Since`` from the
-validators its previous successful poll stored (``store.validators``), but only when they
-were stored for the very same request (url and query): a changed feed URL, or an
+validators its previous successful poll stored: the poll (``refresh.py``) loads them from
+the store (``store.validators``) and hands them to :func:`with_validators`, and keeps what
+:func:`validators_of` reads from the reply; this module touches no store. They apply only
+when they were stored for the very same request (url and query): a changed feed URL, or an
 upstream whose query changes every time (East Money's ``req_trace``), is fetched in full.
 :class:`~finews.fetch.client.HttpClient` answers such a request's 304 with a
 :class:`~finews.fetch.client.Response` whose ``not_modified`` is true.
@@ -17,20 +19,11 @@ import dataclasses
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from finews.fetch.client import Response
+from finews.models import Validators
 from finews.sources.base import Request
-from finews.store import Store
-from finews.store.validators import (
-    Validators,
-    forget_validators,
-    load_validators,
-    save_validators,
-)
 
 __all__ = [
     "CONDITIONAL_HEADERS",
-    "prepare",
-    "remember",
     "request_key",
     "validators_of",
     "with_validators",
@@ -66,18 +59,3 @@ def with_validators(request: Request, validators: Validators | None) -> Request:
     if validators.last_modified:
         extra["If-Modified-Since"] = validators.last_modified
     return dataclasses.replace(request, headers={**request.headers, **extra})
-
-
-def prepare(store: Store, source: str, request: Request) -> Request:
-    """``request`` (a poll's newest page) made conditional on what ``source`` stored."""
-    return with_validators(request, load_validators(store, source))
-
-
-def remember(store: Store, source: str, request: Request, response: Response) -> None:
-    """Keep the validators of ``response`` (the reply to ``request``) for the next poll,
-    or forget the old ones when the upstream sent none."""
-    found = validators_of(request, response.headers)
-    if found is None:
-        forget_validators(store, source)
-    else:
-        save_validators(store, source, found)

@@ -23,6 +23,8 @@ from finews.models import SourceSpec, SourceState
 from finews.redact import redact
 from finews.store.base import SqlStore, Store, from_db_time, to_db_time
 from finews.store.columns import in_list
+from finews.store.leases import lease_of
+from finews.store.queue import FAILED, PENDING, FulltextJob
 
 __all__ = [
     "FulltextJob",
@@ -44,9 +46,6 @@ __all__ = [
     "source_stats_of",
 ]
 
-PENDING = "pending"
-FAILED = "failed"
-
 #: items looked at, at most, for the median delay of one source over a day
 _DELAY_SAMPLE = 5000
 
@@ -63,16 +62,6 @@ def _now(now: datetime | None) -> datetime:
 
 
 # --- the full-text queue ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FulltextJob:
-    """One item whose full text is still to fetch."""
-
-    source: str
-    upstream_id: str
-    attempts: int = 0
-    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,9 +399,6 @@ def format_health(store: Store, spec: SourceSpec, *, now: datetime | None = None
         f"{_ago(state.last_attempt, moment)}; stored last hour {health.items_hour}, "
         f"last day {health.items_day}; median delay {delay}",
     ]
-    # imported here: leases builds on this module's queue
-    from finews.store.leases import lease_of
-
     lease = lease_of(store, spec.id)
     if lease is not None and lease.live(moment):
         left = _span((lease.expires_at - moment).total_seconds())

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from finews.errors import StoreError
 from finews.store.base import SqlStore, Store, to_db_time
 from finews.store.columns import in_list
-from finews.store.health import PENDING, FulltextJob
+from finews.store.queue import PENDING, FulltextJob
 
 __all__ = [
     "Lease",

@@ -8,22 +8,18 @@ on a store that is not SQL they keep nothing (conditional GET is then simply off
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from finews.models import Validators
 from finews.store.base import SqlStore, Store, to_db_time
 
-__all__ = ["Validators", "forget_validators", "load_validators", "save_validators"]
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """The validators of one reply: ``request_url`` identifies the request (url and sorted
-    query) they belong to; at least one of ``etag`` and ``last_modified`` is set."""
-
-    request_url: str
-    etag: str | None = None
-    last_modified: str | None = None
+__all__ = [
+    "Validators",
+    "forget_validators",
+    "keep_validators",
+    "load_validators",
+    "save_validators",
+]
 
 
 def load_validators(store: Store, source: str) -> Validators | None:
@@ -64,3 +60,12 @@ def forget_validators(store: Store, source: str) -> None:
         return
     with store._tx() as cur:
         store._exec(cur, "DELETE FROM http_validators WHERE source = ?", (source,))
+
+
+def keep_validators(store: Store, source: str, validators: Validators | None) -> None:
+    """Keep the validators of a poll's newest page for the next poll, or forget the old
+    ones when the upstream sent none (``None``)."""
+    if validators is None:
+        forget_validators(store, source)
+    else:
+        save_validators(store, source, validators)

@@ -1,0 +1,205 @@
+"""The import rules of ARCHITECTURE.md, enforced: which layer may import which, and no
+import cycle between finews's modules.
+
+The graph is read from the source (AST), so it counts what a test run would not see: an
+import inside a function, ``importlib.import_module("finews.…")``, and a ``"finews.x:name"``
+string that a module loads lazily (``cli.py``'s subcommands).
+
+Today's code breaks a few rules that the store split of issue #16 removes. They are listed
+below, each with why; the test fails on any violation not listed, and also when a listed
+one is gone, so that the lists only shrink.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import finews
+
+SRC = Path(finews.__file__).parent
+#: the command line: cli.py and its lazily loaded siblings
+CLI = ("finews.cli", "finews.feeds_cli", "finews.search_cli")
+#: what runs the stages: it may import everything, nothing below may import it
+ORCHESTRATION = ("finews.refresh", "finews.importing", "finews.daemon", "finews.demo", *CLI)
+
+#: (who, may not import any of): module prefixes
+RULES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+    # pure stages: bytes and values in, values out
+    (
+        ("finews.sources", "finews.normalize", "finews.process"),
+        ("finews.fetch", "finews.store", "finews.publish", *ORCHESTRATION),
+    ),
+    # settings are read before anything runs
+    (("finews.config",), ("finews.fetch", "finews.store", "finews.publish", *ORCHESTRATION)),
+    # the network, and only that: validators and state arrive as arguments
+    (("finews.fetch",), ("finews.store", "finews.publish", *ORCHESTRATION)),
+    # the SQL layer: it stores, others compute
+    (("finews.store",), ("finews.process", "finews.publish", "finews.fetch", *ORCHESTRATION)),
+    # read-only consumers of the store: publishing never fetches
+    (("finews.publish",), ("finews.fetch", *ORCHESTRATION)),
+]
+
+#: violations of RULES that today's code has (importer, imported): remove a line when its
+#: import goes; never add one
+KNOWN_VIOLATIONS = {
+    # stories are clustered inside the SQL layer (the story window is in store/clusters.py);
+    # issue #16 moves the window into process/ and makes Stories a reader of the change log
+    ("finews.store.clusters", "finews.process.cluster"),
+    ("finews.store.copy", "finews.process.cluster"),
+    # the search index is built inside the SQL layer; issue #16 makes Search a component
+    ("finews.store.search", "finews.process.index"),
+    # Settings.site_settings() builds publish's SiteSettings (its callers are cli.py and
+    # demo/run.py): publish should build it from the settings instead
+    ("finews.config", "finews.publish.site"),
+}
+
+#: import cycles that today's code has (each as its set of modules): same rule as above
+KNOWN_CYCLES = {
+    # the SqlStore mixins (base imports the others inside functions); issue #16's store split
+    frozenset({"finews.store.base", "finews.store.clusters", "finews.store.search"}),
+    # cli.py loads its subcommand modules by "module:name" strings, and they import cli.py
+    # for the shared group and options
+    frozenset({"finews.cli", "finews.daemon.command", "finews.feeds_cli", "finews.search_cli"}),
+}
+
+_LAZY = re.compile(r"(finews(?:\.\w+)*):\w+")
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in SRC.rglob("*.py"):
+        parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _resolve(name: str) -> str | None:
+    """The finews module ``name`` is in (``finews.store.Store`` → ``finews.store``)."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imported(module: str, path: Path) -> Iterator[str | None]:
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (_resolve(alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                yield full if full in MODULES else _resolve(base)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            if name == "import_module" and node.args and isinstance(node.args[0], ast.Constant):
+                yield _resolve(str(node.args[0].value))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            lazy = _LAZY.fullmatch(node.value)
+            if lazy:
+                yield _resolve(lazy[1])
+
+
+def _graph() -> dict[str, set[str]]:
+    graph = {}
+    for module, path in MODULES.items():
+        found = {name for name in _imported(module, path) if name and name.startswith("finews")}
+        graph[module] = found - {module}
+    return graph
+
+
+GRAPH = _graph()
+
+
+def _within(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def _violations() -> set[tuple[str, str]]:
+    return {
+        (module, target)
+        for who, banned in RULES
+        for module, targets in GRAPH.items()
+        if _within(module, who)
+        for target in targets
+        if _within(target, banned)
+    }
+
+
+def _cycles() -> set[frozenset[str]]:
+    """Strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: set[frozenset[str]] = set()
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(GRAPH[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.add(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.add(frozenset(component))
+
+    for node in sorted(GRAPH):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_graph_sees_imports_in_functions_and_lazy_strings() -> None:
+    # config.py imports publish.site inside a method; cli.py names its siblings in strings
+    assert "finews.publish.site" in GRAPH["finews.config"]
+    assert {"finews.search_cli", "finews.daemon.command"} <= GRAPH["finews.cli"]
+    assert "finews.store.validators" in GRAPH["finews.refresh"]
+
+
+def test_layers_import_only_what_they_may() -> None:
+    found = _violations()
+    assert sorted(found - KNOWN_VIOLATIONS) == [], "new imports against ARCHITECTURE.md's rules"
+    assert sorted(KNOWN_VIOLATIONS - found) == [], "gone: remove them from KNOWN_VIOLATIONS"
+
+
+def test_no_new_import_cycles() -> None:
+    found = _cycles()
+    assert sorted(map(sorted, found - KNOWN_CYCLES)) == [], "new import cycles"
+    assert sorted(map(sorted, KNOWN_CYCLES - found)) == [], "gone: remove from KNOWN_CYCLES"
+
+
+def test_rules_catch_a_violation() -> None:
+    # the checker itself: a pure stage importing the store, and a two-module cycle
+    GRAPH["finews.process.index"].add("finews.store.base")
+    GRAPH["finews.store.base"].add("finews.store.leases")
+    GRAPH["finews.store.leases"].add("finews.store.base")
+    try:
+        assert ("finews.process.index", "finews.store.base") in _violations()
+        assert any({"finews.store.base", "finews.store.leases"} <= c for c in _cycles())
+    finally:
+        GRAPH["finews.process.index"].discard("finews.store.base")
+        GRAPH["finews.store.base"].discard("finews.store.leases")
+        GRAPH["finews.store.leases"].discard("finews.store.base")
