@@ -438,8 +438,22 @@ def allowed_values(option: Setting) -> str:
     return {bool: "true, false", list: "a list", dict: "a table"}.get(option.type, "text")
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+#: The words read as true and as false, in any case and with blanks around, wherever
+#: finews reads a yes/no from text: settings from the environment or the command line,
+#: API and search parameters (:func:`parse_bool`).
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+
+
+def parse_bool(text: str) -> bool | None:
+    """``True`` or ``False`` for one of :data:`TRUE_WORDS` or :data:`FALSE_WORDS`, else
+    ``None`` (each caller says what was expected, in its own kind of error)."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
 
 
 def _coerce(option: Option, value: Any, key: str, origin: str, *, from_text: bool) -> Any:
@@ -448,10 +462,9 @@ def _coerce(option: Option, value: Any, key: str, origin: str, *, from_text: boo
     if from_text and isinstance(value, str) and kind is not str:
         text = value.strip()
         if kind is bool:
-            if text.lower() in _TRUE:
-                value = True
-            elif text.lower() in _FALSE:
-                value = False
+            flag = parse_bool(text)
+            if flag is not None:
+                value = flag
         elif kind in (list, dict):
             try:
                 value = json.loads(text)

@@ -21,12 +21,13 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time
 from typing import Any
+
+from finews.normalize.times import BEIJING as _BEIJING
 
 __all__ = ["SESSIONS", "STORIES", "LiveFeed", "Story", "in_session"]
 
-_BEIJING = timezone(timedelta(hours=8))
 
 #: parts of the (Beijing) day: name → (first moment, end); words the texts may use in each
 SESSIONS = {

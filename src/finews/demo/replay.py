@@ -22,13 +22,15 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from importlib.resources.abc import Traversable
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from finews.normalize.times import BEIJING as _BEIJING
 
 __all__ = [
     "Handler",
@@ -251,7 +253,6 @@ class ReplayServer:
 
 # ---- the demo upstream ----------------------------------------------------------------
 
-_BEIJING = timezone(timedelta(hours=8))
 _CLOCK = "%Y-%m-%d %H:%M:%S"
 #: dates the demo texts name: a day (9月1日) and a month alone (8月制造业PMI, 8月份)
 _DAY = re.compile(r"(?<!\d)(\d{1,2})月(\d{1,2})日")

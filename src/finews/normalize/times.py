@@ -4,20 +4,39 @@ Every Chinese upstream gives Beijing wall-clock time without an offset, or Unix 
 (sometimes milliseconds). :func:`parse_time` reads all of them and returns an aware UTC
 datetime, or ``None`` when the value is missing or not a time at all: a bad timestamp is
 never guessed. :func:`shanghai_wall` and :func:`shanghai_date` format an aware datetime the
-way the Jekyll export and the site show it.
+way the Jekyll export and the site show it. :data:`BEIJING` is finews's one Beijing time
+zone, and :func:`parse_bound` reads the "since"/"until" a person types (API, search).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["SHANGHAI", "parse_time", "shanghai_date", "shanghai_wall"]
+__all__ = [
+    "BEIJING",
+    "SHANGHAI",
+    "parse_bound",
+    "parse_time",
+    "shanghai_date",
+    "shanghai_wall",
+]
 
-#: The zone every upstream's wall-clock time is in, and the one the site shows.
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+def _beijing_zone() -> tzinfo:
+    try:
+        return ZoneInfo("Asia/Shanghai")
+    except ZoneInfoNotFoundError:  # no tz database: China has kept UTC+8 since 1991
+        return timezone(timedelta(hours=8), "CST")
+
+
+#: Beijing time (Asia/Shanghai): the zone every upstream's wall-clock time is in, and the
+#: one pages show. The only definition in finews; everything else imports it.
+BEIJING = _beijing_zone()
+#: The same zone under the name this module first gave it (``cli.py`` still uses it).
+SHANGHAI = BEIJING
 
 # Unix times from 13 digits up are milliseconds (1e12 s would be the year 33658).
 _MS_THRESHOLD = 1e12
@@ -90,7 +109,7 @@ def _from_wall(match: re.Match[str]) -> datetime | None:
         return None
     tz = match["tz"]
     if tz is None:
-        return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
+        return local.replace(tzinfo=BEIJING).astimezone(UTC)
     if tz.upper() == "Z":
         return local.replace(tzinfo=UTC)
     digits = tz[1:].replace(":", "")
@@ -105,7 +124,7 @@ def _from_wall(match: re.Match[str]) -> datetime | None:
 def _in_shanghai(dt: datetime) -> datetime:
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"a naive datetime has no defined Beijing time: {dt!r}")
-    return dt.astimezone(SHANGHAI)
+    return dt.astimezone(BEIJING)
 
 
 def shanghai_wall(dt: datetime) -> str:
@@ -119,3 +138,30 @@ def shanghai_date(dt: datetime) -> str:
     # Formatted by hand: strftime("%Y") does not zero-pad years before 1000 on glibc.
     local = _in_shanghai(dt)
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+
+
+def parse_bound(text: str, *, end: bool) -> datetime:
+    """An aware UTC datetime from an ISO 8601 date or date-time a person gave as a bound of
+    a time range; a date, or a time without an offset, is Beijing time. A bare date as an
+    ``end`` means the end of that day (the start of the next). At the ends of the calendar
+    the bound is held at the first or last instant (``0001-01-01`` means from the start).
+    ``ValueError`` says what is expected."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
+            shift = timedelta(days=1) if end else timedelta(0)
+        else:
+            moment, shift = datetime.fromisoformat(text), timedelta(0)
+    except ValueError as exc:
+        raise ValueError(
+            f"{text[:40]!r} is not a date (2024-09-02) or a date-time "
+            "(2024-09-02T09:30 or 2024-09-02T09:30+08:00)"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BEIJING)
+    try:
+        return (moment + shift).astimezone(UTC)
+    except OverflowError:  # at the ends of the calendar: from the start, or to the end
+        return (datetime.min if moment.year < 5000 else datetime.max).replace(tzinfo=UTC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -18,13 +18,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from finews.config import parse_bool
 from finews.models import Item, SourceState
+from finews.normalize.times import parse_bound
 from finews.publish.catalog import Catalog
 from finews.publish.feeds import entry_id
 from finews.publish.openapi import openapi_document
 from finews.publish.responses import conditional, json_bytes, json_error
 from finews.publish.site import SiteRenderer, SiteSettings
-from finews.publish.urls import BEIJING, article_path
+from finews.publish.urls import article_path
 from finews.store import ItemQuery, Store
 from finews.store.base import to_db_time
 from finews.store.clusters import also_reported
@@ -41,8 +43,6 @@ __all__ = [
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
 
 
 class ApiBackend(Protocol):
@@ -84,30 +84,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 def _time(name: str, value: str, *, end: bool) -> datetime:
-    """An ISO 8601 date or date-time; dates and zone-less times are Beijing time. A bare date
-    as ``until`` means the end of that day."""
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            start = datetime(day.year, day.month, day.day, tzinfo=BEIJING)
-            return _held(start, timedelta(days=1) if end else timedelta(0))
-        moment = datetime.fromisoformat(value)
+        return parse_bound(value, end=end)
     except ValueError as exc:
-        raise ParameterError(
-            f"{name}: {value!r} is not an ISO 8601 date or date-time "
-            "(e.g. 2021-12-08 or 2021-12-08T22:06:00+08:00)"
-        ) from exc
-    return _held(moment if moment.tzinfo else moment.replace(tzinfo=BEIJING), timedelta(0))
-
-
-def _held(moment: datetime, shift: timedelta) -> datetime:
-    """``moment + shift`` in UTC, held at the first or last representable instant at the
-    ends of the calendar (``since=0001-01-01`` means from the start, not a 500)."""
-    try:
-        return (moment + shift).astimezone(UTC)
-    except OverflowError:
-        edge = datetime.min if moment.year < 5000 else datetime.max
-        return edge.replace(tzinfo=UTC)
+        raise ParameterError(f"{name}: {exc}") from exc
 
 
 def _single(params: Mapping[str, list[str]], name: str) -> str | None:
@@ -133,9 +113,9 @@ def parse_items_query(params: Mapping[str, list[str]]) -> ItemQuery:
     important_text = _single(params, "important")
     important = None
     if important_text is not None:
-        if important_text.lower() not in _TRUE | _FALSE:
+        important = parse_bool(important_text)
+        if important is None:
             raise ParameterError(f"important: {important_text!r} is not true or false")
-        important = important_text.lower() in _TRUE
     limit_text = _single(params, "limit")
     limit = DEFAULT_LIMIT
     if limit_text is not None:

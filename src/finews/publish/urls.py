@@ -41,11 +41,11 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from finews.models import Item
+from finews.normalize.times import BEIJING
 
 __all__ = [
     "BEIJING",
@@ -77,18 +77,6 @@ __all__ = [
     "story_path",
 ]
 
-
-def _beijing_zone() -> tzinfo:
-    try:
-        return ZoneInfo("Asia/Shanghai")
-    except ZoneInfoNotFoundError:  # no tz database: China has kept UTC+8 since 1991
-        from datetime import timezone
-
-        return timezone(timedelta(hours=8), "CST")
-
-
-#: Asia/Shanghai, the zone every page shows times in.
-BEIJING = _beijing_zone()
 
 #: feed kind → file name of the per-category feeds (and the site-wide ones, see FEED_ROOT).
 FEED_FILES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}

@@ -26,7 +26,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ from selectolax.lexbor import LexborHTMLParser
 from finews.errors import ConfigError, ParseError
 from finews.models import Dropped, RawItem, SourceSpec
 from finews.normalize.sanitize import html_value
+from finews.normalize.times import BEIJING as _BEIJING
 from finews.sources._article import NoArticleError, extract_article
 from finews.sources._encoding import decode_document, xml_declared_charset
 from finews.sources._json import ItemError, setting
@@ -75,7 +76,6 @@ _ISO_WITH_ZONE = re.compile(_ISO_LIKE.pattern + r"\s*(Z|[+-]\d{2}(:?\d{2})?)", r
 # The zone after an RFC 822 time. None, or "CST", is China Standard Time: Chinese feeds
 # write CST for UTC+8, never for the US Central zone RFC 822 means by it.
 _RFC822_ZONE = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?\s*(?P<zone>[A-Za-z]+|[+-]\d{4})?\s*$")
-_BEIJING = timezone(timedelta(hours=8))
 _ELEMENT_START = re.compile(r"<[A-Za-z]")
 _SUBSET_END = re.compile(r"\]\s*>")
 _MAX_ID = 300

@@ -51,7 +51,7 @@ from finews.models import Item
 from finews.normalize.markdown import restore
 from finews.normalize.sanitize import clean_markup, from_markup
 from finews.normalize.text import title_of
-from finews.normalize.times import SHANGHAI, parse_time
+from finews.normalize.times import BEIJING, parse_time
 
 __all__ = [
     "ROLLING_CATEGORY",
@@ -175,7 +175,7 @@ def _published(value: str, file_date: str | None, filename: str) -> tuple[dateti
     if file_date is None:
         return None, True
     day = datetime.fromisoformat(file_date).date()
-    return datetime.combine(day, time(0, 0), SHANGHAI).astimezone(UTC), True
+    return datetime.combine(day, time(0, 0), BEIJING).astimezone(UTC), True
 
 
 def _page_path(href: str) -> str:

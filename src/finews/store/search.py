@@ -44,14 +44,16 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from finews.config import parse_bool
 from finews.errors import StoreError
 from finews.models import Item
+from finews.normalize.times import parse_bound
 from finews.process.index import (
     TOKENIZER_VERSION,
     ParsedQuery,
@@ -679,35 +681,12 @@ def _backend(store: Store) -> SearchMixin:
 
 # --- the public functions ------------------------------------------------------------------
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
 
 def _when(name: str, value: str, *, end: bool) -> datetime:
-    """An ISO 8601 date or date-time; without a zone it is Beijing time. A bare date as
-    an end means the end of that day."""
-    from datetime import date, timedelta, timezone
-
-    beijing = timezone(timedelta(hours=8))
-    text = value.strip()
     try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            moment = datetime(day.year, day.month, day.day, tzinfo=beijing)
-            shift = timedelta(days=1) if end else timedelta(0)
-        else:
-            moment, shift = datetime.fromisoformat(text), timedelta(0)
+        return parse_bound(value, end=end)
     except ValueError as exc:
-        raise QueryError(
-            f"{name}: {value[:40]!r} is not a date (2024-09-02) or a date-time "
-            "(2024-09-02T09:30 or 2024-09-02T09:30+08:00)"
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=beijing)
-    try:
-        return (moment + shift).astimezone(UTC)
-    except OverflowError:  # at the ends of the calendar: from the start, or to the end
-        return (datetime.min if moment.year < 5000 else datetime.max).replace(tzinfo=UTC)
+        raise QueryError(f"{name}: {exc}") from exc
 
 
 def _whole(name: str, value: str, low: int, high: int) -> int:
@@ -718,11 +697,10 @@ def _whole(name: str, value: str, low: int, high: int) -> int:
 
 
 def _flag(name: str, value: str) -> bool:
-    if value.strip().lower() in _TRUE:
-        return True
-    if value.strip().lower() in _FALSE:
-        return False
-    raise QueryError(f"{name}: {value[:40]!r} is not true or false")
+    flag = parse_bool(value)
+    if flag is None:
+        raise QueryError(f"{name}: {value[:40]!r} is not true or false")
+    return flag
 
 
 def query_from_params(params: Mapping[str, str], *, dedupe: bool = False) -> SearchQuery:
