@@ -48,7 +48,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench
 
 bench: $(STAMP)
-	@echo "see BENCHMARKS.md for each benchmark's command"
+	@echo "see BENCHMARKS.md and docs/benchmarks/ for each benchmark's command"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-output test-artifacts

@@ -8,7 +8,7 @@ memory (``sqlite3_memory_used``: page caches, prepared statements), and glibc's 
 (in use, free, size). With ``MEMPROBE_CENSUS=N`` every Nth sample also writes the objects'
 counts and sizes by type and the largest objects to ``<MEMPROBE_OUT>.censusNNN.json``.
 Processes other than ``finews run`` (the benchmark itself) are left alone. Linux and glibc
-only; how it was used is in BENCHMARKS.md ("Soak").
+only; how it was used is in docs/benchmarks/daemon.md ("Soak").
 
     MEMPROBE_OUT=/tmp/probe.log PYTHONPATH=bench/memprobe \\
         .venv/bin/python bench/soak.py --duration 1200 --speed 144 --every 10

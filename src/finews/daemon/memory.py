@@ -5,7 +5,8 @@ that allocated; a daemon that builds and drops large lists round after round (th
 clustering window's reads, the search index's tokens) leaves them pitted with free space,
 and its resident size creeps up although it holds no more. ``malloc_trim(0)`` gives the
 free pages of every heap back. :class:`Trimmer` calls it at most once a ``period``; on
-a C library without it (musl, macOS) it does nothing. Measured in BENCHMARKS.md ("Soak").
+a C library without it (musl, macOS) it does nothing. Measured in
+docs/benchmarks/daemon.md ("Soak").
 """
 
 from __future__ import annotations
