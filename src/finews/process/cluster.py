@@ -376,9 +376,9 @@ def fingerprint(
         title_key = hashlib.blake2b(clean_title.encode(), digest_size=8).digest()
         keys.add(int.from_bytes(title_key, signed=True))
     specific = sorted(quantities, key=lambda q: (-q.digits, q.value))[:KEY_QUANTITIES]
-    for a, b in combinations(sorted(specific, key=lambda q: (q.percent, q.value)), 2):
-        # coarse values (two digits), so that 15.88% and 16% share the key
-        keys.add(_pair_key(a, b))
+    codes = [_quantity_code(q) for q in sorted(specific, key=lambda q: (q.percent, q.value))]
+    # stable_key(_PAIR_TAG, a, b) for each pair, written out as _keys_of_bands does
+    keys.update(((_PAIR_SALT ^ a) * _MIX ^ b) & _KEY_MASK for a, b in combinations(codes, 2))
     headline = [q for q in _unique(title_quantities) if _telling(q)]
     return Fingerprint(
         item_id=item_id,
@@ -411,11 +411,13 @@ def _amount(quantity: Quantity) -> bool:
 
 #: keys are 63-bit, so that any of them fits a signed 64-bit column (and int64 array)
 _KEY_MASK = (1 << 63) - 1
-#: a pair of floats, and the same eight bytes each as an unsigned integer
-_FLOATS = struct.Struct(">dd")
-_FLOAT_BITS = struct.Struct(">QQ")
-#: the first value of a quantity-pair key (a band key's is its band's number, below this)
+#: a float, and the same eight bytes as an unsigned integer
+_FLOAT = struct.Struct(">d")
+_FLOAT_BITS = struct.Struct(">Q")
+#: the first value of a quantity-pair key (a band key's is its band's number, below this),
+#: and what stable_key makes of it before the next value
 _PAIR_TAG = 1 << 32
+_PAIR_SALT = _PAIR_TAG * _MIX
 
 
 def stable_key(*values: int) -> int:
@@ -432,11 +434,13 @@ def stable_key(*values: int) -> int:
     return key & _KEY_MASK
 
 
-def _pair_key(a: Quantity, b: Quantity) -> int:
-    """The candidate key of two quantities, by their coarse values (so that 15.88% and
-    16% share it): whether each is a percentage, and the values' IEEE 754 bits."""
-    bits_a, bits_b = _FLOAT_BITS.unpack(_FLOATS.pack(a.coarse, b.coarse))
-    return stable_key(_PAIR_TAG | a.percent << 1 | b.percent, bits_a, bits_b)
+def _quantity_code(q: Quantity) -> int:
+    """``stable_key(percent, bits)`` of a quantity's coarse value (two significant digits,
+    so that 15.88% and 16% share it) and whether it is a percentage; ``bits`` are the
+    value's IEEE 754 double as an unsigned integer. A quantity-pair key is
+    ``stable_key(_PAIR_TAG, code_a, code_b)``."""
+    bits: int = _FLOAT_BITS.unpack(_FLOAT.pack(q.coarse))[0]
+    return (q.percent * _MIX ^ bits) & _KEY_MASK
 
 
 def _unique(quantities: Iterable[Quantity]) -> list[Quantity]:
