@@ -49,6 +49,8 @@ KNOWN_VIOLATIONS = {
     # issue #16 moves the window into process/ and makes Stories a reader of the change log
     ("finews.store.clusters", "finews.process.cluster"),
     ("finews.store.copy", "finews.process.cluster"),
+    # a new store records the clustering rule's version it starts at (migrate())
+    ("finews.store.base", "finews.process.cluster"),
     # the search index is built inside the SQL layer; issue #16 makes Search a component
     ("finews.store.search", "finews.process.index"),
     # Settings.site_settings() builds publish's SiteSettings (its callers are cli.py and
