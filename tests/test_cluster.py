@@ -800,7 +800,7 @@ def test_a_new_store_is_at_the_current_rule_and_an_older_rule_asks_for_a_rebuild
 
 
 def test_keys_stored_by_the_old_scheme_are_dropped_and_made_again(store: Store) -> None:
-    """Migration 8: keys made by Python's hash() (and the prints holding them) are gone
+    """Migration 9: keys made by Python's hash() (and the prints holding them) are gone
     once the store is opened, and the next write finds the stories as before."""
     sql: Any = store
     with sql._tx() as cur:
@@ -813,8 +813,8 @@ def test_keys_stored_by_the_old_scheme_are_dropped_and_made_again(store: Store) 
             ),
             (1, 1, 1, b"\x01 made by format 1"),
         )
-        cur.execute("DELETE FROM schema_version WHERE version = 8")
-    assert sql.migrate() == [8]
+        cur.execute("DELETE FROM schema_version WHERE version = 9")
+    assert sql.migrate() == [9]
     assert sql._query("SELECT COUNT(*) FROM story_keys")[0][0] == 0
     assert sql._query("SELECT COUNT(*) FROM story_prints")[0][0] == 0
     title = "央行开展1000亿元逆回购操作"

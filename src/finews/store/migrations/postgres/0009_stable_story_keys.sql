@@ -1,5 +1,5 @@
--- finews schema, version 8 (SQLite): story keys defined by finews.
--- Keep in step with postgres/0008_stable_story_keys.sql.
+-- finews schema, version 9 (PostgreSQL): story keys defined by finews.
+-- Keep in step with sqlite/0009_stable_story_keys.sql.
 
 -- Candidate keys are now finews.process.cluster.stable_key (plain 64-bit arithmetic)
 -- instead of Python's hash() of tuples, so the keys stored before (and the fingerprints
