@@ -138,6 +138,24 @@ def test_an_article_lists_its_nearest_reports_and_links_the_rest(long_story: Sto
     ]
 
 
+def test_the_api_lists_the_nearest_reports_and_counts_the_rest(long_story: Store) -> None:
+    from finews.publish.web import create_app
+
+    items = sorted(long_story.items(), key=lambda i: i.published_at)
+    middle = items[1000]
+    url = long_story.url  # type: ignore[attr-defined]
+    with TestClient(create_app(url, SiteSettings(page_size=50), poll_interval=0.05)) as client:
+        body = client.get(f"/api/items/{middle.id}").json()
+        lone = client.get(f"/api/items/{items[0].id}").json()
+    # what the article page lists: the twenty nearest in time, then a count and the story page
+    expected = [items[n].id for n in [*range(990, 1000), *range(1001, 1011)]]
+    assert [r["id"] for r in body["also_reported"]] == expected
+    assert body["also_reported_more"] == MEMBERS - 1 - NEAREST
+    assert body["story_page"] == story_path(items[0].id or 0)
+    assert len(lone["also_reported"]) == NEAREST
+    assert lone["also_reported_more"] == MEMBERS - 1 - NEAREST
+
+
 def test_a_page_reads_what_it_shows(long_story: Store) -> None:
     settings = SiteSettings(page_size=50)
     catalog = Catalog.scan(long_story, 50, first_reports_only=True)

@@ -25,8 +25,8 @@ from finews.publish.catalog import Catalog
 from finews.publish.feeds import entry_id
 from finews.publish.openapi import openapi_document
 from finews.publish.responses import conditional, json_bytes, json_error
-from finews.publish.site import SiteRenderer, SiteSettings
-from finews.publish.urls import article_path
+from finews.publish.site import Reports, SiteRenderer, SiteSettings
+from finews.publish.urls import article_path, story_path
 from finews.store import ItemQuery, Store
 from finews.store.base import to_db_time
 from finews.store.clusters import also_reported
@@ -229,15 +229,26 @@ async def one_item(request: Request) -> Response:
         return json_error(400, f"id: {text!r} is not an item id (a whole number)")
     item_id = int(text)
 
-    def read() -> tuple[Item | None, list[Item]]:
+    def read() -> tuple[Item | None, Reports]:
         found = backend.store.get_item_by_id(item_id)
-        return found, [] if found is None else also_reported(backend.store, item_id)
+        if found is None:
+            return None, Reports()
+        if backend.renderer.stories is not None:
+            # the article page's own choice: the nearest reports, bounded however long the story
+            return found, backend.renderer.stories(found)
+        return found, Reports(also_reported(backend.store, item_id))
 
-    item, others = await run_in_threadpool(read)
+    item, reports = await run_in_threadpool(read)
     if item is None:
         return json_error(404, f"id: no item {text}")
     body = item_json(item, backend.settings)
-    body["also_reported"] = [report_json(other, backend.settings) for other in others]
+    body["also_reported"] = [report_json(other, backend.settings) for other in reports.shown]
+    body["also_reported_more"] = reports.more
+    body["story_page"] = (
+        backend.settings.url(story_path(reports.story))
+        if reports.more and reports.story is not None
+        else None
+    )
     return _json(request, body, backend.last_modified())
 
 

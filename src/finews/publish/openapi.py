@@ -76,7 +76,19 @@ _ITEM = {
             "type": "array",
             "items": {"$ref": "#/components/schemas/Report"},
             "description": "Only from /api/items/{id}: the other reports of the same story "
-            "(other sources, or the same source twice), earliest first; empty when none.",
+            "(other sources, or the same source twice), earliest first; empty when none. "
+            "At most the 20 nearest in time: also_reported_more says how many more.",
+        },
+        "also_reported_more": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Only from /api/items/{id}: how many other reports of the story "
+            "also_reported leaves out (story_page lists them all).",
+        },
+        "story_page": {
+            "type": ["string", "null"],
+            "description": "Only from /api/items/{id}: the story's own page, listing every "
+            "report, when also_reported leaves some out; otherwise null.",
         },
     },
 }
