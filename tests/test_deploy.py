@@ -7,6 +7,7 @@ units, are in tests/test_deploy_files.py.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -222,3 +223,56 @@ def test_without_the_postgres_extra_sqlite_works_and_postgres_says_what_to_insta
     assert "PostgreSQL support is not installed" in first
     assert "pip install 'finews[postgres]'" in first
     assert second == "sqlite ok"
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # pid (comm) state ppid …: comm may hold spaces, so split after its ")"
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="serve.workers forks (Linux)")
+def test_serve_workers_share_one_port_and_every_reader_gets_live_updates(
+    tmp_path: Path,
+) -> None:
+    """`serve.workers = 2` forks two servers on one port; readers connected to either get a
+    new item's event (each worker follows the change log); SIGTERM ends them all."""
+    import httpx
+
+    from site_data import read_events
+
+    database = f"sqlite:///{tmp_path / 'f.db'}"
+    with open_store(database) as store:
+        fill(store, site_items())
+    port = free_port()
+    argv = [str(FINEWS), "--set", "serve.workers=2", "serve", "--port", str(port)]
+    env = {"PATH": "/usr/bin:/bin", "FINEWS_DATABASE_URL": database}
+    with finews_serve(argv, env, tmp_path, port) as served:
+        workers = _children(served.process.pid)
+        assert len(workers) == 2, workers
+        readers = 8  # the kernel spreads connections over both workers' accepts
+        with contextlib.ExitStack() as open_streams:
+            lines = []
+            for _ in range(readers):
+                client = open_streams.enter_context(httpx.Client(timeout=10))
+                response = open_streams.enter_context(client.stream("GET", served.url + "/events"))
+                lines.append(response.iter_lines())
+            # each stream's headers came: its worker follows the change log from here on
+            with open_store(database) as store:
+                fill(store, later_items()[:1])
+            for reader in lines:
+                [event] = read_events(reader, 1, seconds=20)
+                assert event["event"] == "item"
+                assert json.loads(event["data"])["kind"] == "new"
+    assert served.process.returncode in (0, -signal.SIGTERM)
+    assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []

@@ -402,10 +402,8 @@ def test_events_push_a_change_stored_after_connecting(db: str) -> None:
         for line in lines:
             if line.startswith(": ping"):
                 break
-        started = time.monotonic()
         _store_later(db, later_items()[:1])
-        [event] = read_events(lines, 1)
-        assert time.monotonic() - started < 1.0
+        [event] = read_events(lines, 1)  # how soon is bench/freshness.py's to measure
     assert event["event"] == "item"
     assert event["id"] == "16"
     data = json.loads(event["data"])

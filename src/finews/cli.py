@@ -552,6 +552,7 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
     Examples:
       finews serve
       finews serve --host 0.0.0.0 --port 8080
+      finews --set serve.workers=2 serve     # two processes, one port
     """
     from finews.publish.web import serve as serve_site
 
@@ -570,6 +571,7 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
         log_level=config.get("log_level"),
         log_format=config.get("log_format"),
         disabled=[spec.id for spec in config.sources if not spec.enabled],
+        workers=config.get("serve.workers"),
     )
 
 

@@ -283,6 +283,15 @@ SETTINGS: tuple[Option, ...] = (
         "serve.host", str, "127.0.0.1", "Address `finews serve` listens on.", check=_listen_host
     ),
     Option("serve.port", int, 8000, "Port `finews serve` listens on.", minimum=0, maximum=65535),
+    Option(
+        "serve.workers",
+        int,
+        1,
+        "Processes `finews serve` forks to answer requests (Linux); each follows the change "
+        "log, so live updates reach every worker's readers.",
+        minimum=1,
+        maximum=64,
+    ),
 )
 
 #: settings every source has, whatever its adapter

@@ -39,7 +39,15 @@ from typing import Any, Protocol
 
 from finews.errors import ExportError
 
-__all__ = ["MAX_PROCESSES", "BuildPool", "Done", "Worker", "can_fork", "default_processes"]
+__all__ = [
+    "MAX_PROCESSES",
+    "BuildPool",
+    "Done",
+    "Worker",
+    "can_fork",
+    "default_processes",
+    "die_with_parent",
+]
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +181,7 @@ def _serve(
 ) -> None:
     """A worker process: set up, then do tasks until the ``None`` that ends them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    _die_with_parent(parent)
+    die_with_parent(parent)
     try:
         worker = setup(stop)
     except Exception as exc:
@@ -196,14 +204,15 @@ def _serve(
         worker.close()
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Have the kernel kill this process when the process that forked it ends (Linux);
-    if the parent ended before that took hold, end now."""
+    if the parent ended before that took hold, end now. Used by the build's renderers and
+    by ``finews serve``'s workers."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
             log.warning(
-                "static build: a worker could not ask to end with its parent (errno %d)",
+                "a forked worker could not ask to end with its parent (errno %d)",
                 ctypes.get_errno(),
             )
     if os.getppid() != parent:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import signal
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -32,6 +34,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response, S
 from starlette.routing import BaseRoute, Mount, Route
 
 from finews.publish import api, health, search_routes
+from finews.publish.build_pool import can_fork, die_with_parent
 from finews.publish.catalog import Catalog
 from finews.publish.events import ChangeFeed
 from finews.publish.feeds import FEED_TYPES
@@ -341,9 +344,15 @@ def serve(
     log_level: str = "info",
     log_format: str = "text",
     disabled: Collection[str] = (),
+    workers: int = 1,
 ) -> None:
     """Run the live site with uvicorn until interrupted (``finews serve``); uvicorn's own
-    lines and access log come out in finews's ``log_format`` too."""
+    lines and access log come out in finews's ``log_format`` too.
+
+    ``workers`` above 1 forks that many processes sharing one listening socket (where the
+    system can fork): each opens its own store and follows the change log itself, so live
+    updates reach the clients of every worker. They end with the parent; a ``SIGTERM`` or
+    ``SIGINT`` to the parent is passed on to them."""
     import uvicorn
 
     from finews.logs import uvicorn_log_config
@@ -371,4 +380,43 @@ def serve(
         log_level=log_level,
         log_config=uvicorn_log_config(log_level, log_format),
     )
-    Server(config).run()
+    if workers <= 1 or not can_fork():
+        Server(config).run()
+        return
+    _run_forked(config, Server, workers)
+
+
+def _run_forked(config: Any, server_class: Any, workers: int) -> None:
+    """Fork ``workers`` servers on one socket bound here, and wait for them."""
+    listener = config.bind_socket()
+    parent = os.getpid()
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: serve until told to stop, never return into the parent's code
+            try:
+                die_with_parent(parent)
+                server_class(config).run(sockets=[listener])
+            except BaseException:
+                log.exception("finews serve: worker %d stopped on an error", os.getpid())
+                os._exit(1)
+            os._exit(0)
+        children.append(pid)
+    listener.close()
+
+    def pass_on(sig: int, _frame: FrameType | None) -> None:
+        for child in children:
+            with suppress(ProcessLookupError):
+                os.kill(child, sig)
+
+    signal.signal(signal.SIGTERM, pass_on)
+    signal.signal(signal.SIGINT, pass_on)
+    for child in children:
+        while True:
+            try:
+                os.waitpid(child, 0)
+                break
+            except InterruptedError:  # a signal arrived while waiting: wait on
+                continue
+            except ChildProcessError:
+                break
