@@ -127,7 +127,9 @@ def test_migrate_fresh_database_applies_every_script_once(db_url: str) -> None:
         for t in threads:
             t.join()
         versions = sorted(v for run in applied for v in run)
-        assert versions == list(range(1, newest_version(stores[0]) + 1))
+        # every script once (not range(1, newest): a branch may add 0011 before 0010 lands)
+        assert isinstance(stores[0], SqlStore)
+        assert versions == [version for version, _ in stores[0]._scripts()]
         assert all(s.schema_version() == versions[-1] for s in stores)
     finally:
         for s in stores:

@@ -282,6 +282,7 @@ def fetch(obj: CliContext, only: Sequence[str]) -> None:
       finews --database-url sqlite:///tmp/x.db fetch
     """
     from finews.fetch.client import HttpClient, HttpSettings
+    from finews.formatwatch import SAMPLES_FOLDER
     from finews.refresh import refresh_all
 
     config = obj.config
@@ -292,7 +293,13 @@ def fetch(obj: CliContext, only: Sequence[str]) -> None:
 
     async def run(store: Store) -> list[Any]:
         async with HttpClient(HttpSettings(**config.section("http"))) as client:
-            return await refresh_all(specs, store, client, progress=progress)
+            return await refresh_all(
+                specs,
+                store,
+                client,
+                progress=progress,
+                samples=Path(str(config.get("data_dir"))) / SAMPLES_FOLDER,
+            )
 
     import asyncio
 

@@ -21,10 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from finews.errors import FinewsError, StatusFetchError
+from finews.errors import FinewsError, ParseError, StatusFetchError
 from finews.fetch import conditional
 from finews.fetch.client import HttpClient
+from finews.formatwatch import FormatWatch
 from finews.models import Dropped, Item, RawItem, SourceSpec, SourceState
 from finews.normalize import normalize_item
 from finews.normalize.pipeline import storable_raw
@@ -61,6 +63,8 @@ class SourceReport:
     warning: str | None = None
     #: seconds the upstream asked us to wait (``Retry-After`` of the failing reply)
     retry_after: float | None = None
+    #: replies of this poll that looked like a changed upstream (see finews.formatwatch)
+    format_errors: int = 0
     elapsed: float = 0.0
 
     @property
@@ -170,6 +174,7 @@ async def refresh_source(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     fulltext: FulltextSink | None = None,
     derive: bool = True,
+    samples: Path | None = None,
 ) -> SourceReport:
     """Poll one source end to end. Never raises for upstream trouble: the error is in the
     report and in the source's stored state.
@@ -178,12 +183,14 @@ async def refresh_source(
     digest at once and handed to it (``finews run`` queues them for a background worker),
     so a slow article endpoint never holds up the list. ``derive=False`` stores pages
     without indexing them or clustering them (:mod:`finews.store.derive` does that later;
-    ``finews run`` does, on a thread of its own)."""
+    ``finews run`` does, on a thread of its own). ``samples`` is the folder that keeps a
+    sample of each reply that looks like a changed upstream (none kept without it)."""
     started = time.monotonic()
     report = SourceReport(source=spec.id)
     state = store.get_state(spec.id).replace(last_attempt=now())
     slug_for = _SlugCache(store)
     seen = 0
+    watch = FormatWatch(spec, store, samples, now())
     try:
         adapter = get_adapter(spec.adapter)
         max_pages = int(spec.get("max_pages", 10))
@@ -200,7 +207,12 @@ async def refresh_source(
                     walk.request = None  # 304: the newest page is as the last poll stored it
                     continue
                 charset = http_charset(response.headers.get("content-type"))
-                page = adapter.parse_page(spec, response.body, walk.request, charset=charset)
+                try:
+                    page = adapter.parse_page(spec, response.body, walk.request, charset=charset)
+                except ParseError as exc:
+                    watch.failed(exc, response.body)
+                    raise
+                watch.page(adapter, page, response.body, newest=walk.request is first)
                 if page.lossy:
                     _log_lossy(spec.id, response.url, page.lossy)
                     report.warning = report.warning or f"{page.lossy} ({response.url})"
@@ -269,6 +281,8 @@ async def refresh_source(
         state = state.replace(
             last_error=report.error, consecutive_failures=state.consecutive_failures + 1
         )
+    report.format_errors = watch.errors
+    watch.finish()
     report.elapsed = time.monotonic() - started
     store.save_state(state)
     _log_poll(report)
@@ -373,10 +387,14 @@ async def refresh_all(
     client: HttpClient,
     *,
     progress: Progress | None = None,
+    samples: Path | None = None,
 ) -> list[SourceReport]:
     """Poll several sources concurrently; one source's failure never stops the others."""
     return list(
         await asyncio.gather(
-            *(refresh_source(spec, store, client, progress=progress) for spec in specs)
+            *(
+                refresh_source(spec, store, client, progress=progress, samples=samples)
+                for spec in specs
+            )
         )
     )

@@ -67,6 +67,12 @@ class DaemonMetrics:
             ["source"],
             registry=self.registry,
         )
+        self.format_errors = Counter(
+            "finews_source_format_errors",
+            "Replies of a source that looked like a changed upstream format (this daemon).",
+            ["source"],
+            registry=self.registry,
+        )
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 

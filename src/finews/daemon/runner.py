@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from finews.config import Config
 from finews.daemon.leasing import LeaseKeeper
@@ -47,6 +48,7 @@ from finews.daemon.pacing import HostPacing
 from finews.daemon.scheduler import Schedule, interval_of
 from finews.errors import ConfigError, FinewsError, StatusFetchError
 from finews.fetch.client import HttpClient, HttpSettings
+from finews.formatwatch import SAMPLES_FOLDER
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
 from finews.redact import redact
@@ -159,6 +161,7 @@ class Daemon:
         now: Callable[[], datetime] = _utcnow,
         worker: str | None = None,
         derive_store: Store | None = None,
+        samples: Path | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in specs}
         self.store = store
@@ -171,6 +174,8 @@ class Daemon:
         self.metrics = metrics if metrics is not None else DaemonMetrics()
         self.on_poll = on_poll
         self.now = now
+        #: where samples of replies that look like a changed upstream are kept
+        self.samples = samples
         for spec in specs:
             interval_of(spec)  # a bad interval fails at start, not in a loop
             get_adapter(spec.adapter)
@@ -326,7 +331,13 @@ class Daemon:
         clock = time.monotonic()
         try:
             report = await refresh_source(
-                spec, self.store, client, fulltext=self.enqueue, now=self.now, derive=False
+                spec,
+                self.store,
+                client,
+                fulltext=self.enqueue,
+                now=self.now,
+                derive=False,
+                samples=self.samples,
             )
             if report.new or report.updated:
                 self._derive_wake.set()
@@ -404,6 +415,7 @@ class Daemon:
         m.items.labels(report.source, "new").inc(report.new)
         m.items.labels(report.source, "updated").inc(report.updated)
         m.backoff.labels(report.source).set(1 if failures else 0)
+        m.format_errors.labels(report.source).inc(report.format_errors)
 
     # --- full text --------------------------------------------------------------------
     # --- search index and stories ------------------------------------------------------
@@ -610,6 +622,7 @@ async def run_daemon(
             metrics=metrics,
             on_poll=on_poll,
             derive_store=derive_store,
+            samples=Path(str(config.get("data_dir"))) / SAMPLES_FOLDER,
         )
         await daemon.run(stop_event)
     finally:

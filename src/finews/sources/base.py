@@ -68,6 +68,10 @@ class Adapter(Protocol):
     description: str
     #: settings this adapter reads, with defaults (upstream URLs included)
     settings: tuple[Setting, ...]
+    #: the :class:`~finews.models.RawItem` fields its items need (``"title|summary"``: either
+    #: will do); a page whose items all lack one raises the source's format alarm
+    #: (:mod:`finews.formatwatch`)
+    required_fields: tuple[str, ...]
 
     def first_page(self, spec: SourceSpec) -> Request:
         """The request for the newest page."""

@@ -121,6 +121,8 @@ class ClsTelegraph:
     """The ``cls`` adapter."""
 
     name = "cls"
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("title|summary", "published")
     description = "财联社 telegraph (signed v1/roll/get_roll_list, paged by last_time; off)"
     settings: tuple[Setting, ...] = (
         Setting(

@@ -30,6 +30,8 @@ class ColumnNews:
     """The ``eastmoney_column`` adapter."""
 
     name = "eastmoney_column"
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("title|summary", "published")
     description = "East Money news by column (getNewsByColumns: 1207 财经早餐, 350 要闻, …)"
     settings: tuple[Setting, ...] = (
         Setting(

@@ -64,6 +64,8 @@ class FastNews:
     """The ``eastmoney_fast`` adapter."""
 
     name = "eastmoney_fast"
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("title|summary", "published")
     description = "East Money 7x24 fast news (getFastNewsList, paged by sortEnd)"
     settings: tuple[Setting, ...] = (
         Setting(

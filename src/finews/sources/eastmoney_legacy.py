@@ -56,6 +56,8 @@ class LegacyList:
 
     name: str = ""
     description: str = ""
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("title", "published")
     settings: tuple[Setting, ...] = ()
     list_key: str = ""
     id_fields: tuple[str, ...] = ()

@@ -107,6 +107,8 @@ class FeedAdapter:
     """The ``feed`` adapter."""
 
     name = "feed"
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("title|summary|content",)
     description = "Any RSS 0.9x/1.0/2.0, Atom or JSON Feed (RSSHub routes included)"
     settings: tuple[Setting, ...] = (
         Setting("url", str, "", "feed URL (http or https)", check=http_url),

@@ -78,6 +78,8 @@ class Jin10Flash:
     """The ``jin10`` adapter."""
 
     name = "jin10"
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("title|summary", "published")
     description = "金十数据 flash (get_flash_list, paged by max_time; flash_newest.js fallback)"
     settings: tuple[Setting, ...] = (
         Setting(

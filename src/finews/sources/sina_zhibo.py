@@ -73,6 +73,8 @@ class SinaZhibo:
     """The ``sina_zhibo`` adapter."""
 
     name = "sina_zhibo"
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("summary", "published")
     description = "Sina Finance 7x24 live feed (zhibo/feed, zhibo_id 152; paged by number)"
     settings: tuple[Setting, ...] = (
         Setting(

@@ -62,6 +62,8 @@ class ThsNews:
     """The ``ths`` adapter."""
 
     name = "ths"
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("title|summary", "published")
     description = "同花顺 7x24 news push (tapp/news/push/stock; 20 a page, paged by number)"
     settings: tuple[Setting, ...] = (
         Setting(

@@ -65,6 +65,8 @@ class WallstreetcnLives:
     """The ``wallstreetcn`` adapter."""
 
     name = "wallstreetcn"
+    #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
+    required_fields: tuple[str, ...] = ("title|summary|content", "published")
     description = "华尔街见闻 lives (apiv1/content/lives; paged by next_cursor)"
     settings: tuple[Setting, ...] = (
         Setting(

@@ -128,6 +128,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     # what went wrong with single items: dropped, left out of a derived step, or a value
     # replaced by normalising (migration 0008)
     "item_faults": ("source", "upstream_id", "stage", "detail", "at"),
+    # whether each source's upstream looks changed (migration 0011)
+    "source_formats": ("source", "alarm", "since", "errors", "had_items", "sample"),
 }
 
 #: Each table's primary key: its first columns, and the order of ``export_rows``.
@@ -140,13 +142,14 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "fulltext_queue": ("source", "upstream_id"),
     "source_stats": ("source",),
     "item_faults": ("source", "upstream_id", "stage"),
+    "source_formats": ("source",),
 }
 
 #: What ``import_rows`` does with a row whose key exists: items and source states take the
 #: imported values; revisions and the change log are append-only, and a media name keeps
 #: its first slug forever.
 _REPLACE_ON_IMPORT = frozenset(
-    {"items", "source_state", "fulltext_queue", "source_stats", "item_faults"}
+    {"items", "source_state", "fulltext_queue", "source_stats", "item_faults", "source_formats"}
 )
 
 
