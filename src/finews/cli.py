@@ -407,6 +407,8 @@ def _print_sources(store: Store, config: Config) -> None:
             status = f"BACKOFF after {state.consecutive_failures} failure(s)"
         else:
             status = "ok"
+        if health.format.alarm:
+            status += ", format changed?"
         if state.next_poll is None or not spec.enabled:
             upcoming = "-"
         elif state.next_poll <= moment:
@@ -437,6 +439,14 @@ def _print_sources(store: Store, config: Config) -> None:
                 f"{spec.id}: full text: {health.queue.pending} waiting, "
                 f"{health.queue.failed} given up"
             )
+        if health.format.alarm:
+            since = _ago(health.format.since, moment)
+            notes.append(f"{spec.id}: {health.format.alarm} (since {since})")
+            if health.format.sample:
+                notes.append(
+                    f"{spec.id}: sample of the reply: {health.format.sample}; "
+                    f"see what it sends now: finews sources probe {spec.id}"
+                )
         if state.last_error:
             notes.append(f"{spec.id}: last error: {redact(state.last_error)}")
     # a pipe or a file gets the whole table, unwrapped; a terminal its own width

@@ -224,6 +224,8 @@ def _state(sid: str, health: SourceHealth, report: StatusReport) -> tuple[str, s
         return "bad", f"连续失败 {state.consecutive_failures} 次，退避中"
     if state.last_attempt is None and state.last_success is None:
         return "idle", "尚未抓取"
+    if health.format.alarm:
+        return "warn", "上游格式可能已变"
     if state.last_error:  # a good poll keeps only a warning (a lossy decode)
         return "warn", "正常，有警告"
     return "ok", "正常"
@@ -311,8 +313,20 @@ class _StatusCollector(Collector):
             "Unix time of the source's next poll.",
             labels=label,
         )
+        formats = CounterMetricFamily(
+            "finews_source_format_errors",
+            "Replies of a source that looked like a changed upstream format (all runs).",
+            labels=label,
+        )
+        alarms = GaugeMetricFamily(
+            "finews_source_format_alarm",
+            "1 while a source's upstream looks changed (upstream format changed?).",
+            labels=label,
+        )
         for sid, _, health in self.report.sources:
             stats, state = health.stats, health.state
+            formats.add_metric([sid], health.format.errors)
+            alarms.add_metric([sid], 1 if health.format.alarm else 0)
             polls.add_metric([sid], stats.polls)
             errors.add_metric([sid], stats.failures)
             stored.add_metric([sid, "new"], stats.items_new)
@@ -350,7 +364,7 @@ class _StatusCollector(Collector):
         for stage, count in sorted(self.report.item_faults.items()):
             faults.add_metric([stage], count)
         yield from (polls, errors, stored, durations, items, recent, failures, backoff)
-        yield from (delay, success, upcoming, queue, derive, faults)
+        yield from (delay, success, upcoming, queue, derive, faults, formats, alarms)
 
 
 async def metrics(request: Request) -> Response:

@@ -23,6 +23,7 @@ from finews.models import SourceSpec, SourceState
 from finews.redact import redact
 from finews.store.base import SqlStore, Store, from_db_time, to_db_time
 from finews.store.columns import in_list
+from finews.store.formats import FormatState, load_format
 from finews.store.leases import lease_of
 from finews.store.queue import FAILED, PENDING, FulltextJob
 
@@ -286,6 +287,8 @@ class SourceHealth:
     items_day: int
     median_delay: float | None
     queue: QueueCounts
+    #: whether the upstream looks changed (migration 0011; see finews.formatwatch)
+    format: FormatState
 
     @property
     def in_backoff(self) -> bool:
@@ -329,6 +332,7 @@ def source_health(store: Store, source: str, *, now: datetime | None = None) -> 
         items_day=_count_since(sql, source, day_ago),
         median_delay=_median_delay(sql, source, day_ago),
         queue=queue_counts(store, source),
+        format=load_format(store, source),
     )
 
 
@@ -407,6 +411,14 @@ def format_health(store: Store, spec: SourceSpec, *, now: datetime | None = None
         lines.append(
             f"    full text: {health.queue.pending} waiting, {health.queue.failed} given up"
         )
+    if health.format.alarm:
+        since = _ago(health.format.since, moment)
+        lines.append(f"    {health.format.alarm} (since {since})")
+        if health.format.sample:
+            lines.append(
+                f"    sample of the reply: {health.format.sample}; "
+                f"see what it sends now: finews sources probe {spec.id}"
+            )
     if state.last_error:
         lines.append(f"    last error: {state.last_error}")
     return "\n".join(lines)
