@@ -4,6 +4,7 @@ polls, the real client, a real store; then ``finews sources``, ``/status`` and `
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -282,3 +283,65 @@ def test_the_daemon_counts_format_errors_and_a_broken_source_costs_the_others_no
     assert count("finews_source_format_errors_total", {"source": "em_broken"}) >= 1
     assert count("finews_source_format_errors_total", {"source": "em_fast"}) == 0
     assert list((tmp_path / "samples" / "em_broken").glob("*.txt"))
+
+
+def probe_config(tmp_path: Path, url: str) -> Path:
+    config = tmp_path / "finews.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path}/data"\n'
+        "[http]\ntimeout = 2\nretries = 0\n"
+        f'[sources.em_fast]\nenabled = false\nurl = "{url}{FAST_PATH}"\nfallback_urls = []\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_probe_prints_what_was_parsed_and_saves_the_raw_reply(tmp_path: Path) -> None:
+    feed = FastNewsFeed(page_size=3)
+    codes = feed.publish(4)
+    reply = feed.handle(Received(FAST_PATH, {}, {}))
+    runner = CliRunner()
+    with ReplayServer([Route(FAST_PATH, reply)]) as server:
+        config = probe_config(tmp_path, server.url)
+        result = runner.invoke(
+            cli,
+            [
+                "--config",
+                str(config),
+                "sources",
+                "probe",
+                "em_fast",
+                "--save",
+                str(tmp_path / "fx"),
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"GET {server.url}{FAST_PATH}?" in out
+    assert "items: 3, dropped: 0" in out
+    for code in codes[::-1][:3]:
+        assert f"  {code}: found title|summary, published" in out
+    assert "MISSING" not in out
+    last = json.loads(reply.body)["data"]["sortEnd"]
+    assert f"paging: next request (older items): {server.url}{FAST_PATH}?" in out
+    assert f"sortEnd={last}" in out
+    assert "looks as eastmoney_fast expects" in out
+    saved = list((tmp_path / "fx").glob("em_fast-*.json"))
+    assert len(saved) == 1
+    assert saved[0].read_bytes() == reply.body  # byte for byte: a fixture
+    assert not (tmp_path / "data").exists()  # a probe stores nothing, opens no archive
+
+
+def test_probe_names_missing_fields_and_exits_1(tmp_path: Path) -> None:
+    renamed = [{"code": "20260901000001", "headline": "新字段名"}]
+    runner = CliRunner()
+    with ReplayServer([Route(FAST_PATH, envelope(renamed))]) as server:
+        result = runner.invoke(
+            cli,
+            ["--config", str(probe_config(tmp_path, server.url)), "sources", "probe", "em_fast"],
+        )
+    assert result.exit_code == 1
+    assert "  20260901000001: found -; MISSING title|summary, published" in result.stdout
+    assert "upstream format changed? no item of the page has title|summary, published" in (
+        result.stdout
+    )

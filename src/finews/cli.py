@@ -363,6 +363,7 @@ def sources(ctx: click.Context) -> None:
       finews sources
       finews sources add https://rsshub.example.org/cls/telegraph
       finews sources export opml feeds.opml
+      finews sources probe em_fast --save fixtures/
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -807,7 +808,10 @@ cli.lazy = MappingProxyType(
     }
 )
 sources.lazy = MappingProxyType(
-    dict.fromkeys(("add", "import", "export"), "finews.feeds_cli:subcommands")
+    {
+        **dict.fromkeys(("add", "import", "export"), "finews.feeds_cli:subcommands"),
+        "probe": "finews.probe_cli:subcommands",
+    }
 )
 
 
