@@ -255,11 +255,17 @@ def test_the_daemon_counts_format_errors_and_a_broken_source_costs_the_others_no
             id="em_broken",
             adapter="eastmoney_fast",
             name="坏的",
-            settings={**spec_for(base).settings, "url": base + broken_path},
+            settings={**spec_for(base).settings, "url": base + broken_path, "interval": 0.2},
+        )
+        fast = SourceSpec(
+            id="em_fast",
+            adapter="eastmoney_fast",
+            name="快讯",
+            settings={**spec_for(base).settings, "interval": 0.2},
         )
         with open_store(f"sqlite:///{tmp_path / 'd.db'}") as store:
             daemon = Daemon(
-                [spec_for(base), broken],
+                [fast, broken],
                 store,
                 DaemonSettings(host_spacing=0, stop_grace=1),
                 HttpSettings(timeout=2, retries=0),
