@@ -25,7 +25,8 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert config.get("http.timeout") == 10.0
     assert config.database_url == "sqlite:///data/finews.db"
     assert {s.id for s in config.sources} == set(DEFAULT_SOURCES)
-    assert [s.id for s in config.enabled_sources()] == ["em_fast"]
+    # on by default: the sources two recent public clients agree on (README, issue 18)
+    assert [s.id for s in config.enabled_sources()] == ["em_fast", "sina_zhibo"]
     fast = config.source("em_fast")
     assert fast.get("url", "").startswith("https://")
     assert config.page_paths() == {"emnews": "/emnews/"}

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from finews.cli import cli
+from finews.config import load_config
 from finews.daemon.metrics import DaemonMetrics
 from finews.daemon.runner import Daemon, DaemonSettings
 from finews.demo.replay import Received, ReplayServer, Reply, Route
@@ -24,7 +25,7 @@ from finews.formatwatch import ALARM, SAMPLE_CAP, SAMPLES_KEPT
 from finews.models import SourceSpec
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
-from finews.refresh import SourceReport, refresh_source
+from finews.refresh import SourceReport, refresh_all, refresh_source
 from finews.store import open_store
 from finews.store.formats import load_format
 from finews.store.health import format_health
@@ -351,3 +352,36 @@ def test_probe_names_missing_fields_and_exits_1(tmp_path: Path) -> None:
     assert "upstream format changed? no item of the page has title|summary, published" in (
         result.stdout
     )
+
+
+def test_a_failing_default_source_costs_the_other_defaults_nothing(tmp_path: Path) -> None:
+    feed = FastNewsFeed()
+    feed.publish(4)
+    sina_path = "/api/zhibo/feed"
+    routes = [feed.route(), Route(sina_path, Reply(status=200, body=b"<html>moved</html>"))]
+    with ReplayServer(routes) as upstream:
+        config = load_config(
+            env={},  # the real defaults: every source on by default is polled
+            read_file=False,
+            overrides={"database_url": f"sqlite:///{tmp_path / 'd.db'}", "http.retries": "0"},
+            source_overrides={
+                "em_fast": {"url": upstream.url + FAST_PATH, "fallback_urls": []},
+                "sina_zhibo": {"url": upstream.url + sina_path},
+            },
+        )
+        specs = config.enabled_sources()
+        assert [s.id for s in specs] == ["em_fast", "sina_zhibo"]
+
+        async def run() -> list[SourceReport]:
+            async with HttpClient(SETTINGS) as client:
+                with open_store(config.database_url) as store:
+                    return await refresh_all(specs, store, client)
+
+        fast, sina = asyncio.run(run())
+    assert (fast.error, fast.new) == (None, 4)
+    assert sina.error is not None
+    assert sina.format_errors == 1
+    with open_store(config.database_url) as store:
+        assert store.count_items("em_fast") == 4
+        assert load_format(store, "em_fast").alarm is None
+        assert "did not parse" in (load_format(store, "sina_zhibo").alarm or "")

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from finews.demo.replay import ReplayServer, demo_routes, demo_source_overrides
+from finews.demo.replay import (
+    ReplayServer,
+    demo_routes,
+    demo_source_overrides,
+    demo_unserved_sources,
+)
 from finews.publish.static_site import MANIFEST
 from finews.store import open_store
 
@@ -103,6 +108,8 @@ def test_workflow_steps_fetch_keep_and_build(tmp_path: Path) -> None:
             for key, value in values.items():
                 lines.append(f"{key} = {value!r}".replace("'", '"'))
             lines.append("")
+        for source in demo_unserved_sources():  # on by default, not served: never the internet
+            lines.extend((f"[sources.{source}]", "enabled = false", ""))
         (workspace / "finews.toml").write_text("\n".join(lines), encoding="utf-8")
         env = {
             "PATH": f"{BIN}:/usr/bin:/bin",

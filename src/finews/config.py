@@ -327,8 +327,9 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
         "tag": "东财快讯",
         "interval": 30.0,
     },
-    # Chinese finance feeds (issue 5): off until enabled; their shapes come from public
-    # code and reports, not from a live check (see the README's source table).
+    # Chinese finance feeds (issue 5). On by default only where at least two independent
+    # public clients of 2025-2026 agree on the shape (issue 18; the README's source table
+    # says why each is on or off): sina_zhibo (akshare 2026-07-22, go-stock 2025-07-12).
     "em_focus": {
         "adapter": "eastmoney_fast",
         "enabled": False,
@@ -358,7 +359,6 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
     },
     "sina_zhibo": {
         "adapter": "sina_zhibo",
-        "enabled": False,
         "name": "新浪财经 7x24",
         "category": "sinazhibo",
         "tag": "新浪7x24",

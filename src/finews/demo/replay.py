@@ -40,6 +40,7 @@ __all__ = [
     "Route",
     "demo_routes",
     "demo_source_overrides",
+    "demo_unserved_sources",
     "main",
 ]
 
@@ -391,6 +392,19 @@ def demo_routes(
         Route("/comm/web/getFastNewsList", fast),
         # The fast-news fallback host, on its own path so tests can tell the two apart.
         Route("/listapi/comm/web/getFastNewsList", fast),
+    ]
+
+
+def demo_unserved_sources() -> list[str]:
+    """The sources on by default that the demo upstream does not serve: the demo switches
+    them off, so that it never reaches the internet."""
+    from finews.config import DEFAULT_SOURCES  # config is heavier; only this needs it
+
+    served = demo_source_overrides("http://127.0.0.1")
+    return [
+        sid
+        for sid, values in DEFAULT_SOURCES.items()
+        if values.get("enabled", True) and sid not in served
     ]
 
 

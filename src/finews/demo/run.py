@@ -14,10 +14,16 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from finews.config import Config, load_config
 from finews.demo.live import LiveFeed
-from finews.demo.replay import ReplayServer, demo_routes, demo_source_overrides
+from finews.demo.replay import (
+    ReplayServer,
+    demo_routes,
+    demo_source_overrides,
+    demo_unserved_sources,
+)
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.refresh import SourceReport, refresh_all, refresh_source
 from finews.store import ItemQuery, open_store
@@ -29,11 +35,15 @@ log = logging.getLogger("finews.demo")
 
 
 def demo_config(upstream_url: str, out_dir: Path) -> Config:
-    """Defaults, with every demo source enabled and pointed at the replay upstream."""
-    overrides = {
-        sid: {**values, "enabled": True, "interval": 5.0}
-        for sid, values in demo_source_overrides(upstream_url).items()
+    """Defaults, with every demo source enabled and pointed at the replay upstream, and
+    every other source off (the demo never reaches the internet)."""
+    overrides: dict[str, dict[str, Any]] = {
+        sid: {"enabled": False} for sid in demo_unserved_sources()
     }
+    overrides.update(
+        (sid, {**values, "enabled": True, "interval": 5.0})
+        for sid, values in demo_source_overrides(upstream_url).items()
+    )
     return load_config(
         env={},
         read_file=False,
