@@ -30,6 +30,11 @@ Evidence:
   item whose ``tag[].name`` holds 焦点 as important.
 - Issue 18 reports a 2025-12 reply with ``top_value`` and ``is_focus`` and no ``is_top``;
   every one of these marks is read.
+
+On by default (the ``sina_zhibo`` source): two independent clients of 2025-2026, akshare and
+go-stock, read the same reply shape (``result.data.feed.list``, ``rich_text``,
+``create_time``). ``required_fields``: the text and its time; a page without them raises the
+format alarm (:mod:`finews.formatwatch`).
 """
 
 from __future__ import annotations
