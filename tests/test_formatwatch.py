@@ -201,7 +201,11 @@ def test_sources_status_and_metrics_show_the_alarm(tmp_path: Path) -> None:
     with TestClient(app) as client:
         page = client.get("/status").text
         metrics = client.get("/metrics").text
+        api = client.get("/api/status").json()
     assert "上游格式可能已变" in page
+    (shown,) = api["sources"]
+    assert shown["format_alarm"].startswith(f"{ALARM} the newest page holds no items")
+    assert shown["format_errors"] == 2
     assert ALARM in page
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value

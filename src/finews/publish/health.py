@@ -145,6 +145,10 @@ def _source_json(sid: str, name: str, health: SourceHealth, *, enabled: bool) ->
         "last_poll_seconds": stats.last_poll_seconds,
         "fulltext_pending": health.queue.pending,
         "fulltext_failed": health.queue.failed,
+        # "upstream format changed? …" while the replies look changed, else null
+        "format_alarm": health.format.alarm,
+        "format_alarm_since": _iso(health.format.since),
+        "format_errors": health.format.errors,
     }
 
 
