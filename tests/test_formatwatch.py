@@ -26,8 +26,8 @@ from finews.models import SourceSpec
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.refresh import SourceReport, refresh_all, refresh_source
-from finews.store import open_store
-from finews.store.formats import load_format
+from finews.store import Store, open_store
+from finews.store.formats import FormatState, load_format, save_format
 from finews.store.health import format_health
 from site_data import TestClient
 from upstreams import FAST_PATH, FastNewsFeed
@@ -389,3 +389,20 @@ def test_a_failing_default_source_costs_the_other_defaults_nothing(tmp_path: Pat
         assert store.count_items("em_fast") == 4
         assert load_format(store, "em_fast").alarm is None
         assert "did not parse" in (load_format(store, "sina_zhibo").alarm or "")
+
+
+def test_the_format_watch_is_kept_on_both_engines(store: Store) -> None:
+    moment = START.replace(microsecond=0)
+    state = FormatState(
+        "em_fast",
+        alarm=f"{ALARM} the reply did not parse",
+        since=moment,
+        errors=3,
+        had_items=True,
+        sample="data/upstream-samples/em_fast/x.txt",
+    )
+    assert load_format(store, "em_fast") == FormatState("em_fast")
+    save_format(store, state)
+    assert load_format(store, "em_fast") == state
+    save_format(store, FormatState("em_fast", errors=3, had_items=True))
+    assert load_format(store, "em_fast").alarm is None
