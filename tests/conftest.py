@@ -24,15 +24,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from finews.demo.replay import demo_unserved_sources
 from finews.redact import redact
 from finews.store import Store, open_store
+from helpers import OFFLINE_SOURCES_ENV
 
 # Tests never reach the internet: a source on by default that the demo upstream does not
 # serve (sina_zhibo) is off for every command a test runs, in process or as a subprocess
 # that inherits this environment, unless the test points it at a loopback upstream itself.
-for _source in demo_unserved_sources():
-    os.environ.setdefault(f"FINEWS_SOURCE_{_source.upper()}_ENABLED", "false")
+for _name, _value in OFFLINE_SOURCES_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 PG_URL_ENV = "FINEWS_TEST_PG_URL"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"

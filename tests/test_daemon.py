@@ -45,6 +45,7 @@ from finews.store.clusters import cluster_status
 from finews.store.derive import derive_backlog
 from finews.store.health import format_health, queue_counts, source_health
 from finews.store.search import SearchQuery, index_status, search
+from helpers import OFFLINE_SOURCES_ENV
 from upstreams import FAST_PATH, FastNewsFeed
 
 BEIJING = timezone(timedelta(hours=8))
@@ -581,6 +582,7 @@ main(sys.argv[1:])
 
 def finews(*args: str, stderr: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINEWS_")}
+    env.update(OFFLINE_SOURCES_ENV)  # no default source reaches the internet
     return subprocess.Popen(
         [sys.executable, "-c", _LAUNCH, *args],
         stdout=subprocess.DEVNULL,

@@ -38,6 +38,7 @@ from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.store import Store, open_store
 from finews.store.base import SqlStore
 from finews.store.leases import leases
+from helpers import OFFLINE_SOURCES_ENV
 from upstreams import FAST_PATH, FastNewsFeed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(150)]
@@ -180,6 +181,7 @@ class Processes:
         """``finews ARGS…`` as ``name``, without the caller's ``FINEWS_*`` settings."""
         log = self.folder / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("FINEWS_")}
+        env.update(OFFLINE_SOURCES_ENV)  # no default source reaches the internet
         with log.open("wb") as sink:
             proc = subprocess.Popen(
                 [FINEWS, *args],

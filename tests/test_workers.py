@@ -54,6 +54,7 @@ from finews.store.leases import (
     renew_fulltext_claims,
     renew_leases,
 )
+from helpers import OFFLINE_SOURCES_ENV
 from upstreams import FAST_PATH, FastNewsFeed
 
 T0 = datetime(2026, 9, 1, 1, 0, tzinfo=UTC)
@@ -416,6 +417,7 @@ main(sys.argv[1:])
 
 def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINEWS_")}
+    env.update(OFFLINE_SOURCES_ENV)  # no default source reaches the internet
     with log.open("wb") as sink:
         return subprocess.Popen(
             [

@@ -35,6 +35,7 @@ from finews.demo.replay import ReplayServer
 from finews.publish.web import create_app
 from finews.store import open_store
 from finews.store.derive import derive_backlog
+from helpers import OFFLINE_SOURCES_ENV
 from hostile import checks
 from hostile.corpus import CANARY, SENTINEL, Corpus, build_corpus, now_utc
 from hostile.posts import crafted_posts
@@ -417,6 +418,7 @@ def _caught_up(url: str, expected: dict[str, set[str]]) -> bool:
 
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FINEWS_")}
+    env.update(OFFLINE_SOURCES_ENV)  # no default source reaches the internet
     env["PYTHONWARNINGS"] = "ignore"  # a dependency's warning is not the corpus's business
     return env
 
