@@ -206,7 +206,8 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                     "operationId": "status",
                     "summary": "Per-source health as `finews run` keeps it: last attempt and "
                     "success, last error, consecutive failures, next poll, items in the last "
-                    "hour and day, median upstream-to-stored delay, backoff, full-text queue.",
+                    "hour and day, median upstream-to-stored delay, backoff, full-text queue, and "
+                    "the upstream-format alarm (format_alarm, format_errors).",
                     "responses": {
                         "200": {
                             "description": "The health of every source.",
