@@ -230,6 +230,7 @@ def test_finews_sources_prints_the_alarm(tmp_path: Path) -> None:
         )
         fetched = runner.invoke(cli, ["--config", str(config), "fetch"])
     assert fetched.exit_code == 1, fetched.output
+    assert "upstream format changed? (see finews sources)" in fetched.stdout
     shown = runner.invoke(cli, ["--config", str(config), "sources"])
     assert shown.exit_code == 0, shown.output
     assert f"{ALARM} the reply did not parse" in shown.stdout

@@ -314,6 +314,8 @@ def fetch(obj: CliContext, only: Sequence[str]) -> None:
         )
         if report.fulltext_errors:
             line += f"  full-text errors {report.fulltext_errors}"
+        if report.format_errors:
+            line += "  upstream format changed? (see finews sources)"
         if report.error:
             line += f"\n{'':<12} ERROR: {report.error}"
         click.echo(line)
