@@ -21,7 +21,7 @@ import finews
 
 SRC = Path(finews.__file__).parent
 #: the command line: cli.py and its lazily loaded siblings
-CLI = ("finews.cli", "finews.feeds_cli", "finews.search_cli")
+CLI = ("finews.cli", "finews.feeds_cli", "finews.probe_cli", "finews.search_cli")
 #: what runs the stages: it may import everything, nothing below may import it
 ORCHESTRATION = ("finews.refresh", "finews.importing", "finews.daemon", "finews.demo", *CLI)
 
@@ -64,7 +64,15 @@ KNOWN_CYCLES = {
     frozenset({"finews.store.base", "finews.store.clusters", "finews.store.search"}),
     # cli.py loads its subcommand modules by "module:name" strings, and they import cli.py
     # for the shared group and options
-    frozenset({"finews.cli", "finews.daemon.command", "finews.feeds_cli", "finews.search_cli"}),
+    frozenset(
+        {
+            "finews.cli",
+            "finews.daemon.command",
+            "finews.feeds_cli",
+            "finews.probe_cli",
+            "finews.search_cli",
+        }
+    ),
 }
 
 _LAZY = re.compile(r"(finews(?:\.\w+)*):\w+")
