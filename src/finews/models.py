@@ -22,6 +22,7 @@ __all__ = [
     "Dropped",
     "Item",
     "RawItem",
+    "RawRecord",
     "Setting",
     "SourceSpec",
     "SourceState",
@@ -83,6 +84,25 @@ class RawItem:
     fulltext_key: str | None = None
     cursor: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: the item's own part of the upstream reply, as text (the JSON object re-serialised,
+    #: the feed entry), kept in the store so ``finews reparse`` can read it again; its
+    #: ``record_format`` names what an adapter's ``parse_record`` takes back
+    record: str | None = field(default=None, repr=False, compare=False)
+    record_format: str = "json"
+    #: the reply body of the item's full-text request (the article HTML), kept likewise
+    article: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """An item's raw upstream data, compressed, as the store keeps it (``item_raw``): each
+    part zlib-compressed, its format naming compression and kind (``"zlib:json"``), both
+    ``None`` when that part is not kept. See :mod:`finews.store.raw`."""
+
+    record: bytes | None = None
+    record_format: str | None = None
+    article: bytes | None = None
+    article_format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +139,9 @@ class Item:
     #: the fetch time stands in for a publication time the upstream did not give (or gave
     #: out of range): a re-poll keeps the stored time instead of moving the item each poll
     published_guessed: bool = field(default=False, compare=False)
+    #: the upstream's raw data of this reading, compressed, which the store keeps beside
+    #: the item (``item_raw``); ``None`` on items read back from the store
+    raw: RawRecord | None = field(default=None, compare=False, repr=False)
 
     def replace(self, **changes: Any) -> Item:
         """Return a copy with ``changes`` applied."""

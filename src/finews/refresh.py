@@ -110,7 +110,8 @@ async def _fulltext(
         return raw, f"full text of {raw.upstream_id}: {exc}"
     if not text:
         return raw, None
-    return dataclasses.replace(raw, content=text), None
+    # the article reply is kept with the item, for finews reparse
+    return dataclasses.replace(raw, content=text, article=response.body), None
 
 
 @dataclass

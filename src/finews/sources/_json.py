@@ -9,6 +9,7 @@ good items of the page are still kept.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -196,11 +197,30 @@ def collect(
             continue
         upstream_id = upstream_id.strip()
         try:
-            items.append(build(entry, upstream_id))
+            item = build(entry, upstream_id)
+            # the entry as received, kept by the store for ``finews reparse``
+            record = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+            items.append(dataclasses.replace(item, record=record, record_format="json"))
         except ItemError as exc:
             reason = f"[{spec.id}] item {upstream_id}: {exc}"
             dropped.append(Dropped(spec.id, upstream_id, reason))
     return items, dropped
+
+
+def reparse_record(
+    spec: SourceSpec,
+    record: str,
+    id_fields: tuple[str, ...],
+    build: Callable[[Mapping[str, Any], str], RawItem],
+) -> RawItem | Dropped:
+    """One kept record (a JSON object :func:`collect` stored) read again as ``collect``
+    reads an entry of a reply: the item, or why it is dropped."""
+    try:
+        entry = json.loads(record)
+    except ValueError as exc:
+        return Dropped(spec.id, None, f"[{spec.id}] kept record is not JSON: {exc}")
+    items, dropped = collect(spec, [entry], id_fields, build)
+    return items[0] if items else dropped[0]
 
 
 def setting(spec: SourceSpec, declared: tuple[Setting, ...], name: str) -> Any:

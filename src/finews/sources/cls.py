@@ -50,7 +50,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from finews.errors import ConfigError, ParseError
-from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, IMPORTANCE_TOP, RawItem, SourceSpec
+from finews.models import (
+    IMPORTANCE_HIGH,
+    IMPORTANCE_NORMAL,
+    IMPORTANCE_TOP,
+    Dropped,
+    RawItem,
+    SourceSpec,
+)
 from finews.sources._fields import (
     BROWSER_USER_AGENT,
     image_urls,
@@ -65,6 +72,7 @@ from finews.sources._json import (
     list_at,
     load_json,
     object_at,
+    reparse_record,
     setting,
     text_field,
     time_field,
@@ -197,6 +205,13 @@ class ClsTelegraph:
         older = oldest is not None and (not asked.isdigit() or oldest < int(asked))
         following = self._request(spec, oldest) if oldest is not None and older else None
         return Page(items=items, dropped=dropped, next=following)
+
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
+        item_url = str(setting(spec, self.settings, "item_url"))
+        return reparse_record(
+            spec, record, ("id",), lambda entry, uid: _item(spec, entry, uid, item_url)
+        )
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """Nothing: ``brief``/``content`` is already the whole telegraph."""

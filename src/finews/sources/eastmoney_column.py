@@ -16,9 +16,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
+from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, Dropped, RawItem, SourceSpec
 from finews.sources._fields import image_urls, next_page_number, url_list
-from finews.sources._json import collect, int_field, list_at, setting, text_field, time_field
+from finews.sources._json import (
+    collect,
+    int_field,
+    list_at,
+    reparse_record,
+    setting,
+    text_field,
+    time_field,
+)
 from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
 from finews.sources.eastmoney_article import ARTICLE_SETTINGS, article_request, parse_article
 from finews.sources.eastmoney_fast import eastmoney_data, eastmoney_trace
@@ -77,6 +85,13 @@ class ColumnNews:
         )
         following = self._request(spec, next_page_number(request, "page_index"))
         return Page(items=items, dropped=dropped, next=following if entries else None)
+
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
+        article_url = str(setting(spec, self.settings, "article_url"))
+        return reparse_record(
+            spec, record, ("code",), lambda entry, uid: _item(spec, entry, uid, article_url)
+        )
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The article page of the item (mobile page as fallback)."""

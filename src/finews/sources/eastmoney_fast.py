@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, overload
 
 from finews.errors import ParseError
-from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
+from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, Dropped, RawItem, SourceSpec
 from finews.sources._fields import image_urls, url_list
 from finews.sources._json import (
     collect,
@@ -44,6 +44,7 @@ from finews.sources._json import (
     list_at,
     load_json,
     object_at,
+    reparse_record,
     setting,
     str_list_field,
     text_field,
@@ -137,6 +138,13 @@ class FastNews:
                 url=url,
             )
         return value.strip() or None
+
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
+        article_url = str(setting(spec, self.settings, "article_url"))
+        return reparse_record(
+            spec, record, ("code",), lambda entry, uid: self._item(spec, entry, uid, article_url)
+        )
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The item's article page when ``fulltext`` is on, else nothing."""

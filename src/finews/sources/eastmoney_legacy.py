@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from finews.errors import ConfigError, ParseError
-from finews.models import RawItem, SourceSpec
+from finews.models import Dropped, RawItem, SourceSpec
 from finews.sources._json import (
     collect,
     describe,
     list_at,
     load_json,
     object_at,
+    reparse_record,
     setting,
     text_field,
     time_field,
@@ -91,6 +92,12 @@ class LegacyList:
             dropped=dropped,
             next=self.next_request(spec, request),
             next_is_older=self.pages_back,
+        )
+
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
+        return reparse_record(
+            spec, record, self.id_fields, lambda entry, uid: self.item(spec, entry, uid)
         )
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:

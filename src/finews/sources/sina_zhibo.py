@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from finews.errors import ParseError
-from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
+from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, Dropped, RawItem, SourceSpec
 from finews.sources._fields import (
     BROWSER_USER_AGENT,
     html_image_urls,
@@ -60,6 +60,7 @@ from finews.sources._json import (
     list_at,
     load_json,
     object_at,
+    reparse_record,
     setting,
     text_field,
     time_field,
@@ -142,6 +143,13 @@ class SinaZhibo:
         )
         following = self._request(spec, next_page_number(request, "page"))
         return Page(items=items, dropped=dropped, next=following if entries else None)
+
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
+        fallback_url = str(setting(spec, self.settings, "item_url"))
+        return reparse_record(
+            spec, record, ("id",), lambda entry, uid: _item(spec, entry, uid, fallback_url)
+        )
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """Nothing: a live item is whole in the feed."""

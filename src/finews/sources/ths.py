@@ -33,7 +33,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from finews.errors import ParseError
-from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, IMPORTANCE_TOP, RawItem, SourceSpec
+from finews.models import (
+    IMPORTANCE_HIGH,
+    IMPORTANCE_NORMAL,
+    IMPORTANCE_TOP,
+    Dropped,
+    RawItem,
+    SourceSpec,
+)
 from finews.sources._fields import (
     BROWSER_USER_AGENT,
     image_urls,
@@ -48,6 +55,7 @@ from finews.sources._json import (
     int_field,
     load_json,
     object_at,
+    reparse_record,
     setting,
     text_field,
     time_field,
@@ -110,6 +118,10 @@ class ThsNews:
         items, dropped = collect(spec, entries, ("id", "seq"), lambda e, uid: _item(spec, e, uid))
         following = self._request(spec, next_page_number(request, "page"))
         return Page(items=items, dropped=dropped, next=following if entries else None)
+
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
+        return reparse_record(spec, record, ("id", "seq"), lambda e, uid: _item(spec, e, uid))
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """Nothing: the push item is whole in the list."""

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from finews.errors import ParseError
-from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, RawItem, SourceSpec
+from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, Dropped, RawItem, SourceSpec
 from finews.sources._fields import (
     BROWSER_USER_AGENT,
     image_urls,
@@ -50,6 +50,7 @@ from finews.sources._json import (
     list_at,
     load_json,
     object_at,
+    reparse_record,
     setting,
     text_field,
     time_field,
@@ -140,6 +141,13 @@ class WallstreetcnLives:
             else None
         )
         return Page(items=items, dropped=dropped, next=following)
+
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
+        item_url = str(setting(spec, self.settings, "item_url"))
+        return reparse_record(
+            spec, record, ("id",), lambda entry, uid: _item(spec, entry, uid, item_url)
+        )
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """Nothing: ``content_more`` already completes a live item."""

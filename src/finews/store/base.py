@@ -23,10 +23,10 @@ from importlib import resources
 from typing import Any
 
 from finews.errors import StoreError
-from finews.models import Dropped, Item, SourceState, UpsertResult
+from finews.models import Dropped, Item, RawRecord, SourceState, UpsertResult
 from finews.redact import redact
 from finews.store.clusters import ClusterMixin
-from finews.store.columns import ITEM_COLUMNS, ROW_COLUMNS, in_list
+from finews.store.columns import ITEM_COLUMNS, ITEM_FIELDS, ROW_COLUMNS, in_list, item_columns
 from finews.store.search import SearchMixin
 
 __all__ = [
@@ -128,6 +128,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     # what went wrong with single items: dropped, left out of a derived step, or a value
     # replaced by normalising (migration 0008)
     "item_faults": ("source", "upstream_id", "stage", "detail", "at"),
+    # each item's raw upstream data, compressed (migration 0010, finews.raw)
+    "item_raw": ("item_id", "record", "record_format", "article", "article_format", "stored_at"),
     # whether each source's upstream looks changed (migration 0011)
     "source_formats": ("source", "alarm", "since", "errors", "had_items", "sample"),
 }
@@ -142,6 +144,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "fulltext_queue": ("source", "upstream_id"),
     "source_stats": ("source",),
     "item_faults": ("source", "upstream_id", "stage"),
+    "item_raw": ("item_id",),
     "source_formats": ("source",),
 }
 
@@ -149,7 +152,15 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
 #: imported values; revisions and the change log are append-only, and a media name keeps
 #: its first slug forever.
 _REPLACE_ON_IMPORT = frozenset(
-    {"items", "source_state", "fulltext_queue", "source_stats", "item_faults", "source_formats"}
+    {
+        "items",
+        "source_state",
+        "fulltext_queue",
+        "source_stats",
+        "item_faults",
+        "item_raw",
+        "source_formats",
+    }
 )
 
 
@@ -288,6 +299,13 @@ class Store(ABC):
     @abstractmethod
     def revisions(self, item_id: int) -> list[Item]:
         """Earlier revisions of an item, oldest first."""
+
+    @abstractmethod
+    def raw_records(
+        self, source: str | None = None, since: datetime | None = None
+    ) -> Iterator[tuple[Item, RawRecord]]:
+        """Every item with kept raw data (of ``source``, published at or after ``since``),
+        oldest first, with that data (streamed)."""
 
     @abstractmethod
     def slug_for_media(self, media: str, proposed: str) -> str:
@@ -762,6 +780,69 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         self._update_item(cur, old, merged, now)
         return "update", old.id, merged
 
+    def _write_raw(
+        self, cur: Any, item: Item, raw: RawRecord, item_id: int | None, now: str | None
+    ) -> None:
+        """Keep an item's raw data beside it. A new or changed item's replaces what is kept
+        (a part this reading lacks, the article of a re-polled item, stays); an unchanged
+        item's is only filled in where none is kept (an item stored before version 10), so
+        a re-poll of known items costs one index probe, not a write."""
+        values = (raw.record, raw.record_format, raw.article, raw.article_format, now)
+        columns = "item_id, record, record_format, article, article_format, stored_at"
+        if item_id is None:
+            self._exec(
+                cur,
+                f"INSERT INTO item_raw ({columns}) SELECT id, ?, ?, ?, ?, ? FROM items "
+                "WHERE source = ? AND upstream_id = ? ON CONFLICT (item_id) DO NOTHING",
+                (*values, item.source, item.upstream_id),
+            )
+            return
+        self._exec(
+            cur,
+            f"INSERT INTO item_raw ({columns}) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (item_id) DO UPDATE SET "
+            "record = COALESCE(excluded.record, item_raw.record), "
+            "record_format = COALESCE(excluded.record_format, item_raw.record_format), "
+            "article = COALESCE(excluded.article, item_raw.article), "
+            "article_format = COALESCE(excluded.article_format, item_raw.article_format), "
+            "stored_at = excluded.stored_at",
+            (item_id, *values),
+        )
+
+    def raw_records(
+        self, source: str | None = None, since: datetime | None = None
+    ) -> Iterator[tuple[Item, RawRecord]]:
+        filters: list[str] = []
+        params: list[Any] = []
+        if source is not None:
+            filters.append("i.source = ?")
+            params.append(source)
+        if since is not None:
+            filters.append("i.published_at >= ?")
+            params.append(to_db_time(since))
+        select = (
+            f"SELECT {item_columns('i')}, r.record, r.record_format, r.article, "
+            "r.article_format FROM items i JOIN item_raw r ON r.item_id = i.id"
+        )
+        last = 0
+        while True:  # keyset pages of row ids: a whole archive is never held in memory
+            where = " AND ".join([*filters, "i.id > ?"])
+            rows = self._query(f"{select} WHERE {where} ORDER BY i.id LIMIT 500", [*params, last])
+            for row in rows:
+                cut = len(ITEM_FIELDS)
+                yield (
+                    self._row_to_item(row[:cut]),
+                    RawRecord(
+                        record=None if row[cut] is None else bytes(row[cut]),
+                        record_format=row[cut + 1],
+                        article=None if row[cut + 2] is None else bytes(row[cut + 2]),
+                        article_format=row[cut + 3],
+                    ),
+                )
+            if len(rows) < 500:
+                return
+            last = int(rows[-1][0])
+
     def _upsert(
         self, items: Sequence[Item], state: SourceState | None, derive: bool, *, isolate: bool
     ) -> UpsertResult:
@@ -798,6 +879,10 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                     outcome = self._write_item(cur, item, now)
                 for note in item.notes:
                     self._record_fault(cur, item.source, item.upstream_id, "normalize", note)
+                if item.raw is not None:
+                    self._write_raw(
+                        cur, item, item.raw, None if outcome is None else outcome[1], now
+                    )
                 if outcome is None:
                     unchanged += 1
                     continue

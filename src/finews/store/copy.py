@@ -307,11 +307,16 @@ def _digest(store: Store, batch: int) -> tuple[str, dict[str, int]]:
 
 
 def _canonical(row: tuple[Any, ...]) -> bytes:
+    values: list[Any] = []
     for value in row:
+        if isinstance(value, bytes | memoryview):  # raw data (item_raw): a tagged hex text
+            values.append(["bytes", bytes(value).hex()])
+            continue
         # bool is an int too, and would hash as one engine's spelling of it
         if value is not None and type(value) not in (int, str):
             raise StoreError(f"unexpected {type(value).__name__} value {value!r} in row {row!r}")
-    return json.dumps(list(row), ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        values.append(value)
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
 def _is_empty(store: Store) -> bool:
