@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from finews.errors import StoreError
-from finews.models import SourceState
+from finews.models import RawItem, SourceState
+from finews.raw import raw_record
 from finews.store import Store, open_store
 from finews.store.base import TABLES
 from finews.store.copy import CopyReport, copy_db, store_checksum
@@ -40,6 +42,8 @@ def fill(store: Store, count: int, *, seed: int = 7) -> None:
                 stocks=tuple(rng.sample(["600519", "000001", "300750"], rng.randint(0, 2))),
                 published_at=start + timedelta(seconds=rng.randint(0, 7200)),
                 fetched_at=start + timedelta(hours=3),
+                # every third item with its upstream record, every sixth with an article
+                raw=None if n % 3 else raw_record(_raw(n, article=n % 6 == 0)),
             )
         )
     for first in range(0, count, 2000):
@@ -62,6 +66,12 @@ def fill(store: Store, count: int, *, seed: int = 7) -> None:
     )
 
 
+def _raw(n: int, *, article: bool) -> RawItem:
+    record = json.dumps({"code": f"{n:07d}", "title": f"第{n}条", "image": []}, ensure_ascii=False)
+    html = f"<div id='ContentBody'><p>第{n}条全文</p></div>".encode() if article else None
+    return RawItem(source="eastmoney_fast", upstream_id=f"{n:07d}", record=record, article=html)
+
+
 def snapshot(store: Store) -> dict[str, object]:
     """Everything observable through the ordinary interface."""
     items = list(store.items())
@@ -72,6 +82,7 @@ def snapshot(store: Store) -> dict[str, object]:
         "slugs": store.media_slugs(),
         "states": {s: store.get_state(s) for s in ("eastmoney_fast", "eastmoney_media")},
         "count": store.count_items(),
+        "raw": list(store.raw_records()),
     }
 
 
@@ -94,6 +105,7 @@ def test_round_trip_sqlite_postgres_sqlite_loses_nothing(sqlite_url: str, pg_url
         there = copy_db(lite, pg, progress=progress.append, batch=1000)
         assert there.items == 10_000
         assert there.src_counts["item_revisions"] == 1000 + 334
+        assert there.src_counts["item_raw"] == 3334
         assert progress == list(range(1000, 10_001, 1000))
         assert_same(there, lite, pg)
         home = copy_db(pg, back)
@@ -197,7 +209,9 @@ def test_checksum_sees_every_table(sqlite_url: str) -> None:
         sums.add(store_checksum(store))
         store.save_state(SourceState(source="s"))
         sums.add(store_checksum(store))
-        assert len(sums) == 5
+        store.upsert_items([item.replace(title="再改", raw=raw_record(_raw(1, article=True)))])
+        sums.add(store_checksum(store))
+        assert len(sums) == 6
         assert store_checksum(store) == store_checksum(store)
 
 

@@ -64,6 +64,8 @@ def raw_record(raw: RawItem) -> RawRecord | None:
         record = pack(raw.record, raw.record_format, source=raw.source, upstream_id=raw.upstream_id)
     if raw.article is not None:
         article = pack(raw.article, "html", source=raw.source, upstream_id=raw.upstream_id)
+    if record is None and article is None:
+        return None
     return RawRecord(
         record=None if record is None else record[0],
         record_format=None if record is None else record[1],
