@@ -23,7 +23,14 @@ SRC = Path(finews.__file__).parent
 #: the command line: cli.py and its lazily loaded siblings
 CLI = ("finews.cli", "finews.feeds_cli", "finews.probe_cli", "finews.search_cli")
 #: what runs the stages: it may import everything, nothing below may import it
-ORCHESTRATION = ("finews.refresh", "finews.importing", "finews.daemon", "finews.demo", *CLI)
+ORCHESTRATION = (
+    "finews.refresh",
+    "finews.reparse",
+    "finews.importing",
+    "finews.daemon",
+    "finews.demo",
+    *CLI,
+)
 
 #: (who, may not import any of): module prefixes
 RULES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [

@@ -17,9 +17,11 @@ from click.testing import CliRunner
 
 from finews import raw as raw_module
 from finews.cli import cli
+from finews.config import load_config
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import RawItem, SourceSpec
+from finews.normalize import pipeline
 from finews.raw import pack, unpack
 from finews.refresh import SourceReport, refresh_source
 from finews.reparse import reparse
@@ -259,3 +261,48 @@ def test_cli_reparse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "no such source" in unknown.output
     with open_store(f"sqlite:///{tmp_path}/cli.db") as store:
         assert sum(item.revision == 2 for item in store.items()) == 1
+
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>测试财经</title><link>https://news.example.cn/</link>
+<item><guid isPermaLink="false">a1</guid><title>央行开展逆回购操作</title><link>https://news.example.cn/a1</link>
+<description>&lt;p&gt;今日开展&lt;strong&gt;7天期&lt;/strong&gt;逆回购操作。&lt;/p&gt;</description>
+<pubDate>Tue, 01 Sep 2026 09:30:00 +0800</pubDate></item>
+<item><guid isPermaLink="false">a2</guid><title>沪指收涨</title><link>https://news.example.cn/a2</link>
+<description>沪指收涨0.5%，成交额放大。</description>
+<pubDate>Tue, 01 Sep 2026 15:05:00 +0800</pubDate></item>
+</channel></rss>"""
+
+
+def test_reparse_runs_a_changed_sanitiser_over_kept_feed_entries(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "finews.toml"
+    config.write_text("", encoding="utf-8")
+    route = Route("/f.xml", Reply(body=RSS.encode(), headers={"Content-Type": "application/xml"}))
+    with ReplayServer([route]) as server:
+        table = {"adapter": "feed", "url": f"{server.url}/f.xml", "allow_private": True}
+        spec = load_config(config, env={}, source_overrides={"f": table}).source("f")
+        today = pipeline.clean_markup
+        with monkeypatch.context() as patch:  # an older sanitiser that dropped <strong>
+            patch.setattr(
+                pipeline,
+                "clean_markup",
+                lambda text: today(text.replace("<strong>", "").replace("</strong>", "")),
+            )
+            assert poll(spec, store).new == 2
+    formats = {raw.record_format for _, raw in store.raw_records()}
+    assert formats == {"zlib:feed-entry"}
+    before = store.get_item("f", "a1")
+    assert before is not None
+    assert "<strong>" not in before.digest
+    report = reparse(store, {"f": spec})
+    assert (report.updated, report.unchanged, report.dropped) == (1, 1, [])
+    after = store.get_item("f", "a1")
+    assert after is not None
+    assert "<strong>7天期</strong>" in after.digest
+    assert after.revision == 2
+    assert after.media == before.media == "测试财经"
+    untouched = store.get_item("f", "a2")
+    assert untouched is not None
+    assert untouched.revision == 1

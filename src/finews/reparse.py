@@ -124,12 +124,9 @@ def _read_again(spec: SourceSpec, item: Item, raw: RawRecord) -> Item | Dropped 
         article = unpack(raw.article, raw.article_format)
     except (FinewsError, ValueError) as exc:
         return Dropped(item.source, item.upstream_id, f"{where}: {exc}")
-    parse_record: Callable[[SourceSpec, str], RawItem | Dropped] | None = getattr(
-        adapter, "parse_record", None
-    )
-    if record is not None and parse_record is not None:
+    if record is not None:
         try:
-            result = parse_record(spec, record.decode("utf-8", "surrogatepass"))
+            result = adapter.parse_record(spec, record.decode("utf-8", "surrogatepass"))
         except (FinewsError, ValueError) as exc:
             return Dropped(item.source, item.upstream_id, f"{where}: {exc}")
         if isinstance(result, Dropped):
@@ -144,8 +141,6 @@ def _read_again(spec: SourceSpec, item: Item, raw: RawRecord) -> Item | Dropped 
         base = result
     elif article is not None:
         base = _as_raw(item)  # the article alone: only the full text is read again
-    elif record is not None:
-        return f"adapter {spec.adapter} cannot read records back"
     else:
         return "no raw data kept"
     if article is not None:

@@ -86,6 +86,11 @@ class Adapter(Protocol):
         document's decoder ranks it after a byte-order mark and before the document's own
         declaration. JSON adapters ignore it (JSON is UTF-8)."""
 
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """Read one kept item record again (``finews reparse``): the ``RawItem.record`` that
+        ``parse_page`` gave an item, through the same per-entry code, so that a fixed
+        parser repairs stored items. A record that no longer reads is dropped with why."""
+
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The request for an item's full text, or ``None`` when there is nothing to fetch."""
 

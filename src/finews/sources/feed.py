@@ -20,9 +20,11 @@ GBK feed declared UTF-8 into windows-1252 mojibake); JSON Feed through ``json``.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import email.utils
 import hashlib
 import io
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -155,7 +157,7 @@ class FeedAdapter:
             if isinstance(entry, ItemError):
                 dropped.append(Dropped(spec.id, None, f"[{spec.id}] item #{index}: {entry}"))
                 continue
-            items.append(_raw_item(spec, entry, media or None))
+            items.append(_with_record(_raw_item(spec, entry, media or None), entry))
         following = None
         if feed.next_url and feed.next_url != url:
             following = self._request(spec, feed.next_url, accept=_ACCEPT)
@@ -163,6 +165,31 @@ class FeedAdapter:
         if feed.lossy:
             lossy = f"the feed did not decode cleanly as {feed.encoding}: bad bytes became U+FFFD"
         return Page(items=items, dropped=dropped, next=following, lossy=lossy)
+
+    def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        """A kept entry (``finews reparse``) read again as ``parse_page`` reads an entry.
+
+        The record is the entry as parsed (feedparser does not hand back its XML), with the
+        media name it was read under: reading it again re-runs everything after the parse
+        (ids, links, dates, and the normalising and sanitising the poll does next)."""
+        try:
+            data = json.loads(record)
+            fields = data["entry"]
+            entry = FeedEntry(
+                id=fields["id"],
+                title=fields["title"],
+                link=fields["link"],
+                summary=fields["summary"],
+                content=fields["content"],
+                published=fields["published"],
+                author=fields["author"],
+                tags=tuple(fields["tags"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            return Dropped(spec.id, None, f"[{spec.id}] kept feed entry is unreadable: {exc!r}")
+        configured = str(setting(spec, self.settings, "media")).strip()
+        media = configured or str(data.get("media") or "").strip()
+        return _with_record(_raw_item(spec, entry, media or None), entry)
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The item's linked page, when ``fulltext`` is on and the link is http(s)."""
@@ -342,6 +369,16 @@ def _raw_item(spec: SourceSpec, entry: FeedEntry, media: str | None) -> RawItem:
         fulltext_key=link,
         extra={"tags": entry.tags} if entry.tags else {},
     )
+
+
+def _with_record(raw: RawItem, entry: FeedEntry) -> RawItem:
+    """``raw`` with its entry kept as the record ``parse_record`` reads back."""
+    fields = {field.name: getattr(entry, field.name) for field in dataclasses.fields(entry)}
+    fields["tags"] = list(entry.tags)
+    record = json.dumps(
+        {"entry": fields, "media": raw.media}, ensure_ascii=False, separators=(",", ":")
+    )
+    return dataclasses.replace(raw, record=record, record_format="feed-entry")
 
 
 def _field(mapping: Mapping[str, Any], key: str) -> Any:
