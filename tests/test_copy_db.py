@@ -10,7 +10,6 @@ import pytest
 
 from finews.errors import StoreError
 from finews.models import RawItem, SourceState
-from finews.raw import raw_record
 from finews.store import Store, open_store
 from finews.store.base import TABLES
 from finews.store.copy import CopyReport, copy_db, store_checksum
@@ -43,7 +42,7 @@ def fill(store: Store, count: int, *, seed: int = 7) -> None:
                 published_at=start + timedelta(seconds=rng.randint(0, 7200)),
                 fetched_at=start + timedelta(hours=3),
                 # every third item with its upstream record, every sixth with an article
-                raw=None if n % 3 else raw_record(_raw(n, article=n % 6 == 0)),
+                raw=None if n % 3 else _raw(n, article=n % 6 == 0),
             )
         )
     for first in range(0, count, 2000):
@@ -209,7 +208,7 @@ def test_checksum_sees_every_table(sqlite_url: str) -> None:
         sums.add(store_checksum(store))
         store.save_state(SourceState(source="s"))
         sums.add(store_checksum(store))
-        store.upsert_items([item.replace(title="再改", raw=raw_record(_raw(1, article=True)))])
+        store.upsert_items([item.replace(title="再改", raw=_raw(1, article=True))])
         sums.add(store_checksum(store))
         assert len(sums) == 6
         assert store_checksum(store) == store_checksum(store)

@@ -139,9 +139,10 @@ class Item:
     #: the fetch time stands in for a publication time the upstream did not give (or gave
     #: out of range): a re-poll keeps the stored time instead of moving the item each poll
     published_guessed: bool = field(default=False, compare=False)
-    #: the upstream's raw data of this reading, compressed, which the store keeps beside
-    #: the item (``item_raw``); ``None`` on items read back from the store
-    raw: RawRecord | None = field(default=None, compare=False, repr=False)
+    #: the reading this item was normalised from: the store keeps its ``record`` and
+    #: ``article`` beside a new or changed item (``item_raw``, compressed only then);
+    #: ``None`` on items read back from the store
+    raw: RawItem | None = field(default=None, compare=False, repr=False)
 
     def replace(self, **changes: Any) -> Item:
         """Return a copy with ``changes`` applied."""

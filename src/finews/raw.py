@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import zlib
 
-from finews.models import Item, RawItem, RawRecord
+from finews.models import RawItem, RawRecord
 
-__all__ = ["MAX_STORED", "article_record", "pack", "raw_record", "unpack"]
+__all__ = ["MAX_STORED", "pack", "raw_record", "unpack"]
 
 log = logging.getLogger("finews.store")
 
@@ -72,9 +72,3 @@ def raw_record(raw: RawItem) -> RawRecord | None:
         article=None if article is None else article[0],
         article_format=None if article is None else article[1],
     )
-
-
-def article_record(item: Item, body: bytes) -> RawRecord | None:
-    """An article reply alone, compressed, to keep beside ``item``."""
-    packed = pack(body, "html", source=item.source, upstream_id=item.upstream_id)
-    return None if packed is None else RawRecord(article=packed[0], article_format=packed[1])

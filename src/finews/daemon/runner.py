@@ -51,7 +51,6 @@ from finews.fetch.client import HttpClient, HttpSettings
 from finews.formatwatch import SAMPLES_FOLDER
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
-from finews.raw import article_record as raw_record_of_article
 from finews.redact import redact
 from finews.refresh import SourceReport, refresh_source
 from finews.sources import get_adapter
@@ -534,14 +533,8 @@ class Daemon:
         # read again: a poll may have updated the item while the text was on its way
         current = self.store.get_item(job.source, job.upstream_id) or item
         # the article reply is kept with the item (item_raw), for finews reparse
-        self.store.upsert_items(
-            [
-                current.replace(
-                    content=cleaned.content, raw=raw_record_of_article(item, response.body)
-                )
-            ],
-            derive=False,
-        )
+        kept = RawItem(source=item.source, upstream_id=item.upstream_id, article=response.body)
+        self.store.upsert_items([current.replace(content=cleaned.content, raw=kept)], derive=False)
         self._derive_wake.set()
         log.debug(
             "source=%s id=%s full text stored (%d characters)",

@@ -33,7 +33,6 @@ from finews.normalize.slug import media_slug
 from finews.normalize.storable import sane_time, storable_text
 from finews.normalize.text import clean_fulltext, digest_of, title_of
 from finews.normalize.times import parse_time
-from finews.raw import raw_record
 
 __all__ = ["NO_ID", "NO_TITLE", "normalize_item", "storable_raw"]
 
@@ -165,5 +164,5 @@ def normalize_item(
         fulltext_key=raw.fulltext_key,
         notes=notes,
         published_guessed=published_at is None,
-        raw=raw_record(raw),
+        raw=raw if raw.record is not None or raw.article is not None else None,
     )

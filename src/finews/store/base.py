@@ -23,7 +23,8 @@ from importlib import resources
 from typing import Any
 
 from finews.errors import StoreError
-from finews.models import Dropped, Item, RawRecord, SourceState, UpsertResult
+from finews.models import Dropped, Item, RawItem, RawRecord, SourceState, UpsertResult
+from finews.raw import raw_record
 from finews.redact import redact
 from finews.store.clusters import ClusterMixin
 from finews.store.columns import ITEM_COLUMNS, ITEM_FIELDS, ROW_COLUMNS, in_list, item_columns
@@ -765,6 +766,8 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         if old is None:
             item_id = self._insert_item(cur, item, now)
             if item_id is not None:
+                if item.raw is not None:
+                    self._write_raw(cur, item_id, item.raw, now)
                 return "new", item_id, item
             # another worker committed the same key meanwhile: treat as a re-poll
             old = self._select_item(cur, item.source, item.upstream_id)
@@ -778,35 +781,28 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             return None
         assert old.id is not None
         self._update_item(cur, old, merged, now)
+        if item.raw is not None:
+            self._write_raw(cur, old.id, item.raw, now)
         return "update", old.id, merged
 
-    def _write_raw(
-        self, cur: Any, item: Item, raw: RawRecord, item_id: int | None, now: str | None
-    ) -> None:
-        """Keep an item's raw data beside it. A new or changed item's replaces what is kept
-        (a part this reading lacks, the article of a re-polled item, stays); an unchanged
-        item's is only filled in where none is kept (an item stored before version 10), so
-        a re-poll of known items costs one index probe, not a write."""
-        values = (raw.record, raw.record_format, raw.article, raw.article_format, now)
-        columns = "item_id, record, record_format, article, article_format, stored_at"
-        if item_id is None:
-            self._exec(
-                cur,
-                f"INSERT INTO item_raw ({columns}) SELECT id, ?, ?, ?, ?, ? FROM items "
-                "WHERE source = ? AND upstream_id = ? ON CONFLICT (item_id) DO NOTHING",
-                (*values, item.source, item.upstream_id),
-            )
+    def _write_raw(self, cur: Any, item_id: int, reading: RawItem, now: str | None) -> None:
+        """Keep, beside a new or changed item, the raw data of the reading it came from,
+        compressed (:mod:`finews.raw`). A part the reading lacks (the article, on a re-poll
+        of the list) keeps what is stored. An unchanged item's is not written: a re-poll of
+        known items costs nothing here."""
+        raw = raw_record(reading)
+        if raw is None:
             return
         self._exec(
             cur,
-            f"INSERT INTO item_raw ({columns}) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (item_id) DO UPDATE SET "
+            "INSERT INTO item_raw (item_id, record, record_format, article, article_format, "
+            "stored_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE SET "
             "record = COALESCE(excluded.record, item_raw.record), "
             "record_format = COALESCE(excluded.record_format, item_raw.record_format), "
             "article = COALESCE(excluded.article, item_raw.article), "
             "article_format = COALESCE(excluded.article_format, item_raw.article_format), "
             "stored_at = excluded.stored_at",
-            (item_id, *values),
+            (item_id, raw.record, raw.record_format, raw.article, raw.article_format, now),
         )
 
     def raw_records(
@@ -879,10 +875,6 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                     outcome = self._write_item(cur, item, now)
                 for note in item.notes:
                     self._record_fault(cur, item.source, item.upstream_id, "normalize", note)
-                if item.raw is not None:
-                    self._write_raw(
-                        cur, item, item.raw, None if outcome is None else outcome[1], now
-                    )
                 if outcome is None:
                     unchanged += 1
                     continue
