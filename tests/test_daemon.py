@@ -38,6 +38,7 @@ from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.errors import ConfigError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import SourceSpec, SourceState
+from finews.raw import unpack
 from finews.refresh import SourceReport
 from finews.sources.base import Request
 from finews.store import Store, open_store
@@ -494,6 +495,12 @@ def test_full_text_arrives_later_and_never_holds_up_list_polls(
             assert done.revision == 2  # stored first with its digest, then updated
             assert queue_counts(store).pending == 0
             assert_each_stored_once(store)
+            # the list entry and the article reply are both kept, for finews reparse
+            kept = {item.upstream_id: raw for item, raw in store.raw_records()}
+            assert kept[first].record_format == "zlib:json"
+            assert kept[first].article_format == "zlib:article"
+            article = unpack(kept[first].article, kept[first].article_format) or b""
+            assert f"NW{first}".encode() in article
 
     routes = [
         Route(ROLLING_PATH, rolling.list_reply, {"type": "102"}),

@@ -195,7 +195,7 @@ def test_reparse_reads_the_kept_article_again(
             patch.setattr(eastmoney_fast, "parse_article", older)
             assert poll(spec, store).new == 2
     for _, raw in store.raw_records():
-        assert raw.article_format == "zlib:html"
+        assert raw.article_format == "zlib:article"
         assert b"ContentBody" in (unpack(raw.article, raw.article_format) or b"")
     stored = store.get_item("em_fast", codes[0])
     assert stored is not None

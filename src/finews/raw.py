@@ -63,7 +63,7 @@ def raw_record(raw: RawItem) -> RawRecord | None:
     if raw.record is not None:
         record = pack(raw.record, raw.record_format, source=raw.source, upstream_id=raw.upstream_id)
     if raw.article is not None:
-        article = pack(raw.article, "html", source=raw.source, upstream_id=raw.upstream_id)
+        article = pack(raw.article, "article", source=raw.source, upstream_id=raw.upstream_id)
     if record is None and article is None:
         return None
     return RawRecord(

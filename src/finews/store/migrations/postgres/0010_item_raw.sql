@@ -3,10 +3,11 @@
 
 -- What the upstream sent for an item, so that a fixed parser or normaliser can repair
 -- history (finews reparse): ``record`` is the item's own part of the list reply (the JSON
--- object, the feed entry), ``article`` the reply of its full-text request (the article
--- HTML). Each is zlib-compressed UTF-8 (or the reply's bytes), its ``*_format`` saying how:
--- 'zlib:json', 'zlib:xml', 'zlib:html'. NULL when not kept (an item stored before this
--- version, a record over the size cap). One row per item, the latest record read.
+-- object as received, the feed entry as parsed), ``article`` the body of its full-text
+-- reply as sent (the article HTML). Each is zlib-compressed, its ``*_format`` saying so
+-- and what it is: 'zlib:json', 'zlib:feed-entry', 'zlib:article'. NULL when not kept (a
+-- part over the 1 MB cap). One row per item, written when the item is stored new or
+-- changed; items stored before this version have none.
 CREATE TABLE item_raw (
     item_id         BIGINT PRIMARY KEY REFERENCES items (id),
     record          BYTEA,
