@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from finews.publish.api import ITEMS_PARAMETERS
 from finews.publish.responses import SECURITY_HEADERS
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.urls import article_path
@@ -318,6 +319,9 @@ def test_api_filters(client: TestClient) -> None:
         ("cursor=bm90LWEtY3Vyc29y", "cursor"),
         ("limit=1&limit=2", "limit"),
         ("source=" + "x" * 201, "source"),
+        ("stock=%E8%8C%85%E5%8F%B0", "stock"),
+        ("stok=600519", "stok"),
+        ("limit=5&srouce=cls", "srouce"),
     ],
 )
 def test_api_bad_parameters(client: TestClient, query: str, parameter: str) -> None:
@@ -327,6 +331,27 @@ def test_api_bad_parameters(client: TestClient, query: str, parameter: str) -> N
     message = response.json()["error"]
     assert message.startswith(parameter + ":"), message
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/items/1?x=1", "/api/sources?verbose=1", "/api/openapi.json?v=2",
+             "/api/search?q=600519&sort=new"],
+)  # fmt: skip
+def test_api_unknown_parameters_are_refused(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 400
+    message = response.json()["error"]
+    assert "unknown parameter" in message and "accepts" in message, message
+
+
+@pytest.mark.parametrize("notation", ["600519", "sh600519", "SH600519", "1.600519", "600519.SH"])
+def test_api_stock_filter_in_any_notation(client: TestClient, notation: str) -> None:
+    everything = client.get("/api/items?limit=200").json()["items"]
+    tagged = [i["id"] for i in everything if {"600519", "sh600519"} & set(i["stocks"])]
+    assert tagged  # the golden archive tags one item with 600519
+    found = client.get(f"/api/items?stock={notation}").json()["items"]
+    assert [i["id"] for i in found] == tagged
+    assert client.get("/api/items?stock=hk00700").json()["items"] == []
 
 
 def test_api_sources_with_health(client: TestClient) -> None:
@@ -359,7 +384,10 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/api/openapi.json",
     }
     names = {p["name"] for p in document["paths"]["/api/items"]["get"]["parameters"]}
-    assert names == {"source", "category", "since", "until", "important", "limit", "cursor"}
+    assert names == {
+        "source", "category", "since", "until", "important", "stock", "limit", "cursor"
+    }  # fmt: skip
+    assert names == set(ITEMS_PARAMETERS)  # every accepted parameter documented, no other
     item = client.get("/api/items/1").json()
     assert set(document["components"]["schemas"]["Item"]["properties"]) == set(item)
 

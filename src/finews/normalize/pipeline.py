@@ -33,6 +33,7 @@ from finews.normalize.slug import media_slug
 from finews.normalize.storable import sane_time, storable_text
 from finews.normalize.text import clean_fulltext, digest_of, title_of
 from finews.normalize.times import parse_time
+from finews.sources.securities import canonical_stocks
 
 __all__ = ["NO_ID", "NO_TITLE", "normalize_item", "storable_raw"]
 
@@ -82,7 +83,8 @@ def storable_raw(raw: RawItem) -> RawItem:
         value = getattr(raw, name)
         if isinstance(value, str) and (clean := storable_text(value)) != value:
             changes[name] = clean
-    stocks = tuple(storable_text(code) for code in raw.stocks)
+    # every code in finews notation, whichever form the upstream or importer wrote
+    stocks = canonical_stocks(storable_text(code) for code in raw.stocks)
     if stocks != raw.stocks:
         changes["stocks"] = stocks
     return dataclasses.replace(raw, **changes) if changes else raw

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from finews.models import Item
+from finews.sources.securities import canonical_stocks
 
 __all__ = ["EARLIEST", "FUTURE_SLACK", "sane_time", "storable_item", "storable_text"]
 
@@ -68,7 +69,8 @@ def storable_item(item: Item) -> Item:
         value = getattr(item, name)
         if isinstance(value, str) and (clean := storable_text(value)) != value:
             changes[name] = clean
-    stocks = tuple(storable_text(code) for code in item.stocks)
+    # every code in finews notation, whichever form the upstream or importer wrote
+    stocks = canonical_stocks(storable_text(code) for code in item.stocks)
     if stocks != item.stocks:
         changes["stocks"] = stocks
     if sane_time(item.published_at, item.fetched_at) is None:

@@ -27,6 +27,7 @@ from finews.publish.openapi import openapi_document
 from finews.publish.responses import conditional, json_bytes, json_error
 from finews.publish.site import Reports, SiteRenderer, SiteSettings
 from finews.publish.urls import article_path, story_path
+from finews.sources.securities import security
 from finews.store import ItemQuery, Store
 from finews.store.base import to_db_time
 from finews.store.clusters import also_reported
@@ -97,9 +98,35 @@ def _single(params: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+#: the query parameters of ``/api/items``; any other is a 400
+ITEMS_PARAMETERS = ("source", "category", "since", "until", "important", "stock", "limit", "cursor")
+
+
+def check_known(params: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """Raise :class:`ParameterError` naming the first parameter not in ``known``: a
+    misspelt filter would otherwise be ignored, and the answer look filtered when it is not."""
+    for name in params:
+        if name not in known:
+            accepted = ", ".join(known) if known else "none"
+            raise ParameterError(f"{name[:40]}: unknown parameter (this path accepts: {accepted})")
+
+
+def parse_stock(value: str) -> str:
+    """A security in any notation (``600519``, ``SH600519``, ``1.600519``, ``600519.SH``,
+    ``hk00700``, ``AAPL.US``…) in finews notation; :class:`ParameterError` when it is none."""
+    found = security(value) if len(value) <= 40 else None
+    if found is None:
+        raise ParameterError(
+            f"stock: {value[:40]!r} is not a security code (e.g. 600519, sh600519, hk00700, "
+            "AAPL.US)"
+        )
+    return found
+
+
 def parse_items_query(params: Mapping[str, list[str]]) -> ItemQuery:
     """The store query a request's parameters ask for (``limit`` one more than asked, so
     the response knows whether there is a next page)."""
+    check_known(params, ITEMS_PARAMETERS)
     source = _single(params, "source")
     category = _single(params, "category")
     for name, value in (("source", source), ("category", category)):
@@ -122,6 +149,8 @@ def parse_items_query(params: Mapping[str, list[str]]) -> ItemQuery:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
             raise ParameterError(f"limit: {limit_text!r} is not a whole number from 1 to 200")
         limit = int(limit_text)
+    stock_text = _single(params, "stock")
+    stock = parse_stock(stock_text) if stock_text is not None else None
     cursor_text = _single(params, "cursor")
     before = decode_cursor(cursor_text) if cursor_text is not None else None
     return ItemQuery(
@@ -130,6 +159,7 @@ def parse_items_query(params: Mapping[str, list[str]]) -> ItemQuery:
         since=since,
         until=until,
         important=important,
+        stock=stock,
         before=before,
         limit=limit + 1,
     )
@@ -204,6 +234,15 @@ def _params(request: Request) -> dict[str, list[str]]:
     return found
 
 
+def _unknown(request: Request, known: tuple[str, ...]) -> Response | None:
+    """A 400 naming the first query parameter not in ``known``, else ``None``."""
+    try:
+        check_known(_params(request), known)
+    except ParameterError as exc:
+        return json_error(400, str(exc))
+    return None
+
+
 async def list_items(request: Request) -> Response:
     """``GET /api/items``."""
     backend = _backend(request)
@@ -224,6 +263,8 @@ async def list_items(request: Request) -> Response:
 async def one_item(request: Request) -> Response:
     """``GET /api/items/{id}``."""
     backend = _backend(request)
+    if unknown := _unknown(request, ()):
+        return unknown
     text = request.path_params["item_id"]
     if not text.isdigit() or len(text) > 18:
         return json_error(400, f"id: {text!r} is not an item id (a whole number)")
@@ -255,6 +296,8 @@ async def one_item(request: Request) -> Response:
 async def list_sources(request: Request) -> Response:
     """``GET /api/sources``."""
     backend = _backend(request)
+    if unknown := _unknown(request, ()):
+        return unknown
     names = dict(backend.source_names())
     for source in backend.catalog.sources():
         names.setdefault(source, source)
@@ -282,6 +325,8 @@ async def list_sources(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     """``GET /api/openapi.json``."""
     backend = _backend(request)
+    if unknown := _unknown(request, ()):
+        return unknown
     return _json(request, openapi_document(backend.settings), backend.last_modified())
 
 

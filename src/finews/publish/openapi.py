@@ -119,7 +119,7 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
             "description": (
                 "Read-only JSON API of a finews site. Times are UTC (ISO 8601). Every "
                 "response carries ETag and Last-Modified and answers conditional requests "
-                'with 304. A bad parameter gets 400 with {"error": "…"} naming it.'
+                'with 304. A bad or unknown parameter gets 400 with {"error": "…"} naming it.'
             ),
         },
         "servers": [{"url": settings.url("/").rstrip("/") or "/"}],
@@ -151,6 +151,14 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                             "true: only items the upstream marked important; false: only the "
                             "others.",
                             {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]},
+                        ),
+                        _param(
+                            "stock",
+                            "Only items about this security, in any notation (600519, "
+                            "sh600519, SH600519, 1.600519, 600519.SH, hk00700, 00700.HK, "
+                            "AAPL.US): tagged with it by an upstream, or naming its code in "
+                            "the title or digest.",
+                            {"type": "string", "examples": ["600519", "hk00700"]},
                         ),
                         _param(
                             "limit",

@@ -146,6 +146,10 @@ async def search_json(request: Request) -> Response:
     """``GET /api/search``: one page of hits as JSON."""
     site = _site(request)
     try:
+        for name in request.query_params:
+            if name not in _PARAMS:
+                known = ", ".join(_PARAMS)
+                raise QueryError(f"{name[:40]}: unknown parameter (this path accepts: {known})")
         results = await _results(site, _params(request))
     except QueryError as exc:
         return json_error(400, str(exc))

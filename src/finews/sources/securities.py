@@ -13,7 +13,8 @@ shares, funds, indices           ``bj830799``: exchange in     ``0.000001``; Sin
 Hong Kong                        ``hk00700``: 5 digits         East Money ``116.00700``,
                                                                ``128.…``; ``hk700``; ``0700.HK``
 United States                    ``usAAPL``: ticker upper      East Money ``105.``/``106.``/
-                                 case                          ``107.AAPL``; Sina ``gb_aapl``
+                                 case                          ``107.AAPL``; Sina ``gb_aapl``;
+                                                               ``AAPL.US``; ``us AAPL``
 East Money boards (sectors)      ``BK0477``                    East Money ``90.BK0477``
 anything else                    kept as given when it is a    e.g. ``100.NDX``, a 财联社
                                  plain token (letters, digits, sector id
@@ -24,7 +25,13 @@ anything else                    kept as given when it is a    e.g. ``100.NDX``,
 A bare 6-digit code carries no exchange; it is placed by its leading digits the way the
 exchanges hand codes out (``6``/``9``/``5``/``11`` Shanghai; ``92``/``4``/``8`` Beijing;
 ``0``/``1``/``2``/``3`` Shenzhen). That is a best guess, used only for sources that give no
-market. Codes are stored space-separated, which is why a kept token may hold no space.
+market. Codes are stored space-separated, which is why a kept token may hold no space (a
+market prefix and its code may be apart, ``us AAPL``: that is read as ``usAAPL``).
+
+:func:`security` is applied to every stored item's codes on the way in
+(:mod:`finews.normalize.pipeline`), and to what a person types (``stock=`` in the API,
+``/stock/<code>/``, a search for a code). Items stored before that may hold other forms;
+:func:`stored_forms` lists every form a security may have been stored in, for matching them.
 """
 
 from __future__ import annotations
@@ -32,7 +39,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["bare_code", "securities", "security"]
+__all__ = [
+    "bare_code",
+    "canonical_stocks",
+    "mention_terms",
+    "securities",
+    "security",
+    "stored_forms",
+]
 
 _TOKEN = re.compile(r"[A-Za-z0-9._\-]{1,32}")
 _EASTMONEY = re.compile(r"(?P<market>[0-9]{1,3})\.(?P<code>[A-Za-z0-9.\-]{1,16})")
@@ -40,6 +54,8 @@ _PREFIXED_A = re.compile(r"(?P<exchange>sh|sz|bj)(?P<code>[0-9]{6})", re.IGNOREC
 _SUFFIXED_A = re.compile(r"(?P<code>[0-9]{6})\.(?P<exchange>sh|ss|sz|bj)", re.IGNORECASE)
 _HK = re.compile(r"hk(?P<code>[0-9]{1,5})|(?P<suffixed>[0-9]{1,5})\.hk", re.IGNORECASE)
 _US = re.compile(r"(?:us|gb_)(?P<ticker>[A-Za-z][A-Za-z0-9.\-]{0,9})", re.IGNORECASE)
+_US_SUFFIXED = re.compile(r"(?P<ticker>[A-Za-z][A-Za-z0-9.\-]{0,9})\.us", re.IGNORECASE)
+_SPACED = re.compile(r"(?P<prefix>sh|sz|bj|hk|us)\s+(?P<code>[A-Za-z0-9.\-]{1,16})", re.IGNORECASE)
 _BOARD = re.compile(r"bk[0-9]{4}", re.IGNORECASE)
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 
@@ -85,6 +101,8 @@ def security(code: str) -> str | None:
     text = code.strip()
     if not text.isascii():
         return None
+    if spaced := _SPACED.fullmatch(text):
+        text = spaced["prefix"] + spaced["code"]
     if match := _EASTMONEY.fullmatch(text):
         found = _from_eastmoney(match["market"], match["code"])
         if found is not None:
@@ -98,7 +116,7 @@ def security(code: str) -> str | None:
         return "hk" + (match["code"] or match["suffixed"]).zfill(5)
     elif _BOARD.fullmatch(text):
         return text.upper()
-    elif match := _US.fullmatch(text):
+    elif (match := _US_SUFFIXED.fullmatch(text)) or (match := _US.fullmatch(text)):
         return "us" + match["ticker"].upper()
     elif found := bare_code(text):
         return found
@@ -115,3 +133,48 @@ def securities(codes: Iterable[str | None]) -> tuple[str, ...]:
         if found is not None:
             seen.setdefault(found, None)
     return tuple(seen)
+
+
+def canonical_stocks(codes: Iterable[str]) -> tuple[str, ...]:
+    """An item's codes as they are stored: each in finews notation when it is a code, else
+    kept as given (an importer's text is not dropped), in first-seen order without repeats."""
+    seen: dict[str, None] = {}
+    for code in codes:
+        seen.setdefault(security(code) or code, None)
+    return tuple(seen)
+
+
+def stored_forms(canonical: str) -> tuple[str, ...]:
+    """Every form, in lower case, in which an item stored before codes were put in finews
+    notation may hold the security ``canonical`` (itself included): what the adapters
+    wrote then, as the module docstring lists."""
+    forms = {canonical.lower()}
+    if match := _PREFIXED_A.fullmatch(canonical):
+        exchange, digits = match["exchange"].lower(), match["code"]
+        forms |= {digits, f"{digits}.{exchange}"}
+        if exchange == "sh":
+            forms |= {f"1.{digits}", f"{digits}.ss"}
+        else:
+            forms.add(f"0.{digits}")
+    elif canonical.startswith("hk") and canonical[2:].isdigit():
+        digits = canonical[2:]
+        short = digits.lstrip("0") or "0"
+        for number in {digits, short, short.zfill(4)}:
+            forms |= {f"hk{number}", f"{number}.hk", f"116.{number}", f"128.{number}"}
+    elif canonical.startswith("us") and len(canonical) > 2:
+        ticker = canonical[2:].lower()
+        forms |= {f"gb_{ticker}", f"{ticker}.us"} | {f"{m}.{ticker}" for m in ("105", "106", "107")}
+    elif _BOARD.fullmatch(canonical):
+        forms.add(f"90.{canonical.lower()}")
+    return tuple(sorted(forms))
+
+
+def mention_terms(canonical: str) -> tuple[str, ...]:
+    """What in a title or digest names the security ``canonical`` by its code: the digits
+    of a mainland (6) or Hong Kong (5) code. Tickers and other codes are left out: a
+    ticker such as ``AI`` or ``ON`` is too often an ordinary word to count as a mention."""
+    if _PREFIXED_A.fullmatch(canonical):
+        return (canonical[2:],)
+    if canonical.startswith("hk") and canonical[2:].isdigit() and len(canonical) == 7:
+        return (canonical[2:],)
+    return ()

@@ -26,6 +26,7 @@ from finews.errors import StoreError
 from finews.models import Dropped, Item, RawItem, RawRecord, SourceState, UpsertResult
 from finews.raw import raw_record
 from finews.redact import redact
+from finews.sources.securities import mention_terms, stored_forms
 from finews.store.clusters import ClusterMixin
 from finews.store.columns import ITEM_COLUMNS, ITEM_FIELDS, ROW_COLUMNS, in_list, item_columns
 from finews.store.search import SearchMixin
@@ -215,7 +216,44 @@ def _item_filters(query: ItemQuery, table: str) -> tuple[list[str], list[Any]]:
         params.append(to_db_time(query.until))
     if query.important is not None:
         filters.append(f"{table}.importance {'>' if query.important else '='} 0")
+    if query.stock is not None:
+        condition, args = stock_condition(query.stock, table)
+        filters.append(condition)
+        params.extend(args)
     return filters, params
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def stock_condition(canonical: str, table: str) -> tuple[str, list[Any]]:
+    """The condition that an item of ``table`` is about the security ``canonical`` (finews
+    notation): tagged with it in any form it may be stored in
+    (:func:`~finews.sources.securities.stored_forms`), or naming its code in the title or
+    digest (:func:`~finews.sources.securities.mention_terms`). Both engines answer it the
+    same way: the tags are compared in lower case, and a code is digits."""
+    parts: list[str] = []
+    args: list[Any] = []
+    for form in stored_forms(canonical):
+        parts.append(f"LOWER(' ' || {table}.stocks || ' ') LIKE ? ESCAPE '\\'")
+        args.append(f"% {_like_escaped(form)} %")
+    for term in mention_terms(canonical):
+        parts.append(f"{table}.title LIKE ? ESCAPE '\\' OR {table}.digest LIKE ? ESCAPE '\\'")
+        args += [f"%{_like_escaped(term)}%"] * 2
+    return "(" + " OR ".join(parts) + ")", args
+
+
+def stock_mention(item: Item, canonical: str) -> str | None:
+    """How ``item`` is about the security ``canonical``: ``"tagged"`` when an upstream
+    tagged it, ``"mentioned"`` when its code is only named in the title or digest, else
+    ``None`` (the same test as :func:`stock_condition`)."""
+    forms = set(stored_forms(canonical))
+    if any(code.lower() in forms for code in item.stocks):
+        return "tagged"
+    if any(term in item.title or term in item.digest for term in mention_terms(canonical)):
+        return "mentioned"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +273,7 @@ class ItemQuery:
 
     ``first_reports_only`` shows each story once: an item is left out when an earlier
     report of its story (``item_clusters``) also matches the query's filters (source,
-    category, time range, importance; the cursors aside). Without filters that is every
+    category, time range, importance, security; the cursors aside). Without filters that is every
     later report; within one category or day, an item stays unless that listing holds an
     earlier report of the same story."""
 
@@ -244,6 +282,8 @@ class ItemQuery:
     since: datetime | None = None
     until: datetime | None = None
     important: bool | None = None
+    #: a security in finews notation (:mod:`finews.sources.securities`): items about it
+    stock: str | None = None
     before: tuple[datetime, int] | None = None
     limit: int | None = None
     oldest_first: bool = False
