@@ -341,7 +341,8 @@ def test_api_unknown_parameters_are_refused(client: TestClient, path: str) -> No
     response = client.get(path)
     assert response.status_code == 400
     message = response.json()["error"]
-    assert "unknown parameter" in message and "accepts" in message, message
+    assert "unknown parameter" in message, message
+    assert "accepts" in message, message
 
 
 @pytest.mark.parametrize("notation", ["600519", "sh600519", "SH600519", "1.600519", "600519.SH"])

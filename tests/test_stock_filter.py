@@ -27,7 +27,8 @@ def _fill(store: Store) -> dict[str, int]:
     for name, item in items.items():
         store.upsert_items([item])
         found = store.get_item(item.source, item.upstream_id)
-        assert found is not None and found.id is not None
+        assert found is not None
+        assert found.id is not None
         ids[name] = found.id
     return ids
 
