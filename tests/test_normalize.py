@@ -279,7 +279,11 @@ def test_media_item_is_normalised() -> None:
     assert item.published_at == datetime(2024, 3, 15, 1, 30, tzinfo=UTC)
     assert item.fetched_at == FETCHED
     assert (item.category, item.tag, item.media) == ("zhongqingcaijing", "重庆财经新闻", "重庆财经")
-    assert (item.kind, item.importance, item.stocks) == ("media", 1, ("1.600000",))
+    assert (item.kind, item.importance, item.stocks) == (
+        "media",
+        1,
+        ("sh600000",),
+    )  # in finews notation
     assert (item.author, item.fulltext_key) == ("记者甲", "NW202403150000000001")
     assert (item.source, item.upstream_id) == ("emnews_media", "NW202403150000000001")
     assert item.url is None
@@ -338,7 +342,7 @@ def test_unstorable_characters_leave_every_text_field(code: int) -> None:
         "正文",
     )
     assert (item.url, item.media, item.author) == ("https://example.com/a", "媒体", "作者")
-    assert (item.stocks, item.fulltext_key) == (("600519",), "k")
+    assert (item.stocks, item.fulltext_key) == (("sh600519",), "k")
 
 
 def test_tabs_newlines_and_astral_characters_are_kept() -> None:

@@ -42,6 +42,7 @@ from collections.abc import Iterable
 __all__ = [
     "bare_code",
     "canonical_stocks",
+    "code_query",
     "mention_terms",
     "securities",
     "security",
@@ -178,3 +179,24 @@ def mention_terms(canonical: str) -> tuple[str, ...]:
     if canonical.startswith("hk") and canonical[2:].isdigit() and len(canonical) == 7:
         return (canonical[2:],)
     return ()
+
+
+def code_query(text: str) -> str | None:
+    """The security a search for ``text`` names, in finews notation, else ``None``: a
+    mainland or Hong Kong code or an East Money board in any notation (``600519``,
+    ``SH600519``, ``0700.HK``, ``BK0477``), or a US ticker written as one (``AAPL.US``,
+    ``us AAPL``, ``usAAPL``, ``105.AAPL``; not ``usd`` or ``USA``, which are words)."""
+    found = security(text)
+    if found is None:
+        return None
+    if mention_terms(found) or _BOARD.fullmatch(found):
+        return found
+    written = text.strip()
+    if found.startswith("us") and (
+        _US_SUFFIXED.fullmatch(written)
+        or _EASTMONEY.fullmatch(written)
+        or _SPACED.fullmatch(written)
+        or (written[:2] == "us" and written[2:].isupper())
+    ):
+        return found
+    return None

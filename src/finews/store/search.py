@@ -64,6 +64,7 @@ from finews.process.index import (
     plain_text,
     snippet,
 )
+from finews.sources.securities import code_query, mention_terms
 from finews.store.columns import ITEM_COLUMNS, in_list
 
 if TYPE_CHECKING:
@@ -785,12 +786,50 @@ def search(store: Store, query: SearchQuery) -> SearchResults:
     """One page of hits of ``query`` (raises :class:`QueryError` for an empty or too long
     query, with a message for the reader)."""
     backend = _backend(store)
+    if (stock := code_query(query.text)) is not None:
+        return _code_search(store, query, stock)
     parsed = parse_query(query.text)
     found, more = _kept_hits(backend, parsed, query, query.offset + query.limit)
     page = found[query.offset :]
     items = backend._items_by_id(page)
     copies = backend._copy_counts(page)
     hits = tuple(_hit(items[i], parsed, copies.get(i, 0)) for i in page if i in items)
+    return SearchResults(query=query, parsed=parsed, hits=hits, more=more)
+
+
+def _code_search(store: Store, query: SearchQuery, stock: str) -> SearchResults:
+    """A search for one security code (:func:`~finews.sources.securities.code_query`):
+    the items an upstream tagged with it in any notation, or naming its code in the title
+    or digest (:class:`~finews.store.ItemQuery` ``stock``), together with the text hits
+    of its code's digits (a mainland or Hong Kong code; the query as written otherwise),
+    each once. The tags are not in the search index, so this asks the store's listing; the
+    union is ordered as the query asks (relevance: tagged items without the code in their
+    text score 0, and go newest first after those that name it)."""
+    from finews.store.base import ItemQuery  # base imports this module
+
+    backend = _backend(store)
+    wanted = query.offset + query.limit
+    parsed = parse_query(" ".join(mention_terms(stock)) or query.text)
+    text_ids, text_more = _kept_hits(backend, parsed, query, wanted)
+    listing = ItemQuery(
+        source=query.source,
+        since=query.since,
+        until=query.until,
+        important=query.important,
+        stock=stock,
+        first_reports_only=query.dedupe,
+        limit=wanted + 1,
+    )
+    found = {item.id: item for item in store.items(listing) if item.id is not None}
+    found.update(backend._items_by_id([i for i in text_ids if i not in found]))
+    ordered = sorted(found.values(), key=lambda item: (item.published_at, item.id), reverse=True)
+    if query.order == "relevance":
+        needles = _needles(parsed.needles)
+        ordered.sort(key=lambda item: -_relevance(needles, item.title, item.digest[:LEAD_CHARS]))
+    page = [item for item in ordered[query.offset : wanted] if item.id is not None]
+    copies = backend._copy_counts([item.id for item in page if item.id is not None])
+    hits = tuple(_hit(item, parsed, copies.get(item.id or 0, 0)) for item in page)
+    more = text_more or len(ordered) > wanted
     return SearchResults(query=query, parsed=parsed, hits=hits, more=more)
 
 
