@@ -31,8 +31,10 @@ from finews.publish.urls import (
     feed_path,
     listing_path,
     segment,
+    stock_path,
 )
 from finews.store import ItemQuery, Store
+from finews.store.base import stock_mention
 from finews.store.clusters import items_by_id, shared_stories, story_keys
 
 __all__ = ["NEAREST", "Pages"]
@@ -339,6 +341,46 @@ class Pages:
         items = self._items(self._query(listing, limit=self.settings.feed_size))
         self._last_feed = (key, items)
         return items
+
+    def stock_items(self, code: str, limit: int) -> list[Item]:
+        """The newest ``limit`` items about the security ``code`` (finews notation): tagged
+        with it or naming its code (:func:`~finews.store.base.stock_condition`), each story
+        once with the site's ``dedupe``."""
+        query = ItemQuery(stock=code, first_reports_only=self.settings.dedupe, limit=limit)
+        return self._items(query)
+
+    def stock(self, code: str, *, live_seq: int | None = None) -> str | None:
+        """A security's page: its newest items, each marked as tagged by the upstream
+        (标注) or naming it (提及); ``None`` when no stored item is about it."""
+        items = self.stock_items(code, self.settings.page_size)
+        if not items:
+            return None
+        how = [stock_mention(item, code) or "mentioned" for item in items]
+        return self.renderer.stock(
+            code, items=list(zip(items, how, strict=True)), live_seq=live_seq
+        )
+
+    def stock_feed(self, kind: str, code: str, *, origin: str = "") -> bytes | None:
+        """A feed of a security's newest items; ``None`` when no stored item is about it."""
+        items = self.stock_items(code, self.settings.feed_size)
+        if not items:
+            return None
+        info = FeedInfo(
+            title=f"{code} · {self.settings.title}",
+            description=f"{self.settings.title}：与 {code} 有关的消息",
+            home_url=self.absolute(stock_path(code), origin),
+            self_url=self.absolute(stock_path(code, kind), origin),
+            feed_id=f"tag:finews,2021:feed/stock/{quote(code, safe='')}",
+            lang=self.settings.lang,
+        )
+        return render_feed(
+            kind,
+            items,
+            info,
+            link=lambda item: self.absolute(article_path(item), origin),
+            body=self.renderer.body_html,
+            stylesheet=self.renderer.asset_url("feed.xsl"),
+        )
 
     def absolute(self, path: str, origin: str = "") -> str:
         """The URL of a site path, absolute when ``base_url`` or ``origin`` makes it so."""

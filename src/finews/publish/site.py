@@ -50,8 +50,10 @@ from finews.publish.urls import (
     day_of,
     feed_path,
     listing_path,
+    stock_path,
     story_path,
 )
+from finews.sources.securities import canonical_stocks, mention_terms
 
 __all__ = ["ASSETS", "CSP", "Body", "Reports", "Section", "SiteRenderer", "SiteSettings"]
 
@@ -523,7 +525,10 @@ class SiteRenderer:
             "url": item.url or "",
             "category_link": url(listing_path(Listing("category", category_of(item)), paths)),
             "display": display_name(item),
-            "stocks": list(item.stocks),
+            "stocks": [
+                {"code": code, "href": url(stock_path(code))}
+                for code in canonical_stocks(item.stocks)  # an older item's too
+            ],
             "also": [
                 {
                     "iso": _iso(other.published_at),
@@ -588,6 +593,21 @@ class SiteRenderer:
             older=_story_link(self.settings.url, story, page - 1, pages),
         )
 
+    def stock(
+        self, code: str, *, items: Sequence[tuple[Item, str]], live_seq: int | None = None
+    ) -> str:
+        """A security's page: its newest items, each with how it is about the security
+        (``tagged``: an upstream tagged it, 标注; ``mentioned``: its code is named, 提及)."""
+        url = self.settings.url
+        return self._render(
+            "stock.html",
+            code=code,
+            digits=" ".join(mention_terms(code)),
+            rows=Markup("\n".join(stock_row(self._row(item), how) for item, how in items)),  # noqa: S704
+            feeds={kind: url(stock_path(code, kind)) for kind in ("atom", "rss", "json")},
+            live_seq=live_seq,
+        )
+
     def moved(self, item: Item) -> str:
         """What a static build leaves at an article's old path after its date changed."""
         return self._render("moved.html", item=item)
@@ -636,6 +656,17 @@ class SiteRenderer:
     def row(self, item: Item) -> str:
         """One list row, as the live app pushes it to open pages."""
         return self._render("row.html", item=item)
+
+
+#: how a security page marks an item: an upstream tagged it, or its code is only named
+STOCK_MARKS = {"tagged": "标注", "mentioned": "提及"}
+
+
+def stock_row(row: str, how: str) -> str:
+    """A list row (:meth:`SiteRenderer._row`) with the mark of how its item is about the
+    page's security (:data:`STOCK_MARKS`); site.js marks a row pushed live the same way."""
+    mark = f'<span class="how how-{how}">{STOCK_MARKS[how]}</span>\n'
+    return str(row).removesuffix("</li>") + mark + "</li>"
 
 
 def _story_link(url: Callable[[str], str], story: int, page: int, pages: int) -> str | None:

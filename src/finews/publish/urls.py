@@ -17,6 +17,9 @@ path                                     page
 ``/subscribe/``                          every feed, with copyable addresses
 ``/feed.xml`` ``/rss.xml`` ``/feed.json`` Atom, RSS 2.0, JSON Feed of every item
 ``/feeds/<slug>/{atom.xml,rss.xml,feed.json}``  the same for one category
+``/stock/<code>/``                       the newest items about one security (``code`` in
+                                         finews notation, :mod:`finews.sources.securities`)
+``/stock/<code>/{atom.xml,rss.xml,feed.json}``  its feeds
 ``/story/<id>/``, ``…/page/<n>.html``   every report of a story too long for its articles
                                          to list (``id``: its earliest report's row id);
                                          page 1 is the first, earliest reports first
@@ -57,6 +60,8 @@ __all__ = [
     "Home",
     "Listing",
     "ListingPage",
+    "Stock",
+    "StockFeed",
     "Story",
     "Subscribe",
     "Target",
@@ -74,6 +79,7 @@ __all__ = [
     "resolve",
     "segment",
     "segment_text",
+    "stock_path",
     "story_path",
 ]
 
@@ -248,6 +254,12 @@ def story_path(story: int, page: int = 1) -> str:
     return f"/story/{story}/" if page == 1 else f"/story/{story}/page/{page}.html"
 
 
+def stock_path(code: str, kind: str | None = None) -> str:
+    """The path of a security's page (``kind`` ``None``) or of one of its feeds."""
+    folder = f"/stock/{segment(code)}/"
+    return folder if kind is None else folder + FEED_FILES[kind]
+
+
 def file_name(path: str) -> str:
     """The file a static host serves at ``path`` (``/emnews/`` → ``emnews/index.html``)."""
     name = path.lstrip("/")
@@ -308,6 +320,21 @@ class Story:
 
 
 @dataclass(frozen=True, slots=True)
+class Stock:
+    """The page of one security (``code`` in finews notation)."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class StockFeed:
+    """A feed (``atom``, ``rss`` or ``json``) of one security's items."""
+
+    kind: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
 class Asset:
     """A static asset shipped with finews (``site.css``, ``site.js``, ``feed.xsl``, the
     web app manifest and the icons)."""
@@ -315,7 +342,9 @@ class Asset:
     name: str
 
 
-Target = Home | ListingPage | Article | DayIndex | Subscribe | Feed | Asset | Story
+Target = (
+    Home | ListingPage | Article | DayIndex | Subscribe | Feed | Asset | Story | Stock | StockFeed
+)
 
 _PAGE = r"page/(0|[1-9][0-9]{0,8})\.html"
 _ARTICLE = re.compile(r"/([^/]+)/(\d{4})/(\d{2})/(\d{2})/([^/]+)\.html")
@@ -327,6 +356,7 @@ _ASSET = re.compile(
     r"/static/(site\.css|site\.js|feed\.xsl|manifest\.webmanifest|icon\.svg"
     r"|icon-192\.png|icon-512\.png|apple-touch-icon\.png)"
 )
+_STOCK = re.compile(r"/stock/([^/]+)/(index\.html|atom\.xml|rss\.xml|feed\.json)?")
 _STORY = re.compile(r"/story/([1-9][0-9]{0,18})/(?:page/([2-9]|[1-9][0-9]{1,8})\.html)?")
 
 
@@ -356,6 +386,8 @@ def resolve(
         return Asset(found.group(1))
     if found := _STORY.fullmatch(path.removesuffix("index.html")):
         return Story(int(found.group(1)), int(found.group(2) or 1))
+    if found := _STOCK.fullmatch(path):
+        return _stock(found)
     if found := _FEED.fullmatch(path):
         category = segment_text(found.group(1), long)
         kinds = {name: kind for kind, name in FEED_FILES.items()}
@@ -380,6 +412,19 @@ def resolve(
     if found := _ARTICLE.fullmatch(path):
         return _article(found, long)
     return None
+
+
+def _stock(found: re.Match[str]) -> Stock | StockFeed | None:
+    # only the notation's own spelling has a page (a page per security, one path per page);
+    # the live app sends any other notation there (finews.publish.web)
+    code = segment_text(found.group(1))
+    if code is None:
+        return None
+    name = found.group(2)
+    if name in (None, "index.html"):
+        return Stock(code)
+    kinds = {file: kind for kind, file in FEED_FILES.items()}
+    return StockFeed(kinds[name], code)
 
 
 def _page(text: str | None) -> int | None:

@@ -53,12 +53,16 @@ from finews.publish.urls import (
     Feed,
     Home,
     ListingPage,
+    Stock,
+    StockFeed,
     Story,
     Subscribe,
     Target,
     article_path,
     resolve,
+    stock_path,
 )
+from finews.sources.securities import security
 from finews.store import Store, open_store
 
 __all__ = ["LiveSite", "create_app", "serve"]
@@ -174,6 +178,18 @@ def _render(site: LiveSite, target: Target, path: str, origin: str, head: int) -
     if isinstance(target, Story):
         html = pages.story(target.story, target.page)
         return None if html is None else (200, html.encode(), _HTML)
+    if isinstance(target, (Stock, StockFeed)):
+        kind = target.kind if isinstance(target, StockFeed) else None
+        code = security(target.code)
+        if code is None:
+            return None
+        if code != target.code:  # another notation of the security: its one page
+            return stock_path(code, kind)
+        if isinstance(target, StockFeed):
+            feed = pages.stock_feed(target.kind, code, origin=origin)
+            return None if feed is None else (200, feed, FEED_TYPES[target.kind])
+        html = pages.stock(code, live_seq=head)
+        return None if html is None else (200, html.encode(), _HTML)
     raise AssertionError(f"unhandled target {target!r}")
 
 
@@ -194,7 +210,7 @@ async def site_page(request: Request) -> Response:
         return await _not_found(request, site, path)
     if isinstance(target, Asset):
         return _asset(request, site, target.name)
-    origin = _origin(request, settings) if isinstance(target, Feed) else ""
+    origin = _origin(request, settings) if isinstance(target, (Feed, StockFeed)) else ""
     key = (path, origin)
     found = site.cached(key)
     if found is None:
