@@ -86,7 +86,7 @@ def test_security_feeds(client: TestClient) -> None:
     rss = client.get("/stock/sh600519/rss.xml")
     assert rss.text.count("<item>") == 2
     body = json.loads(client.get("/stock/sh600519/feed.json").text)
-    assert [entry["title"] for entry in body["items"]][0] == "贵州茅台(600519)公告"
+    assert body["items"][0]["title"] == "贵州茅台(600519)公告"
     assert body["feed_url"].endswith("/stock/sh600519/feed.json")
 
 
