@@ -318,6 +318,8 @@ def test_live_app_serves_the_same_pages(store: Store, tmp_path: Path) -> None:
             "subscribe/index.html",
             file_name(article_path(site_items()[3])),
             "static/site.js",
+            "stock/sh600519/index.html",
+            "stock/sz000001/index.html",
         ]:
             path = "/" + name.removesuffix("index.html")
             served = client.get(BASE.rstrip("/") + path)
@@ -419,3 +421,30 @@ def test_a_story_split_by_an_edit_leaves_no_stale_link(
     page = (site / file_name(article_path(lead))).read_text(encoding="utf-8")
     assert article_path(copy) not in page
     _same_as_a_full_build(store, site, tmp_path)
+
+
+def test_security_pages_follow_new_items(store: Store, tmp_path: Path) -> None:
+    """A security's page and feeds are built for every security an item is tagged with,
+    and an incremental build rewrites those of the securities a new item is tagged with or
+    names: the same bytes as a full build."""
+    build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    files = tree(tmp_path / "site")
+    for code in ("sh600519", "sz000001"):
+        for name in ("index.html", "atom.xml", "rss.xml", "feed.json"):
+            assert f"stock/{code}/{name}" in files
+    later = later_items()
+    tagged = later[0].replace(stocks=("600519.SH",))  # stored in finews notation
+    named = later[1].replace(title="平安银行（000001）发布公告")  # names a code: 提及
+    fill(store, [tagged, named])
+    report = build_site(store, tmp_path / "site", GOLDEN_SETTINGS)
+    stock_files = {name for name in report.written if name.startswith("stock/")}
+    assert stock_files == {
+        f"stock/{code}/{name}"
+        for code in ("sh600519", "sz000001")
+        for name in ("index.html", "atom.xml", "rss.xml", "feed.json")
+    }
+    page = (tmp_path / "site" / "stock" / "sz000001" / "index.html").read_text()
+    assert 'how-mentioned">提及' in page
+    assert "平安银行（000001）发布公告" in page
+    full = fresh_build(tmp_path, [*site_items(), tagged, named], "full")
+    assert tree(tmp_path / "site") == tree(full)

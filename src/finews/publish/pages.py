@@ -62,6 +62,7 @@ class Pages:
         self.renderer = renderer
         self.settings: SiteSettings = renderer.settings
         self._last_feed: tuple[tuple[str, int], list[Item]] | None = None
+        self._last_stock: tuple[tuple[str, int], list[Item]] | None = None
         # which items of recently asked id spans are in stories told more than once (item
         # → story), the sizes of the stories seen, and the keys of every report of recently
         # shown stories, as of the catalog's change number (a change drops them)
@@ -345,9 +346,15 @@ class Pages:
     def stock_items(self, code: str, limit: int) -> list[Item]:
         """The newest ``limit`` items about the security ``code`` (finews notation): tagged
         with it or naming its code (:func:`~finews.store.base.stock_condition`), each story
-        once with the site's ``dedupe``."""
-        query = ItemQuery(stock=code, first_reports_only=self.settings.dedupe, limit=limit)
-        return self._items(query)
+        once with the site's ``dedupe``. A security's page and its three feeds read them
+        once per change (the catalog's seq is read first, so they are at least that new)."""
+        wanted = max(self.settings.page_size, self.settings.feed_size)
+        key = (code, self.catalog.seq)
+        last = self._last_stock
+        if last is None or last[0] != key:
+            query = ItemQuery(stock=code, first_reports_only=self.settings.dedupe, limit=wanted)
+            last = self._last_stock = (key, self._items(query))
+        return last[1][:limit]
 
     def stock(self, code: str, *, live_seq: int | None = None) -> str | None:
         """A security's page: its newest items, each marked as tagged by the upstream

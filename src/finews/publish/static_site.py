@@ -64,7 +64,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,9 +87,12 @@ from finews.publish.urls import (
     feed_path,
     file_name,
     listing_path,
+    stock_path,
     story_path,
 )
+from finews.sources.securities import canonical_stocks, security
 from finews.store import Change, ItemQuery, Store, open_store
+from finews.store.base import stock_mention
 from finews.store.clusters import big_stories, shared_stories, story_members
 from finews.store.derive import derived_through
 
@@ -103,7 +106,7 @@ MANIFEST = ".finews-build.json"
 STAGING_PREFIX = ".finews-staging-"
 #: top-level folders of listings, story pages and feeds: they link to the articles in the
 #: others, so a first build moves them into place after those
-_LINKING_FOLDERS = ("category", "all", "important", "day", "feeds", "story")
+_LINKING_FOLDERS = ("category", "all", "important", "day", "feeds", "story", "stock")
 _FORMAT = 2
 _BATCH = 32  # pages handed to the writing thread at once
 _BEHIND = 8  # batches rendered but not yet written, at most (their bytes wait in memory)
@@ -317,6 +320,15 @@ class _Build:
             for page in range(1, self.pages.story_pages(story) + 1):
                 self.page(story_path(story, page), self.pages.story(story, page))
 
+    def stocks(self, codes: Iterable[str]) -> None:
+        """The page and feeds of each of these securities (``/stock/<code>/``)."""
+        for code in codes:
+            self.page(stock_path(code), self.pages.stock(code))
+            for kind in FEED_FILES:
+                feed = self.pages.stock_feed(kind, code)
+                if feed is not None:
+                    self.tree.write(file_name(stock_path(code, kind)), feed)
+
     def drop_stories(self, shown: _Shown, stories: list[int]) -> None:
         """Delete the pages these stories had (as ``shown``) past the pages they have now:
         a story that lost reports, merged into an earlier one or was split has fewer, or
@@ -477,6 +489,7 @@ def _full(
         build.catalog = scanned
         build.pages = Pages(store, scanned, build.renderer)
         build.stories(_long_stories(store))
+        build.stocks(store.tagged_stocks())
         listings = [listing for listing, _ in scanned.listings()]
         for listing in listings:
             build.listing(listing)
@@ -540,6 +553,7 @@ class _Parallel:
             if not self.staged:  # in place: articles, then numbered pages, then first pages
                 pool.wait()
             build.stories(_long_stories(self.store))
+            build.stocks(self.store.tagged_stocks())
             for numbered_task in numbered:
                 pool.submit("numbered", numbered_task)
             if not self.staged:
@@ -732,6 +746,7 @@ def _incremental(
     long = {story for story, size in shared_stories(store, ids).values() if size > NEAREST + 1}
     build.stories(sorted(long))
     build.drop_stories(shown, sorted({story_of[i] for i in ids if i in story_of}))
+    build.stocks(_stocks_of(affected.items, store.tagged_stocks()))
     categories = []
     for key, first in sorted(affected.first_pages.items()):
         listing = Listing.from_key(key)
@@ -762,6 +777,16 @@ def _shown_after(
         members.setdefault(story, set()).add(item_id)
     kept = {story: sorted(found) for story, found in members.items() if len(found) > 1}
     return _Shown(now.derived, kept)
+
+
+def _stocks_of(items: Iterable[Item], known: Iterable[str]) -> list[str]:
+    """The securities whose pages list any of ``items``: those they are tagged with, and
+    those of ``known`` (the securities with a page) whose code their title or digest names."""
+    found = {code for item in items for code in canonical_stocks(item.stocks) if security(code)}
+    for code in known:
+        if any(stock_mention(item, code) for item in items):
+            found.add(code)
+    return sorted(found)
 
 
 def _long_stories(store: Store) -> list[int]:

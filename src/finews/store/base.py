@@ -26,7 +26,7 @@ from finews.errors import StoreError
 from finews.models import Dropped, Item, RawItem, RawRecord, SourceState, UpsertResult
 from finews.raw import raw_record
 from finews.redact import redact
-from finews.sources.securities import mention_terms, stored_forms
+from finews.sources.securities import mention_terms, security, stored_forms
 from finews.store.clusters import ClusterMixin
 from finews.store.columns import ITEM_COLUMNS, ITEM_FIELDS, ROW_COLUMNS, in_list, item_columns
 from finews.store.search import SearchMixin
@@ -328,6 +328,10 @@ class Store(ABC):
     @abstractmethod
     def items(self, query: ItemQuery = ItemQuery()) -> Iterator[Item]:
         """Items matching ``query``, newest first (streamed)."""
+
+    @abstractmethod
+    def tagged_stocks(self) -> list[str]:
+        """Every security some stored item is tagged with, in finews notation, sorted."""
 
     @abstractmethod
     def count_items(self, source: str | None = None) -> int:
@@ -1114,6 +1118,11 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             cursor = (last.published_at, last.id)
             if remaining is not None:
                 remaining -= len(page)
+
+    def tagged_stocks(self) -> list[str]:
+        rows = self._query("SELECT DISTINCT stocks FROM items WHERE stocks <> ''")
+        found = {security(code) for row in rows for code in str(row[0]).split(" ")}
+        return sorted(code for code in found if code is not None)
 
     def count_items(self, source: str | None = None) -> int:
         if source is None:

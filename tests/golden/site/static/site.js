@@ -97,7 +97,19 @@
     var day = list.getAttribute("data-filter-day");
     if (day !== null && day !== data.day) return false;
     if (list.hasAttribute("data-filter-important") && !(data.importance > 0)) return false;
+    var stock = list.getAttribute("data-filter-stock");
+    if (stock !== null && stockMark(list, data) === null) return false;
     return true;
+  }
+
+  /* how an item is about a security page's security: tagged by its upstream (标注), or
+     its code named in the title or digest (提及); null when it is not about it */
+  function stockMark(list, data) {
+    var stock = list.getAttribute("data-filter-stock");
+    if ((data.stocks || []).indexOf(stock) >= 0) return ["tagged", "标注"];
+    var digits = list.getAttribute("data-filter-digits");
+    if (digits && (data.mentions || []).indexOf(digits) >= 0) return ["mentioned", "提及"];
+    return null;
   }
 
   function toRow(html) {
@@ -125,6 +137,13 @@
     if (data.kind !== "new") return null;
     var row = toRow(data.html);
     row.classList.add("fresh");
+    var mark = list.hasAttribute("data-filter-stock") ? stockMark(list, data) : null;
+    if (mark) {
+      var how = doc.createElement("span");
+      how.className = "how how-" + mark[0];
+      how.textContent = mark[1];
+      row.appendChild(how);
+    }
     var empty = list.querySelector(".empty");
     if (empty) empty.remove();
     list.insertBefore(row, list.firstChild);
