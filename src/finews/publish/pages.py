@@ -356,10 +356,15 @@ class Pages:
             last = self._last_stock = (key, self._items(query))
         return last[1][:limit]
 
-    def stock(self, code: str, *, live_seq: int | None = None) -> str | None:
+    def stock(
+        self, code: str, *, live_seq: int | None = None, items: Sequence[Item] | None = None
+    ) -> str | None:
         """A security's page: its newest items, each marked as tagged by the upstream
-        (标注) or naming it (提及); ``None`` when no stored item is about it."""
-        items = self.stock_items(code, self.settings.page_size)
+        (标注) or naming it (提及); ``None`` when no stored item is about it. ``items``: its
+        newest items found already (the static build's one pass), else they are read."""
+        if items is None:
+            items = self.stock_items(code, self.settings.page_size)
+        items = items[: self.settings.page_size]
         if not items:
             return None
         how = [stock_mention(item, code) or "mentioned" for item in items]
@@ -367,9 +372,14 @@ class Pages:
             code, items=list(zip(items, how, strict=True)), live_seq=live_seq
         )
 
-    def stock_feed(self, kind: str, code: str, *, origin: str = "") -> bytes | None:
-        """A feed of a security's newest items; ``None`` when no stored item is about it."""
-        items = self.stock_items(code, self.settings.feed_size)
+    def stock_feed(
+        self, kind: str, code: str, *, origin: str = "", items: Sequence[Item] | None = None
+    ) -> bytes | None:
+        """A feed of a security's newest items; ``None`` when no stored item is about it.
+        ``items``: as for :meth:`stock`."""
+        if items is None:
+            items = self.stock_items(code, self.settings.feed_size)
+        items = items[: self.settings.feed_size]
         if not items:
             return None
         info = FeedInfo(

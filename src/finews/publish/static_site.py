@@ -60,11 +60,12 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,10 +91,10 @@ from finews.publish.urls import (
     stock_path,
     story_path,
 )
-from finews.sources.securities import canonical_stocks, security
+from finews.sources.securities import canonical_stocks, mention_terms, security, stored_forms
 from finews.store import Change, ItemQuery, Store, open_store
 from finews.store.base import stock_mention
-from finews.store.clusters import big_stories, shared_stories, story_members
+from finews.store.clusters import big_stories, items_by_id, shared_stories, story_members
 from finews.store.derive import derived_through
 
 __all__ = ["MANIFEST", "STAGING_PREFIX", "BuildReport", "build_site"]
@@ -320,14 +321,24 @@ class _Build:
             for page in range(1, self.pages.story_pages(story) + 1):
                 self.page(story_path(story, page), self.pages.story(story, page))
 
-    def stocks(self, codes: Iterable[str]) -> None:
-        """The page and feeds of each of these securities (``/stock/<code>/``)."""
+    def stocks(self, codes: Iterable[str], found: Mapping[str, list[Item]] | None = None) -> None:
+        """The page and feeds of each of these securities (``/stock/<code>/``); ``found``:
+        their newest items found already (:func:`_stock_items`), else each is read."""
         for code in codes:
-            self.page(stock_path(code), self.pages.stock(code))
+            items = None if found is None else found.get(code, [])
+            self.page(stock_path(code), self.pages.stock(code, items=items))
             for kind in FEED_FILES:
-                feed = self.pages.stock_feed(kind, code)
+                feed = self.pages.stock_feed(kind, code, items=items)
                 if feed is not None:
                     self.tree.write(file_name(stock_path(code, kind)), feed)
+
+    def all_stocks(self) -> None:
+        """Every tagged security's page and feeds, from one pass over the archive."""
+        codes = self.store.tagged_stocks()
+        dedupe = bool(self.settings.dedupe)
+        story_of = self.stories_shown.story_of() if dedupe else {}
+        keep = max(self.settings.page_size, self.settings.feed_size)
+        self.stocks(codes, _stock_items(self.store, codes, story_of, keep))
 
     def drop_stories(self, shown: _Shown, stories: list[int]) -> None:
         """Delete the pages these stories had (as ``shown``) past the pages they have now:
@@ -489,7 +500,7 @@ def _full(
         build.catalog = scanned
         build.pages = Pages(store, scanned, build.renderer)
         build.stories(_long_stories(store))
-        build.stocks(store.tagged_stocks())
+        build.all_stocks()
         listings = [listing for listing, _ in scanned.listings()]
         for listing in listings:
             build.listing(listing)
@@ -553,7 +564,7 @@ class _Parallel:
             if not self.staged:  # in place: articles, then numbered pages, then first pages
                 pool.wait()
             build.stories(_long_stories(self.store))
-            build.stocks(self.store.tagged_stocks())
+            build.all_stocks()
             for numbered_task in numbered:
                 pool.submit("numbered", numbered_task)
             if not self.staged:
@@ -787,6 +798,54 @@ def _stocks_of(items: Iterable[Item], known: Iterable[str]) -> list[str]:
         if any(stock_mention(item, code) for item in items):
             found.add(code)
     return sorted(found)
+
+
+#: a run of digits in a title or digest, where a security's code may be named
+_DIGIT_RUN = re.compile(r"[0-9]{5,}")
+
+
+def _stock_items(
+    store: Store, codes: Sequence[str], story_of: Mapping[int, int], keep: int
+) -> dict[str, list[Item]]:
+    """The newest ``keep`` items about each of ``codes``, newest first, as
+    :meth:`Pages.stock_items` reads them one security at a time (``ItemQuery.stock``:
+    tagged in a stored form, or the code's digits in the title or digest; with
+    ``story_of``, item → story of the stories told more than once, each story once by its
+    earliest report about the security), in one pass over the archive, oldest first."""
+    by_form: dict[str, list[str]] = {}
+    by_digits: dict[str, list[str]] = {}
+    for code in codes:
+        for form in stored_forms(code):
+            by_form.setdefault(form, []).append(code)
+        for term in mention_terms(code):
+            by_digits.setdefault(term, []).append(code)
+    newest: dict[str, deque[int]] = {}
+    listed: dict[str, set[int]] = {}
+    for item in store.items(ItemQuery(oldest_first=True, without_content=True)):
+        assert item.id is not None
+        about = {code for tag in item.stocks for code in by_form.get(tag.lower(), ())}
+        for run in _DIGIT_RUN.findall(f"{item.title}\n{item.digest}"):
+            for size in (5, 6):
+                for start in range(len(run) - size + 1):
+                    about.update(by_digits.get(run[start : start + size], ()))
+        for code in about:
+            story = story_of.get(item.id)
+            if story is not None:
+                stories = listed.setdefault(code, set())
+                if story in stories:
+                    continue  # an earlier report of its story is listed already
+                stories.add(story)
+            newest.setdefault(code, deque(maxlen=keep)).append(item.id)
+    wanted = [item_id for ids in newest.values() for item_id in ids]
+    full: dict[int, Item] = {}
+    for start in range(0, len(wanted), 500):
+        for item in items_by_id(store, wanted[start : start + 500]):
+            assert item.id is not None
+            full[item.id] = item
+    return {
+        code: [full[item_id] for item_id in reversed(ids) if item_id in full]
+        for code, ids in newest.items()
+    }
 
 
 def _long_stories(store: Store) -> list[int]:
