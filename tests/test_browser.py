@@ -174,3 +174,56 @@ def test_pages_render_in_light_and_dark_without_errors(
     assert "找不到这个页面" in page.inner_text("h1")
     # a 404 is reported by the browser as a failed resource load; nothing else may complain
     assert [p for p in problems if "404" not in p] == []
+
+
+STOCK_WRITER = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime
+    from finews.models import Item
+    from finews.store import open_store
+
+    store = open_store(sys.argv[1])
+    now = datetime.now(UTC).replace(microsecond=0)
+    # the unrelated item first: its event comes before those the page waits for
+    store.upsert_items([
+        Item(source="eastmoney_fast", upstream_id="stock-other", title=sys.argv[4],
+             digest="与它无关。", published_at=now, fetched_at=now, category="emnews",
+             tag="东财滚动新闻", stocks=("sz000002",)),
+        Item(source="eastmoney_fast", upstream_id="stock-tagged", title=sys.argv[2],
+             digest="标注了贵州茅台。", published_at=now, fetched_at=now, category="emnews",
+             tag="东财滚动新闻", stocks=("sh600519",)),
+        Item(source="eastmoney_fast", upstream_id="stock-named", title=sys.argv[3],
+             digest="摘要写到 600519。", published_at=now, fetched_at=now, category="emnews",
+             tag="东财滚动新闻"),
+    ])
+    store.close()
+    """
+)
+
+
+def test_a_security_page_takes_its_new_items_live(
+    browser_page: tuple[Any, str, list[str]], db: str
+) -> None:
+    page, url, problems = browser_page
+    page.goto(url + "/stock/sh600519/", wait_until="load")
+    page.wait_for_selector("[data-live-status]:text-is('实时更新中')", timeout=5000)
+    stamp = time.time_ns()
+    tagged, named, other = f"标注的消息 {stamp}", f"提及的消息 {stamp}", f"无关的消息 {stamp}"
+    subprocess.run(
+        [sys.executable, "-c", STOCK_WRITER, db, tagged, named, other],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    rows = page.locator("[data-filter-stock] > li.item")
+    page.wait_for_selector(f"[data-filter-stock] > li.item >> text={tagged}", timeout=10000)
+    page.wait_for_selector(f"[data-filter-stock] > li.item >> text={named}", timeout=10000)
+    texts = rows.all_inner_texts()
+    tagged_row = next(text for text in texts if tagged in text)
+    named_row = next(text for text in texts if named in text)
+    assert "标注" in tagged_row
+    assert "提及" in named_row
+    assert not any(other in text for text in texts), texts
+    assert problems == []
