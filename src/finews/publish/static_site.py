@@ -2,7 +2,8 @@
 
 ``build_site(store, out_dir, settings)`` renders the same pages as the live app (through
 :class:`~.pages.Pages`) and writes them under ``out_dir``: ``index.html``, one page per item,
-every listing's pages, the day archive, all feeds, ``static/`` assets, ``404.html`` and a
+every listing's pages, the day archive, all feeds, a page and feeds for each security an item
+is tagged with (``/stock/<code>/``), ``static/`` assets, ``404.html`` and a
 ``.nojekyll`` marker (GitHub Pages would otherwise hide the ``_`` category).
 
 **Incremental.** The build keeps ``.finews-build.json`` in ``out_dir``: the change-log number
