@@ -97,6 +97,7 @@ def _pages() -> dict[str, str]:
         "day": "/day/2021-12-08/",
         "article": article_path(site_items()[6]),
         "story": "/story/10/",  # site_items()[9] is stored tenth
+        "stock": "/stock/sh600519/",  # site_items()[6] is tagged 600519
         "search": "/search?q=%E5%B8%82%E5%9C%BA",  # 市场: in every digest
         "search-empty": "/search",
         "search-none": "/search?q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA%E8%AF%8D",
