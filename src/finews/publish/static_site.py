@@ -565,7 +565,6 @@ class _Parallel:
             if not self.staged:  # in place: articles, then numbered pages, then first pages
                 pool.wait()
             build.stories(_long_stories(self.store))
-            build.all_stocks()
             for numbered_task in numbered:
                 pool.submit("numbered", numbered_task)
             if not self.staged:
@@ -574,7 +573,9 @@ class _Parallel:
                 pool.submit("first", first_task)
             if not self.staged:
                 pool.wait()
-            build.finish(None)  # a staged build renders these while the workers finish
+            # a staged build renders these while the workers finish
+            build.all_stocks()
+            build.finish(None)
             pool.wait()
             for done in pool.results():
                 build.tree.unchanged += done.unchanged
