@@ -335,7 +335,7 @@ def test_api_bad_parameters(client: TestClient, query: str, parameter: str) -> N
 
 @pytest.mark.parametrize(
     "path", ["/api/items/1?x=1", "/api/sources?verbose=1", "/api/openapi.json?v=2",
-             "/api/search?q=600519&sort=new"],
+             "/api/search?q=600519&sort=new", "/api/status?all=1"],
 )  # fmt: skip
 def test_api_unknown_parameters_are_refused(client: TestClient, path: str) -> None:
     response = client.get(path)

@@ -198,7 +198,9 @@ async def readyz(request: Request) -> Response:
 
 
 async def api_status(request: Request) -> Response:
-    """``GET /api/status``: every source's health as JSON."""
+    """``GET /api/status``: every source's health as JSON (it takes no parameter)."""
+    for name in request.query_params:
+        return json_error(400, f"{name[:40]}: unknown parameter (this path accepts: none)")
     report = await _read(request)
     return Response(
         json_bytes(status_json(report)), media_type="application/json", headers=_NO_CACHE
