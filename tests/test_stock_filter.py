@@ -3,13 +3,18 @@ stored form, or naming its code in the title or digest; on SQLite and PostgreSQL
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 
 from finews.normalize.storable import storable_item
 from finews.sources.securities import security
 from finews.store import ItemQuery, Store
-from finews.store.base import stock_mention
-from helpers import make_item
+from finews.store.base import SqlStore, stock_keys, stock_mention
+from finews.store.postgres import PostgresStore
+from helpers import make_item, make_items
 
 
 def _fill(store: Store) -> dict[str, int]:
@@ -65,3 +70,92 @@ def test_a_hong_kong_code_and_the_other_filters_combine(store: Store) -> None:
     assert [i.id for i in store.items(ItemQuery(stock="sz000001"))] == [ids["old_form"]]
     assert list(store.items(ItemQuery(stock="sh600519", source="nowhere"))) == []
     assert list(store.items(ItemQuery(stock="usAAPL"))) == []
+
+
+def test_an_edit_moves_the_item_to_the_securities_it_now_names(store: Store) -> None:
+    item = make_item(title="贵州茅台(600519)公告分红方案", stocks=("sh600519",))
+    store.upsert_items([item])
+    assert [i.upstream_id for i in store.items(ItemQuery(stock="sh600519"))] == [item.upstream_id]
+    # the upstream corrects the item: another code named, another tag
+    edited = make_item(
+        upstream_id=item.upstream_id,
+        published_at=item.published_at,
+        title="平安银行(000001)公告分红方案",
+        stocks=("sz000001",),
+    )
+    store.upsert_items([edited])
+    assert list(store.items(ItemQuery(stock="sh600519"))) == []
+    found = list(store.items(ItemQuery(stock="sz000001")))
+    assert [i.upstream_id for i in found] == [item.upstream_id]
+    assert stock_mention(found[0], "sz000001") == "tagged"
+
+
+def test_a_code_inside_a_longer_number_is_no_mention() -> None:
+    assert stock_keys("成交额 1600519 元，代码 600519", "港股 00700 与 6005", ()) == {
+        "600519",
+        "00700",
+    }
+    assert stock_keys("", "", ("SH600519", "1.600519")) == {"sh600519", "1.600519"}
+
+
+def test_items_stored_before_the_index_are_found_after_migrating(store: Store) -> None:
+    ids = _fill(store)
+    assert isinstance(store, SqlStore)
+    # an archive from before migration 0012: no item_stocks at all
+    with store._tx() as cur:
+        store._exec(cur, "DROP TABLE item_stocks")
+        store._exec(cur, "DELETE FROM schema_version WHERE version = 12")
+    assert store.migrate() == [12]
+    found = [item.id for item in store.items(ItemQuery(stock="sh600519"))]
+    assert found == [ids["in_digest"], ids["mentioned"], ids["old_form"], ids["tagged"]]
+    assert [i.id for i in store.items(ItemQuery(stock="sz000001"))] == [ids["old_form"]]
+
+
+@contextmanager
+def _statements(store: SqlStore) -> Iterator[list[tuple[str, list[Any]]]]:
+    """Every statement ``store`` reads with meanwhile, with its arguments."""
+    seen: list[tuple[str, list[Any]]] = []
+    original = SqlStore._query
+
+    def recording(self: SqlStore, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        if self is store:
+            seen.append((statement, list(params)))
+        return original(self, statement, params)
+
+    SqlStore._query = recording  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        SqlStore._query = original  # type: ignore[method-assign]
+
+
+def test_a_security_is_looked_up_by_index_not_by_reading_every_item(store: Store) -> None:
+    """A security's page (a made-up code and a real one) reads its items through
+    item_stocks: the plan of its query has no full scan of items on either engine."""
+    assert isinstance(store, SqlStore)
+    for _ in range(6):
+        store.upsert_items(make_items(500, stocks=("sh600000",)), derive=False)
+    store.upsert_items([make_item(title="浦发银行(600000)公告", stocks=("sh600519",))])
+    postgres = isinstance(store, PostgresStore)
+    if postgres:
+        with store._tx() as cur:  # the planner's row counts, as autovacuum keeps them
+            store._exec(cur, "ANALYZE items")
+            store._exec(cur, "ANALYZE item_stocks")
+    for code in ("sh999999", "sh600519"):
+        for first_reports_only in (False, True):
+            query = ItemQuery(stock=code, limit=30, first_reports_only=first_reports_only)
+            with _statements(store) as seen:
+                found = list(store.items(query))
+            assert len(found) == (1 if code == "sh600519" else 0)
+            (statement, args), *_ = seen
+            if postgres:
+                plan = "\n".join(row[0] for row in store._query("EXPLAIN " + statement, args))
+                assert "item_stocks" in plan
+                assert "Seq Scan on items" not in plan, plan
+            else:
+                rows = store._query("EXPLAIN QUERY PLAN " + statement, args)
+                plan = "\n".join(str(row[3]) for row in rows)
+                assert "item_stocks" in plan
+                assert not any(
+                    line.strip().startswith("SCAN items") for line in plan.splitlines()
+                ), plan

@@ -61,7 +61,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -94,7 +93,7 @@ from finews.publish.urls import (
 )
 from finews.sources.securities import canonical_stocks, mention_terms, security, stored_forms
 from finews.store import Change, ItemQuery, Store, open_store
-from finews.store.base import stock_mention
+from finews.store.base import stock_keys, stock_mention
 from finews.store.clusters import big_stories, items_by_id, shared_stories, story_members
 from finews.store.derive import derived_through
 
@@ -802,10 +801,6 @@ def _stocks_of(items: Iterable[Item], known: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-#: a run of digits in a title or digest, where a security's code may be named
-_DIGIT_RUN = re.compile(r"[0-9]{5,}")
-
-
 def _stock_items(
     store: Store, codes: Sequence[str], story_of: Mapping[int, int], keep: int
 ) -> dict[str, list[Item]]:
@@ -826,10 +821,8 @@ def _stock_items(
     for item in store.items(ItemQuery(oldest_first=True, without_content=True)):
         assert item.id is not None
         about = {code for tag in item.stocks for code in by_form.get(tag.lower(), ())}
-        for run in _DIGIT_RUN.findall(f"{item.title}\n{item.digest}"):
-            for size in (5, 6):
-                for start in range(len(run) - size + 1):
-                    about.update(by_digits.get(run[start : start + size], ()))
+        for named in stock_keys(item.title, item.digest, ()):
+            about.update(by_digits.get(named, ()))
         for code in about:
             story = story_of.get(item.id)
             if story is not None:

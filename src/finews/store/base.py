@@ -134,6 +134,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "item_raw": ("item_id", "record", "record_format", "article", "article_format", "stored_at"),
     # whether each source's upstream looks changed (migration 0011)
     "source_formats": ("source", "alarm", "since", "errors", "had_items", "sample"),
+    # which items are about which security, by key (migration 0012, stock_keys)
+    "item_stocks": ("code", "item_id"),
 }
 
 #: Each table's primary key: its first columns, and the order of ``export_rows``.
@@ -148,6 +150,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "item_faults": ("source", "upstream_id", "stage"),
     "item_raw": ("item_id",),
     "source_formats": ("source",),
+    "item_stocks": ("code", "item_id"),
 }
 
 #: What ``import_rows`` does with a row whose key exists: items and source states take the
@@ -223,25 +226,38 @@ def _item_filters(query: ItemQuery, table: str) -> tuple[list[str], list[Any]]:
     return filters, params
 
 
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+
+
+def stock_keys(title: str, digest: str, stocks: Sequence[str]) -> set[str]:
+    """The keys under which an item is about securities (table ``item_stocks``): each
+    code it is tagged with, in lower case as stored, and each run of 5 or 6 digits in its
+    title or digest (a mainland or Hong Kong code named there, as
+    :func:`~finews.sources.securities.mention_terms` gives them). A run is taken whole:
+    ``1600519`` names no security."""
+    keys = {code.lower() for code in stocks if code}
+    for text in (title, digest):
+        keys.update(run for run in _DIGIT_RUN.findall(text) if len(run) in (5, 6))
+    return keys
+
+
+def stock_lookup_keys(canonical: str) -> list[str]:
+    """The :func:`stock_keys` an item about the security ``canonical`` (finews notation)
+    has one of: a form it may be tagged with
+    (:func:`~finews.sources.securities.stored_forms`), or its code's digits
+    (:func:`~finews.sources.securities.mention_terms`)."""
+    return sorted(set(stored_forms(canonical)) | set(mention_terms(canonical)))
 
 
 def stock_condition(canonical: str, table: str) -> tuple[str, list[Any]]:
     """The condition that an item of ``table`` is about the security ``canonical`` (finews
-    notation): tagged with it in any form it may be stored in
-    (:func:`~finews.sources.securities.stored_forms`), or naming its code in the title or
-    digest (:func:`~finews.sources.securities.mention_terms`). Both engines answer it the
-    same way: the tags are compared in lower case, and a code is digits."""
-    parts: list[str] = []
-    args: list[Any] = []
-    for form in stored_forms(canonical):
-        parts.append(f"LOWER(' ' || {table}.stocks || ' ') LIKE ? ESCAPE '\\'")
-        args.append(f"% {_like_escaped(form)} %")
-    for term in mention_terms(canonical):
-        parts.append(f"{table}.title LIKE ? ESCAPE '\\' OR {table}.digest LIKE ? ESCAPE '\\'")
-        args += [f"%{_like_escaped(term)}%"] * 2
-    return "(" + " OR ".join(parts) + ")", args
+    notation): tagged with it in any form it may be stored in, or naming its code in the
+    title or digest. It is answered from ``item_stocks`` by key (:func:`stock_keys`), an
+    index lookup on both engines: a security's items are found without reading the
+    others, so a made-up code costs next to nothing."""
+    keys = stock_lookup_keys(canonical)
+    marks = ", ".join("?" * len(keys))
+    return f"{table}.id IN (SELECT item_id FROM item_stocks WHERE code IN ({marks}))", keys
 
 
 def stock_mention(item: Item, canonical: str) -> str | None:
@@ -251,7 +267,8 @@ def stock_mention(item: Item, canonical: str) -> str | None:
     forms = set(stored_forms(canonical))
     if any(code.lower() in forms for code in item.stocks):
         return "tagged"
-    if any(term in item.title or term in item.digest for term in mention_terms(canonical)):
+    named = stock_keys(item.title, item.digest, ())
+    if any(term in named for term in mention_terms(canonical)):
         return "mentioned"
     return None
 
@@ -572,6 +589,8 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                     (version, to_db_time(datetime.now(UTC))),
                 )
                 applied.append(version)
+            if 12 in applied:
+                self._fill_stock_keys(cur)
             if 2 in applied:
                 # derived_state is new (0002 writes version 1): no story of an older rule
                 # can exist, so the stories to come are the current rule's
@@ -803,6 +822,42 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             ),
         )
 
+    def _write_stock_keys(self, cur: Any, item_id: int, item: Item, *, fresh: bool) -> None:
+        """Put the item's :func:`stock_keys` in ``item_stocks`` (replacing its old ones
+        unless it is ``fresh``), in the transaction that writes the item."""
+        if not fresh:
+            self._exec(cur, "DELETE FROM item_stocks WHERE item_id = ?", (item_id,))
+        keys = stock_keys(item.title, item.digest, item.stocks)
+        if keys:
+            cur.executemany(
+                self._sql("INSERT INTO item_stocks (code, item_id) VALUES (?, ?)"),
+                [(key, item_id) for key in sorted(keys)],
+            )
+
+    def _fill_stock_keys(self, cur: Any) -> None:
+        """Write ``item_stocks`` for the items stored before migration 0012, in batches
+        by id (once, in the migration's transaction)."""
+        after = 0
+        while True:
+            self._exec(
+                cur,
+                "SELECT id, title, digest, stocks FROM items WHERE id > ? ORDER BY id LIMIT 1000",
+                (after,),
+            )
+            rows = cur.fetchall()
+            if not rows:
+                return
+            pairs = [
+                (key, int(row[0]))
+                for row in rows
+                for key in sorted(stock_keys(row[1], row[2], row[3].split(" ")))
+            ]
+            if pairs:
+                cur.executemany(
+                    self._sql("INSERT INTO item_stocks (code, item_id) VALUES (?, ?)"), pairs
+                )
+            after = int(rows[-1][0])
+
     def _write_item(self, cur: Any, item: Item, now: str | None) -> tuple[str, int, Item] | None:
         """Insert or update one prepared item: ``("new" | "update", row id, as stored)``,
         or ``None`` when it is unchanged."""
@@ -812,6 +867,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             if item_id is not None:
                 if item.raw is not None:
                     self._write_raw(cur, item_id, item.raw, now)
+                self._write_stock_keys(cur, item_id, item, fresh=True)
                 return "new", item_id, item
             # another worker committed the same key meanwhile: treat as a re-poll
             old = self._select_item(cur, item.source, item.upstream_id)
@@ -825,6 +881,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             return None
         assert old.id is not None
         self._update_item(cur, old, merged, now)
+        self._write_stock_keys(cur, old.id, merged, fresh=False)
         if item.raw is not None:
             self._write_raw(cur, old.id, item.raw, now)
         return "update", old.id, merged
