@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from finews.models import Item
 from finews.normalize.storable import storable_item
 from finews.sources.securities import security
 from finews.store import ItemQuery, Store
@@ -129,33 +130,53 @@ def _statements(store: SqlStore) -> Iterator[list[tuple[str, list[Any]]]]:
         SqlStore._query = original  # type: ignore[method-assign]
 
 
+def _plan(store: SqlStore, query: ItemQuery) -> tuple[list[Item], str]:
+    """The items ``query`` lists and the plan of the statement that read them."""
+    with _statements(store) as seen:
+        found = list(store.items(query))
+    statement, args = seen[-1]
+    if isinstance(store, PostgresStore):
+        return found, "\n".join(row[0] for row in store._query("EXPLAIN " + statement, args))
+    rows = store._query("EXPLAIN QUERY PLAN " + statement, args)
+    return found, "\n".join(str(row[3]).strip() for row in rows)
+
+
 def test_a_security_is_looked_up_by_index_not_by_reading_every_item(store: Store) -> None:
-    """A security's page (a made-up code and a real one) reads its items through
-    item_stocks: the plan of its query has no full scan of items on either engine."""
+    """A security's page reads its items through item_stocks: for a made-up code and a
+    rare one the plan has no scan of items on either engine; a common one (more than
+    COMMON_STOCK items) walks the newest-first index, probing each row's keys, and stops
+    at its page, never sorting all its items."""
     assert isinstance(store, SqlStore)
     for _ in range(6):
         store.upsert_items(make_items(500, stocks=("sh600000",)), derive=False)
-    store.upsert_items([make_item(title="浦发银行(600000)公告", stocks=("sh600519",))])
+    named = make_item(title="浦发银行(600000)公告", stocks=("sh600519",))
+    store.upsert_items([named])
     postgres = isinstance(store, PostgresStore)
     if postgres:
         with store._tx() as cur:  # the planner's row counts, as autovacuum keeps them
             store._exec(cur, "ANALYZE items")
             store._exec(cur, "ANALYZE item_stocks")
-    for code in ("sh999999", "sh600519"):
-        for first_reports_only in (False, True):
+    for first_reports_only in (False, True):
+        for code in ("sh999999", "sh600519"):
             query = ItemQuery(stock=code, limit=30, first_reports_only=first_reports_only)
-            with _statements(store) as seen:
-                found = list(store.items(query))
-            assert len(found) == (1 if code == "sh600519" else 0)
-            (statement, args), *_ = seen
+            found, plan = _plan(store, query)
+            assert [i.upstream_id for i in found] == (
+                [named.upstream_id] if code == "sh600519" else []
+            )
+            assert "item_stocks" in plan
             if postgres:
-                plan = "\n".join(row[0] for row in store._query("EXPLAIN " + statement, args))
-                assert "item_stocks" in plan
                 assert "Seq Scan on items" not in plan, plan
             else:
-                rows = store._query("EXPLAIN QUERY PLAN " + statement, args)
-                plan = "\n".join(str(row[3]) for row in rows)
-                assert "item_stocks" in plan
-                assert not any(
-                    line.strip().startswith("SCAN items") for line in plan.splitlines()
-                ), plan
+                assert not any(line.startswith("SCAN items") for line in plan.splitlines()), plan
+        query = ItemQuery(stock="sh600000", limit=30, first_reports_only=first_reports_only)
+        found, plan = _plan(store, query)
+        assert len(found) == 30
+        assert found[0].upstream_id == named.upstream_id
+        assert stock_mention(found[0], "sh600000") == "mentioned"
+        assert {stock_mention(i, "sh600000") for i in found[1:]} == {"tagged"}
+        assert "item_stocks" in plan
+        if postgres:
+            assert "Seq Scan on items" not in plan, plan
+        else:
+            assert "SCAN items USING INDEX items_published" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan

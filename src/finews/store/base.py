@@ -201,8 +201,11 @@ def from_db_time(text: str | None) -> datetime | None:
     return moment
 
 
-def _item_filters(query: ItemQuery, table: str) -> tuple[list[str], list[Any]]:
-    """The conditions of ``query``'s filters on ``table`` (a name or alias of ``items``)."""
+def _item_filters(
+    query: ItemQuery, table: str, *, common: bool = False
+) -> tuple[list[str], list[Any]]:
+    """The conditions of ``query``'s filters on ``table`` (a name or alias of ``items``);
+    ``common`` as :func:`stock_condition` takes it."""
     filters: list[str] = []
     params: list[Any] = []
     if query.source is not None:
@@ -220,7 +223,7 @@ def _item_filters(query: ItemQuery, table: str) -> tuple[list[str], list[Any]]:
     if query.important is not None:
         filters.append(f"{table}.importance {'>' if query.important else '='} 0")
     if query.stock is not None:
-        condition, args = stock_condition(query.stock, table)
+        condition, args = stock_condition(query.stock, table, common=common)
         filters.append(condition)
         params.extend(args)
     return filters, params
@@ -249,14 +252,29 @@ def stock_lookup_keys(canonical: str) -> list[str]:
     return sorted(set(stored_forms(canonical)) | set(mention_terms(canonical)))
 
 
-def stock_condition(canonical: str, table: str) -> tuple[str, list[Any]]:
+#: From how many items on a security counts as common (:func:`stock_condition`).
+COMMON_STOCK = 2000
+
+
+def stock_condition(canonical: str, table: str, *, common: bool = False) -> tuple[str, list[Any]]:
     """The condition that an item of ``table`` is about the security ``canonical`` (finews
     notation): tagged with it in any form it may be stored in, or naming its code in the
     title or digest. It is answered from ``item_stocks`` by key (:func:`stock_keys`), an
     index lookup on both engines: a security's items are found without reading the
-    others, so a made-up code costs next to nothing."""
+    others, so a made-up code costs next to nothing.
+
+    For a ``common`` security (at least :data:`COMMON_STOCK` items) the list of all its
+    items would cost more than it saves: the condition is then a probe of each row's keys,
+    and a listing walks its newest-first index until it has its page, which for a common
+    security is soon."""
     keys = stock_lookup_keys(canonical)
     marks = ", ".join("?" * len(keys))
+    if common:
+        return (
+            f"EXISTS (SELECT 1 FROM item_stocks s WHERE s.item_id = {table}.id "
+            f"AND s.code IN ({marks}))",
+            keys,
+        )
     return f"{table}.id IN (SELECT item_id FROM item_stocks WHERE code IN ({marks}))", keys
 
 
@@ -1118,8 +1136,21 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
         return self._row_to_item(rows[0]) if rows else None
 
+    def _common_stock(self, canonical: str) -> bool:
+        """Whether at least :data:`COMMON_STOCK` items are about ``canonical`` (counted
+        no further, from the index: a bounded read)."""
+        keys = stock_lookup_keys(canonical)
+        marks = ", ".join("?" * len(keys))
+        rows = self._query(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM item_stocks WHERE code IN ({marks}) "
+            f"LIMIT {COMMON_STOCK}) AS found",
+            keys,
+        )
+        return int(rows[0][0]) >= COMMON_STOCK
+
     def items(self, query: ItemQuery = ItemQuery()) -> Iterator[Item]:
-        filters, params = _item_filters(query, "items")
+        common = query.stock is not None and self._common_stock(query.stock)
+        filters, params = _item_filters(query, "items", common=common)
         if query.first_reports_only:
             # A later report of a story goes when an earlier one matches the same filters:
             # per row, a primary-key probe of item_clusters (and, for a later report, its
@@ -1128,7 +1159,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             # turns NOT EXISTS into an anti-join it believes removes nearly every row, and
             # then sorts the whole table (0.9 s at a million items); a boolean expression
             # it estimates as keeping half, and walks the index (0.3 ms).
-            earlier, earlier_args = _item_filters(query, "o")
+            earlier, earlier_args = _item_filters(query, "o", common=common)
             if earlier:
                 filters.append(
                     "COALESCE((SELECT FALSE FROM item_clusters c "
