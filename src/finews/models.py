@@ -148,6 +148,25 @@ class Item:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
 
+    def as_raw(self) -> RawItem:
+        """This stored item as an adapter's full-text step sees an item (the daemon's
+        full-text worker and ``finews reparse`` hand it to ``fulltext_request`` and
+        ``parse_fulltext``)."""
+        return RawItem(
+            source=self.source,
+            upstream_id=self.upstream_id,
+            title=self.title,
+            summary=self.digest,
+            url=self.url,
+            published=self.published_at.timestamp(),
+            media=self.media,
+            kind=self.kind,
+            importance=self.importance,
+            stocks=self.stocks,
+            author=self.author,
+            fulltext_key=self.fulltext_key,
+        )
+
     def content_fields(self) -> tuple[object, ...]:
         """The fields whose change makes a new revision (not fetch time or row id)."""
         return (

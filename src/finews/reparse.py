@@ -140,7 +140,7 @@ def _read_again(spec: SourceSpec, item: Item, raw: RawRecord) -> Item | Dropped 
             )
         base = result
     elif article is not None:
-        base = _as_raw(item)  # the article alone: only the full text is read again
+        base = item.as_raw()  # the article alone: only the full text is read again
     else:
         return "no raw data kept"
     if article is not None:
@@ -162,24 +162,6 @@ def _with_fulltext(adapter: Adapter, spec: SourceSpec, raw: RawItem, article: by
         log.warning("source=%s id=%s full text not reparsed: %s", spec.id, raw.upstream_id, exc)
         return raw
     return dataclasses.replace(raw, content=text) if text else raw
-
-
-def _as_raw(item: Item) -> RawItem:
-    """A stored item as the adapter's full-text step sees an item."""
-    return RawItem(
-        source=item.source,
-        upstream_id=item.upstream_id,
-        title=item.title,
-        summary=item.digest,
-        url=item.url,
-        media=item.media,
-        published=int(item.published_at.timestamp()),
-        kind=item.kind,
-        importance=item.importance,
-        stocks=item.stocks,
-        author=item.author,
-        fulltext_key=item.fulltext_key,
-    )
 
 
 def _keep_slug(item: Item) -> Callable[[str], str]:

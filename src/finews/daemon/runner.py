@@ -119,24 +119,6 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-def _raw_of(item: Item) -> RawItem:
-    """A stored item as its adapter's full-text request needs it."""
-    return RawItem(
-        source=item.source,
-        upstream_id=item.upstream_id,
-        title=item.title,
-        summary=item.digest,
-        url=item.url,
-        published=item.published_at.timestamp(),
-        media=item.media,
-        kind=item.kind,
-        importance=item.importance,
-        stocks=item.stocks,
-        author=item.author,
-        fulltext_key=item.fulltext_key,
-    )
-
-
 class Daemon:
     """Polls ``specs`` into ``store`` until stopped; see the module docstring.
 
@@ -513,7 +495,7 @@ class Daemon:
             # queued just before its item is stored, or the item's poll died in between
             raise FinewsError(f"item {job.source}/{job.upstream_id} is not stored (yet)")
         adapter = get_adapter(spec.adapter)
-        raw = _raw_of(item)
+        raw = item.as_raw()
         request = adapter.fulltext_request(spec, raw)
         if request is None:
             return "empty"

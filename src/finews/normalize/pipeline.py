@@ -25,15 +25,13 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from finews.models import Dropped, Item, RawItem, SourceSpec
 from finews.normalize.sanitize import clean_markup
 from finews.normalize.slug import media_slug
-from finews.normalize.storable import sane_time, storable_text
+from finews.normalize.storable import sane_time, storable_changes
 from finews.normalize.text import clean_fulltext, digest_of, title_of
 from finews.normalize.times import parse_time
-from finews.sources.securities import canonical_stocks
 
 __all__ = ["NO_ID", "NO_TITLE", "normalize_item", "storable_raw"]
 
@@ -78,15 +76,7 @@ _TEXT_FIELDS = (
 def storable_raw(raw: RawItem) -> RawItem:
     """``raw`` with every text field made storable (:func:`storable_text`); the same
     object when nothing needed it, which is nearly always."""
-    changes: dict[str, Any] = {}
-    for name in _TEXT_FIELDS:
-        value = getattr(raw, name)
-        if isinstance(value, str) and (clean := storable_text(value)) != value:
-            changes[name] = clean
-    # every code in finews notation, whichever form the upstream or importer wrote
-    stocks = canonical_stocks(storable_text(code) for code in raw.stocks)
-    if stocks != raw.stocks:
-        changes["stocks"] = stocks
+    changes = storable_changes(raw, _TEXT_FIELDS)
     return dataclasses.replace(raw, **changes) if changes else raw
 
 

@@ -17,7 +17,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from finews.models import Item
+from finews.models import Item, RawItem
 from finews.sources.securities import canonical_stocks
 
 __all__ = ["EARLIEST", "FUTURE_SLACK", "sane_time", "storable_item", "storable_text"]
@@ -53,6 +53,21 @@ def sane_time(published: datetime | None, fetched_at: datetime) -> datetime | No
     return published
 
 
+def storable_changes(value: RawItem | Item, text_fields: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of ``value`` (a RawItem or an Item) that must change for it to be stored:
+    each of ``text_fields`` that :func:`storable_text` changes, and ``stocks`` when a code
+    is not yet in finews notation, whichever form the upstream or importer wrote."""
+    changes: dict[str, Any] = {}
+    for name in text_fields:
+        text = getattr(value, name)
+        if isinstance(text, str) and (clean := storable_text(text)) != text:
+            changes[name] = clean
+    stocks = canonical_stocks(storable_text(code) for code in value.stocks)
+    if stocks != value.stocks:
+        changes["stocks"] = stocks
+    return changes
+
+
 _ITEM_TEXTS = (
     "source", "upstream_id", "title", "digest", "content", "url", "media", "category", "tag",
     "kind", "author", "fulltext_key",
@@ -64,15 +79,7 @@ def storable_item(item: Item) -> Item:
     importer's) made storable the same way: every text field through
     :func:`storable_text`, and a publication time out of range replaced by its fetch time
     (logged, the old value in ``notes``). The same object when nothing needed it."""
-    changes: dict[str, Any] = {}
-    for name in _ITEM_TEXTS:
-        value = getattr(item, name)
-        if isinstance(value, str) and (clean := storable_text(value)) != value:
-            changes[name] = clean
-    # every code in finews notation, whichever form the upstream or importer wrote
-    stocks = canonical_stocks(storable_text(code) for code in item.stocks)
-    if stocks != item.stocks:
-        changes["stocks"] = stocks
+    changes = storable_changes(item, _ITEM_TEXTS)
     if sane_time(item.published_at, item.fetched_at) is None:
         note = (
             f"published {item.published_at.isoformat()} is outside 1990-01-01 .. fetch time "

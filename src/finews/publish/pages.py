@@ -323,14 +323,7 @@ class Pages:
             feed_id=f"tag:finews,2021:feed/{feed_name}",
             lang=self.settings.lang,
         )
-        return render_feed(
-            kind,
-            items,
-            info,
-            link=lambda item: self.absolute(article_path(item), origin),
-            body=self.renderer.body_html,
-            stylesheet=self.renderer.asset_url("feed.xsl"),
-        )
+        return self._render_feed(kind, items, info, origin)
 
     def _feed_items(self, listing: Listing) -> list[Item]:
         # the three feed formats of one listing carry the same items: read them once per
@@ -390,6 +383,10 @@ class Pages:
             feed_id=f"tag:finews,2021:feed/stock/{quote(code, safe='')}",
             lang=self.settings.lang,
         )
+        return self._render_feed(kind, items, info, origin)
+
+    def _render_feed(self, kind: str, items: Sequence[Item], info: FeedInfo, origin: str) -> bytes:
+        """One feed of ``kind``: its entries link to this site's article pages."""
         return render_feed(
             kind,
             items,
