@@ -354,3 +354,21 @@ def test_dockerfile_healthcheck_command_asks_a_real_serve(tmp_path: Path) -> Non
     with finews_serve([str(FINEWS), *json.loads(command)], env, tmp_path, port):
         done = subprocess.run(check, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
+
+
+README_LINK = re.compile(r"\]\(([^)\s]+)\)")
+GITHUB = "https://github.com/finews/finews/"
+
+
+def test_the_readme_links_work_on_a_package_index() -> None:
+    # the readme is the project's page on a package index, where a relative link leads
+    # nowhere: every link is absolute, and each into this repository names a file of it
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    links = README_LINK.findall(readme)
+    assert links
+    relative = [link for link in links if not link.startswith(("https://", "http://", "#"))]
+    assert relative == []
+    for link in links:
+        if link.startswith(GITHUB) and "/main/" in link:
+            path = link.split("/main/", 1)[1].split("#", 1)[0]
+            assert (REPO / path).exists(), link

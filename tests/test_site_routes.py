@@ -635,3 +635,16 @@ def test_api_docs_are_made_from_the_openapi_document(client: TestClient) -> None
     # no third-party asset: every src and stylesheet is the site's own
     assert re.findall(r'(?:src|href)="(https?:)?//', html) == []
     assert client.get("/api/nosuch").headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("path", "indexed"),
+    [("/search?q=%E5%A4%AE%E8%A1%8C", False), ("/search", True), ("/status", True), ("/", True)],
+)
+def test_only_pages_of_results_are_kept_out_of_search_engines(
+    client: TestClient, path: str, indexed: bool
+) -> None:
+    # a page of results is one of endless query pages (noindex, as well-kept sites do);
+    # the search page itself and the status dashboard are pages a search engine may list
+    html = client.get(path).text
+    assert ('<meta name="robots" content="noindex">' not in html) is indexed
