@@ -29,8 +29,9 @@ from finews.store import Store, open_store
 from helpers import OFFLINE_SOURCES_ENV
 
 # Tests never reach the internet: a source on by default that the demo upstream does not
-# serve (sina_zhibo) is off for every command a test runs, in process or as a subprocess
-# that inherits this environment, unless the test points it at a loopback upstream itself.
+# serve (sina_zhibo, ths, wallstreetcn, jin10) is off for every command a test runs, in
+# process or as a subprocess that inherits this environment, unless the test points it at
+# a loopback upstream itself.
 for _name, _value in OFFLINE_SOURCES_ENV.items():
     os.environ.setdefault(_name, _value)
 

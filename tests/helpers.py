@@ -14,8 +14,9 @@ from finews.models import Item
 __all__ = ["BASE_TIME", "BEIJING", "OFFLINE_SOURCES_ENV", "make_item", "make_items"]
 
 #: Tests never reach the internet: this environment switches off every source that is on
-#: by default and that the demo upstream does not serve (sina_zhibo). conftest sets it for
-#: the whole run; a test that starts finews with a cleaned environment adds it back.
+#: by default and that the demo upstream does not serve (sina_zhibo, ths, wallstreetcn,
+#: jin10). conftest sets it for the whole run; a test that starts finews with a cleaned
+#: environment adds it back.
 OFFLINE_SOURCES_ENV = {
     f"FINEWS_SOURCE_{source.upper()}_ENABLED": "false" for source in demo_unserved_sources()
 }

@@ -26,7 +26,13 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert config.database_url == "sqlite:///data/finews.db"
     assert {s.id for s in config.sources} == set(DEFAULT_SOURCES)
     # on by default: the sources two recent public clients agree on (README, issue 18)
-    assert [s.id for s in config.enabled_sources()] == ["em_fast", "sina_zhibo"]
+    assert [s.id for s in config.enabled_sources()] == [
+        "em_fast",
+        "sina_zhibo",
+        "ths",
+        "wallstreetcn",
+        "jin10",
+    ]
     fast = config.source("em_fast")
     assert fast.get("url", "").startswith("https://")
     assert config.page_paths() == {"emnews": "/emnews/"}

@@ -362,8 +362,10 @@ def test_probe_names_missing_fields_and_exits_1(tmp_path: Path) -> None:
 def test_a_failing_default_source_costs_the_other_defaults_nothing(tmp_path: Path) -> None:
     feed = FastNewsFeed()
     feed.publish(4)
-    sina_path = "/api/zhibo/feed"
-    routes = [feed.route(), Route(sina_path, Reply(status=200, body=b"<html>moved</html>"))]
+    # every other source on by default answers with a page that is not its format
+    moved = Reply(status=200, body=b"<html>moved</html>")
+    others = ("sina_zhibo", "ths", "wallstreetcn", "jin10")
+    routes = [feed.route(), *(Route(f"/{sid}/moved", moved) for sid in others)]
     with ReplayServer(routes) as upstream:
         config = load_config(
             env={},  # the real defaults: every source on by default is polled
@@ -371,25 +373,28 @@ def test_a_failing_default_source_costs_the_other_defaults_nothing(tmp_path: Pat
             overrides={"database_url": f"sqlite:///{tmp_path / 'd.db'}", "http.retries": "0"},
             source_overrides={
                 "em_fast": {"url": upstream.url + FAST_PATH, "fallback_urls": []},
-                "sina_zhibo": {"url": upstream.url + sina_path},
+                **{sid: {"url": f"{upstream.url}/{sid}/moved"} for sid in others},
+                "jin10": {"url": f"{upstream.url}/jin10/moved", "fallback_urls": []},
             },
         )
         specs = config.enabled_sources()
-        assert [s.id for s in specs] == ["em_fast", "sina_zhibo"]
+        assert [s.id for s in specs] == ["em_fast", *others]
 
         async def run() -> list[SourceReport]:
             async with HttpClient(SETTINGS) as client:
                 with open_store(config.database_url) as store:
                     return await refresh_all(specs, store, client)
 
-        fast, sina = asyncio.run(run())
+        fast, *failing = asyncio.run(run())
     assert (fast.error, fast.new) == (None, 4)
-    assert sina.error is not None
-    assert sina.format_errors == 1
+    assert [(r.source, r.error is not None, r.format_errors) for r in failing] == [
+        (sid, True, 1) for sid in others
+    ]
     with open_store(config.database_url) as store:
         assert store.count_items("em_fast") == 4
         assert load_format(store, "em_fast").alarm is None
-        assert "did not parse" in (load_format(store, "sina_zhibo").alarm or "")
+        for sid in others:
+            assert "did not parse" in (load_format(store, sid).alarm or ""), sid
 
 
 def test_the_format_watch_is_kept_on_both_engines(store: Store) -> None:

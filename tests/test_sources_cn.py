@@ -670,7 +670,7 @@ def test_cls_with_a_stale_signature_rule_records_errno_10012(tmp_path: Path) -> 
 def test_every_cn_source_ships_with_its_evidenced_default_and_a_fixed_category() -> None:
     config = load_config(env={}, read_file=False)
     # on by default: two independent public clients of 2025-2026 agree on the shape
-    on_by_default = {"sina_zhibo"}
+    on_by_default = {"sina_zhibo", "ths", "wallstreetcn", "jin10"}
     for source in ("em_focus", "em_column_1207", "em_column_350", *CONTRACTS):
         spec = config.source(source)
         assert spec.enabled is (source in on_by_default), source

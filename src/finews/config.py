@@ -329,7 +329,10 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
     },
     # Chinese finance feeds (issue 5). On by default only where at least two independent
     # public clients of 2025-2026 agree on the shape (issue 18; the README's source table
-    # says why each is on or off): sina_zhibo (akshare 2026-07-22, go-stock 2025-07-12).
+    # says why each is on or off): sina_zhibo (akshare 2026-07-22, go-stock 2025-07-12), ths
+    # (akshare 2026-07-22, RSSHub 2025-01-31), wallstreetcn (newsnow 2025-06-27, RSSHub
+    # 2025-04-22), jin10 (newsnow 2026-06-03, RSSHub 2025-05-31); cls stays off (its recent
+    # clients disagree on the request).
     "em_focus": {
         "adapter": "eastmoney_fast",
         "enabled": False,
@@ -366,7 +369,6 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
     },
     "ths": {
         "adapter": "ths",
-        "enabled": False,
         "name": "同花顺 7x24 快讯",
         "category": "thskuaixun",
         "tag": "同花顺快讯",
@@ -374,7 +376,6 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
     },
     "wallstreetcn": {
         "adapter": "wallstreetcn",
-        "enabled": False,
         "name": "华尔街见闻 实时快讯",
         "category": "wallstreetcn",
         "tag": "华尔街见闻",
@@ -382,7 +383,6 @@ DEFAULT_SOURCES: dict[str, dict[str, Any]] = {
     },
     "jin10": {
         "adapter": "jin10",
-        "enabled": False,
         "name": "金十数据 快讯",
         "category": "jin10",
         "tag": "金十快讯",

@@ -27,7 +27,8 @@ Evidence:
   ``data.vip_level``, ``data.vip_title``, ``channel[]``; drops ``channel`` 5; links
   ``https://flash.jin10.com/detail/<id>``; sends a browser User-Agent
   (``server/utils/fetch.ts``, 2025-12-06).
-- RSSHub ``lib/routes/jin10/index.ts`` (stored version, commit 0893deb): ``get_flash_list``
+- RSSHub ``lib/routes/jin10/index.ts`` (stored version, commit 0893deb; last changed
+  upstream 2025-05-31 in the history of the fork jinlan707-cell/RSSHub): ``get_flash_list``
   with ``x-app-id``/``x-version``, ``channel=-8200``, ``vip=1``; drops ``type`` 1; links
   ``data.link``.
 - Issue 18 reports a 2025-10 sample carrying ``data.source_link``.

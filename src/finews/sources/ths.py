@@ -22,7 +22,8 @@ Evidence (what public clients read from this host; none checks ``code``):
 - akshare ``akshare/stock_feature/stock_info.py`` ``stock_info_global_ths`` (last changed
   2026-07-22, commit 3dc1dbd): ``page``/``tag``/``track=website``, a browser User-Agent
   (``akshare/utils/cons.py``), reads ``data.list`` (``title``, ``digest``, ``rtime``, ``url``).
-- RSSHub ``lib/routes/10jqka/realtimenews.ts`` (stored version, commit 4c98df1): reads
+- RSSHub ``lib/routes/10jqka/realtimenews.ts`` (stored version, commit 4c98df1; last
+  upstream change 2025-01-31 in the history of the fork jinlan707-cell/RSSHub): reads
   ``data.list``, ``seq``, ``ctime``, ``color === '2'``, ``tags[].name`` and ``tagInfo[].name``;
   sends RSSHub's random desktop-Chrome User-Agent.
 """

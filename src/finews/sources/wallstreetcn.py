@@ -17,7 +17,8 @@ author; ``uri`` (else ``https://wallstreetcn.com/livenews/<id>``) → link; ``im
 
 Evidence:
 
-- RSSHub ``lib/routes/wallstreetcn/live.tsx`` (stored version, commit 2de6362):
+- RSSHub ``lib/routes/wallstreetcn/live.tsx`` (stored version, commit 2de6362; as ``live.ts``
+  last changed upstream 2025-04-22 in the history of the fork jinlan707-cell/RSSHub):
   ``api-one.wallstcn.com/apiv1/content/lives?channel=<c>-channel&limit=…``, reads
   ``data.items`` (``uri``, ``title``, ``content_text``, ``content``, ``content_more``,
   ``display_time``, ``author.display_name``, ``images[].uri``, ``score``).
