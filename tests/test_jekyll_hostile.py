@@ -70,6 +70,16 @@ EM_RECORD = {
     "showtime": "2024-03-15 09:30:00",
 }
 
+#: its full text, East Money HTML of 2022's shape that the export writes as received
+EM_FULLTEXT = (
+    '<p>　　示例正文<span id="stock_1.600999"><a href="http://quote.eastmoney.com/unify/r/'
+    '1.600999" class="em_stock_key_common" data-code="1,600999">示例股份</a></span>走强 & 收涨。'
+    '</p><!-- EM_StockImg_Start --><p style="text-align:center;"><img src="https://'
+    'webquotepic.eastmoney.com/GetPic.aspx?imageType=k&nid=1.600999" border="0" /></p>'
+    '<!-- EM_StockImg_End --><p style="display:none;">示例隐藏段落</p>'
+    '<p class="em_media">（文章来源：示例财经）</p>'
+)
+
 FOCUS = "document.title='X'"
 #: Plain text written by an attacker: every way kramdown or Liquid could make markup from it.
 HOSTILE_TEXTS = [
@@ -241,7 +251,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Path:
         base = upstream.url
         upstream.routes = [
             Route("/web/webapi", Reply.json({"records": [EM_RECORD]}), {"type": "102"}),
-            Route("/NewsData/GetNewsText.do", Reply.json({"content": ""})),
+            Route("/NewsData/GetNewsText.do", Reply.json({"content": EM_FULLTEXT})),
             Route("/feed.json", Reply(body=_json_feed())),
             Route("/rss.xml", Reply(body=_rss(base))),
             Route("/atom.xml", Reply(body=_atom(base))),
@@ -275,6 +285,8 @@ def test_the_original_source_keeps_its_name_and_a_feed_cannot_take_it(exported: 
     assert 'title: "示例东财滚动新闻标题"' in mine
     assert "示例东财的原始摘要" in mine
     assert "冒名顶替" not in mine
+    # its East Money HTML as received (jekyll.verbatim_html), the feed's sanitised
+    assert "\n\n" + EM_FULLTEXT.replace("　　", "") + "\n\n" in mine
     impostor = posts[f"2024-03-15-hostile~{EM_ID}.md"]
     assert "冒名顶替的正文" in impostor
 
@@ -505,20 +517,25 @@ def test_kramdown_makes_nothing_active_from_any_exported_body(bodies: list[str])
     if shutil.which("ruby") is None or JEKYLL is None:
         _missing("jekyll")
     # a digest or full text as the export writes it: made inert (plain text) or sanitised
-    written = [inert_markup(body) for body in bodies]
+    written = {body: inert_markup(body) for body in bodies}
+    assert kramdown_active(written) == {}
+
+
+def kramdown_active(written: dict[str, str]) -> dict[str, list[str]]:
+    """What is active in the HTML kramdown (Jekyll's settings) makes of each written body,
+    by the body it was written from; only those with something active."""
     result = subprocess.run(
         ["ruby", "-e", KRAMDOWN],
-        input=json.dumps(written),
+        input=json.dumps(list(written.values())),
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
     pages = json.loads(result.stdout)
-    bad = {
-        body: found for body, page in zip(bodies, pages, strict=True) if (found := _active(page))
+    return {
+        body: found for body, page in zip(written, pages, strict=True) if (found := _active(page))
     }
-    assert bad == {}
 
 
 # --- the real Jekyll and the real browser ----------------------------------------------------
@@ -645,6 +662,7 @@ def test_jekyll_builds_the_hostile_export_and_nothing_runs_in_chromium(
         "A股<B股 与 误差<1%",
         '<img src=x onerror="window.__xss=30">标题{{ site.time }}{: onclick="x"}',
         "示例东财的原始摘要",
+        "示例正文示例股份走强 & 收涨。",
         "冒名顶替的正文",
     )
     missing = [visible for visible in expected if visible not in everything]

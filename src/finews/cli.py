@@ -517,7 +517,8 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
       finews export jekyll ~/site
       finews --set jekyll.site=//news.example.org export jekyll ~/site
     """
-    from finews.publish.jekyll import JekyllSettings, export_jekyll
+    from finews.publish.jekyll import ORIGINAL_SOURCES, JekyllSettings, export_jekyll
+    from finews.reparse import ReceivedTexts
     from finews.store import ItemQuery
 
     config = obj.config
@@ -540,12 +541,20 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
                 "`finews import jekyll`."
             )
             return
+        # the original's East Money posts get their full text as received (the kept raw
+        # reply), when jekyll.verbatim_html is on and the text passes the safety check
+        items = store.items(ItemQuery(oldest_first=True))
+        received = None
+        if settings.verbatim_html:
+            received = ReceivedTexts(store, {s.id: s for s in config.sources}, ORIGINAL_SOURCES)
+            items = received.stream(items)
         report = export_jekyll(
-            store.items(ItemQuery(oldest_first=True)),
+            items,
             out_dir,
             settings,
             now=moment,
             page_paths=config.page_paths(),
+            received=received,
         )
     if report.written or report.moved:
         click.echo(f"{report}\nwrote to {out_dir}")

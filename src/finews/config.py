@@ -254,6 +254,13 @@ SETTINGS: tuple[Option, ...] = (
         minimum=1,
         maximum=3650,
     ),
+    Option(
+        "jekyll.verbatim_html",
+        bool,
+        True,
+        "Write the full text of East Money's emnews/em_media/em_market items as received "
+        "(the original's bytes) when a strict safety check passes; off: always sanitised.",
+    ),
     Option("site.title", str, "金融消息", "Site title."),
     Option("site.base_url", str, "/", "URL path the static site is served under."),
     Option(

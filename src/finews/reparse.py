@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from finews.errors import FinewsError
 from finews.models import Dropped, Item, RawItem, RawRecord, SourceSpec
 from finews.normalize import normalize_item
+from finews.normalize.pipeline import unsanitised_fulltext
+from finews.normalize.sanitize import looks_like_html
 from finews.raw import unpack
 from finews.sources import get_adapter
 from finews.sources.base import Adapter
 from finews.store import Store
 
-__all__ = ["ReparseReport", "reparse"]
+__all__ = ["ReceivedTexts", "ReparseReport", "reparse"]
 
 log = logging.getLogger("finews.reparse")
 
@@ -168,3 +170,72 @@ def _keep_slug(item: Item) -> Callable[[str], str]:
     """The stored item keeps its category whatever media name it reads as now (the store
     keeps it too); this only spares the lookup."""
     return lambda _media: item.category
+
+
+class ReceivedTexts:
+    """Items' full texts as their upstream sent them, read again from the kept article
+    replies with today's adapters: what ``finews export jekyll`` writes for the original's
+    East Money posts (``export_jekyll``'s ``received``).
+
+    :meth:`stream` passes the export's items through, reading ahead a batch at a time:
+    one query per batch (:meth:`~finews.store.Store.raw_of`) for the items of ``sources``
+    whose stored full text is HTML. Calling the object with an item of that batch gives
+    its text (``　　`` removed and stripped, as the pipeline does before sanitising), or
+    ``None`` when none was kept or it no longer parses (logged). The export asks in the
+    order it is handed items, so one batch is held at a time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        specs: Mapping[str, SourceSpec],
+        sources: Collection[str],
+        *,
+        batch: int = _BATCH,
+    ) -> None:
+        self._store = store
+        self._specs = specs
+        self._sources = sources
+        self._batch = batch
+        self._kept: dict[int, RawRecord] = {}
+
+    def stream(self, items: Iterable[Item]) -> Iterator[Item]:
+        """``items`` unchanged, their kept article replies read a batch ahead."""
+        chunk: list[Item] = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= self._batch:
+                yield from self._ahead(chunk)
+                chunk = []
+        yield from self._ahead(chunk)
+
+    def _ahead(self, chunk: list[Item]) -> list[Item]:
+        wanted = [
+            item.id
+            for item in chunk
+            if item.id is not None
+            and item.source in self._sources
+            and looks_like_html(item.content)
+        ]
+        self._kept = self._store.raw_of(wanted) if wanted else {}
+        return chunk
+
+    def __call__(self, item: Item) -> str | None:
+        raw = self._kept.get(item.id) if item.id is not None else None
+        spec = self._specs.get(item.source)
+        if raw is None or raw.article is None or spec is None:
+            return None
+        try:
+            article = unpack(raw.article, raw.article_format)
+            if article is None:
+                return None
+            text = get_adapter(spec.adapter).parse_fulltext(spec, article, item.as_raw())
+        except (FinewsError, KeyError, ValueError) as exc:
+            log.info(
+                "source=%s id=%s: the kept full-text reply is not read: %s",
+                item.source,
+                item.upstream_id,
+                exc,
+            )
+            return None
+        return unsanitised_fulltext(text) if text else None

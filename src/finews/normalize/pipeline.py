@@ -33,7 +33,7 @@ from finews.normalize.storable import sane_time, storable_changes
 from finews.normalize.text import clean_fulltext, digest_of, title_of
 from finews.normalize.times import parse_time
 
-__all__ = ["NO_ID", "NO_TITLE", "normalize_item", "storable_raw"]
+__all__ = ["NO_ID", "NO_TITLE", "normalize_item", "storable_raw", "unsanitised_fulltext"]
 
 log = logging.getLogger("finews.normalize")
 
@@ -50,10 +50,16 @@ TAG_SUFFIX = "新闻"
 _ASCII_SPACE = " \t\r\n\f\v"
 
 
+def unsanitised_fulltext(text: str) -> str:
+    """Step 1 without the sanitiser: the full text as the original wrote it into its posts
+    (``　　`` removed, surrounding ASCII whitespace stripped)."""
+    return clean_fulltext(text).strip(_ASCII_SPACE)
+
+
 def _content(raw: RawItem) -> str:
     if not raw.content:
         return ""
-    return clean_markup(clean_fulltext(raw.content).strip(_ASCII_SPACE))
+    return clean_markup(unsanitised_fulltext(raw.content))
 
 
 def _digest(raw: RawItem) -> str:

@@ -60,6 +60,13 @@ wins; of two sources (East Money's three share the original's names): the first 
 stays, never replaced by another source; each clash is logged. An item that cannot be
 written is skipped with a logged reason naming its source and id; the export goes on.
 Unchanged files are not rewritten.
+
+The original wrote East Money's full-text HTML as it came. With ``jekyll.verbatim_html``
+(on by default), an item of the original's sources whose full text came as HTML is written
+with that text as received (handed in by ``received``, read from the kept raw reply) when
+:func:`finews.normalize.verbatim.refusal` finds it harmless, so its post is byte for byte
+the original's; otherwise, and for every other item, with the sanitised text (logged at
+INFO with the source, the id and the reason).
 """
 
 from __future__ import annotations
@@ -69,7 +76,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -80,8 +87,9 @@ import yaml
 from finews.errors import ConfigError, ExportError
 from finews.models import Item
 from finews.normalize.markdown import defuse
-from finews.normalize.sanitize import as_markup, clean_markup, text_as_html
+from finews.normalize.sanitize import as_markup, clean_markup, looks_like_html, text_as_html
 from finews.normalize.times import shanghai_date, shanghai_wall
+from finews.normalize.verbatim import refusal
 from finews.publish.writer import AtomicWriter
 
 __all__ = [
@@ -137,6 +145,8 @@ class JekyllSettings:
     posts_dir: str = "_posts"
     archive_dir: str = "old_post"
     category_dir: str = "category"
+    #: write the original's sources' HTML full texts as received when they pass the check
+    verbatim_html: bool = True
 
     def __post_init__(self) -> None:
         days = self.window_days
@@ -148,6 +158,8 @@ class JekyllSettings:
                 raise ConfigError(f"jekyll.{key}", value, "one directory name, [A-Za-z0-9_.-]")
         if len({self.posts_dir, self.archive_dir, self.category_dir}) != 3:
             raise ConfigError("jekyll.posts_dir", self.posts_dir, "three different directory names")
+        if not isinstance(self.verbatim_html, bool):
+            raise ConfigError("jekyll.verbatim_html", self.verbatim_html, "true or false")
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,13 +379,28 @@ def _back_links(tag: str, settings: JekyllSettings, path: str) -> str:
     return f"[返回{text}]({settings.site}{target})｜[返回首页]({settings.site}/)"
 
 
-def _body(item: Item, settings: JekyllSettings, path: str) -> str:
+def _fulltext(item: Item, received: str | None) -> str:
+    """The full text to write: as received when it is HTML that passes the check, else
+    the stored text made inert."""
+    if received and looks_like_html(received):
+        reason = refusal(received)
+        if reason is None:
+            return received
+        log.info(
+            "source=%s id=%s: the full text as received is not written (%s); "
+            "the sanitised text is",
+            item.source, item.upstream_id, reason,
+        )  # fmt: skip
+    return inert_markup(item.content)
+
+
+def _body(item: Item, settings: JekyllSettings, path: str, received: str | None) -> str:
     url = item.url
     if url is None:
         # The share link is East Money's; an item of any other source without a url has "<>".
         url = settings.share_base + item.upstream_id if item.source in ORIGINAL_SOURCES else ""
     tail = "\n\n" + _url_line(url) + "\n\n" + _back_links(item.tag, settings, path)
-    digest, content = inert_markup(item.digest), inert_markup(item.content)
+    digest, content = inert_markup(item.digest), _fulltext(item, received)
     if digest and content:
         return "> " + digest.replace("\n", "\n> ") + "\n\n" + content + tail
     if content:
@@ -382,10 +409,15 @@ def _body(item: Item, settings: JekyllSettings, path: str) -> str:
     return "\n" + (digest or inert_text(item.title)) + tail
 
 
-def render_post(item: Item, settings: JekyllSettings, page_path: str) -> tuple[str, bytes]:
+def render_post(
+    item: Item, settings: JekyllSettings, page_path: str, *, received: str | None = None
+) -> tuple[str, bytes]:
     """The post file of ``item``: its name relative to ``_posts/`` and its bytes.
 
     ``page_path`` is where the category back-link points (see :func:`page_path`).
+    ``received`` is the item's full text as the upstream sent it (East Money's HTML): it
+    is written instead of the stored text when it is HTML and passes
+    :func:`~finews.normalize.verbatim.refusal` (the caller checks ``verbatim_html``).
     Raises ``ExportError`` saying why when the item cannot be a post (a blank title, a
     time or text that cannot be written); the caller names the item.
     """
@@ -394,7 +426,7 @@ def render_post(item: Item, settings: JekyllSettings, page_path: str) -> tuple[s
         raise ExportError("no title")
     try:
         name = post_filename(item)
-        text = _front_matter(item) + _body(item, settings, page_path)
+        text = _front_matter(item) + _body(item, settings, page_path, received)
         return name, text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ExportError(f"text is not valid Unicode ({exc.reason})") from exc
@@ -459,11 +491,14 @@ def export_jekyll(
     *,
     now: datetime,
     page_paths: Mapping[str, str] = DEFAULT_PAGE_PATHS,
+    received: Callable[[Item], str | None] | None = None,
 ) -> ExportReport:
     """Write ``items`` as a Jekyll site's posts and category pages under ``out_dir``.
 
     ``now`` (aware) fixes "today" in Asia/Shanghai; ``page_paths`` maps categories to
-    their fixed back-link pages. Items are streamed: only their file names, ranks and the
+    their fixed back-link pages. ``received(item)`` gives an item's full text as its
+    upstream sent it, if kept; it is asked for the original's sources' items only, and
+    only with ``settings.verbatim_html``. Items are streamed: only their file names, ranks and the
     categories' tags are kept in memory. A bad item is logged and skipped; the run goes on.
     Temporary files an interrupted earlier run left behind are removed first, so only one
     export may write to ``out_dir`` at a time.
@@ -481,7 +516,10 @@ def export_jekyll(
     for item in items:
         try:
             path = page_path(item, page_paths, category_dir=settings.category_dir)
-            name, data = render_post(item, settings, path)
+            as_received = None
+            if received is not None and settings.verbatim_html and item.source in ORIGINAL_SOURCES:
+                as_received = received(item)
+            name, data = render_post(item, settings, path, received=as_received)
             rank = _rank(item)
             earlier = ranks.get(name)
             if earlier is not None:

@@ -388,6 +388,10 @@ class Store(ABC):
         oldest first, with that data (streamed)."""
 
     @abstractmethod
+    def raw_of(self, item_ids: Sequence[int]) -> dict[int, RawRecord]:
+        """The kept raw data of these items (by row id), for those that have some."""
+
+    @abstractmethod
     def slug_for_media(self, media: str, proposed: str) -> str:
         """The category slug of a media name: the stored one, else ``proposed`` (stored)."""
 
@@ -957,6 +961,25 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             if len(rows) < 500:
                 return
             last = int(rows[-1][0])
+
+    def raw_of(self, item_ids: Sequence[int]) -> dict[int, RawRecord]:
+        kept: dict[int, RawRecord] = {}
+        ids = list(item_ids)
+        for start in range(0, len(ids), 500):
+            marks, padded = in_list(ids[start : start + 500])
+            rows = self._query(
+                "SELECT item_id, record, record_format, article, article_format FROM item_raw "
+                f"WHERE item_id IN ({marks})",
+                padded,
+            )
+            for row in rows:
+                kept[int(row[0])] = RawRecord(
+                    record=None if row[1] is None else bytes(row[1]),
+                    record_format=row[2],
+                    article=None if row[3] is None else bytes(row[3]),
+                    article_format=row[4],
+                )
+        return kept
 
     def _upsert(
         self, items: Sequence[Item], state: SourceState | None, derive: bool, *, isolate: bool
