@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.errors import ConfigError
 from finews.models import Item
+from finews.normalize import verbatim
 from finews.normalize.sanitize import sanitize_html
 from finews.normalize.times import SHANGHAI
 from finews.normalize.verbatim import MAX_DEPTH, refusal
@@ -169,6 +170,25 @@ def test_what_could_run_is_refused_with_a_reason(body: str, reason: str) -> None
     found = refusal(body)
     assert found is not None
     assert reason in found
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<p style="background:url(x.png)">x</p>',
+        '<img src="data:image/png;base64,AAAA">',
+        '<a href="java&#x09;script:alert(1)">x</a>',
+        '<a href="x" target="_top">x</a>',
+        '<td onmouseover="alert(1)">x</td>',
+        "<p><script>alert(1)</script></p>",
+        "<p>a</p><!-- x -->",
+    ],
+)
+def test_the_token_pass_and_the_tree_pass_each_refuse_on_their_own(body: str) -> None:
+    # the tokens are judged as a browser decodes them, so an element lxml would leave out
+    # of its tree is checked all the same; the tree is lxml's reading of the same text
+    assert verbatim._tokens(body) is not None
+    assert verbatim._tree(body) is not None
 
 
 @pytest.mark.parametrize(

@@ -19,17 +19,19 @@ The check is an allow-list in three passes, each of which must pass:
    ``<!-- EM_StockImg_Start -->``/``<!-- EM_StockImg_End -->`` comment or a plainly written
    tag of an allowed element: a name, then attributes with allowed names, each once,
    values quoted without ``<``, ``>``, backquote or line break (or unquoted, from a small
-   alphabet), then ``>`` or ``/>``. No other comment, no ``<!``, ``<?`` or ``</`` of any
-   other kind. Text this plain reads the same to lxml, to kramdown and to a browser, so
-   the tree that pass 3 checks is the one a reader's browser builds.
+   alphabet), each passing the value checks of pass 3 as a browser decodes it, then ``>``
+   or ``/>``. No other comment, no ``<!``, ``<?`` or ``</`` of any other kind. Text this
+   plain reads the same to lxml, to kramdown and to a browser, so the tree that pass 3
+   checks is the one a reader's browser builds (and an element lxml would leave out has
+   had its attributes checked here).
 3. **Tree** (lxml, the parser the project uses for East Money's article pages): only
    :data:`ELEMENTS` and comments of the EM_StockImg form, at most :data:`MAX_DEPTH` deep;
    per element only its :data:`ATTRIBUTES`, the global :data:`GLOBAL_ATTRIBUTES` and
-   ``data-*``; ``href``/``src`` only http(s), protocol-relative or relative (judged with
-   character references decoded and what browsers ignore dropped); ``style`` without
-   ``url(``, ``expression``, ``@import``, ``behavior``, ``-moz-binding``, ``image(`` and
-   without backslashes, comments, braces or ``&``; ``target`` only ``_blank``/``_self``,
-   ``rel`` never ``opener``; other values plain.
+   ``data-*``; ``href``/``src`` only http(s), protocol-relative or relative (judged as
+   given and with character references decoded, what browsers ignore dropped); ``style``
+   without ``url(``, ``src(``, ``expression``, ``@import``, ``behavior``, ``-moz-binding``,
+   ``image(`` and without backslashes, comments, braces or ``&``; ``target`` only
+   ``_blank``/``_self``, ``rel`` never ``opener``; other values plain.
 
 :func:`refusal` returns the first reason found (for the export's log line), or ``None``.
 Pure: no I/O; lxml is imported on the first call.
@@ -94,7 +96,7 @@ _EM_COMMENT_TEXT = re.compile(r" ?EM_StockImg_(?:Start|End) ?")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _IGNORED_IN_URLS = re.compile(r"[\x00-\x20\\]")
 _STYLE_WORDS = re.compile(
-    r"url\(|expression|@import|behavior|binding|image\(|image-set|javascript|vbscript",
+    r"url\(|src\(|expression|@import|behavior|binding|image\(|image-set|javascript|vbscript",
     re.IGNORECASE,
 )
 _STYLE_CHARS = re.compile(r"[^\\/*{}<>&@`]*")
@@ -142,11 +144,14 @@ def _tokens(text: str) -> str | None:
             seen: set[str] = set()
             for attribute in _ATTRIBUTE.finditer(tag[2]):
                 key = attribute[1].lower()
-                if not _allowed_attribute(name, key):
-                    return f"attribute {key!r} on <{name}>"
                 if key in seen:
                     return f"attribute {key!r} twice on <{name}>"
                 seen.add(key)
+                # values are judged here too, as a browser decodes them: an element that
+                # lxml would leave out of its tree is checked all the same
+                value = html.unescape((attribute[2] or "").strip("\"'"))
+                if reason := _attribute(name, key, value):
+                    return reason
         position = tag.end()
     return None
 
@@ -164,30 +169,24 @@ def _tree(text: str) -> str | None:
         )
     except (lxml.etree.LxmlError, ValueError) as exc:
         return f"HTML lxml cannot read: {exc}"
-    return _element(root, 0, top=True)
-
-
-def _element(node: HtmlElement, depth: int, *, top: bool = False) -> str | None:
-    import lxml.etree
-
-    if depth > MAX_DEPTH:
-        return f"elements nested over {MAX_DEPTH} deep"
-    if isinstance(node, lxml.etree._Comment):
-        if _EM_COMMENT_TEXT.fullmatch(node.text or "") is None:
-            return "a comment other than the EM_StockImg markers"
-        return None
-    if not isinstance(node.tag, str):  # a processing instruction or an entity
-        return "markup other than elements and EM_StockImg comments"
-    name = node.tag.lower()
-    if not top:
+    pending: list[tuple[HtmlElement, int]] = [(child, 1) for child in root]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return f"elements nested over {MAX_DEPTH} deep"
+        if isinstance(node, lxml.etree._Comment):
+            if _EM_COMMENT_TEXT.fullmatch(node.text or "") is None:
+                return "a comment other than the EM_StockImg markers"
+            continue
+        if not isinstance(node.tag, str):  # a processing instruction or an entity
+            return "markup other than elements and EM_StockImg comments"
+        name = node.tag.lower()
         if name not in ELEMENTS:
             return f"element <{name}>"
         for key, value in node.attrib.items():
             if reason := _attribute(name, key.lower(), value):
                 return reason
-    for child in node:
-        if reason := _element(child, depth + 1):
-            return reason
+        pending.extend((child, depth + 1) for child in node)
     return None
 
 
@@ -197,11 +196,12 @@ def _attribute(tag: str, name: str, value: str) -> str | None:
     if not _allowed_attribute(tag, name):
         return f"attribute {name!r} on <{tag}>"
     if name in _URL_ATTRIBUTES:
-        # judged as a browser reads it, and then some: references decoded once more,
-        # whitespace, controls and backslashes dropped
-        scheme = _SCHEME.match(_IGNORED_IN_URLS.sub("", html.unescape(value)))
-        if scheme is not None and scheme[1].lower() not in {"http", "https"}:
-            return f"a {scheme[1].lower()}: URL in {name} on <{tag}>"
+        # judged as a browser reads it, and then some: as given and with references
+        # decoded once more, whitespace, controls and backslashes dropped
+        for form in (value, html.unescape(value)):
+            scheme = _SCHEME.match(_IGNORED_IN_URLS.sub("", form))
+            if scheme is not None and scheme[1].lower() not in {"http", "https"}:
+                return f"a {scheme[1].lower()}: URL in {name} on <{tag}>"
         return None
     if name == "style":
         if _STYLE_CHARS.fullmatch(value) is None or _STYLE_WORDS.search(value) is not None:
