@@ -517,9 +517,8 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
       finews export jekyll ~/site
       finews --set jekyll.site=//news.example.org export jekyll ~/site
     """
-    from finews.publish.jekyll import ORIGINAL_SOURCES, JekyllSettings, export_jekyll
-    from finews.reparse import ReceivedTexts
-    from finews.store import ItemQuery
+    from finews.publish.jekyll import JekyllSettings, export_jekyll
+    from finews.reparse import jekyll_items
 
     config = obj.config
     settings = JekyllSettings(**config.section("jekyll"))
@@ -543,11 +542,8 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
             return
         # the original's East Money posts get their full text as received (the kept raw
         # reply), when jekyll.verbatim_html is on and the text passes the safety check
-        items = store.items(ItemQuery(oldest_first=True))
-        received = None
-        if settings.verbatim_html:
-            received = ReceivedTexts(store, {s.id: s for s in config.sources}, ORIGINAL_SOURCES)
-            items = received.stream(items)
+        specs = {spec.id: spec for spec in config.sources}
+        items, received = jekyll_items(store, specs, verbatim_html=settings.verbatim_html)
         report = export_jekyll(
             items,
             out_dir,

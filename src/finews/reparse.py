@@ -26,9 +26,9 @@ from finews.normalize.sanitize import looks_like_html
 from finews.raw import unpack
 from finews.sources import get_adapter
 from finews.sources.base import Adapter
-from finews.store import Store
+from finews.store import ItemQuery, Store
 
-__all__ = ["ReceivedTexts", "ReparseReport", "reparse"]
+__all__ = ["ReceivedTexts", "ReparseReport", "jekyll_items", "reparse"]
 
 log = logging.getLogger("finews.reparse")
 
@@ -239,3 +239,18 @@ class ReceivedTexts:
             )
             return None
         return unsanitised_fulltext(text) if text else None
+
+
+def jekyll_items(
+    store: Store, specs: Mapping[str, SourceSpec], *, verbatim_html: bool
+) -> tuple[Iterator[Item], ReceivedTexts | None]:
+    """What ``finews export jekyll`` (and the demo) hand ``export_jekyll``: every item,
+    oldest first, and with ``verbatim_html`` the lookup of the original's East Money
+    items' full texts as received (``ReceivedTexts``, reading ahead of those items)."""
+    from finews.publish.jekyll import ORIGINAL_SOURCES
+
+    items = store.items(ItemQuery(oldest_first=True))
+    if not verbatim_html:
+        return items, None
+    received = ReceivedTexts(store, specs, ORIGINAL_SOURCES)
+    return received.stream(items), received

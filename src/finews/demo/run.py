@@ -26,7 +26,7 @@ from finews.demo.replay import (
 )
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.refresh import SourceReport, refresh_all, refresh_source
-from finews.store import ItemQuery, open_store
+from finews.store import open_store
 from finews.store.health import record_poll
 
 __all__ = ["demo_config", "run_demo"]
@@ -114,6 +114,7 @@ def run_demo(
     """Run the demo; with ``serve`` it serves the live site until interrupted."""
     from finews.publish.jekyll import JekyllSettings, export_jekyll
     from finews.publish.static_site import build_site
+    from finews.reparse import jekyll_items
 
     out_dir.mkdir(parents=True, exist_ok=True)
     live = LiveFeed()
@@ -128,12 +129,16 @@ def run_demo(
             )
         with open_store(config.database_url) as store:
             jekyll_dir = out_dir / "jekyll"
+            settings = JekyllSettings(**config.section("jekyll"))
+            specs = {spec.id: spec for spec in config.sources}
+            items, received = jekyll_items(store, specs, verbatim_html=settings.verbatim_html)
             exported = export_jekyll(
-                store.items(ItemQuery(oldest_first=True)),
+                items,
                 jekyll_dir,
-                JekyllSettings(**config.section("jekyll")),
+                settings,
                 now=datetime.now(UTC),
                 page_paths=config.page_paths(),
+                received=received,
             )
             site_dir = out_dir / "site"
             built = build_site(store, site_dir, config.site_settings())
