@@ -510,7 +510,9 @@ def export_jekyll_cmd(obj: CliContext, out_dir: Path, now: str | None) -> None:
 
     Items of today and the previous days (jekyll.window_days, Asia/Shanghai) go to
     OUT_DIR/_posts/, older ones to OUT_DIR/old_post/, plus OUT_DIR/category/<slug>.html.
-    Re-running rewrites nothing that did not change; every write is atomic.
+    Re-running rewrites nothing that did not change; every write is atomic. East Money's
+    HTML full texts are written as the upstream sent them, as the original did, when a
+    strict safety check passes (jekyll.verbatim_html), else sanitised.
 
     \b
     Examples:
