@@ -141,7 +141,7 @@ def build(path: Path, count: int) -> tuple[dict[str, float], datetime]:
 def quality(store: Any) -> dict[str, float]:
     """Pairwise precision and recall of the stored clusters against the generated stories
     (an upstream id is ``seed-story-version``)."""
-    rows = store._query(
+    rows = store.query(
         "SELECT i.upstream_id, c.cluster_id FROM item_clusters c JOIN items i ON i.id = c.item_id"
     )
     truth: Counter[str] = Counter()

@@ -222,7 +222,7 @@ def main() -> None:
         result["window_freed_MB"] = round(freed / 2**20, 2)
         result["window_freed_bytes_per_item"] = round(freed / count) if count else None
         result["window_items_at_end"] = count
-    rows = deriver._query(  # type: ignore[attr-defined]
+    rows = deriver.query(
         "SELECT i.source, i.upstream_id, l.source, l.upstream_id FROM item_clusters c "
         "JOIN items i ON i.id = c.item_id JOIN items l ON l.id = c.cluster_id "
         "ORDER BY i.source, i.upstream_id"

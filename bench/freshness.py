@@ -50,7 +50,7 @@ class Observer(threading.Thread):
         with open_store(self.url) as store:
             last = 0
             while not self.stop.is_set():
-                rows = store._query(  # type: ignore[attr-defined]
+                rows = store.query(
                     "SELECT id, upstream_id FROM items WHERE id > ? ORDER BY id", [last]
                 )
                 now = time.time()

@@ -39,8 +39,8 @@ from timing import WORK, machine
 
 from finews.publish.catalog import Catalog, listing_query
 from finews.publish.urls import Listing
-from finews.store import ItemQuery, open_store
-from finews.store.base import SqlStore, to_db_time
+from finews.store import ItemQuery, Store, open_store
+from finews.store.base import to_db_time
 
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2022, 1, 1, tzinfo=UTC)
@@ -92,21 +92,19 @@ def _row(item_id: int, when: datetime, source: str, rng: random.Random) -> tuple
     )
 
 
-def build(store: SqlStore, count: int) -> float:
+def build(store: Store, count: int) -> float:
     """Write the archive as raw rows; the story of each item is led by its first report."""
     started = time.perf_counter()
     leaders: dict[int, int] = {}
     batch_items: list[tuple[Any, ...]] = []
     batch_stories: list[tuple[int, int, int]] = []
-    insert_item = store._sql(f"INSERT INTO items ({COLUMNS}) VALUES ({', '.join('?' * 19)})")
-    insert_story = store._sql(
-        "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, 1)"
-    )
+    insert_item = f"INSERT INTO items ({COLUMNS}) VALUES ({', '.join('?' * 19)})"
+    insert_story = "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, 1)"
 
     def flush() -> None:
-        with store._tx() as cur:
-            cur.executemany(insert_item, batch_items)
-            cur.executemany(insert_story, [(i, c) for i, c, _ in batch_stories])
+        with store.transaction() as tx:
+            tx.executemany(insert_item, batch_items)
+            tx.executemany(insert_story, [(i, c) for i, c, _ in batch_stories])
         batch_items.clear()
         batch_stories.clear()
 
@@ -119,15 +117,15 @@ def build(store: SqlStore, count: int) -> float:
             flush()
     if batch_items:
         flush()
-    if store.migrations_dir == "postgres":
-        with store._tx() as cur:
-            cur.execute("SELECT setval('items_id_seq', (SELECT MAX(id) FROM items))")
+    if store.engine == "postgres":
+        with store.transaction() as tx:
+            tx.execute("SELECT setval('items_id_seq', (SELECT MAX(id) FROM items))")
         import psycopg
 
         with psycopg.connect(store.url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE")
     else:
-        store._query("ANALYZE")
+        store.query("ANALYZE")
     return time.perf_counter() - started
 
 
@@ -161,10 +159,9 @@ def main() -> None:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         url, engine = f"sqlite:///{path}", "sqlite"
     store = open_store(url)
-    assert isinstance(store, SqlStore)
     if engine == "postgres" and not args.reuse:
-        with store._tx() as cur:
-            cur.execute("TRUNCATE items, item_clusters, item_revisions, changes CASCADE")
+        with store.transaction() as tx:
+            tx.execute("TRUNCATE items, item_clusters, item_revisions, changes CASCADE")
     built = None
     if not args.reuse:
         built = build(store, args.items)
@@ -225,7 +222,7 @@ def main() -> None:
         }
         print(f"  Catalog.scan, {label}: {scans[label]}", flush=True)
     copies = int(
-        store._query("SELECT COUNT(*) FROM item_clusters WHERE cluster_id <> item_id")[0][0]
+        store.query("SELECT COUNT(*) FROM item_clusters WHERE cluster_id <> item_id")[0][0]
     )
     report = {
         "engine": engine,

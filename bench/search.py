@@ -260,7 +260,7 @@ def build(url: str, count: int) -> dict[str, float]:
             timings["vacuum_analyze_s"] = time.perf_counter() - started
             timings["file_growth_bytes"] = _pg_size(url) - before
         else:
-            store._query("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[attr-defined]
+            store.query("PRAGMA wal_checkpoint(TRUNCATE)")
             timings["file_growth_bytes"] = path.stat().st_size - before
         assert index_status(store).ok
     return timings
@@ -269,9 +269,9 @@ def build(url: str, count: int) -> dict[str, float]:
 def sizes(store: Any, url: str) -> dict[str, int]:
     """Bytes on disk of the items table and of the index's tables (``dbstat``; on
     PostgreSQL each table with its indexes and TOAST)."""
-    text = store._query("SELECT SUM(LENGTH(title) + LENGTH(digest) + LENGTH(content)) FROM items")
+    text = store.query("SELECT SUM(LENGTH(title) + LENGTH(digest) + LENGTH(content)) FROM items")
     if is_postgres(url):
-        row = store._query(
+        row = store.query(
             "SELECT pg_total_relation_size('items'), pg_total_relation_size('search_docs'), "
             "pg_database_size(current_database())"
         )[0]
@@ -281,7 +281,7 @@ def sizes(store: Any, url: str) -> dict[str, int]:
             "text_chars": int(text[0][0] or 0),
             "file_bytes": int(row[2]),
         }
-    rows = store._query("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
+    rows = store.query("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
     by_name = {str(name): int(size) for name, size in rows}
     index = sum(v for k, v in by_name.items() if k.startswith(("search_fts", "search_docs")))
     return {
@@ -298,7 +298,7 @@ def like_ids(store: Any, text: str) -> list[int]:
     params: list[str] = []
     for word in words:
         params += [f"%{word}%"] * 3
-    rows = store._query(
+    rows = store.query(
         f"SELECT id FROM items WHERE {where} ORDER BY published_at DESC, id DESC LIMIT 20",
         params,
     )
@@ -483,7 +483,7 @@ def _bm25_search_docs(
         f"LIMIT {RELEVANCE_WINDOW}) ORDER BY score, doc DESC LIMIT {int(limit)} "
         f"OFFSET {int(offset)}"
     )
-    return [(int(r[0]), int(r[1])) for r in store._query(sql, params)]
+    return [(int(r[0]), int(r[1])) for r in store.query(sql, params)]
 
 
 def compare_rankings(store: Any, items: int, runs: int, out: Path) -> None:

@@ -115,7 +115,7 @@ def batch_of(store: Store) -> dict[str, int]:
 
 
 def stored_clusters(store: Store) -> dict[str, int]:
-    rows = store._query(  # type: ignore[attr-defined]
+    rows = store.query(
         "SELECT i.upstream_id, c.cluster_id FROM item_clusters c JOIN items i ON i.id = c.item_id"
     )
     return {str(r[0]): int(r[1]) for r in rows}
@@ -495,11 +495,9 @@ def _window_on_disk(store: Store) -> list[tuple[int, int, int, bytes]]:
 
     prints = [
         (int(r[0]), int(r[1]), int(r[2]), bytes(r[3]))
-        for r in store._query(  # type: ignore[attr-defined]
-            "SELECT item_id, revision, moment, print FROM story_prints"
-        )
+        for r in store.query("SELECT item_id, revision, moment, print FROM story_prints")
     ]
-    keys = store._query("SELECT key, moment, item_id FROM story_keys")  # type: ignore[attr-defined]
+    keys = store.query("SELECT key, moment, item_id FROM story_keys")
     expected = set()
     for item_id, _, moment, data in prints:
         held = print_keys(data)
@@ -595,12 +593,9 @@ def test_rows_on_disk_at_an_old_revision_are_read_past(store: Store) -> None:
     counting = range(100, 103)
     rows = [(key, moment - n * 1_000_000, n) for n in stale]
     rows += [(key, moment - 3_600_000_000 - n, n) for n in counting]
-    with store._tx() as cur:  # type: ignore[attr-defined]
-        cur.executemany(
-            store._sql("INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?)"),  # type: ignore[attr-defined]
-            rows,
-        )
-        found = store._stored_keys(cur, fp, dict.fromkeys(counting, 1))  # type: ignore[attr-defined]
+    with store.transaction() as tx:
+        tx.executemany("INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?)", rows)
+        found = store._stored_keys(tx, fp, dict.fromkeys(counting, 1))  # type: ignore[attr-defined]
     before, after = found[key]
     assert [_entry_id(e) for e in before] == list(counting)
     assert after == []
@@ -792,8 +787,8 @@ def test_a_new_store_is_at_the_current_rule_and_an_older_rule_asks_for_a_rebuild
     store.upsert_items(labelled_items()[:20])
     assert cluster_status(store).version_ok
     assert isinstance(store, SqlStore)
-    with store._tx() as cur:  # stories stored by the rule before this one
-        store._exec(cur, "UPDATE derived_state SET version = 1 WHERE name = 'clusters'")
+    with store.transaction() as tx:  # stories stored by the rule before this one
+        tx.execute("UPDATE derived_state SET version = 1 WHERE name = 'clusters'")
     assert not cluster_status(store).version_ok
     recluster(store)
     assert cluster_status(store).version_ok
@@ -803,20 +798,16 @@ def test_keys_stored_by_the_old_scheme_are_dropped_and_made_again(store: Store) 
     """Migration 9: keys made by Python's hash() (and the prints holding them) are gone
     once the store is opened, and the next write finds the stories as before."""
     sql: Any = store
-    with sql._tx() as cur:
-        cur.execute(
-            sql._sql("INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?)"), (7, 1, 1)
-        )
-        cur.execute(
-            sql._sql(
-                "INSERT INTO story_prints (item_id, revision, moment, print) VALUES (?, ?, ?, ?)"
-            ),
+    with sql.transaction() as tx:
+        tx.execute("INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?)", (7, 1, 1))
+        tx.execute(
+            "INSERT INTO story_prints (item_id, revision, moment, print) VALUES (?, ?, ?, ?)",
             (1, 1, 1, b"\x01 made by format 1"),
         )
-        cur.execute("DELETE FROM schema_version WHERE version = 9")
+        tx.execute("DELETE FROM schema_version WHERE version = 9")
     assert sql.migrate() == [9]
-    assert sql._query("SELECT COUNT(*) FROM story_keys")[0][0] == 0
-    assert sql._query("SELECT COUNT(*) FROM story_prints")[0][0] == 0
+    assert sql.query("SELECT COUNT(*) FROM story_keys")[0][0] == 0
+    assert sql.query("SELECT COUNT(*) FROM story_prints")[0][0] == 0
     title = "央行开展1000亿元逆回购操作"
     digest = "央行今日开展1000亿元7天期逆回购操作，利率持平。"
     items = [

@@ -186,7 +186,7 @@ async def running(
 
 def stored_ids(store: Store, source: str) -> list[str]:
     return [
-        row[0] for row in store._query("SELECT upstream_id FROM items WHERE source = ?", [source])
+        row[0] for row in store.query("SELECT upstream_id FROM items WHERE source = ?", [source])
     ]  # type: ignore[attr-defined]
 
 

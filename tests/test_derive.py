@@ -27,7 +27,7 @@ def hits(store: Store, text: str) -> list[str]:
 
 
 def index_rows(store: Store) -> dict[int, tuple[int, int]]:
-    rows = store._query("SELECT item_id, doc, revision FROM search_docs")  # type: ignore[attr-defined]
+    rows = store.query("SELECT item_id, doc, revision FROM search_docs")
     return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
 

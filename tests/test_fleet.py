@@ -330,7 +330,7 @@ class SseClient:
 def stored(store: Store) -> list[tuple[str, str, int]]:
     """(source, upstream id, item id) of every stored item."""
     assert isinstance(store, SqlStore)
-    rows = store._query("SELECT source, upstream_id, id FROM items")
+    rows = store.query("SELECT source, upstream_id, id FROM items")
     return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
 
 

@@ -54,7 +54,7 @@ def story(count: int, *, prefix: str = "u", start: datetime = _START) -> list[It
 
 
 def story_ids(store: Store) -> dict[int, int]:
-    rows = store._query("SELECT cluster_id, COUNT(*) FROM item_clusters GROUP BY cluster_id")  # type: ignore[attr-defined]
+    rows = store.query("SELECT cluster_id, COUNT(*) FROM item_clusters GROUP BY cluster_id")
     return {int(r[0]): int(r[1]) for r in rows}
 
 
@@ -63,7 +63,7 @@ def rows_read(store: Store) -> Iterator[list[int]]:
     """Count the rows the store's reads hand back (every story query goes through
     ``_query``); the list holds one number, updated as it goes."""
     counted = [0]
-    original = SqlStore._query
+    original = SqlStore.query
 
     def counting(self: SqlStore, statement: str, params: Any = ()) -> list[Any]:
         rows = original(self, statement, params)
@@ -71,11 +71,11 @@ def rows_read(store: Store) -> Iterator[list[int]]:
             counted[0] += len(rows)
         return rows
 
-    SqlStore._query = counting  # type: ignore[method-assign]
+    SqlStore.query = counting  # type: ignore[method-assign]
     try:
         yield counted
     finally:
-        SqlStore._query = original  # type: ignore[method-assign]
+        SqlStore.query = original  # type: ignore[method-assign]
 
 
 @contextmanager

@@ -139,7 +139,7 @@ def test_fetch_keeps_every_item_of_a_page_with_poison_items(tmp_path: Path, db_u
             assert before <= stored[key].published_at <= after
 
         # the upstream's values are kept, with why they were replaced
-        faults = store._query(  # type: ignore[attr-defined]
+        faults = store.query(
             "SELECT upstream_id, stage, detail FROM item_faults ORDER BY upstream_id"
         )
         assert [(row[0], row[1]) for row in faults] == [
@@ -349,9 +349,7 @@ def test_the_daemon_stores_derives_and_polls_on_past_poison(
     with open_store(db_url) as store:
         assert store.count_items("poison") == 10
         assert store.get_state("poison").consecutive_failures == 0
-        faults = store._query(  # type: ignore[attr-defined]
-            "SELECT upstream_id, detail FROM item_faults WHERE stage = 'stories'"
-        )
+        faults = store.query("SELECT upstream_id, detail FROM item_faults WHERE stage = 'stories'")
         assert faults == [("far", "ValueError: no story for this item")]
         # indexed all the same, and so is everything stored after it
         for title in ("远未来", "孤立代理项", "正常新闻第5条"):
@@ -445,7 +443,5 @@ def test_every_normalised_item_is_stored_whatever_its_text_and_date(
         outcome = store.upsert_items(items)
         assert outcome.dropped == ()
         assert store.count_items() == len({item.upstream_id for item in items})
-        faults = store._query(  # type: ignore[attr-defined]
-            "SELECT stage FROM item_faults WHERE stage <> 'normalize'"
-        )
+        faults = store.query("SELECT stage FROM item_faults WHERE stage <> 'normalize'")
         assert faults == []  # none dropped, none left out of the index or the stories

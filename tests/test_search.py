@@ -109,9 +109,7 @@ def ids(store: Store, text: str, **changes: Any) -> set[str]:
 def fts_integrity(store: Store) -> None:
     """FTS5's own consistency check (SQLite); raises when the index is corrupt."""
     if store.url.startswith("sqlite"):  # type: ignore[attr-defined]
-        store._query(  # type: ignore[attr-defined]
-            "INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 0)"
-        )
+        store.query("INSERT INTO search_fts (search_fts, rank) VALUES ('integrity-check', 0)")
 
 
 # --- terms -----------------------------------------------------------------------------

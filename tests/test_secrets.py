@@ -145,9 +145,8 @@ def test_an_error_stored_before_redaction_is_shown_redacted(
     old = f"[leaky] HTTP 500 ({feed_url(upstream)})"
     with open_store(config.database_url) as store:
         assert isinstance(store, SqlStore)
-        with store._tx() as cur:  # as an older finews wrote it
-            store._exec(
-                cur,
+        with store.transaction() as tx:  # as an older finews wrote it
+            tx.execute(
                 "INSERT INTO source_state (source, last_error, consecutive_failures) "
                 "VALUES (?, ?, 1)",
                 ("leaky", old),

@@ -103,9 +103,9 @@ def test_items_stored_before_the_index_are_found_after_migrating(store: Store) -
     ids = _fill(store)
     assert isinstance(store, SqlStore)
     # an archive from before migration 0012: no item_stocks at all
-    with store._tx() as cur:
-        store._exec(cur, "DROP TABLE item_stocks")
-        store._exec(cur, "DELETE FROM schema_version WHERE version = 12")
+    with store.transaction() as tx:
+        tx.execute("DROP TABLE item_stocks")
+        tx.execute("DELETE FROM schema_version WHERE version = 12")
     assert store.migrate() == [12]
     found = [item.id for item in store.items(ItemQuery(stock="sh600519"))]
     assert found == [ids["in_digest"], ids["mentioned"], ids["old_form"], ids["tagged"]]
@@ -116,18 +116,18 @@ def test_items_stored_before_the_index_are_found_after_migrating(store: Store) -
 def _statements(store: SqlStore) -> Iterator[list[tuple[str, list[Any]]]]:
     """Every statement ``store`` reads with meanwhile, with its arguments."""
     seen: list[tuple[str, list[Any]]] = []
-    original = SqlStore._query
+    original = SqlStore.query
 
     def recording(self: SqlStore, statement: str, params: Sequence[Any] = ()) -> list[Any]:
         if self is store:
             seen.append((statement, list(params)))
         return original(self, statement, params)
 
-    SqlStore._query = recording  # type: ignore[method-assign]
+    SqlStore.query = recording  # type: ignore[method-assign]
     try:
         yield seen
     finally:
-        SqlStore._query = original  # type: ignore[method-assign]
+        SqlStore.query = original  # type: ignore[method-assign]
 
 
 def _plan(store: SqlStore, query: ItemQuery) -> tuple[list[Item], str]:
@@ -136,8 +136,8 @@ def _plan(store: SqlStore, query: ItemQuery) -> tuple[list[Item], str]:
         found = list(store.items(query))
     statement, args = seen[-1]
     if isinstance(store, PostgresStore):
-        return found, "\n".join(row[0] for row in store._query("EXPLAIN " + statement, args))
-    rows = store._query("EXPLAIN QUERY PLAN " + statement, args)
+        return found, "\n".join(row[0] for row in store.query("EXPLAIN " + statement, args))
+    rows = store.query("EXPLAIN QUERY PLAN " + statement, args)
     return found, "\n".join(str(row[3]).strip() for row in rows)
 
 
@@ -153,9 +153,9 @@ def test_a_security_is_looked_up_by_index_not_by_reading_every_item(store: Store
     store.upsert_items([named])
     postgres = isinstance(store, PostgresStore)
     if postgres:
-        with store._tx() as cur:  # the planner's row counts, as autovacuum keeps them
-            store._exec(cur, "ANALYZE items")
-            store._exec(cur, "ANALYZE item_stocks")
+        with store.transaction() as tx:  # the planner's row counts, as autovacuum keeps them
+            tx.execute("ANALYZE items")
+            tx.execute("ANALYZE item_stocks")
     for first_reports_only in (False, True):
         for code in ("sh999999", "sh600519"):
             query = ItemQuery(stock=code, limit=30, first_reports_only=first_reports_only)

@@ -28,7 +28,7 @@ from helpers import BASE_TIME, BEIJING, make_item, make_items
 
 def newest_version(store: Store) -> int:
     assert isinstance(store, SqlStore)
-    folder = resources.files("finews.store") / "migrations" / store.migrations_dir
+    folder = resources.files("finews.store") / "migrations" / store.engine
     return max(int(e.name.split("_", 1)[0]) for e in folder.iterdir() if e.name.endswith(".sql"))
 
 
@@ -557,7 +557,7 @@ def test_an_item_the_store_cannot_hold_costs_no_other_item_nor_the_state(
     # named in the log, with what no log can hold spelled out
     shown = "坏\\u0000\\ud800值" if bad == "upstream_id" else poison.upstream_id
     assert f"source=eastmoney_fast id={shown} dropped: the store refused it" in caplog.text
-    faults = store._query("SELECT stage, detail FROM item_faults")  # type: ignore[attr-defined]
+    faults = store.query("SELECT stage, detail FROM item_faults")
     assert [row[0] for row in faults] == ["store"]
     # the four are indexed and clustered as ever
     assert derive_backlog(store) == 0
@@ -774,7 +774,7 @@ def test_an_empty_in_list_matches_nothing(store: Store) -> None:
 
     store.upsert_items(make_items(3))
     marks, params = in_list([])
-    assert store._query(f"SELECT id FROM items WHERE id IN ({marks})", params) == []  # type: ignore[attr-defined]
+    assert store.query(f"SELECT id FROM items WHERE id IN ({marks})", params) == []
     assert store.known_ids("eastmoney_fast", []) == set()
 
 

@@ -65,7 +65,7 @@ def by_upstream(store: Store) -> dict[str, Item]:
 
 def stories(store: Store) -> dict[int, int]:
     """Item id → story id, as stored."""
-    rows = store._query("SELECT item_id, cluster_id FROM item_clusters")  # type: ignore[attr-defined]
+    rows = store.query("SELECT item_id, cluster_id FROM item_clusters")
     return {int(r[0]): int(r[1]) for r in rows}
 
 
@@ -480,7 +480,7 @@ def test_copy_db_clusters_itself_when_the_source_stories_are_stale(sqlite_url: s
     with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
         src.upsert_items(story_items())
         original = story_map(src)
-        src._query("DELETE FROM item_clusters WHERE item_id % 5 = 0")  # type: ignore[attr-defined]
+        src.query("DELETE FROM item_clusters WHERE item_id % 5 = 0")
         assert cluster_status(src).clustered < len(LABELLED)
         report = copy_db(src, dst, derived=True)
         assert report.ok, report.summary()

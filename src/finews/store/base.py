@@ -16,7 +16,7 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -38,6 +38,7 @@ __all__ = [
     "ItemQuery",
     "SqlStore",
     "Store",
+    "Transaction",
     "from_db_time",
     "to_db_time",
 ]
@@ -48,7 +49,7 @@ log = logging.getLogger("finews.store")
 _UNSTORABLE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with each character no store or log can hold written as ``\\uXXXX``: how
     an id or a reason that made an item unstorable is logged and kept in ``item_faults``."""
     return _UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
@@ -328,8 +329,93 @@ class ItemQuery:
     without_content: bool = False
 
 
+class Transaction:
+    """One open write transaction of a :class:`Store` (from :meth:`Store.transaction`).
+
+    Statements use ``?`` placeholders, rewritten for the engine; ``execute`` returns the
+    transaction, so ``tx.execute(sql, params).fetchone()`` reads a row. It commits when the
+    ``with`` block ends and rolls back when it raises; driver errors leave as
+    :class:`~finews.errors.StoreError`."""
+
+    def __init__(self, store: SqlStore, cursor: Any) -> None:
+        self.store = store
+        #: the driver's cursor, for the engine's own statements (backends only)
+        self.cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Transaction:
+        self.cursor.execute(self.store._sql(sql), tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Transaction:
+        self.cursor.executemany(self.store._sql(sql), rows)
+        return self
+
+    def fetchone(self) -> Any:
+        return self.cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self.cursor.fetchall())
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Undo what the block wrote if it raises, keeping the transaction's earlier
+        writes. A savepoint that cannot be rolled back (the connection broke) raises a
+        :class:`StoreError` that :meth:`Store.item_fault` never counts as an item's."""
+        self.execute("SAVEPOINT one_item")
+        try:
+            yield
+        except BaseException:
+            try:
+                self.execute("ROLLBACK TO SAVEPOINT one_item")
+            except self.store.driver_errors as exc:
+                raise _Broken(redact(f"database {self.store.url}: {exc}")) from exc
+            raise
+        self.execute("RELEASE SAVEPOINT one_item")
+
+    def lock_derived(self) -> None:
+        """Hold, until commit, the right to write derived rows (search index, stories):
+        derivers go one at a time (clustering reads the stories it extends)."""
+        self.store._lock_derived(self.cursor)
+
+    def record_fault(self, source: str, upstream_id: str, stage: str, detail: str) -> None:
+        """Keep what happened to one item (its latest per stage) in ``item_faults``."""
+        self.execute(
+            "INSERT INTO item_faults (source, upstream_id, stage, detail, at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, upstream_id, stage) "
+            "DO UPDATE SET detail = excluded.detail, at = excluded.at",
+            (
+                printable(source),
+                printable(upstream_id),
+                stage,
+                printable(detail)[:2000],
+                to_db_time(datetime.now(UTC)),
+            ),
+        )
+
+
 class Store(ABC):
     """What finews needs from a database. One implementation per engine."""
+
+    #: the engine: ``"sqlite"`` or ``"postgres"`` (its migrations folder)
+    engine = ""
+    #: the database URL it was opened with
+    url = ""
+    #: appended to the SELECT that reads a row it will update: where writers run
+    #: concurrently, the second waits and then sees the first one's result
+    row_lock_clause = ""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """One write transaction: commit on success, roll back on any error."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read (``?`` placeholders), in a transaction of its own."""
+
+    @abstractmethod
+    def item_fault(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised while writing or deriving one item, is that item's own
+        fault (so the item is dropped or skipped) rather than the database's."""
 
     @abstractmethod
     def migrate(self) -> list[int]:
@@ -448,13 +534,8 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
 
     #: the backend's placeholder; statements here use ``?``
     placeholder = "?"
-    #: folder under ``finews/store/migrations`` holding this backend's scripts
-    migrations_dir = ""
     #: the driver's exception classes, wrapped in StoreError at the boundary
     driver_errors: tuple[type[Exception], ...] = ()
-    #: appended to the SELECT that reads an item before updating it: where writers run
-    #: concurrently, the second waits and then merges into the first one's result
-    row_lock_clause = ""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -513,8 +594,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             self._conn.rollback()
 
     @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        """One write transaction: commit on success, roll back on any error."""
+    def transaction(self) -> Iterator[Transaction]:
         with self._lock:
             try:
                 cur = self._conn.cursor()
@@ -522,7 +602,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 raise self._wrap(exc) from exc
             try:
                 self._begin(cur)
-                yield cur
+                yield Transaction(self, cur)
                 self._conn.commit()
             except self.driver_errors as exc:
                 self._rollback_quietly()
@@ -533,12 +613,12 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             finally:
                 cur.close()
 
-    def _query(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             try:
                 cur = self._conn.cursor()
                 try:
-                    cur.execute(self._sql(statement), tuple(params))
+                    cur.execute(self._sql(sql), tuple(params))
                     rows = cur.fetchall()
                 finally:
                     cur.close()
@@ -552,10 +632,6 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 raise
             return list(rows)
 
-    def _exec(self, cur: Any, statement: str, params: Sequence[Any] = ()) -> Any:
-        cur.execute(self._sql(statement), tuple(params))
-        return cur
-
     def close(self) -> None:
         with self._lock:
             try:
@@ -565,7 +641,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
 
     # --- migrations ----------------------------------------------------------------------
     def _scripts(self) -> list[tuple[int, str]]:
-        folder = resources.files("finews.store") / "migrations" / self.migrations_dir
+        folder = resources.files("finews.store") / "migrations" / self.engine
         found = []
         for entry in folder.iterdir():
             name = entry.name
@@ -575,7 +651,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
 
     def schema_version(self) -> int:
         try:
-            rows = self._query("SELECT MAX(version) FROM schema_version")
+            rows = self.query("SELECT MAX(version) FROM schema_version")
         except StoreError:
             # no schema_version table yet: nothing was ever migrated
             return 0
@@ -584,7 +660,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
     def migrate(self) -> list[int]:
         scripts = self._scripts()
         try:
-            done = {int(row[0]) for row in self._query("SELECT version FROM schema_version")}
+            done = {int(row[0]) for row in self.query("SELECT version FROM schema_version")}
         except StoreError:
             done = set()
         if all(version in done for version, _ in scripts):
@@ -592,34 +668,31 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             # and every command and web process opening the store comes through here)
             return []
         applied: list[int] = []
-        with self._tx() as cur:
-            self._lock_migrations(cur)
-            self._exec(
-                cur,
+        with self.transaction() as tx:
+            self._lock_migrations(tx.cursor)
+            tx.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
             )
-            cur.execute("SELECT version FROM schema_version")
-            done = {int(row[0]) for row in cur.fetchall()}
+            tx.execute("SELECT version FROM schema_version")
+            done = {int(row[0]) for row in tx.fetchall()}
             for version, script in scripts:
                 if version in done:
                     continue
-                self._run_script(cur, script)
-                self._exec(
-                    cur,
+                self._run_script(tx.cursor, script)
+                tx.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (version, to_db_time(datetime.now(UTC))),
                 )
                 applied.append(version)
             if 12 in applied:
-                self._fill_stock_keys(cur)
+                self._fill_stock_keys(tx)
             if 2 in applied:
                 # derived_state is new (0002 writes version 1): no story of an older rule
                 # can exist, so the stories to come are the current rule's
                 from finews.process.cluster import ALGORITHM_VERSION
 
-                self._exec(
-                    cur,
+                tx.execute(
                     "UPDATE derived_state SET version = ? WHERE name = 'clusters'",
                     (ALGORITHM_VERSION,),
                 )
@@ -672,14 +745,13 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             published_at=old.published_at if new.published_guessed else new.published_at,
         )
 
-    def _select_item(self, cur: Any, source: str, upstream_id: str) -> Item | None:
-        self._exec(
-            cur,
+    def _select_item(self, tx: Transaction, source: str, upstream_id: str) -> Item | None:
+        tx.execute(
             f"SELECT {ITEM_COLUMNS} FROM items WHERE source = ? AND upstream_id = ?"
             + self.row_lock_clause,
             (source, upstream_id),
         )
-        row = cur.fetchone()
+        row = tx.fetchone()
         return None if row is None else self._row_to_item(row)
 
     @staticmethod
@@ -705,10 +777,9 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             stocks=tuple(s for s in " ".join(given.stocks).split(" ") if s),
         )
 
-    def _insert_item(self, cur: Any, item: Item, now: str | None) -> int | None:
+    def _insert_item(self, tx: Transaction, item: Item, now: str | None) -> int | None:
         """Insert a new item; ``None`` when a concurrent writer stored the same key first."""
-        self._exec(
-            cur,
+        tx.execute(
             "INSERT INTO items (source, upstream_id, title, digest, content, url, "
             "media, category, tag, kind, importance, stocks, author, fulltext_key, "
             "published_at, fetched_at, updated_at, revision) "
@@ -734,14 +805,13 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 now,
             ),
         )
-        row = cur.fetchone()
+        row = tx.fetchone()
         return None if row is None else int(row[0])
 
-    def _update_item(self, cur: Any, old: Item, merged: Item, now: str | None) -> None:
+    def _update_item(self, tx: Transaction, old: Item, merged: Item, now: str | None) -> None:
         """Keep ``old`` as a revision and store ``merged`` in its place."""
         assert old.id is not None
-        self._exec(
-            cur,
+        tx.execute(
             "INSERT INTO item_revisions (item_id, revision, title, digest, content, "
             "url, media, importance, stocks, author, published_at, replaced_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -760,8 +830,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 now,
             ),
         )
-        self._exec(
-            cur,
+        tx.execute(
             "UPDATE items SET title = ?, digest = ?, content = ?, url = ?, media = ?, "
             "importance = ?, stocks = ?, author = ?, fulltext_key = ?, "
             "published_at = ?, updated_at = ?, revision = ? WHERE id = ?",
@@ -800,23 +869,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 )
             return self._upsert(items, state, derive, isolate=True)
 
-    @contextmanager
-    def _savepoint(self, cur: Any) -> Iterator[None]:
-        """Undo what the block wrote if it raises, keeping the transaction's earlier writes."""
-        self._exec(cur, "SAVEPOINT one_item")
-        try:
-            yield
-        except BaseException:
-            try:
-                self._exec(cur, "ROLLBACK TO SAVEPOINT one_item")
-            except self.driver_errors as exc:
-                raise _Broken(redact(f"database {self.url}: {exc}")) from exc
-            raise
-        self._exec(cur, "RELEASE SAVEPOINT one_item")
-
-    def _item_failed(self, exc: BaseException) -> bool:
-        """Whether ``exc``, raised while writing or deriving one item, is that item's own
-        fault (so the item is dropped or skipped) rather than the database's."""
+    def item_fault(self, exc: BaseException) -> bool:
         if isinstance(exc, _Broken):
             return False
         if isinstance(exc, self.driver_errors):
@@ -826,47 +879,28 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             return not names & {"OperationalError", "InterfaceError", "InternalError"}
         return isinstance(exc, (StoreError, ValueError, OverflowError))
 
-    def _record_fault(
-        self, cur: Any, source: str, upstream_id: str, stage: str, detail: str
-    ) -> None:
-        """Keep what happened to one item (its latest per stage) in ``item_faults``."""
-        self._exec(
-            cur,
-            "INSERT INTO item_faults (source, upstream_id, stage, detail, at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, upstream_id, stage) "
-            "DO UPDATE SET detail = excluded.detail, at = excluded.at",
-            (
-                _printable(source),
-                _printable(upstream_id),
-                stage,
-                _printable(detail)[:2000],
-                to_db_time(datetime.now(UTC)),
-            ),
-        )
-
-    def _write_stock_keys(self, cur: Any, item_id: int, item: Item, *, fresh: bool) -> None:
+    def _write_stock_keys(self, tx: Transaction, item_id: int, item: Item, *, fresh: bool) -> None:
         """Put the item's :func:`stock_keys` in ``item_stocks`` (replacing its old ones
         unless it is ``fresh``), in the transaction that writes the item."""
         if not fresh:
-            self._exec(cur, "DELETE FROM item_stocks WHERE item_id = ?", (item_id,))
+            tx.execute("DELETE FROM item_stocks WHERE item_id = ?", (item_id,))
         keys = stock_keys(item.title, item.digest, item.stocks)
         if keys:
-            cur.executemany(
-                self._sql("INSERT INTO item_stocks (code, item_id) VALUES (?, ?)"),
+            tx.executemany(
+                ("INSERT INTO item_stocks (code, item_id) VALUES (?, ?)"),
                 [(key, item_id) for key in sorted(keys)],
             )
 
-    def _fill_stock_keys(self, cur: Any) -> None:
+    def _fill_stock_keys(self, tx: Transaction) -> None:
         """Write ``item_stocks`` for the items stored before migration 0012, in batches
         by id (once, in the migration's transaction)."""
         after = 0
         while True:
-            self._exec(
-                cur,
+            tx.execute(
                 "SELECT id, title, digest, stocks FROM items WHERE id > ? ORDER BY id LIMIT 1000",
                 (after,),
             )
-            rows = cur.fetchall()
+            rows = tx.fetchall()
             if not rows:
                 return
             pairs = [
@@ -875,24 +909,24 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 for key in sorted(stock_keys(row[1], row[2], row[3].split(" ")))
             ]
             if pairs:
-                cur.executemany(
-                    self._sql("INSERT INTO item_stocks (code, item_id) VALUES (?, ?)"), pairs
-                )
+                tx.executemany(("INSERT INTO item_stocks (code, item_id) VALUES (?, ?)"), pairs)
             after = int(rows[-1][0])
 
-    def _write_item(self, cur: Any, item: Item, now: str | None) -> tuple[str, int, Item] | None:
+    def _write_item(
+        self, tx: Transaction, item: Item, now: str | None
+    ) -> tuple[str, int, Item] | None:
         """Insert or update one prepared item: ``("new" | "update", row id, as stored)``,
         or ``None`` when it is unchanged."""
-        old = self._select_item(cur, item.source, item.upstream_id)
+        old = self._select_item(tx, item.source, item.upstream_id)
         if old is None:
-            item_id = self._insert_item(cur, item, now)
+            item_id = self._insert_item(tx, item, now)
             if item_id is not None:
                 if item.raw is not None:
-                    self._write_raw(cur, item_id, item.raw, now)
-                self._write_stock_keys(cur, item_id, item, fresh=True)
+                    self._write_raw(tx, item_id, item.raw, now)
+                self._write_stock_keys(tx, item_id, item, fresh=True)
                 return "new", item_id, item
             # another worker committed the same key meanwhile: treat as a re-poll
-            old = self._select_item(cur, item.source, item.upstream_id)
+            old = self._select_item(tx, item.source, item.upstream_id)
             if old is None:
                 raise StoreError(
                     f"item {item.source}/{item.upstream_id}: insert conflicted "
@@ -902,13 +936,13 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         if merged.content_fields() == old.content_fields():
             return None
         assert old.id is not None
-        self._update_item(cur, old, merged, now)
-        self._write_stock_keys(cur, old.id, merged, fresh=False)
+        self._update_item(tx, old, merged, now)
+        self._write_stock_keys(tx, old.id, merged, fresh=False)
         if item.raw is not None:
-            self._write_raw(cur, old.id, item.raw, now)
+            self._write_raw(tx, old.id, item.raw, now)
         return "update", old.id, merged
 
-    def _write_raw(self, cur: Any, item_id: int, reading: RawItem, now: str | None) -> None:
+    def _write_raw(self, tx: Transaction, item_id: int, reading: RawItem, now: str | None) -> None:
         """Keep, beside a new or changed item, the raw data of the reading it came from,
         compressed (:mod:`finews.raw`). A part the reading lacks (the article, on a re-poll
         of the list) keeps what is stored. An unchanged item's is not written: a re-poll of
@@ -916,8 +950,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         raw = raw_record(reading)
         if raw is None:
             return
-        self._exec(
-            cur,
+        tx.execute(
             "INSERT INTO item_raw (item_id, record, record_format, article, article_format, "
             "stored_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (item_id) DO UPDATE SET "
             "record = COALESCE(excluded.record, item_raw.record), "
@@ -946,7 +979,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         last = 0
         while True:  # keyset pages of row ids: a whole archive is never held in memory
             where = " AND ".join([*filters, "i.id > ?"])
-            rows = self._query(f"{select} WHERE {where} ORDER BY i.id LIMIT 500", [*params, last])
+            rows = self.query(f"{select} WHERE {where} ORDER BY i.id LIMIT 500", [*params, last])
             for row in rows:
                 cut = len(ITEM_FIELDS)
                 yield (
@@ -995,28 +1028,28 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             except StoreError as exc:
                 if not isolate:
                     raise
-                dropped.append(Dropped(given.source, given.upstream_id, _printable(str(exc))))
+                dropped.append(Dropped(given.source, given.upstream_id, printable(str(exc))))
         state_values = None if state is None else self._state_values(state)
         new = updated = unchanged = 0
         now = to_db_time(datetime.now(UTC))
         log_rows: list[tuple[int, str]] = []
         written: list[tuple[int, Item]] = []
-        with self._tx() as cur:
+        with self.transaction() as tx:
             for item in prepared:
                 if isolate:
                     try:
-                        with self._savepoint(cur):
-                            outcome = self._write_item(cur, item, now)
+                        with tx.savepoint():
+                            outcome = self._write_item(tx, item, now)
                     except Exception as exc:
-                        if not self._item_failed(exc):
+                        if not self.item_fault(exc):
                             raise
-                        reason = _printable(f"{type(exc).__name__}: {exc}")
+                        reason = printable(f"{type(exc).__name__}: {exc}")
                         dropped.append(Dropped(item.source, item.upstream_id, reason))
                         continue
                 else:
-                    outcome = self._write_item(cur, item, now)
+                    outcome = self._write_item(tx, item, now)
                 for note in item.notes:
-                    self._record_fault(cur, item.source, item.upstream_id, "normalize", note)
+                    tx.record_fault(item.source, item.upstream_id, "normalize", note)
                 if outcome is None:
                     unchanged += 1
                     continue
@@ -1030,34 +1063,34 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             for drop in dropped:
                 log.warning(
                     "source=%s id=%s dropped: the store refused it: %s",
-                    _printable(drop.source),
-                    _printable(drop.upstream_id or "-"),
+                    printable(drop.source),
+                    printable(drop.upstream_id or "-"),
                     drop.reason,
                 )
-                self._record_fault(cur, drop.source, drop.upstream_id or "", "store", drop.reason)
+                tx.record_fault(drop.source, drop.upstream_id or "", "store", drop.reason)
             # the change log goes last, so the lock that orders it is held only briefly and
             # never while waiting for another writer's item rows (no deadlock)
             if log_rows:
-                self._lock_change_log(cur)
-                first = self._log_change(cur, log_rows[0][0], log_rows[0][1], now)
+                self._lock_change_log(tx.cursor)
+                first = self._log_change(tx, log_rows[0][0], log_rows[0][1], now)
                 for item_id, kind in log_rows[1:]:
-                    self._log_change(cur, item_id, kind, now)
+                    self._log_change(tx, item_id, kind, now)
                 if derive:
                     # the search index and the stories of these items (store/search.py,
                     # store/clusters.py), one deriving writer at a time (clustering reads
                     # the stories it extends); the mark moves past them only when no
                     # earlier change still waits for finews.store.derive
-                    self._lock_derived(cur)
-                    self._derive_written(cur, written, written)
-                    self._mark_derived_through(cur, first)
-                self._notify_changes(cur)
+                    tx.lock_derived()
+                    self._derive_written(tx, written, written)
+                    self._mark_derived_through(tx, first)
+                self._notify_changes(tx.cursor)
             if state_values is not None:
-                self._write_state(cur, state_values)
+                self._write_state(tx, state_values)
         return UpsertResult(new=new, updated=updated, unchanged=unchanged, dropped=tuple(dropped))
 
     def _derive_written(
         self,
-        cur: Any,
+        tx: Transaction,
         index: Sequence[tuple[int, Item]],
         cluster: Sequence[tuple[int, Item]],
         *,
@@ -1070,24 +1103,24 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         entry (items just written); else ``Item.revision`` is it (items read back)."""
 
         def index_one(item_id: int, item: Item) -> None:
-            self._index_item(cur, item_id, item, 0 if read_revision else item.revision)
+            self._index_item(tx, item_id, item, 0 if read_revision else item.revision)
 
         def index_all() -> None:
             for item_id, item in dict(index).items():
                 index_one(item_id, item)
 
-        self._isolated(cur, index, index_all, index_one, "index")
+        self._isolated(tx, index, index_all, index_one, "index")
         self._isolated(
-            cur,
+            tx,
             cluster,
-            lambda: self._cluster_items(cur, cluster),
-            lambda item_id, item: self._cluster_items(cur, [(item_id, item)]),
+            lambda: self._cluster_items(tx, cluster),
+            lambda item_id, item: self._cluster_items(tx, [(item_id, item)]),
             "stories",
         )
 
     def _isolated(
         self,
-        cur: Any,
+        tx: Transaction,
         items: Sequence[tuple[int, Item]],
         run_all: Callable[[], None],
         run_one: Callable[[int, Item], None],
@@ -1098,50 +1131,48 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         if not items:
             return
         try:
-            with self._savepoint(cur):
+            with tx.savepoint():
                 run_all()
             return
         except Exception as exc:
-            if not self._item_failed(exc):
+            if not self.item_fault(exc):
                 raise
         self._forget_window()  # the story cache may hold what the rollback undid
         for item_id, item in dict(items).items():
             try:
-                with self._savepoint(cur):
+                with tx.savepoint():
                     run_one(item_id, item)
             except Exception as exc:
-                if not self._item_failed(exc):
+                if not self.item_fault(exc):
                     raise
                 self._forget_window()
-                self._derive_fault(cur, item, stage, exc)
+                self._derive_fault(tx, item, stage, exc)
 
-    def _derive_fault(self, cur: Any, item: Item, stage: str, exc: BaseException) -> None:
+    def _derive_fault(self, tx: Transaction, item: Item, stage: str, exc: BaseException) -> None:
         detail = f"{type(exc).__name__}: {exc}"
         what = "search index" if stage == "index" else "stories"
         log.error(
             "source=%s id=%s left out of the %s: %s",
-            _printable(item.source),
-            _printable(item.upstream_id),
+            printable(item.source),
+            printable(item.upstream_id),
             what,
-            _printable(detail),
+            printable(detail),
         )
-        self._record_fault(cur, item.source, item.upstream_id, stage, detail)
+        tx.record_fault(item.source, item.upstream_id, stage, detail)
 
-    def _log_change(self, cur: Any, item_id: int, kind: str, now: str | None) -> int:
+    def _log_change(self, tx: Transaction, item_id: int, kind: str, now: str | None) -> int:
         """Append to the change log; return the entry's sequence number."""
-        self._exec(
-            cur,
+        tx.execute(
             "INSERT INTO changes (item_id, kind, at) VALUES (?, ?, ?) RETURNING seq",
             (item_id, kind, now),
         )
-        return int(cur.fetchone()[0])
+        return int(tx.fetchone()[0])
 
-    def _mark_derived_through(self, cur: Any, first: int) -> None:
+    def _mark_derived_through(self, tx: Transaction, first: int) -> None:
         """After deriving this transaction's changes (``first`` and every later seq, the
         change log's tail while its lock is held): move the mark to the end, unless an
         earlier change is still waiting to be derived."""
-        self._exec(
-            cur,
+        tx.execute(
             "UPDATE derive_mark SET seq = (SELECT MAX(seq) FROM changes) "
             "WHERE name = 'derived' AND NOT EXISTS "
             "(SELECT 1 FROM changes WHERE seq > derive_mark.seq AND seq < ?)",
@@ -1149,14 +1180,14 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         )
 
     def get_item(self, source: str, upstream_id: str) -> Item | None:
-        rows = self._query(
+        rows = self.query(
             f"SELECT {ITEM_COLUMNS} FROM items WHERE source = ? AND upstream_id = ?",
             (source, upstream_id),
         )
         return self._row_to_item(rows[0]) if rows else None
 
     def get_item_by_id(self, item_id: int) -> Item | None:
-        rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
+        rows = self.query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
         return self._row_to_item(rows[0]) if rows else None
 
     def _common_stock(self, canonical: str) -> bool:
@@ -1164,7 +1195,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         no further, from the index: a bounded read)."""
         keys = stock_lookup_keys(canonical)
         marks = ", ".join("?" * len(keys))
-        rows = self._query(
+        rows = self.query(
             f"SELECT COUNT(*) FROM (SELECT 1 FROM item_stocks WHERE code IN ({marks}) "
             f"LIMIT {COMMON_STOCK}) AS found",
             keys,
@@ -1219,7 +1250,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             if where:
                 sql += " WHERE " + " AND ".join(where)
             sql += f" ORDER BY published_at {order}, id {order} LIMIT {int(size)}"
-            rows = self._query(sql, args)
+            rows = self.query(sql, args)
             page = [self._row_to_item(row) for row in rows]
             yield from page
             if len(page) < size:
@@ -1231,15 +1262,15 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 remaining -= len(page)
 
     def tagged_stocks(self) -> list[str]:
-        rows = self._query("SELECT DISTINCT stocks FROM items WHERE stocks <> ''")
+        rows = self.query("SELECT DISTINCT stocks FROM items WHERE stocks <> ''")
         found = {security(code) for row in rows for code in str(row[0]).split(" ")}
         return sorted(code for code in found if code is not None)
 
     def count_items(self, source: str | None = None) -> int:
         if source is None:
-            rows = self._query("SELECT COUNT(*) FROM items")
+            rows = self.query("SELECT COUNT(*) FROM items")
         else:
-            rows = self._query("SELECT COUNT(*) FROM items WHERE source = ?", (source,))
+            rows = self.query("SELECT COUNT(*) FROM items WHERE source = ?", (source,))
         return int(rows[0][0])
 
     def known_ids(self, source: str, upstream_ids: Sequence[str]) -> set[str]:
@@ -1248,7 +1279,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks, padded = in_list(chunk)
-            rows = self._query(
+            rows = self.query(
                 f"SELECT upstream_id FROM items WHERE source = ? AND upstream_id IN ({marks})",
                 [source, *padded],
             )
@@ -1259,7 +1290,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         current = self.get_item_by_id(item_id)
         if current is None:
             return []
-        rows = self._query(
+        rows = self.query(
             "SELECT revision, title, digest, content, url, media, importance, stocks, author, "
             "published_at FROM item_revisions WHERE item_id = ? ORDER BY revision",
             (item_id,),
@@ -1286,22 +1317,21 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
 
     # --- media slugs ---------------------------------------------------------------------
     def slug_for_media(self, media: str, proposed: str) -> str:
-        with self._tx() as cur:
+        with self.transaction() as tx:
             # ON CONFLICT: another worker may store the same media name at the same moment.
-            self._exec(
-                cur,
+            tx.execute(
                 "INSERT INTO media_slugs (media, slug) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (media, proposed),
             )
-            self._exec(cur, "SELECT slug FROM media_slugs WHERE media = ?", (media,))
-            return str(cur.fetchone()[0])
+            tx.execute("SELECT slug FROM media_slugs WHERE media = ?", (media,))
+            return str(tx.fetchone()[0])
 
     def media_slugs(self) -> dict[str, str]:
-        return {row[0]: row[1] for row in self._query("SELECT media, slug FROM media_slugs")}
+        return {row[0]: row[1] for row in self.query("SELECT media, slug FROM media_slugs")}
 
     # --- source state --------------------------------------------------------------------
     def get_state(self, source: str) -> SourceState:
-        rows = self._query(
+        rows = self.query(
             "SELECT last_attempt, last_success, last_error, consecutive_failures, next_poll, "
             "cursor FROM source_state WHERE source = ?",
             (source,),
@@ -1322,8 +1352,8 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
 
     def save_state(self, state: SourceState) -> None:
         values = self._state_values(state)
-        with self._tx() as cur:
-            self._write_state(cur, values)
+        with self.transaction() as tx:
+            self._write_state(tx, values)
 
     @staticmethod
     def _state_values(state: SourceState) -> tuple[Any, ...]:
@@ -1340,10 +1370,9 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             raise StoreError(f"state of {state.source}: text contains a NUL character")
         return values
 
-    def _write_state(self, cur: Any, values: tuple[Any, ...]) -> None:
+    def _write_state(self, tx: Transaction, values: tuple[Any, ...]) -> None:
         # one statement, so two workers saving the same new source cannot both insert
-        self._exec(
-            cur,
+        tx.execute(
             "INSERT INTO source_state (source, last_attempt, last_success, last_error, "
             "consecutive_failures, next_poll, cursor) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (source) DO UPDATE SET last_attempt = excluded.last_attempt, "
@@ -1355,14 +1384,14 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
 
     # --- change log ----------------------------------------------------------------------
     def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
-        rows = self._query(
+        rows = self.query(
             f"SELECT seq, item_id, kind FROM changes WHERE seq > ? ORDER BY seq LIMIT {int(limit)}",
             (seq,),
         )
         return [Change(seq=int(r[0]), item_id=int(r[1]), kind=r[2]) for r in rows]
 
     def last_change_seq(self) -> int:
-        rows = self._query("SELECT MAX(seq) FROM changes")
+        rows = self.query("SELECT MAX(seq) FROM changes")
         return int(rows[0][0] or 0)
 
     # --- integrity -----------------------------------------------------------------------
@@ -1391,7 +1420,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             ),
         )
         for statement, what in checks:
-            count = int(self._query(statement)[0][0])
+            count = int(self.query(statement)[0][0])
             if count:
                 problems.append(f"{count} {what}")
         return problems
@@ -1415,9 +1444,9 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         last: tuple[Any, ...] | None = None
         while True:
             if last is None:
-                rows = self._query(select + order)
+                rows = self.query(select + order)
             else:
-                rows = self._query(select + after + order, last)
+                rows = self.query(select + after + order, last)
             page = [tuple(row) for row in rows]
             if page:
                 yield page
@@ -1444,6 +1473,6 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
             statement += "DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in rest)
         else:
             statement += "DO NOTHING"
-        with self._tx() as cur:
-            cur.executemany(self._sql(statement), [tuple(row) for row in rows])
-            self._after_import(cur, table)
+        with self.transaction() as tx:
+            tx.executemany((statement), [tuple(row) for row in rows])
+            self._after_import(tx.cursor, table)

@@ -63,7 +63,7 @@ from finews.process.cluster import (
 from finews.store.columns import ITEM_COLUMNS, in_list, item_columns
 
 if TYPE_CHECKING:
-    from finews.store.base import Store
+    from finews.store.base import Store, Transaction
 
 __all__ = [
     "ClusterMixin",
@@ -512,11 +512,8 @@ class ClusterMixin:
     """The cluster SQL, mixed into :class:`~finews.store.base.SqlStore`."""
 
     # provided by SqlStore
-    _query: Callable[..., list[Any]]
-    _exec: Callable[..., Any]
-    _sql: Callable[[str], str]
-    _tx: Callable[[], Any]
-    _lock_derived: Callable[[Any], None]
+    query: Callable[..., list[Any]]
+    transaction: Callable[[], Any]
 
     def _fp_cache(self) -> OrderedDict[tuple[int, int], Fingerprint]:
         cache: OrderedDict[tuple[int, int], Fingerprint] | None = self.__dict__.get("_fps")
@@ -538,7 +535,7 @@ class ClusterMixin:
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
 
-    def _load_fps(self, cur: Any, revisions: dict[int, int]) -> dict[int, Fingerprint]:
+    def _load_fps(self, tx: Transaction, revisions: dict[int, int]) -> dict[int, Fingerprint]:
         """Fingerprints of stored items at their current revision (given)."""
         cache = self._fp_cache()
         found = {}
@@ -552,46 +549,45 @@ class ClusterMixin:
         select = _fingerprint_select("items", "id")
         for start in range(0, len(missing), _CHUNK):
             marks, chunk = in_list(missing[start : start + _CHUNK])
-            self._exec(cur, f"{select} WHERE id IN ({marks})", chunk)
-            for row in cur.fetchall():
+            tx.execute(f"{select} WHERE id IN ({marks})", chunk)
+            for row in tx.fetchall():
                 fp = _fingerprint_row(row)
                 found[fp.item_id] = fp
                 self._remember(fp.item_id, revisions[fp.item_id], fp)
         return found
 
-    def _old_fp(self, cur: Any, item_id: int, revision: int) -> Fingerprint | None:
+    def _old_fp(self, tx: Transaction, item_id: int, revision: int) -> Fingerprint | None:
         """The fingerprint an item had at an earlier revision."""
         cached = self._fp_cache().get((item_id, revision))
         if cached is not None:
             return cached
         select = _fingerprint_select("item_revisions", "item_id")
-        self._exec(cur, f"{select} WHERE item_id = ? AND revision = ?", (item_id, revision))
-        row = cur.fetchone()
+        tx.execute(f"{select} WHERE item_id = ? AND revision = ?", (item_id, revision))
+        row = tx.fetchone()
         return None if row is None else _fingerprint_row(row)
 
     # --- incremental ---------------------------------------------------------------------
-    def _cluster_items(self, cur: Any, written: Sequence[tuple[int, Item]]) -> None:
+    def _cluster_items(self, tx: Transaction, written: Sequence[tuple[int, Item]]) -> None:
         """Put items just written (new or edited) into their stories (inside the write)."""
         if not written:
             return
         with _collector_paused():
-            self._cluster_written(cur, written)
+            self._cluster_written(tx, written)
 
-    def _cluster_written(self, cur: Any, written: Sequence[tuple[int, Item]]) -> None:
+    def _cluster_written(self, tx: Transaction, written: Sequence[tuple[int, Item]]) -> None:
         ids = sorted({item_id for item_id, _ in written})
         revisions: dict[int, int] = {}
         stored: dict[int, tuple[int, int]] = {}
         for start in range(0, len(ids), _CHUNK):
             marks, chunk = in_list(ids[start : start + _CHUNK])
-            self._exec(cur, f"SELECT id, revision FROM items WHERE id IN ({marks})", chunk)
-            revisions.update({int(r[0]): int(r[1]) for r in cur.fetchall()})
-            self._exec(
-                cur,
+            tx.execute(f"SELECT id, revision FROM items WHERE id IN ({marks})", chunk)
+            revisions.update({int(r[0]): int(r[1]) for r in tx.fetchall()})
+            tx.execute(
                 "SELECT item_id, cluster_id, revision FROM item_clusters "
                 f"WHERE item_id IN ({marks})",
                 chunk,
             )
-            stored.update({int(r[0]): (int(r[1]), int(r[2])) for r in cur.fetchall()})
+            stored.update({int(r[0]): (int(r[1]), int(r[2])) for r in tx.fetchall()})
         latest = dict(written)
         fresh: dict[int, Fingerprint] = {}
         for item_id, item in latest.items():
@@ -602,11 +598,10 @@ class ClusterMixin:
         for item_id, fp in fresh.items():
             if item_id in stored:
                 revision = stored[item_id][1]
-                old = self._old_fp(cur, item_id, revision) if revision != revisions[item_id] else fp
+                old = self._old_fp(tx, item_id, revision) if revision != revisions[item_id] else fp
                 if old is not None and _relevant(old) == _relevant(fp):
                     # same fingerprint (say, full text added behind a digest): same story
-                    self._exec(
-                        cur,
+                    tx.execute(
                         "UPDATE item_clusters SET revision = ? WHERE item_id = ?",
                         (revisions[item_id], item_id),
                     )
@@ -614,7 +609,7 @@ class ClusterMixin:
             moving.append(fp)
         if not moving:
             return
-        self._detach(cur, [fp.item_id for fp in moving if fp.item_id in stored], stored)
+        self._detach(tx, [fp.item_id for fp in moving if fp.item_id in stored], stored)
         moving.sort(key=leader_key)
         chunk_start = 0
         for index in range(1, len(moving) + 1):
@@ -622,33 +617,33 @@ class ClusterMixin:
             if index == len(moving) or (
                 moving[index].published - moving[chunk_start].published > WINDOW
             ):
-                self._attach(cur, moving[chunk_start:index], revisions)
+                self._attach(tx, moving[chunk_start:index], revisions)
                 chunk_start = index
 
-    def _detach(self, cur: Any, leaving: Sequence[int], stored: dict[int, tuple[int, int]]) -> None:
+    def _detach(
+        self, tx: Transaction, leaving: Sequence[int], stored: dict[int, tuple[int, int]]
+    ) -> None:
         """Take items out of their stories; what remains of each is split into its
         connected parts, each led by its earliest item."""
         if not leaving:
             return
         marks, params = in_list(leaving)
-        self._exec(cur, f"DELETE FROM item_clusters WHERE item_id IN ({marks})", params)
+        tx.execute(f"DELETE FROM item_clusters WHERE item_id IN ({marks})", params)
         gone = set(leaving)
         for cluster_id in sorted({stored[item_id][0] for item_id in leaving}):
-            self._exec(
-                cur,
+            tx.execute(
                 "SELECT c.item_id, i.revision FROM item_clusters c "
                 "JOIN items i ON i.id = c.item_id WHERE c.cluster_id = ?",
                 (cluster_id,),
             )
-            rest = {int(r[0]): int(r[1]) for r in cur.fetchall() if int(r[0]) not in gone}
+            rest = {int(r[0]): int(r[1]) for r in tx.fetchall() if int(r[0]) not in gone}
             if not rest:
                 continue
-            fps = self._load_fps(cur, rest)
+            fps = self._load_fps(tx, rest)
             parts = cluster_stream(sorted(fps.values(), key=leader_key))
             for item_id, new_cluster in parts.items():
                 if new_cluster != cluster_id:
-                    self._exec(
-                        cur,
+                    tx.execute(
                         "UPDATE item_clusters SET cluster_id = ? WHERE item_id = ?",
                         (new_cluster, item_id),
                     )
@@ -660,20 +655,21 @@ class ClusterMixin:
             self.__dict__["_story_window"] = window
         return window
 
-    def _attach(self, cur: Any, moving: Sequence[Fingerprint], revisions: dict[int, int]) -> None:
+    def _attach(
+        self, tx: Transaction, moving: Sequence[Fingerprint], revisions: dict[int, int]
+    ) -> None:
         """Add items (oldest first, none in a story yet) to the stories they match."""
         from finews.store.base import from_db_time, to_db_time
 
         low, high = _shifted(moving[0].published, -WINDOW), _shifted(moving[-1].published, WINDOW)
-        self._exec(
-            cur,
+        tx.execute(
             "SELECT c.item_id, c.cluster_id, i.revision, p.revision FROM items i "
             "JOIN item_clusters c ON c.item_id = i.id "
             "LEFT JOIN story_prints p ON p.item_id = i.id "
             "WHERE i.published_at >= ? AND i.published_at <= ?",
             (to_db_time(low), to_db_time(high)),
         )
-        rows = cur.fetchall()
+        rows = tx.fetchall()
         # the stories as stored now are the truth; the window only caches fingerprints
         cluster_of = {row[0]: row[1] for row in rows}
         window = self._window()
@@ -698,9 +694,9 @@ class ClusterMixin:
         missing = list(stale)
         for start in range(0, len(missing), _CHUNK):
             chunk = {item_id: stale[item_id] for item_id in missing[start : start + _CHUNK]}
-            for item_id, fp in self._load_fps(cur, chunk).items():
+            for item_id, fp in self._load_fps(tx, chunk).items():
                 window.add(chunk[item_id], fp)
-            on_disk.update(self._spill(cur, window, low, high))
+            on_disk.update(self._spill(tx, window, low, high))
         # stories merged during this write: old cluster id → the one it joined
         joined: dict[int, int] = {}
 
@@ -718,8 +714,8 @@ class ClusterMixin:
                 if held is not None:
                     leaders[cluster_id] = leader_key(held[1])
                 else:  # a leader published before the window
-                    self._exec(cur, "SELECT published_at FROM items WHERE id = ?", (cluster_id,))
-                    moment = from_db_time(cur.fetchone()[0])
+                    tx.execute("SELECT published_at FROM items WHERE id = ?", (cluster_id,))
+                    moment = from_db_time(tx.fetchone()[0])
                     assert moment is not None
                     leaders[cluster_id] = (moment, cluster_id)
             return leaders[cluster_id]
@@ -728,8 +724,8 @@ class ClusterMixin:
         for fp in moving:
             matched: set[int] = set()
             if on_disk:
-                others = window.candidates(fp, cluster_of, self._stored_keys(cur, fp, on_disk))
-                prints = self._stored_fps(cur, [o for o in others if o in on_disk], on_disk)
+                others = window.candidates(fp, cluster_of, self._stored_keys(tx, fp, on_disk))
+                prints = self._stored_fps(tx, [o for o in others if o in on_disk], on_disk)
             else:
                 others = window.candidates(fp, cluster_of)
             for other in others:
@@ -743,15 +739,13 @@ class ClusterMixin:
             merged = sorted(matched - {target})
             if merged:
                 marks, params = in_list(merged)
-                self._exec(
-                    cur,
+                tx.execute(
                     f"UPDATE item_clusters SET cluster_id = ? WHERE cluster_id IN ({marks})",
                     [target, *params],
                 )
                 for story in merged:
                     joined[story] = target
-            self._exec(
-                cur,
+            tx.execute(
                 "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?) "
                 "ON CONFLICT (item_id) DO UPDATE SET cluster_id = excluded.cluster_id, "
                 "revision = excluded.revision",
@@ -761,10 +755,12 @@ class ClusterMixin:
             # the packed copy _remember keeps, if still there (one copy, packed once)
             packed = self._fp_cache().get((fp.item_id, revisions[fp.item_id]))
             window.add(revisions[fp.item_id], packed if packed is not None else fp)
-        self._spill(cur, window, low, high)
+        self._spill(tx, window, low, high)
 
     # --- the window's part on disk ---------------------------------------------------------
-    def _spill(self, cur: Any, window: _Window, low: datetime, high: datetime) -> dict[int, int]:
+    def _spill(
+        self, tx: Transaction, window: _Window, low: datetime, high: datetime
+    ) -> dict[int, int]:
         """When the window holds more than its limit, drop the items published outside
         ``low``–``high`` and, if still too many, move the earliest published to the
         database; return those (item id → revision). Then forget what is held there for
@@ -774,7 +770,7 @@ class ClusterMixin:
         if len(window.fps) <= window.LIMIT:
             return {}
         leaving = window.earliest(len(window.fps) - window.LIMIT * 3 // 4)
-        self._forget_prints(cur, leaving)
+        self._forget_prints(tx, leaving)
         prints = []
         keys = []
         moved: dict[int, int] = {}
@@ -784,14 +780,12 @@ class ClusterMixin:
             prints.append((item_id, revision, moment, to_bytes(fp)))
             keys += [(key, moment, item_id) for key in fp.keys]
             moved[item_id] = revision
-        cur.executemany(
-            self._sql(
-                "INSERT INTO story_prints (item_id, revision, moment, print) VALUES (?, ?, ?, ?)"
-            ),
+        tx.executemany(
+            ("INSERT INTO story_prints (item_id, revision, moment, print) VALUES (?, ?, ?, ?)"),
             prints,
         )
-        cur.executemany(
-            self._sql(
+        tx.executemany(
+            (
                 "INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?) "
                 "ON CONFLICT DO NOTHING"
             ),
@@ -800,42 +794,40 @@ class ClusterMixin:
         for item_id in leaving:
             window.remove(item_id)
         horizon = (_shifted(low, -WINDOW) - _EPOCH) // _MICROSECOND
-        self._exec(cur, "SELECT item_id FROM story_prints WHERE moment < ? LIMIT 5000", (horizon,))
-        self._forget_prints(cur, [int(row[0]) for row in cur.fetchall()])
+        tx.execute("SELECT item_id FROM story_prints WHERE moment < ? LIMIT 5000", (horizon,))
+        self._forget_prints(tx, [int(row[0]) for row in tx.fetchall()])
         return moved
 
-    def _forget_prints(self, cur: Any, ids: Sequence[int]) -> None:
+    def _forget_prints(self, tx: Transaction, ids: Sequence[int]) -> None:
         """Delete what the database holds of these items' fingerprints (if anything)."""
         for start in range(0, len(ids), _CHUNK):
             marks, chunk = in_list(ids[start : start + _CHUNK])
-            self._exec(
-                cur,
+            tx.execute(
                 f"SELECT item_id, moment, print FROM story_prints WHERE item_id IN ({marks})",
                 chunk,
             )
-            rows = cur.fetchall()
+            rows = tx.fetchall()
             if not rows:
                 continue
             keys = []
             for item_id, moment, data in rows:
                 stored = print_keys(data)
                 if stored is None:  # unreadable: find its keys the slow way
-                    self._exec(
-                        cur,
+                    tx.execute(
                         "DELETE FROM story_keys WHERE item_id = ? AND moment = ?",
                         (item_id, moment),
                     )
                 else:
                     keys += [(key, moment, item_id) for key in stored]
-            cur.executemany(
-                self._sql("DELETE FROM story_keys WHERE key = ? AND moment = ? AND item_id = ?"),
+            tx.executemany(
+                ("DELETE FROM story_keys WHERE key = ? AND moment = ? AND item_id = ?"),
                 keys,
             )
             marks, found = in_list([int(row[0]) for row in rows])
-            self._exec(cur, f"DELETE FROM story_prints WHERE item_id IN ({marks})", found)
+            tx.execute(f"DELETE FROM story_prints WHERE item_id IN ({marks})", found)
 
     def _stored_keys(
-        self, cur: Any, fp: Fingerprint, on_disk: Mapping[int, int]
+        self, tx: Transaction, fp: Fingerprint, on_disk: Mapping[int, int]
     ) -> dict[int, tuple[list[int], list[int]]]:
         """Key → the entries of items on disk (``on_disk``) sharing it, within the window
         of ``fp``: those before it and those from it on, nearest first, each at least
@@ -848,7 +840,7 @@ class ClusterMixin:
         wanted = [(key, side) for key in keys for side in (0, 1)]
         limit = BUCKET_CAP + _SLACK
         while wanted:
-            rows = self._nearest_keys(cur, fp, wanted, limit)
+            rows = self._nearest_keys(tx, fp, wanted, limit)
             got: dict[tuple[int, int], int] = {}
             for key, side, when, item_id in rows:
                 got[(key, side)] = got.get((key, side), 0) + 1
@@ -867,7 +859,7 @@ class ClusterMixin:
         return {key: lists for key, lists in found.items() if lists[0] or lists[1]}
 
     def _nearest_keys(
-        self, cur: Any, fp: Fingerprint, wanted: Sequence[tuple[int, int]], limit: int
+        self, tx: Transaction, fp: Fingerprint, wanted: Sequence[tuple[int, int]], limit: int
     ) -> list[Any]:
         """(key, side, moment, item_id) of up to ``limit`` rows of ``story_keys`` per
         (key, side) nearest ``fp`` within its window: side 0 before it, 1 from it on."""
@@ -888,11 +880,11 @@ class ClusterMixin:
                 f"WHERE key = ? AND {where} ORDER BY {order} LIMIT {int(limit)}) AS n{number}"
             )
             params += [key, bound, moment, moment, fp.item_id]
-        self._exec(cur, " UNION ALL ".join(parts), params)
-        return list(cur.fetchall())
+        tx.execute(" UNION ALL ".join(parts), params)
+        return list(tx.fetchall())
 
     def _stored_fps(
-        self, cur: Any, ids: Sequence[int], on_disk: Mapping[int, int]
+        self, tx: Transaction, ids: Sequence[int], on_disk: Mapping[int, int]
     ) -> dict[int, Fingerprint]:
         """The fingerprints of items on disk (from the cache if there)."""
         cache = self._fp_cache()
@@ -906,14 +898,13 @@ class ClusterMixin:
                 found[item_id] = fp
         if missing:
             marks, params = in_list(missing)
-            self._exec(
-                cur,
+            tx.execute(
                 "SELECT item_id, revision, moment, print FROM story_prints "
                 f"WHERE item_id IN ({marks})",
                 params,
             )
             unread = set(missing)
-            for item_id, revision, moment, data in cur.fetchall():
+            for item_id, revision, moment, data in tx.fetchall():
                 if revision == on_disk[item_id]:
                     fp = from_bytes(item_id, _EPOCH + moment * _MICROSECOND, data)
                     if fp is not None:
@@ -921,7 +912,7 @@ class ClusterMixin:
                         self._remember(item_id, revision, fp)
                         unread.discard(item_id)
             if unread:  # made by another version of the rule: made again from the item
-                found.update(self._load_fps(cur, {i: on_disk[i] for i in unread}))
+                found.update(self._load_fps(tx, {i: on_disk[i] for i in unread}))
         return found
 
     # --- reading ---------------------------------------------------------------------------
@@ -930,14 +921,14 @@ class ClusterMixin:
         from finews.store.base import SqlStore
 
         columns = item_columns("i") if full_text else _ROW_COLUMNS
-        rows = self._query(_OTHER_MEMBERS.format(columns=columns), (item_id,))
+        rows = self.query(_OTHER_MEMBERS.format(columns=columns), (item_id,))
         return [SqlStore._row_to_item(row) for row in rows]
 
     def _copies(self, ids: Sequence[int]) -> set[int]:
         found: set[int] = set()
         for start in range(0, len(ids), _CHUNK):
             marks, chunk = in_list(ids[start : start + _CHUNK])
-            rows = self._query(
+            rows = self.query(
                 f"SELECT item_id FROM item_clusters WHERE item_id IN ({marks}) "
                 "AND cluster_id <> item_id",
                 chunk,
@@ -954,7 +945,7 @@ class ClusterMixin:
         found: dict[int, tuple[int, int]] = {}
         for start in range(0, len(ids), _CHUNK):
             marks, chunk = in_list(ids[start : start + _CHUNK])
-            rows = self._query(
+            rows = self.query(
                 f"SELECT item_id, cluster_id FROM item_clusters WHERE item_id IN ({marks})",
                 chunk,
             )
@@ -972,7 +963,7 @@ class ClusterMixin:
     def _count_stories(self, stories: Sequence[int], sizes: dict[int, int]) -> None:
         for start in range(0, len(stories), _CHUNK):
             marks, chunk = in_list(stories[start : start + _CHUNK])
-            rows = self._query(
+            rows = self.query(
                 "SELECT cluster_id, COUNT(*) FROM item_clusters "
                 f"WHERE cluster_id IN ({marks}) GROUP BY cluster_id",
                 chunk,
@@ -983,7 +974,7 @@ class ClusterMixin:
     def _story_keys(self, story: int) -> list[tuple[datetime, int]]:
         from finews.store.base import from_db_time
 
-        rows = self._query(
+        rows = self.query(
             "SELECT i.published_at, i.id FROM item_clusters c JOIN items i ON i.id = c.item_id "
             "WHERE c.cluster_id = ?",
             (story,),
@@ -1002,12 +993,12 @@ class ClusterMixin:
         found: list[Item] = []
         for start in range(0, len(ids), _CHUNK):
             marks, chunk = in_list(ids[start : start + _CHUNK])
-            rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", chunk)
+            rows = self.query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", chunk)
             found += [SqlStore._row_to_item(row) for row in rows]
         return found
 
     def _all_members(self) -> dict[int, list[int]]:
-        rows = self._query(
+        rows = self.query(
             "SELECT c.cluster_id, c.item_id FROM item_clusters c WHERE c.cluster_id IN "
             "(SELECT cluster_id FROM item_clusters GROUP BY cluster_id HAVING COUNT(*) > 1) "
             "ORDER BY c.cluster_id, c.item_id"
@@ -1018,7 +1009,7 @@ class ClusterMixin:
         return found
 
     def _big_stories(self, more_than: int) -> list[tuple[int, int]]:
-        rows = self._query(
+        rows = self.query(
             "SELECT cluster_id, COUNT(*) FROM item_clusters GROUP BY cluster_id "
             "HAVING COUNT(*) > ? ORDER BY cluster_id",
             (more_than,),
@@ -1026,7 +1017,7 @@ class ClusterMixin:
         return [(int(r[0]), int(r[1])) for r in rows]
 
     def _stale_cluster_ids(self) -> list[tuple[int, str]]:
-        rows = self._query(
+        rows = self.query(
             "SELECT i.id, i.published_at FROM items i "
             "LEFT JOIN item_clusters c ON c.item_id = i.id "
             "WHERE c.item_id IS NULL OR c.revision <> i.revision ORDER BY i.published_at, i.id"
@@ -1042,9 +1033,9 @@ class ClusterMixin:
         last: tuple[str, int] | None = None
         while True:
             if last is None:
-                rows = self._query(f"{select} ORDER BY published_at, id LIMIT {int(batch)}")
+                rows = self.query(f"{select} ORDER BY published_at, id LIMIT {int(batch)}")
             else:
-                rows = self._query(
+                rows = self.query(
                     f"{select} WHERE published_at > ? OR (published_at = ? AND id > ?) "
                     f"ORDER BY published_at, id LIMIT {int(batch)}",
                     (last[0], last[0], last[1]),
@@ -1131,16 +1122,16 @@ class ClusterStatus:
 def cluster_status(store: Store) -> ClusterStatus:
     """Counts for ``finews reindex`` and health checks."""
     backend = _backend(store)
-    items = int(backend._query("SELECT COUNT(*) FROM items")[0][0])
-    clustered = int(backend._query("SELECT COUNT(*) FROM item_clusters")[0][0])
-    stories = int(backend._query("SELECT COUNT(DISTINCT cluster_id) FROM item_clusters")[0][0])
+    items = int(backend.query("SELECT COUNT(*) FROM items")[0][0])
+    clustered = int(backend.query("SELECT COUNT(*) FROM item_clusters")[0][0])
+    stories = int(backend.query("SELECT COUNT(DISTINCT cluster_id) FROM item_clusters")[0][0])
     stale = int(
-        backend._query(
+        backend.query(
             "SELECT COUNT(*) FROM item_clusters c JOIN items i ON i.id = c.item_id "
             "WHERE c.revision <> i.revision"
         )[0][0]
     )
-    rows = backend._query("SELECT version FROM derived_state WHERE name = 'clusters'")
+    rows = backend.query("SELECT version FROM derived_state WHERE name = 'clusters'")
     version_ok = bool(rows) and int(rows[0][0]) == ALGORITHM_VERSION
     return ClusterStatus(items, clustered, stories, stale, version_ok)
 
@@ -1154,11 +1145,11 @@ def sync_clusters(store: Store, *, batch: int = 500) -> int:
     stale = backend._stale_cluster_ids()
     for start in range(0, len(stale), batch):
         marks, ids = in_list([item_id for item_id, _ in stale[start : start + batch]])
-        rows = backend._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids)
+        rows = backend.query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", ids)
         written = [(int(row[0]), SqlStore._row_to_item(row)) for row in rows]
-        with backend._tx() as cur:
-            backend._lock_derived(cur)
-            backend._cluster_items(cur, written)
+        with backend.transaction() as tx:
+            tx.lock_derived()
+            backend._cluster_items(tx, written)
     return len(stale)
 
 
@@ -1179,21 +1170,18 @@ def recluster(
 
     clusters = cluster_stream(stream())
     rows = [(item_id, cluster_id, revisions[item_id]) for item_id, cluster_id in clusters.items()]
-    with backend._tx() as cur:
-        backend._lock_derived(cur)
-        backend._exec(cur, "DELETE FROM item_clusters")
+    with backend.transaction() as tx:
+        tx.lock_derived()
+        tx.execute("DELETE FROM item_clusters")
         # the window's part on disk, made by whichever rule was in use before
-        backend._exec(cur, "DELETE FROM story_keys")
-        backend._exec(cur, "DELETE FROM story_prints")
+        tx.execute("DELETE FROM story_keys")
+        tx.execute("DELETE FROM story_prints")
         for start in range(0, len(rows), batch):
-            cur.executemany(
-                backend._sql(
-                    "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?)"
-                ),
+            tx.executemany(
+                ("INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?)"),
                 rows[start : start + batch],
             )
-        backend._exec(
-            cur,
+        tx.execute(
             "UPDATE derived_state SET version = ? WHERE name = 'clusters'",
             (ALGORITHM_VERSION,),
         )

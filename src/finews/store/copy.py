@@ -45,7 +45,7 @@ from typing import Any
 from finews.errors import StoreError
 from finews.process.cluster import ALGORITHM_VERSION
 from finews.redact import redact
-from finews.store.base import TABLE_KEYS, TABLES, SqlStore, Store
+from finews.store.base import TABLE_KEYS, TABLES, Store
 from finews.store.clusters import ClusterStatus, cluster_status, sync_clusters
 from finews.store.derive import mark_derived_through
 from finews.store.search import IndexStatus, index_status, sync_index
@@ -250,25 +250,22 @@ def _derive(
 
 def _copy_stories(src: Store, dst: Store, batch: int) -> int:
     """Replace the destination's stories with the source's (one transaction)."""
-    if not isinstance(src, SqlStore) or not isinstance(dst, SqlStore):
-        raise StoreError("copying stories needs two SQL stores")
     select = "SELECT item_id, cluster_id, revision FROM item_clusters"
-    insert = dst._sql("INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?)")
+    insert = "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?)"
     copied = 0
-    with dst._tx() as cur:
-        dst._exec(cur, "DELETE FROM item_clusters")
+    with dst.transaction() as tx:
+        tx.execute("DELETE FROM item_clusters")
         last = -1
         while True:
-            rows = src._query(
+            rows = src.query(
                 f"{select} WHERE item_id > ? ORDER BY item_id LIMIT {int(batch)}", (last,)
             )
             if not rows:
                 break
-            cur.executemany(insert, [(int(r[0]), int(r[1]), int(r[2])) for r in rows])
+            tx.executemany(insert, [(int(r[0]), int(r[1]), int(r[2])) for r in rows])
             copied += len(rows)
             last = int(rows[-1][0])
-        dst._exec(
-            cur,
+        tx.execute(
             "UPDATE derived_state SET version = ? WHERE name = 'clusters'",
             (ALGORITHM_VERSION,),
         )

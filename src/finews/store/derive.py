@@ -23,13 +23,13 @@ derive inline take the same lock, after the change-log lock, never the other way
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from finews.errors import StoreError
 from finews.store.columns import ITEM_FIELDS, in_list, item_columns
 
 if TYPE_CHECKING:
-    from finews.store.base import SqlStore, Store
+    from finews.store.base import Store, Transaction
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -53,17 +53,9 @@ _COLUMNS = f"{item_columns('i')}, d.revision, c.revision"
 _FIELDS = len(ITEM_FIELDS)
 
 
-def _backend(store: Store) -> SqlStore:
-    from finews.store.base import SqlStore
-
-    if not isinstance(store, SqlStore):
-        raise StoreError(f"{type(store).__name__} keeps no search index or stories")
-    return store
-
-
-def _mark(backend: SqlStore, cur: Any) -> int:
-    backend._exec(cur, "SELECT seq FROM derive_mark WHERE name = 'derived'")
-    row = cur.fetchone()
+def _mark(tx: Transaction) -> int:
+    tx.execute("SELECT seq FROM derive_mark WHERE name = 'derived'")
+    row = tx.fetchone()
     if row is None:
         raise StoreError("derive_mark has no 'derived' row: run `finews migrate`")
     return int(row[0])
@@ -72,23 +64,24 @@ def _mark(backend: SqlStore, cur: Any) -> int:
 def derive_pending(store: Store, *, limit: int = DEFAULT_BATCH) -> int:
     """Derive the next ``limit`` changes after the mark in one transaction; return how
     many changes it covered (0: nothing was waiting)."""
+    from finews.store.base import SqlStore
     from finews.store.search import _row_item
 
-    backend = _backend(store)
-    with backend._tx() as cur:
-        backend._lock_derived(cur)
-        mark = _mark(backend, cur)
-        backend._exec(
-            cur,
+    if not isinstance(store, SqlStore):
+        raise StoreError(f"{type(store).__name__} keeps no search index or stories")
+
+    with store.transaction() as tx:
+        tx.lock_derived()
+        mark = _mark(tx)
+        tx.execute(
             f"SELECT seq, item_id FROM changes WHERE seq > ? ORDER BY seq LIMIT {int(limit)}",
             (mark,),
         )
-        changes = cur.fetchall()
+        changes = tx.fetchall()
         if not changes:
             return 0
         marks, ids = in_list(sorted({int(item_id) for _, item_id in changes}))
-        backend._exec(
-            cur,
+        tx.execute(
             f"SELECT {_COLUMNS} FROM items i "
             "LEFT JOIN search_docs d ON d.item_id = i.id "
             "LEFT JOIN item_clusters c ON c.item_id = i.id "
@@ -96,7 +89,7 @@ def derive_pending(store: Store, *, limit: int = DEFAULT_BATCH) -> int:
             ids,
         )
         unindexed, unclustered = [], []
-        for row in cur.fetchall():
+        for row in tx.fetchall():
             item = _row_item(row[:_FIELDS])
             assert item.id is not None
             indexed, clustered = row[_FIELDS], row[_FIELDS + 1]
@@ -106,9 +99,8 @@ def derive_pending(store: Store, *, limit: int = DEFAULT_BATCH) -> int:
                 unclustered.append((item.id, item))
         # an item that fails either step is left out of it and recorded, never retried
         # round after round: the mark moves past it all the same
-        backend._derive_written(cur, unindexed, unclustered, read_revision=False)
-        backend._exec(
-            cur,
+        store._derive_written(tx, unindexed, unclustered, read_revision=False)
+        tx.execute(
             "UPDATE derive_mark SET seq = ? WHERE name = 'derived'",
             (int(changes[-1][0]),),
         )
@@ -132,8 +124,7 @@ def derive_all(
 
 def derive_backlog(store: Store) -> int:
     """How many changes wait to be derived."""
-    backend = _backend(store)
-    rows = backend._query(
+    rows = store.query(
         "SELECT COUNT(*) FROM changes WHERE seq > "
         "(SELECT seq FROM derive_mark WHERE name = 'derived')"
     )
@@ -145,11 +136,9 @@ def mark_derived_through(store: Store, seq: int) -> None:
     syncing the whole index and stories (``finews reindex``, ``copy_db``) with the
     :meth:`~finews.store.base.Store.last_change_seq` read *before* the rebuild began, so
     every change up to it was committed, and derived, by then. The mark never moves back."""
-    backend = _backend(store)
-    with backend._tx() as cur:
-        backend._lock_derived(cur)
-        backend._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.lock_derived()
+        tx.execute(
             "UPDATE derive_mark SET seq = ? WHERE name = 'derived' AND seq < ?",
             (seq, seq),
         )
@@ -158,8 +147,7 @@ def mark_derived_through(store: Store, seq: int) -> None:
 def derived_through(store: Store) -> int:
     """The seq through which every change is derived (indexed and in its story): the
     changes after it may still form, merge or split stories."""
-    backend = _backend(store)
-    rows = backend._query("SELECT seq FROM derive_mark WHERE name = 'derived'")
+    rows = store.query("SELECT seq FROM derive_mark WHERE name = 'derived'")
     if not rows:
         raise StoreError("derive_mark has no 'derived' row: run `finews migrate`")
     return int(rows[0][0])
@@ -168,6 +156,5 @@ def derived_through(store: Store) -> int:
 def fault_counts(store: Store) -> dict[str, int]:
     """How many items have a recorded fault, by stage: ``store`` (dropped), ``index`` and
     ``stories`` (left out of them), ``normalize`` (a value replaced); see ``item_faults``."""
-    backend = _backend(store)
-    rows = backend._query("SELECT stage, COUNT(*) FROM item_faults GROUP BY stage ORDER BY stage")
+    rows = store.query("SELECT stage, COUNT(*) FROM item_faults GROUP BY stage ORDER BY stage")
     return {str(stage): int(count) for stage, count in rows}

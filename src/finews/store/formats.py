@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from finews.store.base import SqlStore, Store, from_db_time, to_db_time
+from finews.store.base import Store, from_db_time, to_db_time
 
 __all__ = ["FormatState", "load_format", "save_format"]
 
@@ -29,9 +29,7 @@ class FormatState:
 
 def load_format(store: Store, source: str) -> FormatState:
     """``source``'s format watch (an untouched one before its first poll)."""
-    if not isinstance(store, SqlStore):
-        return FormatState(source)
-    rows = store._query(
+    rows = store.query(
         "SELECT alarm, since, errors, had_items, sample FROM source_formats WHERE source = ?",
         (source,),
     )
@@ -50,11 +48,8 @@ def load_format(store: Store, source: str) -> FormatState:
 
 def save_format(store: Store, state: FormatState) -> None:
     """Store (or replace) one source's format watch."""
-    if not isinstance(store, SqlStore):
-        return
-    with store._tx() as cur:
-        store._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "INSERT INTO source_formats (source, alarm, since, errors, had_items, sample) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
             "alarm = excluded.alarm, since = excluded.since, errors = excluded.errors, "

@@ -1,9 +1,9 @@
 """The daemon's persisted work and health: the full-text queue, poll totals, and the
 per-source health that ``finews sources``, the status page and ``/metrics`` show.
 
-Functions here take an open :class:`~finews.store.base.SqlStore` and use its ``_query`` /
-``_tx`` / ``_exec`` helpers, so the SQL stays in ``store/`` and runs unchanged on SQLite and
-PostgreSQL (tables from migration 0003). Nothing here talks to the network.
+Functions here take an open :class:`~finews.store.base.Store` and use its public
+``query()`` and ``transaction()``, so the SQL stays in ``store/`` and runs unchanged on SQLite
+and PostgreSQL (tables from migration 0003). Nothing here talks to the network.
 
 The full-text queue holds one row per (source, upstream id). A poll adds rows *before* it
 stores the items (``refresh_source``'s ``fulltext`` sink), so a crash between the two
@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from finews.errors import StoreError
 from finews.models import SourceSpec, SourceState
 from finews.redact import redact
-from finews.store.base import SqlStore, Store, from_db_time, to_db_time
+from finews.store.base import Store, from_db_time, to_db_time
 from finews.store.columns import in_list
 from finews.store.formats import FormatState, load_format
 from finews.store.leases import lease_of
@@ -51,13 +51,6 @@ __all__ = [
 _DELAY_SAMPLE = 5000
 
 
-def _sql(store: Store) -> SqlStore:
-    """The SQL store behind ``store``; every finews store is one."""
-    if not isinstance(store, SqlStore):
-        raise StoreError(f"{type(store).__name__} keeps no daemon health (not a SQL store)")
-    return store
-
-
 def _now(now: datetime | None) -> datetime:
     return datetime.now(UTC) if now is None else now
 
@@ -77,14 +70,13 @@ def enqueue_fulltext(
     store: Store, source: str, upstream_ids: Iterable[str], *, now: datetime | None = None
 ) -> None:
     """Queue the full text of these items (an item already queued keeps its row)."""
-    sql = _sql(store)
     at = to_db_time(_now(now))
     rows = [(source, uid, PENDING, at, at) for uid in dict.fromkeys(upstream_ids)]
     if not rows:
         return
-    with sql._tx() as cur:
-        cur.executemany(
-            sql._sql(
+    with store.transaction() as tx:
+        tx.executemany(
+            (
                 "INSERT INTO fulltext_queue (source, upstream_id, state, next_attempt, "
                 "queued_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, upstream_id) DO NOTHING"
             ),
@@ -104,10 +96,9 @@ def due_fulltext(
     ``exclude``, the (source, upstream id) pairs already in hand)."""
     if not sources or limit < 1:
         return []
-    sql = _sql(store)
     skip = set(exclude)
     marks, names = in_list(sources)
-    rows = sql._query(
+    rows = store.query(
         "SELECT source, upstream_id, attempts, last_error FROM fulltext_queue "
         f"WHERE state = ? AND next_attempt <= ? AND source IN ({marks}) "
         f"ORDER BY next_attempt, queued_at LIMIT {int(limit + len(skip))}",
@@ -126,7 +117,7 @@ def next_fulltext_at(store: Store, sources: Sequence[str]) -> datetime | None:
     if not sources:
         return None
     marks, names = in_list(sources)
-    rows = _sql(store)._query(
+    rows = store.query(
         f"SELECT MIN(next_attempt) FROM fulltext_queue WHERE state = ? AND source IN ({marks})",
         [PENDING, *names],
     )
@@ -135,10 +126,8 @@ def next_fulltext_at(store: Store, sources: Sequence[str]) -> datetime | None:
 
 def fulltext_done(store: Store, job: FulltextJob) -> None:
     """The job is finished (text stored, or the upstream has none): drop its row."""
-    sql = _sql(store)
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "DELETE FROM fulltext_queue WHERE source = ? AND upstream_id = ?",
             (job.source, job.upstream_id),
         )
@@ -148,13 +137,10 @@ def fulltext_failed(
     store: Store, job: FulltextJob, error: str, *, retry_at: datetime | None
 ) -> None:
     """Record a failed attempt; ``retry_at`` ``None`` gives the job up (state ``failed``)."""
-    sql = _sql(store)
     state = PENDING if retry_at is not None else FAILED
     at = to_db_time(retry_at if retry_at is not None else datetime.now(UTC))
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
-            # the job leaves its worker's hands: its claim (migration 0004) ends with it
+    with store.transaction() as tx:
+        tx.execute(  # the job leaves its worker's hands: its claim (migration 0004) ends with it
             "UPDATE fulltext_queue SET attempts = attempts + 1, last_error = ?, state = ?, "
             "next_attempt = ?, claimed_by = NULL, claimed_until = NULL "
             "WHERE source = ? AND upstream_id = ?",
@@ -165,9 +151,7 @@ def fulltext_failed(
 def queue_counts(store: Store, source: str | None = None) -> QueueCounts:
     """Pending and failed full-text jobs (of one source, or all)."""
     where, params = ("WHERE source = ? ", [source]) if source is not None else ("", [])
-    rows = _sql(store)._query(
-        f"SELECT state, COUNT(*) FROM fulltext_queue {where}GROUP BY state", params
-    )
+    rows = store.query(f"SELECT state, COUNT(*) FROM fulltext_queue {where}GROUP BY state", params)
     found = {str(r[0]): int(r[1]) for r in rows}
     return QueueCounts(pending=found.get(PENDING, 0), failed=found.get(FAILED, 0))
 
@@ -202,10 +186,8 @@ def record_poll(
 ) -> None:
     """Add one poll to the source's totals and set when it is polled next, in one
     transaction (the rest of its state was saved by the poll itself)."""
-    sql = _sql(store)
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "INSERT INTO source_stats (source, polls, failures, items_new, items_updated, "
             "poll_seconds, last_poll_seconds, retry_after) VALUES (?, 1, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (source) DO UPDATE SET polls = source_stats.polls + 1, "
@@ -219,8 +201,7 @@ def record_poll(
         )
         # the poll saved its state already; an UPDATE that finds no row (state never saved
         # because the store refused it) is harmless: the source is simply due at start-up
-        sql._exec(
-            cur,
+        tx.execute(
             "UPDATE source_state SET next_poll = ? WHERE source = ?",
             (to_db_time(next_poll), source),
         )
@@ -228,7 +209,7 @@ def record_poll(
 
 def source_stats(store: Store) -> dict[str, SourceStats]:
     """Every source's running totals, by source id."""
-    rows = _sql(store)._query(
+    rows = store.query(
         "SELECT source, polls, failures, items_new, items_updated, poll_seconds, "
         "last_poll_seconds, retry_after FROM source_stats"
     )
@@ -252,9 +233,8 @@ def source_stats(store: Store) -> dict[str, SourceStats]:
 
 def database_problem(store: Store) -> str | None:
     """Why the database cannot serve (``None`` when it answers and is migrated)."""
-    sql = _sql(store)
     try:
-        sql._query("SELECT 1")
+        store.query("SELECT 1")
     except StoreError as exc:
         return str(exc)
     if store.schema_version() == 0:
@@ -264,9 +244,7 @@ def database_problem(store: Store) -> str | None:
 
 def health_sources(store: Store) -> list[str]:
     """Every source with a recorded state or poll totals, sorted."""
-    rows = _sql(store)._query(
-        "SELECT source FROM source_state UNION SELECT source FROM source_stats"
-    )
+    rows = store.query("SELECT source FROM source_state UNION SELECT source FROM source_stats")
     return sorted(str(r[0]) for r in rows)
 
 
@@ -296,16 +274,16 @@ class SourceHealth:
         return self.state.consecutive_failures > 0
 
 
-def _count_since(sql: SqlStore, source: str, since: datetime) -> int:
-    rows = sql._query(
+def _count_since(store: Store, source: str, since: datetime) -> int:
+    rows = store.query(
         "SELECT COUNT(*) FROM items WHERE source = ? AND fetched_at >= ?",
         (source, to_db_time(since)),
     )
     return int(rows[0][0])
 
 
-def _median_delay(sql: SqlStore, source: str, since: datetime) -> float | None:
-    rows = sql._query(
+def _median_delay(store: Store, source: str, since: datetime) -> float | None:
+    rows = store.query(
         "SELECT published_at, fetched_at FROM items WHERE source = ? AND fetched_at >= ? "
         f"ORDER BY fetched_at DESC LIMIT {_DELAY_SAMPLE}",
         (source, to_db_time(since)),
@@ -321,16 +299,15 @@ def _median_delay(sql: SqlStore, source: str, since: datetime) -> float | None:
 
 def source_health(store: Store, source: str, *, now: datetime | None = None) -> SourceHealth:
     """Everything known about one source's health."""
-    sql = _sql(store)
     moment = _now(now)
     day_ago = moment - timedelta(days=1)
     return SourceHealth(
         state=store.get_state(source),
         stats=source_stats_of(store, source),
         items=store.count_items(source),
-        items_hour=_count_since(sql, source, moment - timedelta(hours=1)),
-        items_day=_count_since(sql, source, day_ago),
-        median_delay=_median_delay(sql, source, day_ago),
+        items_hour=_count_since(store, source, moment - timedelta(hours=1)),
+        items_day=_count_since(store, source, day_ago),
+        median_delay=_median_delay(store, source, day_ago),
         queue=queue_counts(store, source),
         format=load_format(store, source),
     )
@@ -338,7 +315,7 @@ def source_health(store: Store, source: str, *, now: datetime | None = None) -> 
 
 def source_stats_of(store: Store, source: str) -> SourceStats:
     """One source's running totals (zeros before its first recorded poll)."""
-    rows = _sql(store)._query(
+    rows = store.query(
         "SELECT polls, failures, items_new, items_updated, poll_seconds, last_poll_seconds, "
         "retry_after FROM source_stats WHERE source = ?",
         (source,),

@@ -16,7 +16,7 @@ Times here are the workers' clocks, as fixed-width UTC text with microseconds (t
 is time order); they are compared only with each other, so the clocks of the machines
 running workers must agree to well within a lease period (NTP does).
 
-Functions take an open :class:`~finews.store.base.SqlStore` (every finews store is one).
+Functions take an open :class:`~finews.store.base.Store` and use its public API.
 Deciding *which* sources to take, and when, is :mod:`finews.daemon.leasing`'s job.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from finews.errors import StoreError
-from finews.store.base import SqlStore, Store, to_db_time
+from finews.store.base import Store, to_db_time
 from finews.store.columns import in_list
 from finews.store.queue import PENDING, FulltextJob
 
@@ -66,17 +66,11 @@ def _unstamp(text: str) -> datetime:
     return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
 
 
-def _sql(store: Store) -> SqlStore:
-    if not isinstance(store, SqlStore):
-        raise StoreError(f"{type(store).__name__} cannot share work (not a SQL store)")
-    return store
-
-
-def _skip_locked(sql: SqlStore) -> str:
+def _skip_locked(store: Store) -> str:
     """The row-locking clause of a SELECT that takes rows: PostgreSQL locks what it takes
     and skips what others are taking; SQLite has no row locks (its write lock, taken at
     BEGIN IMMEDIATE, already keeps any other taker out until this one commits)."""
-    return sql.row_lock_clause + " SKIP LOCKED" if sql.row_lock_clause else ""
+    return store.row_lock_clause + " SKIP LOCKED" if store.row_lock_clause else ""
 
 
 # --- leases ------------------------------------------------------------------------------
@@ -100,11 +94,10 @@ def prepare_leases(store: Store, sources: Iterable[str], *, now: datetime) -> No
     rows = [(source, FREE, _stamp(now)) for source in sorted(set(sources))]
     if not rows:
         return
-    sql = _sql(store)
-    with sql._tx() as cur:
+    with store.transaction() as tx:
         # sorted: two workers inserting the same new rows wait on each other in one order
-        cur.executemany(
-            sql._sql(
+        tx.executemany(
+            (
                 "INSERT INTO source_leases (source, worker, expires_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (source) DO NOTHING"
             ),
@@ -131,7 +124,6 @@ def acquire_leases(
     """
     if not sources or (limit is not None and limit < 1):
         return []
-    sql = _sql(store)
     cutoff = now if free_since is None else min(now, free_since)
     marks, names = in_list(sorted(sources))
     statement = (
@@ -140,12 +132,12 @@ def acquire_leases(
     )
     if limit is not None:
         statement += f" LIMIT {int(limit)}"
-    with sql._tx() as cur:
-        sql._exec(cur, statement + _skip_locked(sql), [*names, worker, _stamp(cutoff)])
-        taken = [str(row[0]) for row in cur.fetchall()]
+    with store.transaction() as tx:
+        tx.execute(statement + _skip_locked(store), [*names, worker, _stamp(cutoff)])
+        taken = [str(row[0]) for row in tx.fetchall()]
         if taken:
-            cur.executemany(
-                sql._sql("UPDATE source_leases SET worker = ?, expires_at = ? WHERE source = ?"),
+            tx.executemany(
+                ("UPDATE source_leases SET worker = ?, expires_at = ? WHERE source = ?"),
                 [(worker, _stamp(until), source) for source in taken],
             )
     return taken
@@ -154,25 +146,21 @@ def acquire_leases(
 def renew_leases(store: Store, worker: str, *, until: datetime) -> list[str]:
     """Extend every lease ``worker`` still holds to ``until``; return their sources. A lease
     that expired but was not taken by anyone is still this worker's, and is renewed."""
-    sql = _sql(store)
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "UPDATE source_leases SET expires_at = ? WHERE worker = ? RETURNING source",
             (_stamp(until), worker),
         )
-        return sorted(str(row[0]) for row in cur.fetchall())
+        return sorted(str(row[0]) for row in tx.fetchall())
 
 
 def release_leases(store: Store, worker: str, sources: Collection[str], *, now: datetime) -> None:
     """Give up these leases of ``worker`` (free as of ``now``); others' leases stay."""
     if not sources:
         return
-    sql = _sql(store)
     marks, names = in_list(sorted(sources))
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "UPDATE source_leases SET worker = ?, expires_at = ? "
             f"WHERE worker = ? AND source IN ({marks})",
             [FREE, _stamp(now), worker, *names],
@@ -187,7 +175,7 @@ def next_foreign_expiry(
     if not sources:
         return None
     marks, names = in_list(sorted(sources))
-    rows = _sql(store)._query(
+    rows = store.query(
         "SELECT MIN(expires_at) FROM source_leases WHERE worker <> ? AND worker <> ? "
         f"AND expires_at > ? AND source IN ({marks})",
         [worker, FREE, _stamp(now), *names],
@@ -197,7 +185,7 @@ def next_foreign_expiry(
 
 def leases(store: Store) -> dict[str, Lease]:
     """Every source's lease row, by source (for reports; expired ones included)."""
-    rows = _sql(store)._query("SELECT source, worker, expires_at FROM source_leases")
+    rows = store.query("SELECT source, worker, expires_at FROM source_leases")
     return {
         str(r[0]): Lease(source=str(r[0]), worker=str(r[1]), expires_at=_unstamp(r[2]))
         for r in rows
@@ -206,9 +194,7 @@ def leases(store: Store) -> dict[str, Lease]:
 
 def lease_of(store: Store, source: str) -> Lease | None:
     """One source's lease row (``None`` before any worker prepared it)."""
-    rows = _sql(store)._query(
-        "SELECT worker, expires_at FROM source_leases WHERE source = ?", (source,)
-    )
+    rows = store.query("SELECT worker, expires_at FROM source_leases WHERE source = ?", (source,))
     if not rows:
         return None
     return Lease(source=source, worker=str(rows[0][0]), expires_at=_unstamp(rows[0][1]))
@@ -244,14 +230,10 @@ def heartbeat(
     """Record that ``worker`` is alive until ``until``, holding ``held`` leases and wanting
     ``wants`` more; drop the heartbeats that expired before ``prune_before`` (long-dead
     workers, whose leases have expired as well)."""
-    sql = _sql(store)
-    with sql._tx() as cur:
+    with store.transaction() as tx:
         if prune_before is not None:
-            sql._exec(
-                cur, "DELETE FROM daemon_workers WHERE expires_at < ?", (_stamp(prune_before),)
-            )
-        sql._exec(
-            cur,
+            tx.execute("DELETE FROM daemon_workers WHERE expires_at < ?", (_stamp(prune_before),))
+        tx.execute(
             "INSERT INTO daemon_workers (worker, machine, pid, held, wants, started_at, "
             "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker) DO UPDATE SET "
             "held = excluded.held, wants = excluded.wants, expires_at = excluded.expires_at",
@@ -261,7 +243,7 @@ def heartbeat(
 
 def live_workers(store: Store, *, now: datetime) -> list[WorkerRecord]:
     """The workers whose heartbeat has not expired at ``now``, by id."""
-    rows = _sql(store)._query(
+    rows = store.query(
         "SELECT worker, machine, pid, held, wants, expires_at FROM daemon_workers "
         "WHERE expires_at > ? ORDER BY worker",
         (_stamp(now),),
@@ -282,20 +264,17 @@ def live_workers(store: Store, *, now: datetime) -> list[WorkerRecord]:
 def forget_worker(store: Store, worker: str, *, now: datetime) -> None:
     """``worker`` is gone (stopped, or known dead): free its leases and full-text claims at
     once and drop its heartbeat, in one transaction."""
-    sql = _sql(store)
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "UPDATE source_leases SET worker = ?, expires_at = ? WHERE worker = ?",
             (FREE, _stamp(now), worker),
         )
-        sql._exec(
-            cur,
+        tx.execute(
             "UPDATE fulltext_queue SET claimed_by = NULL, claimed_until = NULL "
             "WHERE claimed_by = ?",
             (worker,),
         )
-        sql._exec(cur, "DELETE FROM daemon_workers WHERE worker = ?", (worker,))
+        tx.execute("DELETE FROM daemon_workers WHERE worker = ?", (worker,))
 
 
 # --- full-text claims --------------------------------------------------------------------
@@ -314,25 +293,23 @@ def claim_fulltext(
     claim on, oldest due first, for ``worker`` until ``until``; return them."""
     if not sources or limit < 1:
         return []
-    sql = _sql(store)
     marks, names = in_list(sorted(sources))
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "SELECT source, upstream_id, attempts, last_error FROM fulltext_queue "
             f"WHERE state = ? AND next_attempt <= ? AND source IN ({marks}) "
             "AND (claimed_until IS NULL OR claimed_until <= ?) "
-            f"ORDER BY next_attempt, queued_at LIMIT {int(limit)}" + _skip_locked(sql),
+            f"ORDER BY next_attempt, queued_at LIMIT {int(limit)}" + _skip_locked(store),
             # next_attempt is store time (whole seconds), claimed_until lease time
             [PENDING, to_db_time(now), *names, _stamp(now)],
         )
         jobs = [
             FulltextJob(source=r[0], upstream_id=r[1], attempts=int(r[2]), last_error=r[3])
-            for r in cur.fetchall()
+            for r in tx.fetchall()
         ]
         if jobs:
-            cur.executemany(
-                sql._sql(
+            tx.executemany(
+                (
                     "UPDATE fulltext_queue SET claimed_by = ?, claimed_until = ? "
                     "WHERE source = ? AND upstream_id = ?"
                 ),
@@ -347,10 +324,9 @@ def renew_fulltext_claims(
     """Extend ``worker``'s claims on these (source, upstream id) jobs to ``until``."""
     if not jobs:
         return
-    sql = _sql(store)
-    with sql._tx() as cur:
-        cur.executemany(
-            sql._sql(
+    with store.transaction() as tx:
+        tx.executemany(
+            (
                 "UPDATE fulltext_queue SET claimed_until = ? "
                 "WHERE claimed_by = ? AND source = ? AND upstream_id = ?"
             ),

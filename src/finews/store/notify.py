@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from finews.redact import redact
-from finews.store.base import SqlStore, Store
+from finews.store.base import Store
 
 __all__ = ["CHANNEL", "ChangeListener", "listen_for_changes"]
 
@@ -147,7 +147,7 @@ class ChangeListener:
 
 
 def _postgres_url(store: Store) -> str | None:
-    if isinstance(store, SqlStore) and store.url.startswith(("postgresql:", "postgres:")):
+    if store.url.startswith(("postgresql:", "postgres:")):
         return store.url
     return None
 

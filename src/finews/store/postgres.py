@@ -20,7 +20,7 @@ class PostgresStore(SqlStore):
     starting at once apply each script exactly once."""
 
     placeholder = "%s"
-    migrations_dir = "postgres"
+    engine = "postgres"
     driver_errors = (psycopg.Error,)
     row_lock_clause = " FOR UPDATE"
 

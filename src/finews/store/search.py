@@ -68,7 +68,7 @@ from finews.sources.securities import code_query, mention_terms
 from finews.store.columns import ITEM_COLUMNS, in_list
 
 if TYPE_CHECKING:
-    from finews.store.base import Store
+    from finews.store.base import Store, Transaction
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -209,114 +209,106 @@ class SearchMixin:
     """The search SQL, mixed into :class:`~finews.store.base.SqlStore`."""
 
     # provided by SqlStore
-    migrations_dir: str
-    _query: Callable[..., list[Any]]
-    _exec: Callable[..., Any]
-    _tx: Callable[[], Any]
-    _lock_derived: Callable[[Any], None]
+    engine: str
+    query: Callable[..., list[Any]]
+    transaction: Callable[[], Any]
 
     @property
     def _fts5(self) -> bool:
-        return self.migrations_dir == "sqlite"
+        return self.engine == "sqlite"
 
     # --- writing -------------------------------------------------------------------------
-    def _index_items(self, cur: Any, written: Sequence[tuple[int, Item]]) -> None:
+    def _index_items(self, tx: Transaction, written: Sequence[tuple[int, Item]]) -> None:
         """Index items just written (inside the write); an item written twice in one batch
         is indexed once, as it stands at the end."""
         for item_id, item in dict(written).items():
-            self._index_item(cur, item_id, item)
+            self._index_item(tx, item_id, item)
 
-    def _index_item(self, cur: Any, item_id: int, item: Item, revision: int = 0) -> None:
+    def _index_item(self, tx: Transaction, item_id: int, item: Item, revision: int = 0) -> None:
         """Bring the index up to date for one item just written (inside the write);
         ``revision`` 0 reads the stored one."""
         if not revision:
-            self._exec(cur, "SELECT revision FROM items WHERE id = ?", (item_id,))
-            row = cur.fetchone()
+            tx.execute("SELECT revision FROM items WHERE id = ?", (item_id,))
+            row = tx.fetchone()
             if row is None:
                 raise StoreError(f"item {item_id}: not stored, cannot index it")
             revision = int(row[0])
-        self._exec(cur, "SELECT doc, revision FROM search_docs WHERE item_id = ?", (item_id,))
-        held = cur.fetchone()
+        tx.execute("SELECT doc, revision FROM search_docs WHERE item_id = ?", (item_id,))
+        held = tx.fetchone()
         old_doc = None if held is None else int(held[0])
         base = doc_base(item.published_at)
         if old_doc is not None and base <= old_doc < base + _SLOTS:
             doc = old_doc  # same second: keep its place among that second's items
         else:
-            doc = self._free_doc(cur, base)
+            doc = self._free_doc(tx, base)
         terms = doc_terms(item.title, item.digest, item.content)
         if self._fts5:
             if held is not None:
-                self._unindex_fts5(cur, item_id, int(held[0]), int(held[1]))
+                self._unindex_fts5(tx, item_id, int(held[0]), int(held[1]))
             title, body, chars = terms.fts_columns()
-            self._exec(
-                cur,
+            tx.execute(
                 "INSERT INTO search_fts (rowid, title, body, chars) VALUES (?, ?, ?, ?)",
                 (doc, title, body, chars),
             )
-            self._exec(
-                cur,
+            tx.execute(
                 "INSERT INTO search_docs (item_id, doc, revision) VALUES (?, ?, ?) "
                 "ON CONFLICT (item_id) DO UPDATE SET doc = excluded.doc, "
                 "revision = excluded.revision",
                 (item_id, doc, revision),
             )
         else:
-            self._exec(
-                cur,
+            tx.execute(
                 "INSERT INTO search_docs (item_id, doc, revision, terms) "
                 "VALUES (?, ?, ?, CAST(? AS tsvector)) ON CONFLICT (item_id) DO UPDATE SET "
                 "doc = excluded.doc, revision = excluded.revision, terms = excluded.terms",
                 (item_id, doc, revision, terms.tsvector()),
             )
 
-    def _free_doc(self, cur: Any, base: int) -> int:
+    def _free_doc(self, tx: Transaction, base: int) -> int:
         """The next free document id from ``base`` on (the next second's when full)."""
         while True:
-            self._exec(
-                cur,
+            tx.execute(
                 "SELECT MAX(doc) FROM search_docs WHERE doc >= ? AND doc < ?",
                 (base, base + _SLOTS),
             )
-            highest = cur.fetchone()[0]
+            highest = tx.fetchone()[0]
             if highest is None:
                 return base
             if int(highest) + 1 < base + _SLOTS:
                 return int(highest) + 1
             base += _SLOTS
 
-    def _unindex_fts5(self, cur: Any, item_id: int, doc: int, revision: int) -> None:
+    def _unindex_fts5(self, tx: Transaction, item_id: int, doc: int, revision: int) -> None:
         """Remove an item's row from the contentless FTS5 table, which needs the very terms
         it indexed: they are rebuilt from the revision the index holds."""
-        self._exec(
-            cur,
+        tx.execute(
             "SELECT title, digest, content FROM item_revisions WHERE item_id = ? AND revision = ? "
             "UNION ALL SELECT title, digest, content FROM items WHERE id = ? AND revision = ?",
             (item_id, revision, item_id, revision),
         )
-        old = cur.fetchone()
+        old = tx.fetchone()
         if old is None:
             raise StoreError(
                 f"item {item_id}: the search index holds revision {revision}, which is no "
                 "longer stored; run `finews reindex`"
             )
         title, body, chars = doc_terms(old[0], old[1], old[2]).fts_columns()
-        self._exec(
-            cur,
+        tx.execute(
             "INSERT INTO search_fts (search_fts, rowid, title, body, chars) "
             "VALUES ('delete', ?, ?, ?, ?)",
             (doc, title, body, chars),
         )
 
-    def _clear_index(self, cur: Any) -> None:
+    def _clear_index(self, tx: Transaction) -> None:
         if self._fts5:
-            self._exec(cur, "INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
-        self._exec(cur, "DELETE FROM search_docs")
-        self._exec(
-            cur, "UPDATE derived_state SET version = ? WHERE name = 'search'", (TOKENIZER_VERSION,)
+            tx.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+        tx.execute("DELETE FROM search_docs")
+        tx.execute(
+            "UPDATE derived_state SET version = ? WHERE name = 'search'", (TOKENIZER_VERSION,)
         )
 
     def _stale_index_ids(self, after: int, limit: int) -> list[int]:
-        rows = self._query(
+        rows = self.query(
             "SELECT i.id FROM items i LEFT JOIN search_docs d ON d.item_id = i.id "
             "WHERE i.id > ? AND (d.item_id IS NULL OR d.revision <> i.revision) "
             f"ORDER BY i.id LIMIT {int(limit)}",
@@ -326,13 +318,13 @@ class SearchMixin:
 
     def _index_ids(self, ids: Sequence[int]) -> None:
         marks, params = in_list(ids)
-        rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", params)
+        rows = self.query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", params)
         items = [_row_item(row) for row in rows]
-        with self._tx() as cur:
-            self._lock_derived(cur)
+        with self.transaction() as tx:
+            tx.lock_derived()
             for item in items:
                 assert item.id is not None
-                self._index_item(cur, item.id, item, item.revision)
+                self._index_item(tx, item.id, item, item.revision)
 
     # --- reading -------------------------------------------------------------------------
     def _match(self, parsed: ParsedQuery, query: SearchQuery) -> tuple[str, str, list[Any]]:
@@ -374,9 +366,9 @@ class SearchMixin:
         page = f"LIMIT {int(limit)} OFFSET {int(offset)}"
         if query.order == "newest":
             sql = f"SELECT {doc}, d.item_id {body} ORDER BY {doc} DESC {page}"
-            return [(int(r[0]), int(r[1])) for r in self._query(sql, params)]
+            return [(int(r[0]), int(r[1])) for r in self.query(sql, params)]
         sql = f"SELECT {doc}, d.item_id {body} ORDER BY {doc} DESC LIMIT {RELEVANCE_WINDOW}"
-        window = [(int(r[0]), int(r[1])) for r in self._query(sql, params)]
+        window = [(int(r[0]), int(r[1])) for r in self.query(sql, params)]
         return self._ranked(parsed, window)[offset : offset + limit]
 
     def _ranked(
@@ -394,7 +386,7 @@ class SearchMixin:
         else:
             # one array parameter: a thousand separate ones cost PostgreSQL up to twice as long
             wanted, params = "id = ANY(?)", [ids]
-        rows = self._query(
+        rows = self.query(
             f"SELECT id, title, CASE WHEN digest = '' THEN SUBSTR(content, 1, {LEAD_CHARS}) "
             f"ELSE digest END FROM items WHERE {wanted}",
             params,
@@ -455,7 +447,7 @@ class SearchMixin:
             need = wanted - len(found)
             span, span_params = _doc_span("doc", low, high)
             join, filters, filter_params = _pg_item_filters(query, "w")
-            rows = self._query(
+            rows = self.query(
                 f"SELECT w.doc, w.item_id FROM (SELECT doc, item_id, terms "
                 f"FROM search_docs WHERE {span} ORDER BY doc DESC LIMIT {size}) w{join} "
                 f"WHERE w.terms @@ CAST(? AS tsquery){filters} ORDER BY w.doc DESC LIMIT {need}",
@@ -465,7 +457,7 @@ class SearchMixin:
             if len(rows) == need:
                 return found
             # the whole window was tested: where it ends, and whether older documents remain
-            count, edge, top, oldest = self._query(
+            count, edge, top, oldest = self.query(
                 f"SELECT COUNT(*), MIN(doc), MAX(doc), (SELECT MIN(doc) FROM search_docs "
                 f"WHERE {span}) FROM (SELECT doc FROM search_docs WHERE {span} "
                 f"ORDER BY doc DESC LIMIT {size}) w",
@@ -502,7 +494,7 @@ class SearchMixin:
         with a document id in ``span`` (from, to), and how many it took."""
         where, span_params = _doc_span("d.doc", *span)
         join, filters, filter_params = _pg_item_filters(query, "d")
-        rows = self._query(
+        rows = self.query(
             "WITH m AS MATERIALIZED (SELECT d.doc, d.item_id FROM search_docs d"
             f"{join} WHERE d.terms @@ CAST(? AS tsquery) AND {where}{filters} "
             f"LIMIT {cap + 1}) "
@@ -523,14 +515,14 @@ class SearchMixin:
             return set()
         body, column, params = self._match(parsed, query)
         marks, padded = in_list(docs)
-        rows = self._query(f"SELECT {column} {body} AND {column} IN ({marks})", [*params, *padded])
+        rows = self.query(f"SELECT {column} {body} AND {column} IN ({marks})", [*params, *padded])
         return {int(r[0]) for r in rows}
 
     def _items_by_id(self, ids: Sequence[int]) -> dict[int, Item]:
         if not ids:
             return {}
         marks, params = in_list(ids)
-        rows = self._query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", params)
+        rows = self.query(f"SELECT {ITEM_COLUMNS} FROM items WHERE id IN ({marks})", params)
         return {int(row[0]): _row_item(row) for row in rows}
 
     def _earlier_copies(self, ids: Sequence[int]) -> dict[int, list[int]]:
@@ -538,7 +530,7 @@ class SearchMixin:
         if not ids:
             return {}
         marks, params = in_list(ids)
-        rows = self._query(
+        rows = self.query(
             "SELECT h.item_id, dm.doc FROM item_clusters h "
             "JOIN item_clusters m ON m.cluster_id = h.cluster_id AND m.item_id <> h.item_id "
             "JOIN search_docs dh ON dh.item_id = h.item_id "
@@ -555,7 +547,7 @@ class SearchMixin:
         if not ids:
             return {}
         marks, params = in_list(ids)
-        rows = self._query(
+        rows = self.query(
             "SELECT h.item_id, COUNT(*) - 1 FROM item_clusters h "
             "JOIN item_clusters m ON m.cluster_id = h.cluster_id "
             f"WHERE h.item_id IN ({marks}) GROUP BY h.item_id",
@@ -564,15 +556,15 @@ class SearchMixin:
         return {int(r[0]): int(r[1]) for r in rows}
 
     def _index_counts(self) -> tuple[int, int, int, bool]:
-        items = int(self._query("SELECT COUNT(*) FROM items")[0][0])
-        indexed = int(self._query("SELECT COUNT(*) FROM search_docs")[0][0])
+        items = int(self.query("SELECT COUNT(*) FROM items")[0][0])
+        indexed = int(self.query("SELECT COUNT(*) FROM search_docs")[0][0])
         stale = int(
-            self._query(
+            self.query(
                 "SELECT COUNT(*) FROM search_docs d JOIN items i ON i.id = d.item_id "
                 "WHERE d.revision <> i.revision"
             )[0][0]
         )
-        rows = self._query("SELECT version FROM derived_state WHERE name = 'search'")
+        rows = self.query("SELECT version FROM derived_state WHERE name = 'search'")
         return items, indexed, stale, bool(rows) and int(rows[0][0]) == TOKENIZER_VERSION
 
 
@@ -865,7 +857,7 @@ def reindex(
     """Rebuild the whole index (after a tokenizer change, or to repair it); return how
     many items it holds."""
     backend = _backend(store)
-    with backend._tx() as cur:
-        backend._lock_derived(cur)
-        backend._clear_index(cur)
+    with backend.transaction() as tx:
+        tx.lock_derived()
+        backend._clear_index(tx)
     return sync_index(store, batch=batch, progress=progress)

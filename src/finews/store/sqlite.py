@@ -26,7 +26,7 @@ class SqliteStore(SqlStore):
     writers queue (up to ``busy_timeout``) instead of failing half-way."""
 
     placeholder = "?"
-    migrations_dir = "sqlite"
+    engine = "sqlite"
     driver_errors = (sqlite3.Error,)
 
     def _connect(self) -> Any:
@@ -66,9 +66,9 @@ class SqliteStore(SqlStore):
             raise StoreError(f"migration script ends inside a statement: {pending.strip()!r}")
 
     def integrity_problems(self) -> list[str]:
-        rows = self._query("PRAGMA integrity_check")
+        rows = self.query("PRAGMA integrity_check")
         problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
-        problems += [f"foreign key: {tuple(r)}" for r in self._query("PRAGMA foreign_key_check")]
+        problems += [f"foreign key: {tuple(r)}" for r in self.query("PRAGMA foreign_key_check")]
         return problems + self._consistency_problems()
 
 

@@ -2,8 +2,7 @@
 
 One row per source (table ``http_validators``, migration 0005): the ETag and Last-Modified
 of the newest page the source's last successful poll stored, and the request they answer.
-Functions take an open store and use the :class:`~finews.store.base.SqlStore` helpers;
-on a store that is not SQL they keep nothing (conditional GET is then simply off).
+Functions take an open store and use its public ``transaction()`` and ``query()``.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from finews.models import Validators
-from finews.store.base import SqlStore, Store, to_db_time
+from finews.store.base import Store, to_db_time
 
 __all__ = [
     "Validators",
@@ -24,9 +23,7 @@ __all__ = [
 
 def load_validators(store: Store, source: str) -> Validators | None:
     """The validators stored for ``source``; ``None`` when there are none."""
-    if not isinstance(store, SqlStore):
-        return None
-    rows = store._query(
+    rows = store.query(
         "SELECT request_url, etag, last_modified FROM http_validators WHERE source = ?",
         (source,),
     )
@@ -40,12 +37,9 @@ def save_validators(
     store: Store, source: str, validators: Validators, *, now: datetime | None = None
 ) -> None:
     """Store (or replace) ``source``'s validators."""
-    if not isinstance(store, SqlStore):
-        return
     at = to_db_time(now if now is not None else datetime.now(UTC))
-    with store._tx() as cur:
-        store._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "INSERT INTO http_validators (source, request_url, etag, last_modified, updated_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (source) DO UPDATE SET "
             "request_url = excluded.request_url, etag = excluded.etag, "
@@ -56,10 +50,8 @@ def save_validators(
 
 def forget_validators(store: Store, source: str) -> None:
     """Drop ``source``'s validators (its upstream stopped sending any)."""
-    if not isinstance(store, SqlStore):
-        return
-    with store._tx() as cur:
-        store._exec(cur, "DELETE FROM http_validators WHERE source = ?", (source,))
+    with store.transaction() as tx:
+        tx.execute("DELETE FROM http_validators WHERE source = ?", (source,))
 
 
 def keep_validators(store: Store, source: str, validators: Validators | None) -> None:
