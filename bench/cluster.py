@@ -34,8 +34,9 @@ from typing import Any
 from search import COMPANIES, WORDS
 from timing import WORK, machine
 
+from finews.derive import open_store
 from finews.models import Item
-from finews.store import ItemQuery, open_store
+from finews.store import ItemQuery
 from finews.store.base import SqlStore, to_db_time
 from finews.store.clusters import cluster_status, recluster
 

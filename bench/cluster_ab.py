@@ -39,7 +39,8 @@ _CHILD = """
 import json, sys
 sys.path.insert(0, {bench!r})
 import cluster
-from finews.store import ItemQuery, open_store
+from finews.derive import open_store
+from finews.store import ItemQuery
 path = {path!r}
 with open_store(f"sqlite:///{{path}}") as store:
     last = next(iter(store.items(ItemQuery(limit=1)))).published_at

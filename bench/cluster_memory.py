@@ -40,9 +40,8 @@ from typing import Any
 from cluster import reports
 
 import finews
+from finews.derive import DEFAULT_BATCH, derive_pending, open_store
 from finews.models import Item
-from finews.store import open_store
-from finews.store.derive import DEFAULT_BATCH, derive_pending
 
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2026, 1, 5, tzinfo=UTC)

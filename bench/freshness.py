@@ -28,9 +28,9 @@ import uvicorn
 from loopback import FastFeed, percentile, start_daemon, stop_daemon, write_config
 
 from finews.demo.replay import ReplayServer
+from finews.derive import open_store
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
-from finews.store import open_store
 
 CRON = 300.0
 

@@ -43,14 +43,13 @@ from typing import Any
 from loopback import body_text, headline
 
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import derive_all, open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import Item, SourceSpec
 from finews.normalize import normalize_item
 from finews.process.index import doc_terms
 from finews.refresh import refresh_source
 from finews.sources import get_adapter
-from finews.store import open_store
-from finews.store.derive import derive_all
 
 BEIJING = timezone(timedelta(hours=8))
 PATH = "/comm/web/getFastNewsList"

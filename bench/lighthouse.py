@@ -30,9 +30,10 @@ from timing import WORK as BENCH_WORK
 from timing import machine
 
 from finews.demo.run import demo_config
+from finews.derive import open_store
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
-from finews.store import ItemQuery, open_store
+from finews.store import ItemQuery
 
 HERE = Path(__file__).resolve().parent
 LIGHTHOUSE = HERE / "lighthouse" / "node_modules" / ".bin" / "lighthouse"

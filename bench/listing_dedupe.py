@@ -37,9 +37,10 @@ from typing import Any
 
 from timing import WORK, machine
 
+from finews.derive import open_store
 from finews.publish.catalog import Catalog, listing_query
 from finews.publish.urls import Listing
-from finews.store import ItemQuery, Store, open_store
+from finews.store import ItemQuery, Store
 from finews.store.base import to_db_time
 
 RESULTS = Path(__file__).parent / "results"

@@ -32,11 +32,11 @@ import uvicorn
 from pg_ingest import DEFAULT_PG, drop_postgres, fresh_postgres
 from timing import machine
 
+from finews.derive import open_store
 from finews.models import Item
 from finews.publish.events import ChangeFeed
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
-from finews.store import open_store
 
 RESULTS = Path(__file__).parent / "results"
 WAIT = 60.0

@@ -40,8 +40,8 @@ from loopback import body_text, headline
 from psycopg import sql
 from timing import machine
 
+from finews.derive import open_store
 from finews.models import Item
-from finews.store import open_store
 
 DEFAULT_PG = os.environ.get("FINEWS_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 9, 1, 1, 0, tzinfo=UTC)

@@ -53,8 +53,8 @@ import psycopg
 from psycopg import sql as pgsql
 from timing import WORK, machine
 
+from finews.derive import open_store
 from finews.process.index import parse_query
-from finews.store import open_store
 from finews.store.base import to_db_time
 from finews.store.search import RELEVANCE_WINDOW, SearchQuery, index_status, reindex, search
 

@@ -30,8 +30,9 @@ from typing import Any
 
 from timing import REPO, WORK, machine
 
+from finews.derive import open_store
 from finews.publish.urls import article_path
-from finews.store import ItemQuery, open_store
+from finews.store import ItemQuery
 
 _NGINX_CONF = """
 worker_processes {workers};

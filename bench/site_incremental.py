@@ -39,10 +39,11 @@ from typing import Any
 
 from timing import FINEWS, REPO, WORK, machine, median, run_timed
 
+from finews.derive import open_store
 from finews.models import Item
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.static_site import _FORMAT, MANIFEST, scan_catalog
-from finews.store import ItemQuery, Store, open_store
+from finews.store import ItemQuery, Store
 from finews.store.base import TABLES
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"

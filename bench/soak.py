@@ -32,8 +32,7 @@ from pathlib import Path
 from loopback import FastFeed, RollingFeed, start_daemon, stop_daemon, write_config
 
 from finews.demo.replay import ReplayServer, Route
-from finews.store import open_store
-from finews.store.derive import derive_backlog
+from finews.derive import derive_backlog, open_store
 from finews.store.health import queue_counts, source_stats
 from finews.store.search import index_status
 

@@ -78,7 +78,8 @@ async def _clients(url: str, streams: int, stop: Path, out: Path) -> None:
 
 # --- the writer process --------------------------------------------------------------------
 def _writer(db_url: str, count: int, every: float, out: Path) -> None:
-    from finews.store import ItemQuery, open_store
+    from finews.derive import open_store
+    from finews.store import ItemQuery
 
     commits: dict[str, float] = {}
     with open_store(db_url) as store:

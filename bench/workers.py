@@ -51,8 +51,7 @@ from psycopg import sql
 from timing import REPO, machine
 
 from finews.demo.replay import Received, ReplayServer, Reply, Route
-from finews.store import open_store
-from finews.store.derive import derive_backlog
+from finews.derive import derive_backlog, open_store
 
 DEFAULT_PG = os.environ.get("FINEWS_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -24,8 +24,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from finews.derive import open_store
 from finews.redact import redact
-from finews.store import Store, open_store
+from finews.store import Store
 from helpers import OFFLINE_SOURCES_ENV
 
 # Tests never reach the internet: a source on by default that the demo upstream does not

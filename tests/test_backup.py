@@ -15,8 +15,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from finews.store import Store, open_store
-from finews.store.copy import store_checksum
+from finews.derive import open_store
+from finews.derive.copy import store_checksum
+from finews.store import Store
 from helpers import make_item
 from site_data import fill, later_items, site_items
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from finews.derive import open_store
 from finews.publish.site import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
-from finews.store import open_store
 from site_data import LiveServer, fill, site_items
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -47,7 +47,7 @@ WRITER = textwrap.dedent(
     import sys, time
     from datetime import UTC, datetime
     from finews.models import Item
-    from finews.store import open_store
+    from finews.derive import open_store
 
     store = open_store(sys.argv[1])
     now = datetime.now(UTC).replace(microsecond=0)
@@ -181,7 +181,7 @@ STOCK_WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime
     from finews.models import Item
-    from finews.store import open_store
+    from finews.derive import open_store
 
     store = open_store(sys.argv[1])
     now = datetime.now(UTC).replace(microsecond=0)

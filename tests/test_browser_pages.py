@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
+from finews.derive import open_store
 from finews.models import Item, SourceState
 from finews.publish.site import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
-from finews.store import open_store
 from finews.store.health import record_poll
 from site_data import LiveServer, fill, site_items
 from test_browser import ARGS, ARTIFACTS, CHROMIUM, WRITER, _require_browser

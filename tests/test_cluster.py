@@ -172,8 +172,8 @@ def test_unchanged_fingerprint_keeps_the_story(store: Store) -> None:
 
 
 def test_sync_clusters_after_copy(tmp_path: Path, store: Store) -> None:
-    from finews.store import open_store
-    from finews.store.copy import copy_db
+    from finews.derive import open_store
+    from finews.derive.copy import copy_db
 
     store.upsert_items(labelled_items()[:60])
     with open_store(f"sqlite:///{tmp_path / 'copy.db'}") as copied:
@@ -610,7 +610,7 @@ def compact_equal(a: Fingerprint, b: Fingerprint) -> bool:
 def test_writers_share_the_window_on_disk(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two writers (two processes, or a restart) each with its own window in memory, one
     window on disk: items, edits that change a story and edits that keep it."""
-    from finews.store import open_store
+    from finews.derive import open_store
     from finews.store.clusters import _Window
 
     monkeypatch.setattr(_Window, "LIMIT", 6)

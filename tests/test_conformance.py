@@ -166,7 +166,7 @@ def test_every_reference_post_imports(tmp_path: Path) -> None:
     out = run(["--database-url", f"sqlite:///{db}", "import", "jekyll", *map(str, paths)])
     assert "imported 30 posts" in out
     assert "0 failed" in out
-    from finews.store import open_store
+    from finews.derive import open_store
 
     with open_store(f"sqlite:///{db}") as store:
         assert store.count_items() == 30

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from finews.derive import open_store
+from finews.derive.copy import CopyReport, copy_db, store_checksum
 from finews.errors import StoreError
 from finews.models import RawItem, SourceState
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.base import TABLES
-from finews.store.copy import CopyReport, copy_db, store_checksum
 from helpers import BEIJING, make_item
 
 MEDIA = {"新华财经": "xinhuacaijing", "36氪": "36ke", "证券时报": "zhengquanshibao"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from finews.demo.replay import Received, ReplayServer, Reply, Route
-from finews.store import open_store
+from finews.derive import open_store
 from upstreams import FAST_PATH, FastNewsFeed
 
 pytestmark = pytest.mark.slow

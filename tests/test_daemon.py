@@ -35,15 +35,15 @@ from finews.daemon.pacing import HostPacing
 from finews.daemon.runner import Daemon, DaemonSettings, run_daemon
 from finews.daemon.scheduler import RETRY_AFTER_LIMIT, Schedule
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import derive_backlog, open_store
 from finews.errors import ConfigError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import SourceSpec, SourceState
 from finews.raw import unpack
 from finews.refresh import SourceReport
 from finews.sources.base import Request
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.clusters import cluster_status
-from finews.store.derive import derive_backlog
 from finews.store.health import format_health, queue_counts, source_health
 from finews.store.search import SearchQuery, index_status, search
 from helpers import OFFLINE_SOURCES_ENV

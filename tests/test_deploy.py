@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from finews.derive import open_store
 from finews.publish.static_site import MANIFEST, STAGING_PREFIX
-from finews.store import open_store
 from serving import finews_serve, free_port
 from site_data import fill, later_items, site_items
 
@@ -195,7 +195,7 @@ from starlette.testclient import TestClient
 from finews.errors import StoreError
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
-from finews.store import open_store
+from finews.derive import open_store
 try:
     open_store("postgresql://finews@127.0.0.1:5432/finews")
 except StoreError as exc:

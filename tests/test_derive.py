@@ -1,4 +1,4 @@
-"""Deriving later (``upsert_items(derive=False)`` + ``finews.store.derive``): the search index
+"""Deriving later (``upsert_items(derive=False)`` + ``finews.derive``): the search index
 and the stories end up exactly as when every write derives its own items, on both engines,
 however writes and deriving rounds interleave."""
 
@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from finews.store import Store, open_store
+from finews.derive import derive_all, derive_backlog, derive_pending, open_store
+from finews.models import Item
+from finews.store import Store, Transaction
 from finews.store.clusters import cluster_status
-from finews.store.derive import derive_all, derive_backlog, derive_pending
 from finews.store.search import SearchQuery, index_status, search
 from helpers import make_item
 from test_cluster import batch_of, labelled_items, stored_clusters
@@ -169,3 +171,70 @@ def test_reindex_moves_the_mark_past_what_it_rebuilt(tmp_path: Path, args: list[
         assert derive_backlog(store) == 1
         assert derive_all(store) == 1
         assert hits(store, "成交额") != []
+
+
+def test_a_store_opened_bare_refuses_to_derive_and_stores_nothing(db_url: str) -> None:
+    from finews.errors import StoreError
+    from finews.store import open_store as open_bare_store
+
+    with open_bare_store(db_url) as bare:
+        items = labelled_items()[:3]
+        with pytest.raises(StoreError, match=r"finews\.derive\.open_store"):
+            bare.upsert_items(items)
+        assert bare.count_items() == 0
+        assert bare.upsert_items(items, derive=False).new == 3
+        with pytest.raises(StoreError, match=r"finews\.derive\.open_store"):
+            derive_pending(bare)
+        assert derive_backlog(bare) == 3
+
+
+class StoryIds:
+    """A reader after Search and Stories: it records each item's story as Stories left it
+    in the same transaction (what the rules of issue #14 will read)."""
+
+    stage = "story-ids"
+
+    def __init__(self, store: Store) -> None:
+        self.seen: dict[int, int] = {}
+        self.forgot = 0
+
+    def update(self, tx: Transaction, items: Sequence[tuple[int, Item]]) -> None:
+        for item_id, item in items:
+            row = tx.execute(
+                "SELECT cluster_id FROM item_clusters WHERE item_id = ?", (item_id,)
+            ).fetchone()
+            if item.title.startswith("坏"):
+                raise ValueError(f"this reader cannot read {item.title}")
+            self.seen[item_id] = int(row[0])
+
+    def forget(self) -> None:
+        self.forgot += 1
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "behind"])
+def test_an_extra_reader_runs_after_stories_and_is_isolated_per_item(
+    db_url: str, inline: bool
+) -> None:
+    readers: list[StoryIds] = []
+
+    def make(store: Store) -> StoryIds:
+        readers.append(StoryIds(store))
+        return readers[-1]
+
+    with open_store(db_url, readers=[make]) as store:
+        items = labelled_items()[:20]
+        bad = make_item(upstream_id="bad-1", title="坏消息：读不了")
+        store.upsert_items([*items[:10], bad, *items[10:]], derive=inline)
+        derive_all(store)
+        (reader,) = readers
+        rows = store.query("SELECT item_id, cluster_id FROM item_clusters")
+        clusters = {int(row[0]): int(row[1]) for row in rows}
+        assert len(clusters) == 21  # the bad item has its story: only the reader failed
+        bad_id = store.get_item("eastmoney_fast", "bad-1")
+        assert bad_id is not None
+        assert bad_id.id is not None
+        assert reader.seen == {i: c for i, c in clusters.items() if i != bad_id.id}
+        assert reader.forgot >= 1  # the round failed once, then went item by item
+        faults = store.query("SELECT upstream_id, stage FROM item_faults")
+        assert [tuple(row) for row in faults] == [("bad-1", "story-ids")]
+        assert derive_backlog(store) == 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from finews.derive import open_store
 from finews.publish.catalog import Catalog
 from finews.publish.feeds import FeedInfo, entry_id, render_feed
 from finews.publish.pages import Pages
@@ -19,7 +20,7 @@ from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path, beijing
 from finews.publish.web import create_app
-from finews.store import Store, open_store
+from finews.store import Store
 from site_data import GOLDEN_SETTINGS, TestClient, fill, parse_xml, site_items
 
 pytestmark = pytest.mark.timeout(60)

@@ -35,7 +35,8 @@ import httpx
 import pytest
 
 from finews.demo.replay import Received, ReplayServer, Reply, Route
-from finews.store import Store, open_store
+from finews.derive import open_store
+from finews.store import Store
 from finews.store.base import SqlStore
 from finews.store.leases import leases
 from helpers import OFFLINE_SOURCES_ENV

@@ -20,13 +20,14 @@ from finews.config import load_config
 from finews.daemon.metrics import DaemonMetrics
 from finews.daemon.runner import Daemon, DaemonSettings
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.formatwatch import ALARM, SAMPLE_CAP, SAMPLES_KEPT
 from finews.models import SourceSpec
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.refresh import SourceReport, refresh_all, refresh_source
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.formats import FormatState, load_format, save_format
 from finews.store.health import format_health
 from site_data import TestClient

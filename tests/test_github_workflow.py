@@ -20,8 +20,8 @@ from finews.demo.replay import (
     demo_source_overrides,
     demo_unserved_sources,
 )
+from finews.derive import open_store
 from finews.publish.static_site import MANIFEST
-from finews.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO / "deploy" / "github-actions" / "finews.yml"

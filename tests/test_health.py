@@ -17,11 +17,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from finews.derive import open_store
 from finews.models import SourceSpec, SourceState
 from finews.publish import health
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.health import (
     FulltextJob,
     due_fulltext,

@@ -36,11 +36,11 @@ from selectolax.lexbor import LexborHTMLParser
 
 from finews.cli import cli
 from finews.demo.replay import ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.normalize.markdown import restore, unsafe_target
 from finews.normalize.sanitize import sanitize_html
 from finews.publish.jekyll import inert_markup, inert_text
 from finews.sources.jekyll_posts import imported_to_item, parse_post
-from finews.store import open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 JEKYLL = shutil.which("jekyll")

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finews.cli import cli
+from finews.derive import open_store
 from finews.errors import ParseError
 from finews.models import Dropped, RawItem, SourceSpec
 from finews.normalize import normalize_item
@@ -30,7 +31,6 @@ from finews.sources.jekyll_posts import (
     parse_category_page,
     parse_post,
 )
-from finews.store import open_store
 
 DATA = Path(__file__).parent / "data" / "jekyll"
 GOLDEN = Path(__file__).parent / "golden" / "jekyll"

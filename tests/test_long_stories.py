@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from finews.derive import open_store
 from finews.models import Item
 from finews.publish.build_pool import can_fork
 from finews.publish.catalog import Catalog, listing_items, listing_query
@@ -23,7 +24,7 @@ from finews.publish.pages import NEAREST, Pages
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.static_site import build_site
 from finews.publish.urls import Listing, article_path, file_name, story_path
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.base import SqlStore
 from helpers import as_static
 from site_data import TestClient
@@ -248,7 +249,7 @@ def test_a_long_story_re_led_by_an_edit_moves_its_own_page(tmp_path: Path, inlin
     """The earliest report of a long story leaves it: the story's id (its earliest
     report's) changes, the old story pages go and the new ones come, and the site is what
     a full build writes."""
-    from finews.store.derive import derive_all
+    from finews.derive import derive_all
     from test_static_build import STORY_SETTINGS, _same_as_a_full_build
 
     site = tmp_path / "site"

@@ -31,11 +31,12 @@ import psycopg
 import pytest
 
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.models import Item
 from finews.publish.events import ChangeFeed
 from finews.publish.site import SiteSettings
 from finews.publish.web import LiveSite, create_app
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.notify import APPLICATION_NAME
 from site_data import LiveServer
 from upstreams import FAST_PATH, FastNewsFeed
@@ -54,7 +55,7 @@ WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     from finews.models import Item
-    from finews.store import open_store
+    from finews.derive import open_store
 
     url, source, batches, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     TOPICS = ["沪深两市成交额突破万亿元", "央行开展逆回购操作", "北向资金净买入",
@@ -416,8 +417,8 @@ def test_a_writer_that_never_notifies_is_caught_by_the_safety_net(
     # a worker still on a release without NOTIFY, during a rolling upgrade
     monkeypatch.setattr(ChangeFeed, "listen_interval", 0.3)
     silent = WRITER.replace(
-        "from finews.store import open_store\n",
-        "from finews.store import open_store\n"
+        "from finews.derive import open_store\n",
+        "from finews.derive import open_store\n"
         "from finews.store.postgres import PostgresStore\n"
         "PostgresStore._notify_changes = lambda self, cur: None\n",
     )

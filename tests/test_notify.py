@@ -9,7 +9,8 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from finews.store import Store, open_store
+from finews.derive import open_store
+from finews.store import Store
 from finews.store.notify import APPLICATION_NAME, ChangeListener, listen_for_changes
 from helpers import make_items
 

@@ -27,14 +27,14 @@ from finews.cli import cli
 from finews.config import load_config
 from finews.daemon.runner import run_daemon
 from finews.demo.replay import ReplayServer, Reply, Route
+from finews.derive import derive_all, derive_backlog, open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.refresh import SourceReport, refresh_source
-from finews.store import ItemQuery, open_store
-from finews.store.derive import derive_all, derive_backlog
+from finews.store import ItemQuery
 from finews.store.search import SearchQuery, search
 from site_data import TestClient
 from upstreams import FastNewsFeed

@@ -11,10 +11,11 @@ from click.testing import CliRunner
 
 from finews.cli import cli
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import SourceSpec
 from finews.refresh import SourceReport, refresh_all, refresh_source
-from finews.store import Store, open_store
+from finews.store import Store
 from upstreams import FAST_PATH, FastNewsFeed
 
 FAST_SETTINGS = HttpSettings(timeout=2.0, retries=1, backoff=0.01)

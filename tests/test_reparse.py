@@ -19,6 +19,7 @@ from finews import raw as raw_module
 from finews.cli import cli
 from finews.config import load_config
 from finews.demo.replay import ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import RawItem, SourceSpec
 from finews.normalize import pipeline
@@ -27,7 +28,7 @@ from finews.refresh import SourceReport, refresh_source
 from finews.reparse import reparse
 from finews.sources import eastmoney_fast
 from finews.sources.eastmoney_fast import FastNews
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.search import SearchQuery, search
 from upstreams import FAST_PATH, FastNewsFeed
 

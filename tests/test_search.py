@@ -22,13 +22,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finews.derive import open_store
 from finews.models import Item
 from finews.normalize.variant import convert
 from finews.process.index import MAX_QUERY_CHARS, MAX_TERMS, QueryError, doc_terms, parse_query
 from finews.publish.catalog import Catalog
 from finews.publish.site import SiteSettings
 from finews.publish.web import LiveSite
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.search import (
     SearchQuery,
     doc_base,
@@ -638,7 +639,7 @@ def test_reindex_and_sync(store: Store) -> None:
 
 
 def test_copied_items_are_indexed_by_sync(tmp_path: Path, store: Store) -> None:
-    from finews.store.copy import copy_db
+    from finews.derive.copy import copy_db
 
     store.upsert_items([make_item(upstream_id=f"k{n}", title="降息预期升温") for n in range(5)])
     with open_store(f"sqlite:///{tmp_path / 'copy.db'}") as copied:

@@ -23,6 +23,7 @@ from finews.config import load_config
 from finews.daemon.metrics import DaemonMetrics
 from finews.daemon.runner import Daemon, DaemonSettings
 from finews.demo.replay import ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.logs import setup_logging
 from finews.publish import health
@@ -30,7 +31,6 @@ from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.redact import MASK, redact
 from finews.refresh import SourceReport, refresh_source
-from finews.store import open_store
 from finews.store.base import SqlStore
 from site_data import TestClient
 

@@ -15,13 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finews.derive import open_store
 from finews.models import Item
 from finews.process.cluster import TEXT_PREFIX, fingerprint
 from finews.process.index import plain_prefix, plain_text
 from finews.publish.catalog import Catalog
 from finews.publish.pages import Pages
 from finews.publish.site import SiteRenderer, SiteSettings
-from finews.store import Store, open_store
+from finews.store import Store
 from site_data import fill, parse_xml
 
 SETTINGS = SiteSettings(base_url="https://finews.example.org/", feed_size=10)

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finews.derive import open_store
 from finews.models import Item
 from finews.publish.site import _CLEANER, SiteSettings, _inert, article_body
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
-from finews.store import open_store
 from site_data import LiveServer, TestClient, parse_xml, read_events
 
 pytestmark = pytest.mark.timeout(60)

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
+from finews.derive import open_store
 from finews.publish.api import ITEMS_PARAMETERS
 from finews.publish.responses import SECURITY_HEADERS
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
-from finews.store import open_store
 from helpers import as_static
 from site_data import LiveServer, TestClient, fill, later_items, read_events, site_items
 

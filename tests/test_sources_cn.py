@@ -18,6 +18,7 @@ import pytest
 
 from finews.config import load_config
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.errors import ParseError
 from finews.fetch import HttpClient, HttpSettings
 from finews.models import RawItem, SourceSpec
@@ -26,7 +27,7 @@ from finews.sources import get_adapter
 from finews.sources.base import Request
 from finews.sources.cls import cls_sign
 from finews.sources.eastmoney_article import parse_article
-from finews.store import Store, open_store
+from finews.store import Store
 
 DATA = Path(__file__).parent / "data"
 QUICK = HttpSettings(timeout=2.0, retries=0, backoff=0.01)

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from finews.cli import cli
 from finews.config import load_config
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.errors import ConfigError, ParseError
 from finews.fetch import HttpClient, HttpSettings
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, SourceSpec
@@ -30,7 +31,7 @@ from finews.sources import get_adapter
 from finews.sources._fields import BROWSER_USER_AGENT
 from finews.sources.base import Page, Request
 from finews.sources.cls import cls_sign
-from finews.store import ItemQuery, Store, open_store
+from finews.store import ItemQuery, Store
 
 QUICK = HttpSettings(timeout=5.0, retries=0, backoff=0.01)
 FINEWS_AGENT = HttpSettings().user_agent

@@ -15,12 +15,13 @@ import pytest
 
 from finews.config import load_config
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.errors import ConfigError, ParseError, StatusFetchError
 from finews.fetch.client import HttpClient, HttpSettings, Response
 from finews.models import SourceSpec
 from finews.refresh import SourceReport, refresh_source
 from finews.sources.base import Request
-from finews.store import ItemQuery, Store, open_store
+from finews.store import ItemQuery, Store
 
 DATA = Path(__file__).parent / "data" / "feed"
 QUICK = HttpSettings(timeout=5.0, retries=0, backoff=0.01)

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from finews.derive import open_store
 from finews.models import Item
 from finews.publish import static_site
 from finews.publish.site import SiteSettings
 from finews.publish.static_site import MANIFEST, STAGING_PREFIX, BuildReport, build_site
 from finews.publish.urls import article_path, file_name
 from finews.publish.web import create_app
-from finews.store import Store, open_store
+from finews.store import Store
 from helpers import as_static
 from site_data import GOLDEN_SETTINGS, TestClient, fill, later_items, site_items
 
@@ -352,7 +353,7 @@ def test_stories_derived_after_a_build_reach_the_next_incremental_build(
 ) -> None:
     """As under ``finews run``: items stored without their stories, built, then derived;
     the next incremental build makes again every page the stories changed."""
-    from finews.store.derive import derive_all, derive_backlog
+    from finews.derive import derive_all, derive_backlog
     from test_stories_pages import story_items
 
     items = story_items()
@@ -377,7 +378,7 @@ def test_stories_derived_after_a_build_reach_the_next_incremental_build(
 def test_a_first_build_before_derivation_catches_up_later(
     tmp_path: Path, stories_db: Store
 ) -> None:
-    from finews.store.derive import derive_all
+    from finews.derive import derive_all
     from test_stories_pages import story_items
 
     site = tmp_path / "site"
@@ -395,8 +396,8 @@ def test_a_story_split_by_an_edit_leaves_no_stale_link(
 ) -> None:
     """An edit takes a report out of its story: the pages of the reports it leaves stop
     listing it (whether the edit is derived as it is written or by the deriver later)."""
+    from finews.derive import derive_all
     from finews.store.clusters import also_reported
-    from finews.store.derive import derive_all
     from test_stories_pages import by_upstream, story_items
 
     site = tmp_path / "site"

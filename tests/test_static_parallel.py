@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from finews.derive import open_store
 from finews.errors import ExportError
 from finews.models import Item
 from finews.publish import static_site
 from finews.publish.build_pool import can_fork
 from finews.publish.site import SiteSettings
 from finews.publish.static_site import MANIFEST, build_site
-from finews.store import Store, open_store
+from finews.store import Store
 from site_data import GOLDEN_SETTINGS, fill, later_items, site_items
 
 pytestmark = [

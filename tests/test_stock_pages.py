@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from finews.derive import open_store
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
-from finews.store import open_store
 from site_data import TestClient, fill, site_items
 
 pytestmark = pytest.mark.timeout(60)

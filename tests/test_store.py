@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from finews.derive import derive_backlog, open_store
 from finews.errors import StoreError
 from finews.models import Item, SourceState, UpsertResult
-from finews.store import ItemQuery, Store, open_store
+from finews.store import ItemQuery, Store
 from finews.store.base import TABLES, SqlStore
-from finews.store.derive import derive_backlog
 from helpers import BASE_TIME, BEIJING, make_item, make_items
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -608,7 +608,7 @@ _CHILD = """
 import sys
 from datetime import UTC, datetime
 from finews.models import Item
-from finews.store import open_store
+from finews.derive import open_store
 store = open_store(sys.argv[1])
 now = datetime(2024, 3, 15, 1, 30, tzinfo=UTC)
 store.upsert_items([Item(source="child", upstream_id=str(n), title="子进程写入的快讯",

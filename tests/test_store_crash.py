@@ -10,14 +10,15 @@ import time
 
 import pytest
 
-from finews.store import open_store
+from finews.derive import open_store
 
 # new items, plus edits of the newest items of the previous rounds
 _WRITER = """
 import sys, time
 from datetime import UTC, datetime, timedelta
 from finews.models import Item
-from finews.store import ItemQuery, open_store
+from finews.derive import open_store
+from finews.store import ItemQuery
 
 url, round_, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 EDITS = 1000

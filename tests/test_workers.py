@@ -31,8 +31,9 @@ import pytest
 
 from finews.daemon.leasing import LeaseKeeper, machine_identity
 from finews.demo.replay import Received, ReplayServer, Reply, Route
+from finews.derive import open_store
 from finews.models import SourceSpec
-from finews.store import Store, open_store
+from finews.store import Store
 from finews.store.base import SqlStore
 from finews.store.health import (
     FulltextJob,

@@ -25,10 +25,11 @@ import click
 
 from finews import __version__
 from finews.config import SETTINGS, Config, load_config
+from finews.derive import open_store
 from finews.errors import FinewsError
 from finews.logs import setup_logging
 from finews.redact import redact
-from finews.store import Store, open_store
+from finews.store import Store
 
 __all__ = ["CliContext", "check_port", "cli", "main", "pass_ctx", "progress_bar", "toml_value"]
 
@@ -708,7 +709,7 @@ def copy_db_cmd(source_url: str, target_url: str) -> None:
     Example:
       finews copy-db sqlite:///data/finews.db postgresql://finews@db.example.org/finews
     """
-    from finews.store.copy import copy_db
+    from finews.derive.copy import copy_db
 
     shown = _progress_wanted()
 
@@ -783,7 +784,7 @@ def reparse(obj: CliContext, source_id: str | None, since: str | None) -> None:
 @pass_ctx
 def migrate(obj: CliContext) -> None:
     """Create or upgrade the database schema (other commands do this on their own too)."""
-    from finews.store import open_store as _open
+    from finews.derive import open_store as _open
 
     store = _open(obj.config.prepare_database(), migrate=False)
     try:

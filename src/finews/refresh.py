@@ -183,7 +183,7 @@ async def refresh_source(
     ``fulltext``, when given, takes over full-text fetching: new items are stored with their
     digest at once and handed to it (``finews run`` queues them for a background worker),
     so a slow article endpoint never holds up the list. ``derive=False`` stores pages
-    without indexing them or clustering them (:mod:`finews.store.derive` does that later;
+    without indexing them or clustering them (:mod:`finews.derive` does that later;
     ``finews run`` does, on a thread of its own). ``samples`` is the folder that keeps a
     sample of each reply that looks like a changed upstream (none kept without it)."""
     started = time.monotonic()

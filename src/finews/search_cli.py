@@ -186,8 +186,8 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
       finews reindex
       finews reindex --missing-only
     """
+    from finews.derive import mark_derived_through
     from finews.store.clusters import cluster_status, recluster, sync_clusters
-    from finews.store.derive import mark_derived_through
     from finews.store.search import index_status, reindex, sync_index
 
     with (

@@ -32,10 +32,9 @@ import lxml.html
 
 from finews.config import load_config
 from finews.demo.replay import ReplayServer
+from finews.derive import derive_backlog, open_store
 from finews.formatwatch import SAMPLES_FOLDER
 from finews.publish.web import create_app
-from finews.store import open_store
-from finews.store.derive import derive_backlog
 from helpers import OFFLINE_SOURCES_ENV
 from hostile import checks
 from hostile.corpus import CANARY, SENTINEL, Corpus, build_corpus, now_utc

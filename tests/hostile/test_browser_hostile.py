@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from finews.config import load_config
+from finews.derive import open_store
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
-from finews.store import open_store
 from hostile.corpus import ITEM_VECTORS
 from hostile.harness import Harness, report
 from site_data import LiveServer

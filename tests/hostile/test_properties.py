@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from finews.config import load_config
+from finews.derive import open_store
 from finews.errors import ExportError
 from finews.models import Item, SourceSpec
 from finews.normalize.pipeline import normalize_item
@@ -26,7 +27,7 @@ from finews.publish.jekyll import JekyllSettings, render_post
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.sources.base import Request
 from finews.sources.feed import FEED
-from finews.store import Store, open_store
+from finews.store import Store
 from hostile import checks
 from hostile.corpus import ITEM_VECTORS
 from hostile.harness import OWN_SCRIPTS

@@ -10,7 +10,7 @@ client, so a slow article endpoint never delays a list poll.
 
 Polls store their items without indexing or clustering them (``derive=False``): a deriving
 task works through the change log on a thread of its own, over its own connection
-(:mod:`finews.store.derive`), so a poll's write transaction stays short and its items reach
+(:mod:`finews.derive`), so a poll's write transaction stays short and its items reach
 live pages at once; search and "also reported by" follow a moment later. A deriving round
 that fails is logged and retried; the work waits in the change log, so a stop or a crash
 loses none of it, and whichever worker derives next picks it up.
@@ -46,6 +46,7 @@ from finews.daemon.memory import Trimmer
 from finews.daemon.metrics import DaemonMetrics
 from finews.daemon.pacing import HostPacing
 from finews.daemon.scheduler import Schedule, interval_of
+from finews.derive import DEFAULT_BATCH, derive_pending, open_store
 from finews.errors import ConfigError, FinewsError, StatusFetchError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.formatwatch import SAMPLES_FOLDER
@@ -54,8 +55,7 @@ from finews.normalize import normalize_item
 from finews.redact import redact
 from finews.refresh import SourceReport, refresh_source
 from finews.sources import get_adapter
-from finews.store import Store, open_store
-from finews.store.derive import DEFAULT_BATCH, derive_pending
+from finews.store import Store
 from finews.store.health import (
     FulltextJob,
     enqueue_fulltext,

@@ -24,9 +24,9 @@ from finews.demo.replay import (
     demo_source_overrides,
     demo_unserved_sources,
 )
+from finews.derive import open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.refresh import SourceReport, refresh_all, refresh_source
-from finews.store import open_store
 from finews.store.health import record_poll
 
 __all__ = ["demo_config", "run_demo"]

@@ -49,12 +49,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from finews.derive import derive_backlog, fault_counts
 from finews.errors import FinewsError
 from finews.normalize.times import shanghai_wall
 from finews.publish.responses import json_bytes, json_error
 from finews.publish.site import SiteRenderer
 from finews.store import Store
-from finews.store.derive import derive_backlog, fault_counts
 from finews.store.health import (
     QueueCounts,
     SourceHealth,
@@ -90,7 +90,7 @@ class StatusReport:
     generated_at: datetime
     sources: tuple[tuple[str, str, SourceHealth], ...]
     queue: QueueCounts
-    #: changes stored but not yet in the search index and stories (finews.store.derive)
+    #: changes stored but not yet in the search index and stories (finews.derive)
     derive_backlog: int = 0
     #: configured sources that are switched off
     disabled: frozenset[str] = frozenset()

@@ -73,6 +73,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
+from finews.derive import derived_through
 from finews.errors import ExportError, StoreError
 from finews.models import Item
 from finews.publish.build_pool import BuildPool, Done, can_fork, default_processes
@@ -95,7 +96,6 @@ from finews.sources.securities import canonical_stocks, mention_terms, security,
 from finews.store import Change, ItemQuery, Store, open_store
 from finews.store.base import stock_keys, stock_mention
 from finews.store.clusters import big_stories, items_by_id, shared_stories, story_members
-from finews.store.derive import derived_through
 
 __all__ = ["MANIFEST", "STAGING_PREFIX", "BuildReport", "build_site"]
 

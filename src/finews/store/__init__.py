@@ -1,14 +1,16 @@
 """The only SQL in finews: one :class:`Store` interface, a SQLite and a PostgreSQL backend.
 
-``open_store(url)`` picks the backend from the database URL and applies migrations.
+``open_store(url)`` picks the backend from the database URL and applies migrations; the store
+it returns stores and reads. :func:`finews.derive.open_store` opens it wired to what derives
+the search index and the stories inside each write.
 """
 
 from __future__ import annotations
 
 from finews.errors import StoreError
-from finews.store.base import Change, ItemQuery, Store
+from finews.store.base import Change, ItemQuery, Store, Transaction
 
-__all__ = ["Change", "ItemQuery", "Store", "open_store"]
+__all__ = ["Change", "ItemQuery", "Store", "Transaction", "open_store"]
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:

@@ -40,6 +40,8 @@ __all__ = [
     "Store",
     "Transaction",
     "from_db_time",
+    "item_from_row",
+    "printable",
     "to_db_time",
 ]
 
@@ -292,6 +294,34 @@ def stock_mention(item: Item, canonical: str) -> str | None:
     return None
 
 
+def item_from_row(row: Sequence[Any]) -> Item:
+    """The item of a row selected as :data:`~finews.store.columns.ITEM_COLUMNS`."""
+    published = from_db_time(row[15])
+    fetched = from_db_time(row[16])
+    assert published is not None
+    assert fetched is not None
+    return Item(
+        id=int(row[0]),
+        source=row[1],
+        upstream_id=row[2],
+        title=row[3],
+        digest=row[4],
+        content=row[5],
+        url=row[6],
+        media=row[7],
+        category=row[8],
+        tag=row[9],
+        kind=row[10],
+        importance=int(row[11]),
+        stocks=tuple(s for s in row[12].split(" ") if s),
+        author=row[13],
+        fulltext_key=row[14],
+        published_at=published,
+        fetched_at=fetched,
+        revision=int(row[17]),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One entry of the change log: an item was stored (``new``) or edited (``update``)."""
@@ -400,6 +430,9 @@ class Store(ABC):
     engine = ""
     #: the database URL it was opened with
     url = ""
+    #: what derives the items of a write inside it (``upsert_items(derive=True)``): set by
+    #: :func:`finews.derive.open_store`; a store opened bare can only store
+    deriver: Callable[[Transaction, Sequence[tuple[int, Item]]], None] | None = None
     #: appended to the SELECT that reads a row it will update: where writers run
     #: concurrently, the second waits and then sees the first one's result
     row_lock_clause = ""
@@ -435,8 +468,8 @@ class Store(ABC):
 
         With ``derive`` the items are indexed for search and put in their stories in the
         same transaction; without, they are stored and logged only, and
-        :func:`finews.store.derive.derive_pending` does the rest later (the daemon, whose
-        write transaction then stays short; see :mod:`finews.store.derive`)."""
+        :func:`finews.derive.derive_pending` does the rest later (the daemon, whose
+        write transaction then stays short; see :mod:`finews.derive`)."""
 
     @abstractmethod
     def get_item(self, source: str, upstream_id: str) -> Item | None:
@@ -699,32 +732,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         return applied
 
     # --- items ---------------------------------------------------------------------------
-    @staticmethod
-    def _row_to_item(row: Sequence[Any]) -> Item:
-        published = from_db_time(row[15])
-        fetched = from_db_time(row[16])
-        assert published is not None
-        assert fetched is not None
-        return Item(
-            id=int(row[0]),
-            source=row[1],
-            upstream_id=row[2],
-            title=row[3],
-            digest=row[4],
-            content=row[5],
-            url=row[6],
-            media=row[7],
-            category=row[8],
-            tag=row[9],
-            kind=row[10],
-            importance=int(row[11]),
-            stocks=tuple(s for s in row[12].split(" ") if s),
-            author=row[13],
-            fulltext_key=row[14],
-            published_at=published,
-            fetched_at=fetched,
-            revision=int(row[17]),
-        )
+    _row_to_item = staticmethod(item_from_row)
 
     @staticmethod
     def _merge(old: Item, new: Item) -> Item:
@@ -854,6 +862,12 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
     def upsert_items(
         self, items: Sequence[Item], *, state: SourceState | None = None, derive: bool = True
     ) -> UpsertResult:
+        if derive and self.deriver is None:
+            raise StoreError(
+                "this store was opened without its derived data (search index, stories) and "
+                "cannot derive what it stores: open it with finews.derive.open_store, or "
+                "store with derive=False and derive later (finews.derive.derive_all)"
+            )
         try:
             return self._upsert(items, state, derive, isolate=False)
         except (StoreError, ValueError, OverflowError) as exc:
@@ -924,7 +938,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                 if item.raw is not None:
                     self._write_raw(tx, item_id, item.raw, now)
                 self._write_stock_keys(tx, item_id, item, fresh=True)
-                return "new", item_id, item
+                return "new", item_id, item.replace(id=item_id, revision=1)
             # another worker committed the same key meanwhile: treat as a re-poll
             old = self._select_item(tx, item.source, item.upstream_id)
             if old is None:
@@ -940,7 +954,7 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
         self._write_stock_keys(tx, old.id, merged, fresh=False)
         if item.raw is not None:
             self._write_raw(tx, old.id, item.raw, now)
-        return "update", old.id, merged
+        return "update", old.id, merged.replace(revision=old.revision + 1)
 
     def _write_raw(self, tx: Transaction, item_id: int, reading: RawItem, now: str | None) -> None:
         """Keep, beside a new or changed item, the raw data of the reading it came from,
@@ -1079,86 +1093,15 @@ class SqlStore(SearchMixin, ClusterMixin, Store):
                     # the search index and the stories of these items (store/search.py,
                     # store/clusters.py), one deriving writer at a time (clustering reads
                     # the stories it extends); the mark moves past them only when no
-                    # earlier change still waits for finews.store.derive
+                    # earlier change still waits for finews.derive
                     tx.lock_derived()
-                    self._derive_written(tx, written, written)
+                    assert self.deriver is not None  # upsert_items checked
+                    self.deriver(tx, written)
                     self._mark_derived_through(tx, first)
                 self._notify_changes(tx.cursor)
             if state_values is not None:
                 self._write_state(tx, state_values)
         return UpsertResult(new=new, updated=updated, unchanged=unchanged, dropped=tuple(dropped))
-
-    def _derive_written(
-        self,
-        tx: Transaction,
-        index: Sequence[tuple[int, Item]],
-        cluster: Sequence[tuple[int, Item]],
-        *,
-        read_revision: bool = True,
-    ) -> None:
-        """Index the items of ``index`` and put those of ``cluster`` in their stories (an
-        item listed twice counts as it stands last). One that fails either step is left out
-        of it (logged, kept in ``item_faults``) and the others go on: a derived step never
-        blocks the queue. ``read_revision`` reads each item's stored revision for its index
-        entry (items just written); else ``Item.revision`` is it (items read back)."""
-
-        def index_one(item_id: int, item: Item) -> None:
-            self._index_item(tx, item_id, item, 0 if read_revision else item.revision)
-
-        def index_all() -> None:
-            for item_id, item in dict(index).items():
-                index_one(item_id, item)
-
-        self._isolated(tx, index, index_all, index_one, "index")
-        self._isolated(
-            tx,
-            cluster,
-            lambda: self._cluster_items(tx, cluster),
-            lambda item_id, item: self._cluster_items(tx, [(item_id, item)]),
-            "stories",
-        )
-
-    def _isolated(
-        self,
-        tx: Transaction,
-        items: Sequence[tuple[int, Item]],
-        run_all: Callable[[], None],
-        run_one: Callable[[int, Item], None],
-        stage: str,
-    ) -> None:
-        """``run_all()``; if an item makes it fail, ``run_one`` per item instead, skipping
-        (and recording) the ones that fail."""
-        if not items:
-            return
-        try:
-            with tx.savepoint():
-                run_all()
-            return
-        except Exception as exc:
-            if not self.item_fault(exc):
-                raise
-        self._forget_window()  # the story cache may hold what the rollback undid
-        for item_id, item in dict(items).items():
-            try:
-                with tx.savepoint():
-                    run_one(item_id, item)
-            except Exception as exc:
-                if not self.item_fault(exc):
-                    raise
-                self._forget_window()
-                self._derive_fault(tx, item, stage, exc)
-
-    def _derive_fault(self, tx: Transaction, item: Item, stage: str, exc: BaseException) -> None:
-        detail = f"{type(exc).__name__}: {exc}"
-        what = "search index" if stage == "index" else "stories"
-        log.error(
-            "source=%s id=%s left out of the %s: %s",
-            printable(item.source),
-            printable(item.upstream_id),
-            what,
-            printable(detail),
-        )
-        tx.record_fault(item.source, item.upstream_id, stage, detail)
 
     def _log_change(self, tx: Transaction, item_id: int, kind: str, now: str | None) -> int:
         """Append to the change log; return the entry's sequence number."""

@@ -1,0 +1,65 @@
+"""What finews derives from the stored items, following the change log: the search index
+(:class:`Search`), the stories (:class:`Stories`), and what later readers keep.
+
+``open_store(url)`` opens the store (:func:`finews.store.open_store`) wired to its readers,
+so that ``upsert_items(derive=True)`` derives inside the write; :mod:`finews.derive.driver`
+derives behind the writes (the daemon).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from finews.derive.driver import (
+    DEFAULT_BATCH,
+    Deriver,
+    Reader,
+    derive_all,
+    derive_backlog,
+    derive_pending,
+    derived_through,
+    fault_counts,
+    mark_derived_through,
+)
+from finews.derive.search import Search
+from finews.derive.stories import Stories
+from finews.store import Store, Transaction
+from finews.store import open_store as open_bare_store
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "Deriver",
+    "Reader",
+    "Search",
+    "Stories",
+    "Transaction",
+    "default_readers",
+    "derive_all",
+    "derive_backlog",
+    "derive_pending",
+    "derived_through",
+    "fault_counts",
+    "mark_derived_through",
+    "open_store",
+    "wire",
+]
+
+#: makes a reader for a store; :func:`open_store` takes more of them (``readers=``)
+ReaderFactory = Callable[[Store], Reader]
+
+
+def default_readers(store: Store) -> list[Reader]:
+    """Search, then Stories: the readers every store derives."""
+    return [Search(store), Stories(store)]
+
+
+def wire(store: Store, readers: Sequence[ReaderFactory] = ()) -> Store:
+    """Give ``store`` its deriver: the default readers, then ``readers`` (in order: a
+    reader sees what the ones before it wrote in the same transaction)."""
+    store.deriver = Deriver([*default_readers(store), *(make(store) for make in readers)])
+    return store
+
+
+def open_store(url: str, *, migrate: bool = True, readers: Sequence[ReaderFactory] = ()) -> Store:
+    """Open the database at ``url`` with its readers (:func:`wire`)."""
+    return wire(open_bare_store(url, migrate=migrate), readers)
