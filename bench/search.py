@@ -36,7 +36,6 @@ Results go to ``bench/results/search_<items>.json`` (``search_postgres_<items>.j
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import random
@@ -53,10 +52,12 @@ import psycopg
 from psycopg import sql as pgsql
 from timing import WORK, machine
 
+import finews.derive.search as derive_search
+import finews.store.search as store_search
 from finews.derive import open_store
+from finews.derive.search import RELEVANCE_WINDOW, SearchQuery, index_status, reindex, search
 from finews.process.index import parse_query
 from finews.store.base import to_db_time
-from finews.store.search import RELEVANCE_WINDOW, SearchQuery, index_status, reindex, search
 
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2021, 12, 1, tzinfo=UTC)
@@ -325,7 +326,7 @@ def measure(store: Any, queries: dict[str, list[str]], runs: int, order: str) ->
                 hits.append(len(results.hits))
                 query = SearchQuery(text=text, order=order, limit=20)
                 started = time.perf_counter()
-                store._search_docs(parse_query(text), query, 0, 21)
+                derive_search._search_docs(store, parse_query(text), query, 0, 21)
                 sql.append(time.perf_counter() - started)
                 if order == "newest":
                     started = time.perf_counter()
@@ -374,7 +375,7 @@ def measure_beside(
                     into["hits"].append(len(results.hits))
                     pages.append([hit.item.upstream_id for hit in results.hits])
                     started = time.perf_counter()
-                    store._search_docs(parse_query(text), query, 0, 21)
+                    derive_search._search_docs(store, parse_query(text), query, 0, 21)
                     into["sql"].append(time.perf_counter() - started)
                 same[kind] = same[kind] and all(page == pages[0] for page in pages)
     return {
@@ -443,7 +444,7 @@ def compare_windows(store: Any, windows: Sequence[int], runs: int, out: Path) ->
     """Relevance order with each ranking window (``RELEVANCE_WINDOW``), the windows taking
     turns query by query so that they share the machine's load; print and write p50/p95 of
     search() per kind of query."""
-    import finews.store.search as search_module
+    import finews.derive.search as search_module
 
     queries = {kind: COMMON[kind] + sampled_queries(store, 8)[kind] for kind in COMMON}
     times: dict[tuple[int, str], list[float]] = {(w, k): [] for w in windows for k in queries}
@@ -476,7 +477,8 @@ def _bm25_search_docs(
 ) -> list[tuple[int, int]]:
     """SQLite's relevance page as it was before issue #6's fix: FTS5's bm25 (with its
     corpus IDF) over the newest RELEVANCE_WINDOW matches, best first, then newest."""
-    body, doc, params = store._match(parsed, query)
+    filters = store_search.Filters(query.source, query.since, query.until, query.important)
+    body, doc, params = store_search._match(store, parsed.fts5(), filters)
     sql = (
         f"SELECT doc, item_id FROM (SELECT {doc} AS doc, d.item_id AS item_id, "
         f"bm25(search_fts, 3.0, 1.0, 0.2) AS score {body} ORDER BY {doc} DESC "
@@ -500,11 +502,13 @@ def compare_rankings(store: Any, items: int, runs: int, out: Path) -> None:
     }
     shared: dict[str, list[int]] = {kind: [] for kind in queries}
 
+    original = derive_search._search_docs
+
     def use(way: str) -> None:
         if way == "bm25":
-            store._search_docs = functools.partial(_bm25_search_docs, store)
+            derive_search._search_docs = _bm25_search_docs
         else:
-            store.__dict__.pop("_search_docs", None)
+            derive_search._search_docs = original
 
     for run in range(runs + 1):  # the first run warms the page cache and is not counted
         for kind, texts in queries.items():
@@ -518,7 +522,7 @@ def compare_rankings(store: Any, items: int, runs: int, out: Path) -> None:
                     took = time.perf_counter() - started
                     pages.append({hit.item.upstream_id for hit in results.hits})
                     started = time.perf_counter()
-                    store._search_docs(parse_query(text), query, 0, 21)
+                    derive_search._search_docs(store, parse_query(text), query, 0, 21)
                     if run:
                         times[way, kind, "sql"].append(time.perf_counter() - started)
                         times[way, kind, "fts"].append(took)

@@ -33,8 +33,8 @@ from loopback import FastFeed, RollingFeed, start_daemon, stop_daemon, write_con
 
 from finews.demo.replay import ReplayServer, Route
 from finews.derive import derive_backlog, open_store
+from finews.derive.search import index_status
 from finews.store.health import queue_counts, source_stats
-from finews.store.search import index_status
 
 FAST_SOURCES = 16
 ROLLING_SOURCES = 4

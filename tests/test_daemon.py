@@ -36,6 +36,7 @@ from finews.daemon.runner import Daemon, DaemonSettings, run_daemon
 from finews.daemon.scheduler import RETRY_AFTER_LIMIT, Schedule
 from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.derive import derive_backlog, open_store
+from finews.derive.search import SearchQuery, index_status, search
 from finews.errors import ConfigError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import SourceSpec, SourceState
@@ -45,7 +46,6 @@ from finews.sources.base import Request
 from finews.store import Store
 from finews.store.clusters import cluster_status
 from finews.store.health import format_health, queue_counts, source_health
-from finews.store.search import SearchQuery, index_status, search
 from helpers import OFFLINE_SOURCES_ENV
 from upstreams import FAST_PATH, FastNewsFeed
 

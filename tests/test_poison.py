@@ -28,6 +28,7 @@ from finews.config import load_config
 from finews.daemon.runner import run_daemon
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.derive import derive_all, derive_backlog, open_store
+from finews.derive.search import SearchQuery, search
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
@@ -35,7 +36,6 @@ from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.refresh import SourceReport, refresh_source
 from finews.store import ItemQuery
-from finews.store.search import SearchQuery, search
 from site_data import TestClient
 from upstreams import FastNewsFeed
 

@@ -20,6 +20,7 @@ from finews.cli import cli
 from finews.config import load_config
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.derive import open_store
+from finews.derive.search import SearchQuery, search
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import RawItem, SourceSpec
 from finews.normalize import pipeline
@@ -29,7 +30,6 @@ from finews.reparse import reparse
 from finews.sources import eastmoney_fast
 from finews.sources.eastmoney_fast import FastNews
 from finews.store import Store
-from finews.store.search import SearchQuery, search
 from upstreams import FAST_PATH, FastNewsFeed
 
 SETTINGS = HttpSettings(timeout=2.0, retries=0, backoff=0.01)

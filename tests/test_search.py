@@ -22,7 +22,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import finews.store.search as store_search
 from finews.derive import open_store
+from finews.derive.search import (
+    SearchQuery,
+    index_status,
+    query_from_params,
+    reindex,
+    search,
+    sync_index,
+)
 from finews.models import Item
 from finews.normalize.variant import convert
 from finews.process.index import MAX_QUERY_CHARS, MAX_TERMS, QueryError, doc_terms, parse_query
@@ -30,15 +39,7 @@ from finews.publish.catalog import Catalog
 from finews.publish.site import SiteSettings
 from finews.publish.web import LiveSite
 from finews.store import Store
-from finews.store.search import (
-    SearchQuery,
-    doc_base,
-    index_status,
-    query_from_params,
-    reindex,
-    search,
-    sync_index,
-)
+from finews.store.search import doc_base
 from helpers import BASE_TIME, make_item
 
 DATA = Path(__file__).parent / "data"
@@ -705,7 +706,9 @@ def test_both_engines_give_the_same_hits(sqlite_url: str, pg_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_rare_and_common_terms_newest_first_on_both_engines(sqlite_url: str, pg_url: str) -> None:
+def test_rare_and_common_terms_newest_first_on_both_engines(
+    sqlite_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """PostgreSQL finds a page in steps (the newest documents tested one by one; else at
     most so many matches from the term index; else older documents): with tiny steps, a
     common term, a rare one and one common only long ago each take a different step, and
@@ -729,8 +732,8 @@ def test_rare_and_common_terms_newest_first_on_both_engines(sqlite_url: str, pg_
     with open_store(sqlite_url) as lite, open_store(pg_url) as pg:
         lite.upsert_items(items)
         pg.upsert_items(items)
-        pg._pg_walk = 4  # type: ignore[attr-defined]
-        pg._pg_rare = 3  # type: ignore[attr-defined]
+        monkeypatch.setattr(store_search, "PG_WALK", 4)
+        monkeypatch.setattr(store_search, "PG_RARE", 3)
         middle = items[120].published_at
         cases: list[tuple[str, dict[str, Any], Any]] = [
             ("锂矿", {}, lambda n: n % 2 == 0),

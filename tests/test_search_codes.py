@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from finews.derive import open_store
+from finews.derive.search import SearchQuery, search
 from finews.publish.catalog import Catalog
 from finews.publish.site import SiteSettings
 from finews.publish.web import LiveSite
 from finews.sources.securities import code_query
 from finews.store import Store
-from finews.store.search import SearchQuery, search
 from helpers import make_item
 
 

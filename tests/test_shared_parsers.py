@@ -16,12 +16,12 @@ import pytest
 
 import finews
 from finews.config import FALSE_WORDS, TRUE_WORDS, load_config
+from finews.derive.search import query_from_params
 from finews.errors import ConfigError
 from finews.normalize.times import BEIJING, parse_bound
 from finews.process.index import QueryError
 from finews.publish.api import ParameterError, parse_items_query
 from finews.publish.urls import BEIJING as PAGES_ZONE
-from finews.store.search import query_from_params
 
 #: every word, as typed in any case and with blanks around
 SPELLINGS = [

@@ -19,8 +19,7 @@ from typing import Any
 import click
 
 from finews.cli import CliContext, pass_ctx, progress_bar
-from finews.errors import FinewsError
-from finews.store.search import (
+from finews.derive.search import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     MAX_OFFSET,
@@ -28,6 +27,7 @@ from finews.store.search import (
     SearchResults,
     query_from_params,
 )
+from finews.errors import FinewsError
 
 __all__ = ["commands", "reindex_cmd", "search_cmd"]
 
@@ -138,7 +138,7 @@ def search_cmd(
       finews search 降息 --since 2024-09-01 --order relevance
       finews search '"人民币 汇率"' -s em_fast --important
     """
-    from finews.store.search import search
+    from finews.derive.search import search
 
     params = {
         "q": " ".join(words),
@@ -187,8 +187,8 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
       finews reindex --missing-only
     """
     from finews.derive import mark_derived_through
+    from finews.derive.search import index_status, reindex, sync_index
     from finews.store.clusters import cluster_status, recluster, sync_clusters
-    from finews.store.search import index_status, reindex, sync_index
 
     with (
         obj.store() as store,

@@ -43,12 +43,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from finews.derive import mark_derived_through
+from finews.derive.search import IndexStatus, index_status, sync_index
 from finews.errors import StoreError
 from finews.process.cluster import ALGORITHM_VERSION
 from finews.redact import redact
 from finews.store.base import TABLE_KEYS, TABLES, Store
 from finews.store.clusters import ClusterStatus, cluster_status, sync_clusters
-from finews.store.search import IndexStatus, index_status, sync_index
 
 __all__ = ["CopyReport", "DerivedReport", "copy_db", "store_checksum"]
 

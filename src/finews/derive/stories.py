@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from finews.derive.search import held_revisions
 from finews.models import Item
 from finews.store import Store, Transaction
+from finews.store.columns import in_list
 
 __all__ = ["Stories"]
+
+
+def held_revisions(tx: Transaction, table: str, ids: Sequence[int]) -> dict[int, int]:
+    """The revision ``table`` (keyed by ``item_id``, with a ``revision``) holds per item."""
+    held: dict[int, int] = {}
+    for start in range(0, len(ids), 500):
+        marks, chunk = in_list(ids[start : start + 500])
+        rows = tx.execute(
+            f"SELECT item_id, revision FROM {table} WHERE item_id IN ({marks})", chunk
+        ).fetchall()
+        held.update({int(row[0]): int(row[1]) for row in rows})
+    return held
 
 
 class Stories:

@@ -26,13 +26,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from finews.derive.search import SearchQuery, SearchResults, query_from_params, search
 from finews.errors import FinewsError, StoreError
 from finews.process.index import MAX_QUERY_CHARS, QueryError
 from finews.publish.api import item_json
 from finews.publish.feeds import FeedInfo, render_feed
 from finews.publish.responses import conditional, json_bytes, json_error
 from finews.publish.urls import article_path
-from finews.store.search import SearchQuery, SearchResults, query_from_params, search
 
 __all__ = ["routes", "search_feed", "search_json", "search_page"]
 

@@ -29,7 +29,6 @@ from finews.redact import redact
 from finews.sources.securities import mention_terms, security, stored_forms
 from finews.store.clusters import ClusterMixin
 from finews.store.columns import ITEM_COLUMNS, ITEM_FIELDS, ROW_COLUMNS, in_list, item_columns
-from finews.store.search import SearchMixin
 
 __all__ = [
     "TABLES",
@@ -562,7 +561,7 @@ class Store(ABC):
         self.close()
 
 
-class SqlStore(SearchMixin, ClusterMixin, Store):
+class SqlStore(ClusterMixin, Store):
     """The shared implementation over a DB-API connection."""
 
     #: the backend's placeholder; statements here use ``?``
