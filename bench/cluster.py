@@ -35,10 +35,10 @@ from search import COMPANIES, WORDS
 from timing import WORK, machine
 
 from finews.derive import open_store
+from finews.derive.stories import Stories, cluster_status, recluster
 from finews.models import Item
 from finews.store import ItemQuery
-from finews.store.base import SqlStore, to_db_time
-from finews.store.clusters import cluster_status, recluster
+from finews.store.base import to_db_time
 
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2022, 1, 1, tzinfo=UTC)
@@ -169,15 +169,15 @@ def incremental(
 ) -> dict[str, float]:
     """Store ``new`` items after the archive's end; time the clustering step alone."""
     spent = [0.0]
-    original = SqlStore._cluster_items
+    original = Stories._cluster_items
 
-    def timed(self: SqlStore, cur: Any, written: Any) -> None:
+    def timed(self: Stories, tx: Any, written: Any) -> None:
         started = time.perf_counter()
-        original(self, cur, written)
+        original(self, tx, written)
         spent[0] += time.perf_counter() - started
 
     items = list(reports(new, seed=seed, start=after + timedelta(minutes=1)))
-    SqlStore._cluster_items = timed  # type: ignore[method-assign]
+    Stories._cluster_items = timed  # type: ignore[method-assign]
     try:
         with open_store(f"sqlite:///{path}") as store:
             started = time.perf_counter()
@@ -186,7 +186,7 @@ def incremental(
             total = time.perf_counter() - started
             status = cluster_status(store)
     finally:
-        SqlStore._cluster_items = original  # type: ignore[method-assign]
+        Stories._cluster_items = original  # type: ignore[method-assign]
     return {
         "new_items": len(items),
         "batch": batch,

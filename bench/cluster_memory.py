@@ -41,6 +41,7 @@ from cluster import reports
 
 import finews
 from finews.derive import DEFAULT_BATCH, derive_pending, open_store
+from finews.derive.stories import stories_of
 from finews.models import Item
 
 RESULTS = Path(__file__).parent / "results"
@@ -98,7 +99,7 @@ def timeline(hours: float, rate: float, seed: int) -> Iterator[Item]:
 
 
 def window_of(store: Any) -> Any:
-    return store.__dict__.get("_story_window")
+    return stories_of(store).__dict__.get("_story_window")
 
 
 def held(window: Any) -> int:
@@ -169,7 +170,7 @@ def main() -> None:
             "window_MB": round(size / 2**20, 2),
             "window_objects": objects,
             "window_bytes_per_item": round(size / count) if count else None,
-            "fp_cache": len(deriver.__dict__.get("_fps", ())),
+            "fp_cache": len(stories_of(deriver).__dict__.get("_fps", ())),
             "quantity_cache": info.currsize if info else None,
             "elapsed_s": round(time.perf_counter() - began, 1),
         }
@@ -215,7 +216,7 @@ def main() -> None:
             for s in top
         ]
         del window
-        deriver.__dict__.pop("_story_window", None)
+        stories_of(deriver).__dict__.pop("_story_window", None)
         gc.collect()
         freed = before - tracemalloc.get_traced_memory()[0]
         result["window_freed_MB"] = round(freed / 2**20, 2)

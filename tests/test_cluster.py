@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from finews.derive.stories import cluster_status, recluster, stories_of, sync_clusters
 from finews.models import Item
 from finews.process.cluster import (
     Fingerprint,
@@ -30,13 +31,7 @@ from finews.process.cluster import (
     same_story,
 )
 from finews.store import Store
-from finews.store.clusters import (
-    also_reported,
-    cluster_status,
-    copies_among,
-    recluster,
-    sync_clusters,
-)
+from finews.store.clusters import also_reported, copies_among
 from helpers import make_item
 
 LABELLED = json.loads(
@@ -351,9 +346,9 @@ def test_bigrams_beyond_the_basic_plane_pack_and_keep_their_keys() -> None:
 
 
 def test_key_table_holds_keys_like_a_dict() -> None:
-    from finews.store.clusters import _Keys
+    from finews.process.window import Keys
 
-    table = _Keys(size=8)
+    table = Keys(size=8)
     model: dict[int, int] = {}
     rng = random.Random(4)
     keys = [rng.randint(-(2**63), 2**63 - 1) for _ in range(3000)] + list(range(-50, 50))
@@ -388,10 +383,10 @@ def test_key_table_holds_keys_like_a_dict() -> None:
 
 
 def test_window_drops_items_outside_and_frees_their_keys() -> None:
-    from finews.store.clusters import _entry_id, _Window
+    from finews.process.window import Window, entry_id
 
     items = sorted(labelled_items(), key=lambda item: item.published_at)
-    window = _Window()
+    window = Window()
     window.LIMIT = 20  # type: ignore[misc]
     fps = [fp_of(item, n) for n, item in enumerate(items, start=1)]
     for fp in fps:
@@ -404,7 +399,7 @@ def test_window_drops_items_outside_and_frees_their_keys() -> None:
         """key → the ids holding it, in the window's order"""
         table = window.keys
         return {
-            key: [value] if value > 0 else [_entry_id(e) for e in window.buckets[-1 - value]]
+            key: [value] if value > 0 else [entry_id(e) for e in window.buckets[-1 - value]]
             for key, value in zip(table.keys, table.values, strict=True)
             if value
         }
@@ -436,9 +431,9 @@ def test_window_drops_items_outside_and_frees_their_keys() -> None:
 def test_incremental_equals_batch_when_the_window_trims(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from finews.store.clusters import _Window
+    from finews.process.window import Window
 
-    monkeypatch.setattr(_Window, "LIMIT", 5)
+    monkeypatch.setattr(Window, "LIMIT", 5)
     items = sorted(labelled_items(), key=lambda item: item.published_at)
     rng = random.Random(9)
     start = 0
@@ -447,7 +442,7 @@ def test_incremental_equals_batch_when_the_window_trims(
         store.upsert_items(items[start : start + size])
         start += size
     assert stored_clusters(store) == batch_of(store)
-    window = store.__dict__["_story_window"]
+    window = stories_of(store).__dict__["_story_window"]
     assert len(window.fps) < len(items)
 
 
@@ -522,9 +517,9 @@ def test_incremental_equals_batch_when_the_window_moves_to_disk(
     store: Store, monkeypatch: pytest.MonkeyPatch, limit: int
 ) -> None:
     from finews.process.cluster import from_bytes
-    from finews.store.clusters import _Window
+    from finews.process.window import Window
 
-    monkeypatch.setattr(_Window, "LIMIT", limit)
+    monkeypatch.setattr(Window, "LIMIT", limit)
     items = _newsroom_order(limit)
     # an item with no text at all (no candidate keys) among them
     at = len(items) // 2
@@ -535,7 +530,7 @@ def test_incremental_equals_batch_when_the_window_moves_to_disk(
         size = rng.randint(1, 5)
         store.upsert_items(items[start : start + size])
         start += size
-        assert len(store.__dict__["_story_window"].fps) <= limit
+        assert len(stories_of(store).__dict__["_story_window"].fps) <= limit
     assert stored_clusters(store) == batch_of(store)
     prints = _window_on_disk(store)
     assert prints
@@ -562,13 +557,15 @@ def test_nearest_rows_on_disk_hold_with_buckets_of_two(
 ) -> None:
     """With buckets of 2 and no rows read beyond them, any slip in taking each key's
     nearest rows from disk and memory shows against the batch result."""
+    import finews.derive.stories as stories
     import finews.process.cluster as rule
-    import finews.store.clusters as clusters
+    import finews.process.window as window
 
-    monkeypatch.setattr(clusters._Window, "LIMIT", 4)
+    monkeypatch.setattr(window.Window, "LIMIT", 4)
     monkeypatch.setattr(rule, "BUCKET_CAP", 2)
-    monkeypatch.setattr(clusters, "BUCKET_CAP", 2)
-    monkeypatch.setattr(clusters, "_SLACK", 0)
+    monkeypatch.setattr(window, "BUCKET_CAP", 2)
+    monkeypatch.setattr(stories, "BUCKET_CAP", 2)
+    monkeypatch.setattr(stories, "_SLACK", 0)
     items = sorted(labelled_items(), key=lambda item: item.published_at)
     for start in range(0, len(items), 3):
         store.upsert_items(items[start : start + 3])
@@ -582,7 +579,8 @@ def test_nearest_rows_on_disk_hold_with_buckets_of_two(
 def test_rows_on_disk_at_an_old_revision_are_read_past(store: Store) -> None:
     """A key's nearest rows on disk may belong to items edited since (they count for
     nothing): the store then reads further until enough count."""
-    from finews.store.clusters import _SLACK, BUCKET_CAP, _entry_id
+    from finews.derive.stories import _SLACK, BUCKET_CAP
+    from finews.process.window import entry_id
 
     at = datetime(2024, 9, 2, 8, tzinfo=UTC)
     fp = fingerprint(10_000, "央行开展逆回购操作", "央行今日开展逆回购操作。", "", at)
@@ -595,25 +593,25 @@ def test_rows_on_disk_at_an_old_revision_are_read_past(store: Store) -> None:
     rows += [(key, moment - 3_600_000_000 - n, n) for n in counting]
     with store.transaction() as tx:
         tx.executemany("INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?)", rows)
-        found = store._stored_keys(tx, fp, dict.fromkeys(counting, 1))  # type: ignore[attr-defined]
+        found = stories_of(store)._stored_keys(tx, fp, dict.fromkeys(counting, 1))
     before, after = found[key]
-    assert [_entry_id(e) for e in before] == list(counting)
+    assert [entry_id(e) for e in before] == list(counting)
     assert after == []
 
 
 def compact_equal(a: Fingerprint, b: Fingerprint) -> bool:
-    from finews.store.clusters import _relevant
+    from finews.process.window import relevant
 
-    return a.item_id == b.item_id and list(a.keys) == list(b.keys) and _relevant(a) == _relevant(b)
+    return a.item_id == b.item_id and list(a.keys) == list(b.keys) and relevant(a) == relevant(b)
 
 
 def test_writers_share_the_window_on_disk(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two writers (two processes, or a restart) each with its own window in memory, one
     window on disk: items, edits that change a story and edits that keep it."""
     from finews.derive import open_store
-    from finews.store.clusters import _Window
+    from finews.process.window import Window
 
-    monkeypatch.setattr(_Window, "LIMIT", 6)
+    monkeypatch.setattr(Window, "LIMIT", 6)
     items = _newsroom_order(5)
     rng = random.Random(5)
     with open_store(db_url) as first, open_store(db_url) as second:
@@ -659,23 +657,23 @@ def test_caches_are_bounded() -> None:
 def test_clustering_pauses_the_cycle_collector_and_restores_it() -> None:
     import gc
 
-    from finews.store.clusters import _collector_paused
+    from finews.process.window import collector_paused
 
     assert gc.isenabled()
-    with _collector_paused():
+    with collector_paused():
         assert not gc.isenabled()
-        with _collector_paused():  # nested (another store, another thread): still paused
+        with collector_paused():  # nested (another store, another thread): still paused
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
-        with _collector_paused():
+        with collector_paused():
             pass
         assert not gc.isenabled()  # not turned on where the caller had it off
     finally:
         gc.enable()
-    with pytest.raises(RuntimeError), _collector_paused():
+    with pytest.raises(RuntimeError), collector_paused():
         raise RuntimeError("a failed write")
     assert gc.isenabled()
 

@@ -37,6 +37,7 @@ from finews.daemon.scheduler import RETRY_AFTER_LIMIT, Schedule
 from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.derive import derive_backlog, open_store
 from finews.derive.search import SearchQuery, index_status, search
+from finews.derive.stories import cluster_status
 from finews.errors import ConfigError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import SourceSpec, SourceState
@@ -44,7 +45,6 @@ from finews.raw import unpack
 from finews.refresh import SourceReport
 from finews.sources.base import Request
 from finews.store import Store
-from finews.store.clusters import cluster_status
 from finews.store.health import format_health, queue_counts, source_health
 from helpers import OFFLINE_SOURCES_ENV
 from upstreams import FAST_PATH, FastNewsFeed

@@ -14,9 +14,9 @@ import pytest
 
 from finews.derive import derive_all, derive_backlog, derive_pending, open_store
 from finews.derive.search import SearchQuery, index_status, search
+from finews.derive.stories import cluster_status
 from finews.models import Item
 from finews.store import Store, Transaction
-from finews.store.clusters import cluster_status
 from helpers import make_item
 from test_cluster import batch_of, labelled_items, stored_clusters
 

@@ -57,11 +57,6 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
 #: violations of RULES that today's code has (importer, imported): remove a line when its
 #: import goes; never add one
 KNOWN_VIOLATIONS = {
-    # stories are clustered inside the SQL layer (the story window is in store/clusters.py);
-    # issue #16 moves the window into process/ and makes Stories a reader of the change log
-    ("finews.store.clusters", "finews.process.cluster"),
-    # a new store records the clustering rule's version it starts at (migrate())
-    ("finews.store.base", "finews.process.cluster"),
     # Settings.site_settings() builds publish's SiteSettings (its callers are cli.py and
     # demo/run.py): publish should build it from the settings instead
     ("finews.config", "finews.publish.site"),
@@ -69,8 +64,6 @@ KNOWN_VIOLATIONS = {
 
 #: import cycles that today's code has (each as its set of modules): same rule as above
 KNOWN_CYCLES = {
-    # the SqlStore mixins (base imports the others inside functions); issue #16's store split
-    frozenset({"finews.store.base", "finews.store.clusters"}),
     # cli.py loads its subcommand modules by "module:name" strings, and they import cli.py
     # for the shared group and options
     frozenset(

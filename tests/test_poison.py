@@ -310,7 +310,7 @@ def test_the_daemon_stores_derives_and_polls_on_past_poison(
     thread skips an item whose clustering fails (a fault made for the test: normalising
     leaves no real item that fails) instead of retrying it forever: everything after it
     becomes searchable, and the failure is recorded."""
-    import finews.store.clusters as clusters
+    import finews.derive.stories as clusters
 
     real = clusters.fingerprint
 

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from finews.derive import derive_backlog, open_store
 from finews.derive.copy import copy_db, store_checksum
 from finews.derive.search import SearchQuery, index_status, search
+from finews.derive.stories import cluster_status
 from finews.models import Item
 from finews.publish.catalog import Catalog, listing_query
 from finews.publish.pages import Pages
@@ -30,7 +31,7 @@ from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.static_site import build_site
 from finews.publish.urls import Listing, article_path, day_of, listings_of
 from finews.store import ItemQuery, Store
-from finews.store.clusters import also_reported, cluster_status
+from finews.store.clusters import also_reported
 from site_data import TestClient
 from test_cluster import labelled_items
 from test_site_hostile import EVIL, inspect

@@ -188,7 +188,7 @@ def reindex_cmd(obj: CliContext, missing_only: bool) -> None:
     """
     from finews.derive import mark_derived_through
     from finews.derive.search import index_status, reindex, sync_index
-    from finews.store.clusters import cluster_status, recluster, sync_clusters
+    from finews.derive.stories import cluster_status, recluster, sync_clusters
 
     with (
         obj.store() as store,

@@ -23,6 +23,7 @@ from finews.derive.driver import (
 )
 from finews.derive.search import Search
 from finews.derive.stories import Stories
+from finews.process.cluster import ALGORITHM_VERSION
 from finews.store import Store, Transaction
 from finews.store import open_store as open_bare_store
 
@@ -57,9 +58,14 @@ def wire(store: Store, readers: Sequence[ReaderFactory] = ()) -> Store:
     """Give ``store`` its deriver: the default readers, then ``readers`` (in order: a
     reader sees what the ones before it wrote in the same transaction)."""
     store.deriver = Deriver([*default_readers(store), *(make(store) for make in readers)])
+    store.derived_versions = {"clusters": ALGORITHM_VERSION}
     return store
 
 
 def open_store(url: str, *, migrate: bool = True, readers: Sequence[ReaderFactory] = ()) -> Store:
-    """Open the database at ``url`` with its readers (:func:`wire`)."""
-    return wire(open_bare_store(url, migrate=migrate), readers)
+    """Open the database at ``url`` with its readers (:func:`wire`), applying migrations
+    unless ``migrate`` is false."""
+    store = wire(open_bare_store(url, migrate=False), readers)
+    if migrate:
+        store.migrate()
+    return store

@@ -14,8 +14,8 @@ stories are made from the items, so they are not among the copied tables. After 
 the source's stories (``item_clusters``) are copied as they are when they are complete and
 made by this clustering rule, so the destination shows exactly the same stories (otherwise
 the destination clusters its items itself, oldest first); any item still without a story
-is then clustered (:func:`~finews.store.clusters.sync_clusters`), and every item is indexed
-for search (:func:`~finews.store.search.sync_index`: the engines keep different index
+is then clustered (:func:`~finews.derive.stories.sync_clusters`), and every item is indexed
+for search (:func:`~finews.derive.search.sync_index`: the engines keep different index
 structures, so the index is built, not copied; this is most of the time a large copy
 takes). The report then says how complete both are, and ``ok`` requires both complete.
 An interrupted copy leaves them to the next run (or to ``finews reindex --missing-only``).
@@ -44,11 +44,12 @@ from typing import Any
 
 from finews.derive import mark_derived_through
 from finews.derive.search import IndexStatus, index_status, sync_index
+from finews.derive.stories import ClusterStatus, cluster_status, sync_clusters
 from finews.errors import StoreError
 from finews.process.cluster import ALGORITHM_VERSION
 from finews.redact import redact
 from finews.store.base import TABLE_KEYS, TABLES, Store
-from finews.store.clusters import ClusterStatus, cluster_status, sync_clusters
+from finews.store.clusters import copy_stories
 
 __all__ = ["CopyReport", "DerivedReport", "copy_db", "store_checksum"]
 
@@ -232,7 +233,7 @@ def _derive(
         and src_stories.stale == 0
         and src_stories.clustered == src_stories.items
     ):
-        copied = _copy_stories(src, dst, batch)
+        copied = copy_stories(src, dst, batch, ALGORITHM_VERSION)
     clustered = sync_clusters(dst)
     if stage is not None:
         stage("search index")
@@ -246,30 +247,6 @@ def _derive(
         stories=cluster_status(dst),
         src_stories=src_stories,
     )
-
-
-def _copy_stories(src: Store, dst: Store, batch: int) -> int:
-    """Replace the destination's stories with the source's (one transaction)."""
-    select = "SELECT item_id, cluster_id, revision FROM item_clusters"
-    insert = "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?)"
-    copied = 0
-    with dst.transaction() as tx:
-        tx.execute("DELETE FROM item_clusters")
-        last = -1
-        while True:
-            rows = src.query(
-                f"{select} WHERE item_id > ? ORDER BY item_id LIMIT {int(batch)}", (last,)
-            )
-            if not rows:
-                break
-            tx.executemany(insert, [(int(r[0]), int(r[1]), int(r[2])) for r in rows])
-            copied += len(rows)
-            last = int(rows[-1][0])
-        tx.execute(
-            "UPDATE derived_state SET version = ? WHERE name = 'clusters'",
-            (ALGORITHM_VERSION,),
-        )
-    return copied
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 ``index`` turns Chinese (and mixed Chinese, Latin and digit) text into the terms both
 databases index, turns a reader's query into the same terms, and highlights hits in the
-original text. ``cluster`` fingerprints items and decides which ones tell the same story.
-Nothing here touches the network or the database; :mod:`finews.store.search` and
-:mod:`finews.store.clusters` hold the SQL that uses them.
+original text. ``cluster`` fingerprints items and decides which ones tell the same story;
+``window`` holds the fingerprints of the items around those being clustered. Nothing here
+touches the network or the database: :mod:`finews.derive` applies them to stored items,
+through the SQL of :mod:`finews.store.search` and :mod:`finews.store.clusters`.
 """
 
 from __future__ import annotations

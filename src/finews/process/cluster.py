@@ -25,7 +25,7 @@ Two items are **the same story** when (:func:`same_story`):
 
 A story is a connected component of that relation among candidate pairs, led by its
 earliest report. Components do not depend on the order items arrive in, so clustering items
-one at a time as they are stored (:mod:`finews.store.clusters`) gives the clusters of
+one at a time as they are stored (:mod:`finews.derive.stories`) gives the clusters of
 :func:`cluster_batch` over the same items; the tests check it.
 
 Candidates, so that not every pair is compared: keys from a one-permutation MinHash over

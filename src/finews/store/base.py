@@ -15,11 +15,12 @@ import logging
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 from finews.errors import StoreError
@@ -27,7 +28,6 @@ from finews.models import Dropped, Item, RawItem, RawRecord, SourceState, Upsert
 from finews.raw import raw_record
 from finews.redact import redact
 from finews.sources.securities import mention_terms, security, stored_forms
-from finews.store.clusters import ClusterMixin
 from finews.store.columns import ITEM_COLUMNS, ITEM_FIELDS, ROW_COLUMNS, in_list, item_columns
 
 __all__ = [
@@ -432,6 +432,9 @@ class Store(ABC):
     #: what derives the items of a write inside it (``upsert_items(derive=True)``): set by
     #: :func:`finews.derive.open_store`; a store opened bare can only store
     deriver: Callable[[Transaction, Sequence[tuple[int, Item]]], None] | None = None
+    #: the version of each kind of derived data (``derived_state``) its deriver makes:
+    #: what a new database records when ``migrate()`` creates that table
+    derived_versions: Mapping[str, int] = MappingProxyType({})
     #: appended to the SELECT that reads a row it will update: where writers run
     #: concurrently, the second waits and then sees the first one's result
     row_lock_clause = ""
@@ -561,7 +564,7 @@ class Store(ABC):
         self.close()
 
 
-class SqlStore(ClusterMixin, Store):
+class SqlStore(Store):
     """The shared implementation over a DB-API connection."""
 
     #: the backend's placeholder; statements here use ``?``
@@ -720,14 +723,12 @@ class SqlStore(ClusterMixin, Store):
             if 12 in applied:
                 self._fill_stock_keys(tx)
             if 2 in applied:
-                # derived_state is new (0002 writes version 1): no story of an older rule
-                # can exist, so the stories to come are the current rule's
-                from finews.process.cluster import ALGORITHM_VERSION
-
-                tx.execute(
-                    "UPDATE derived_state SET version = ? WHERE name = 'clusters'",
-                    (ALGORITHM_VERSION,),
-                )
+                # derived_state is new (0002 writes version 1): no derived row of an older
+                # rule can exist, so the rows to come are made by the current rules
+                for name, version in sorted(self.derived_versions.items()):
+                    tx.execute(
+                        "UPDATE derived_state SET version = ? WHERE name = ?", (version, name)
+                    )
         return applied
 
     # --- items ---------------------------------------------------------------------------
