@@ -40,8 +40,16 @@ from typing import Protocol
 from finews.errors import StoreError
 from finews.models import Item
 from finews.store import Store, Transaction
-from finews.store.base import item_from_row, printable
-from finews.store.columns import in_list, item_columns
+from finews.store.base import printable
+from finews.store.marks import (
+    changed_items,
+    derive_backlog,
+    derive_mark,
+    derived_through,
+    fault_counts,
+    mark_derived_through,
+    set_derive_mark,
+)
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -146,36 +154,20 @@ def deriver_of(store: Store) -> Deriver:
     return deriver
 
 
-def _mark(tx: Transaction) -> int:
-    row = tx.execute("SELECT seq FROM derive_mark WHERE name = 'derived'").fetchone()
-    if row is None:
-        raise StoreError("derive_mark has no 'derived' row: run `finews migrate`")
-    return int(row[0])
-
-
 def derive_pending(store: Store, *, limit: int = DEFAULT_BATCH) -> int:
     """Derive the next ``limit`` changes after the mark in one transaction; return how
     many changes it covered (0: nothing was waiting)."""
     deriver = deriver_of(store)
     with store.transaction() as tx:
         tx.lock_derived()
-        mark = _mark(tx)
-        changes = tx.execute(
-            f"SELECT seq, item_id FROM changes WHERE seq > ? ORDER BY seq LIMIT {int(limit)}",
-            (mark,),
-        ).fetchall()
-        if not changes:
+        count, last, items = changed_items(tx, derive_mark(tx), limit)
+        if not count:
             return 0
-        marks, ids = in_list(sorted({int(item_id) for _, item_id in changes}))
-        rows = tx.execute(
-            f"SELECT {item_columns('i')} FROM items i WHERE i.id IN ({marks}) ORDER BY i.id", ids
-        ).fetchall()
-        items = [item_from_row(row) for row in rows]
         # an item that fails a reader is left out of it and recorded, never retried
         # round after round: the mark moves past it all the same
         deriver(tx, [(item.id, item) for item in items if item.id is not None])
-        tx.execute("UPDATE derive_mark SET seq = ? WHERE name = 'derived'", (int(changes[-1][0]),))
-        return len(changes)
+        set_derive_mark(tx, last)
+        return count
 
 
 def derive_all(
@@ -191,38 +183,3 @@ def derive_all(
         if progress is not None:
             progress(done)
     return done
-
-
-def derive_backlog(store: Store) -> int:
-    """How many changes wait to be derived."""
-    rows = store.query(
-        "SELECT COUNT(*) FROM changes WHERE seq > "
-        "(SELECT seq FROM derive_mark WHERE name = 'derived')"
-    )
-    return int(rows[0][0])
-
-
-def mark_derived_through(store: Store, seq: int) -> None:
-    """Record that every change up to ``seq`` is derived: call it after rebuilding or
-    syncing the whole index and stories (``finews reindex``, ``copy_db``) with the
-    :meth:`~finews.store.base.Store.last_change_seq` read *before* the rebuild began, so
-    every change up to it was committed, and derived, by then. The mark never moves back."""
-    with store.transaction() as tx:
-        tx.lock_derived()
-        tx.execute("UPDATE derive_mark SET seq = ? WHERE name = 'derived' AND seq < ?", (seq, seq))
-
-
-def derived_through(store: Store) -> int:
-    """The seq through which every change is derived (indexed and in its story): the
-    changes after it may still form, merge or split stories."""
-    rows = store.query("SELECT seq FROM derive_mark WHERE name = 'derived'")
-    if not rows:
-        raise StoreError("derive_mark has no 'derived' row: run `finews migrate`")
-    return int(rows[0][0])
-
-
-def fault_counts(store: Store) -> dict[str, int]:
-    """How many items have a recorded fault, by stage: ``store`` (dropped), ``index`` and
-    ``stories`` (left out of them), ``normalize`` (a value replaced); see ``item_faults``."""
-    rows = store.query("SELECT stage, COUNT(*) FROM item_faults GROUP BY stage ORDER BY stage")
-    return {str(stage): int(count) for stage, count in rows}

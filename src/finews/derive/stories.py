@@ -64,14 +64,31 @@ from finews.process.window import (
     shifted,
 )
 from finews.store import Store, Transaction
-from finews.store.base import from_db_time, to_db_time
+from finews.store.base import from_db_time
 from finews.store.clusters import (
     clustered_revisions,
+    forget_prints,
+    item_revisions,
+    keep_in_story,
+    keep_prints,
+    leave_stories,
+    merge_stories,
+    move_to_story,
+    nearest_keys,
+    print_texts,
+    print_texts_in_order,
+    prints_before,
+    published_of,
+    put_in_story,
     replace_stories,
+    revision_texts,
     stale_cluster_ids,
+    stored_prints,
+    stories_between,
+    stories_held,
     story_counts,
+    story_revisions,
 )
-from finews.store.columns import in_list
 from finews.store.search import items_by_id
 
 __all__ = ["ClusterStatus", "Stories", "cluster_status", "recluster", "sync_clusters"]
@@ -88,13 +105,6 @@ def _fingerprint_row(row: Sequence[Any]) -> Fingerprint:
     published = from_db_time(row[4])
     assert published is not None
     return fingerprint(int(row[0]), row[1], row[2] or "", row[3] or "", published)
-
-
-def _fingerprint_select(table: str, id_column: str) -> str:
-    return (
-        f"SELECT {id_column}, title, substr(digest, 1, {TEXT_PREFIX}), "
-        f"substr(content, 1, {TEXT_PREFIX}), published_at FROM {table}"
-    )
 
 
 class Stories:
@@ -146,14 +156,10 @@ class Stories:
                 missing.append(item_id)
             else:
                 found[item_id] = fp
-        select = _fingerprint_select("items", "id")
-        for start in range(0, len(missing), _CHUNK):
-            marks, chunk = in_list(missing[start : start + _CHUNK])
-            tx.execute(f"{select} WHERE id IN ({marks})", chunk)
-            for row in tx.fetchall():
-                fp = _fingerprint_row(row)
-                found[fp.item_id] = fp
-                self._remember(fp.item_id, revisions[fp.item_id], fp)
+        for row in print_texts(tx, missing, TEXT_PREFIX):
+            fp = _fingerprint_row(row)
+            found[fp.item_id] = fp
+            self._remember(fp.item_id, revisions[fp.item_id], fp)
         return found
 
     def _old_fp(self, tx: Transaction, item_id: int, revision: int) -> Fingerprint | None:
@@ -161,9 +167,7 @@ class Stories:
         cached = self._fp_cache().get((item_id, revision))
         if cached is not None:
             return cached
-        select = _fingerprint_select("item_revisions", "item_id")
-        tx.execute(f"{select} WHERE item_id = ? AND revision = ?", (item_id, revision))
-        row = tx.fetchone()
+        row = revision_texts(tx, item_id, revision, TEXT_PREFIX)
         return None if row is None else _fingerprint_row(row)
 
     # --- incremental ---------------------------------------------------------------------
@@ -176,18 +180,8 @@ class Stories:
 
     def _cluster_written(self, tx: Transaction, written: Sequence[tuple[int, Item]]) -> None:
         ids = sorted({item_id for item_id, _ in written})
-        revisions: dict[int, int] = {}
-        stored: dict[int, tuple[int, int]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            marks, chunk = in_list(ids[start : start + _CHUNK])
-            tx.execute(f"SELECT id, revision FROM items WHERE id IN ({marks})", chunk)
-            revisions.update({int(r[0]): int(r[1]) for r in tx.fetchall()})
-            tx.execute(
-                "SELECT item_id, cluster_id, revision FROM item_clusters "
-                f"WHERE item_id IN ({marks})",
-                chunk,
-            )
-            stored.update({int(r[0]): (int(r[1]), int(r[2])) for r in tx.fetchall()})
+        revisions = item_revisions(tx, ids)
+        stored = stories_held(tx, ids)
         latest = dict(written)
         fresh: dict[int, Fingerprint] = {}
         for item_id, item in latest.items():
@@ -201,10 +195,7 @@ class Stories:
                 old = self._old_fp(tx, item_id, revision) if revision != revisions[item_id] else fp
                 if old is not None and relevant(old) == relevant(fp):
                     # same fingerprint (say, full text added behind a digest): same story
-                    tx.execute(
-                        "UPDATE item_clusters SET revision = ? WHERE item_id = ?",
-                        (revisions[item_id], item_id),
-                    )
+                    keep_in_story(tx, item_id, revisions[item_id])
                     continue
             moving.append(fp)
         if not moving:
@@ -227,26 +218,18 @@ class Stories:
         connected parts, each led by its earliest item."""
         if not leaving:
             return
-        marks, params = in_list(leaving)
-        tx.execute(f"DELETE FROM item_clusters WHERE item_id IN ({marks})", params)
+        leave_stories(tx, leaving)
         gone = set(leaving)
         for cluster_id in sorted({stored[item_id][0] for item_id in leaving}):
-            tx.execute(
-                "SELECT c.item_id, i.revision FROM item_clusters c "
-                "JOIN items i ON i.id = c.item_id WHERE c.cluster_id = ?",
-                (cluster_id,),
-            )
-            rest = {int(r[0]): int(r[1]) for r in tx.fetchall() if int(r[0]) not in gone}
+            members = story_revisions(tx, cluster_id)
+            rest = {item_id: rev for item_id, rev in members.items() if item_id not in gone}
             if not rest:
                 continue
             fps = self._load_fps(tx, rest)
             parts = cluster_stream(sorted(fps.values(), key=leader_key))
             for item_id, new_cluster in parts.items():
                 if new_cluster != cluster_id:
-                    tx.execute(
-                        "UPDATE item_clusters SET cluster_id = ? WHERE item_id = ?",
-                        (new_cluster, item_id),
-                    )
+                    move_to_story(tx, item_id, new_cluster)
 
     def _window(self) -> Window:
         window: Window | None = self.__dict__.get("_story_window")
@@ -260,14 +243,7 @@ class Stories:
     ) -> None:
         """Add items (oldest first, none in a story yet) to the stories they match."""
         low, high = shifted(moving[0].published, -WINDOW), shifted(moving[-1].published, WINDOW)
-        tx.execute(
-            "SELECT c.item_id, c.cluster_id, i.revision, p.revision FROM items i "
-            "JOIN item_clusters c ON c.item_id = i.id "
-            "LEFT JOIN story_prints p ON p.item_id = i.id "
-            "WHERE i.published_at >= ? AND i.published_at <= ?",
-            (to_db_time(low), to_db_time(high)),
-        )
-        rows = tx.fetchall()
+        rows = stories_between(tx, low, high)
         # the stories as stored now are the truth; the window only caches fingerprints
         cluster_of = {row[0]: row[1] for row in rows}
         window = self._window()
@@ -312,10 +288,7 @@ class Stories:
                 if held is not None:
                     leaders[cluster_id] = leader_key(held[1])
                 else:  # a leader published before the window
-                    tx.execute("SELECT published_at FROM items WHERE id = ?", (cluster_id,))
-                    moment = from_db_time(tx.fetchone()[0])
-                    assert moment is not None
-                    leaders[cluster_id] = (moment, cluster_id)
+                    leaders[cluster_id] = (published_of(tx, cluster_id), cluster_id)
             return leaders[cluster_id]
 
         prints: dict[int, Fingerprint] = {}
@@ -336,19 +309,10 @@ class Stories:
             target = min([fp.item_id, *matched], key=leader)
             merged = sorted(matched - {target})
             if merged:
-                marks, params = in_list(merged)
-                tx.execute(
-                    f"UPDATE item_clusters SET cluster_id = ? WHERE cluster_id IN ({marks})",
-                    [target, *params],
-                )
+                merge_stories(tx, target, merged)
                 for story in merged:
                     joined[story] = target
-            tx.execute(
-                "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?) "
-                "ON CONFLICT (item_id) DO UPDATE SET cluster_id = excluded.cluster_id, "
-                "revision = excluded.revision",
-                (fp.item_id, target, revisions[fp.item_id]),
-            )
+            put_in_story(tx, fp.item_id, target, revisions[fp.item_id])
             cluster_of[fp.item_id] = target
             # the packed copy _remember keeps, if still there (one copy, packed once)
             packed = self._fp_cache().get((fp.item_id, revisions[fp.item_id]))
@@ -378,51 +342,16 @@ class Stories:
             prints.append((item_id, revision, moment, to_bytes(fp)))
             keys += [(key, moment, item_id) for key in fp.keys]
             moved[item_id] = revision
-        tx.executemany(
-            ("INSERT INTO story_prints (item_id, revision, moment, print) VALUES (?, ?, ?, ?)"),
-            prints,
-        )
-        tx.executemany(
-            (
-                "INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            keys,
-        )
+        keep_prints(tx, prints, keys)
         for item_id in leaving:
             window.remove(item_id)
         horizon = (shifted(low, -WINDOW) - EPOCH) // MICROSECOND
-        tx.execute("SELECT item_id FROM story_prints WHERE moment < ? LIMIT 5000", (horizon,))
-        self._forget_prints(tx, [int(row[0]) for row in tx.fetchall()])
+        self._forget_prints(tx, prints_before(tx, horizon))
         return moved
 
     def _forget_prints(self, tx: Transaction, ids: Sequence[int]) -> None:
         """Delete what the database holds of these items' fingerprints (if anything)."""
-        for start in range(0, len(ids), _CHUNK):
-            marks, chunk = in_list(ids[start : start + _CHUNK])
-            tx.execute(
-                f"SELECT item_id, moment, print FROM story_prints WHERE item_id IN ({marks})",
-                chunk,
-            )
-            rows = tx.fetchall()
-            if not rows:
-                continue
-            keys = []
-            for item_id, moment, data in rows:
-                stored = print_keys(data)
-                if stored is None:  # unreadable: find its keys the slow way
-                    tx.execute(
-                        "DELETE FROM story_keys WHERE item_id = ? AND moment = ?",
-                        (item_id, moment),
-                    )
-                else:
-                    keys += [(key, moment, item_id) for key in stored]
-            tx.executemany(
-                ("DELETE FROM story_keys WHERE key = ? AND moment = ? AND item_id = ?"),
-                keys,
-            )
-            marks, found = in_list([int(row[0]) for row in rows])
-            tx.execute(f"DELETE FROM story_prints WHERE item_id IN ({marks})", found)
+        forget_prints(tx, ids, print_keys)
 
     def _stored_keys(
         self, tx: Transaction, fp: Fingerprint, on_disk: Mapping[int, int]
@@ -462,24 +391,7 @@ class Stories:
         """(key, side, moment, item_id) of up to ``limit`` rows of ``story_keys`` per
         (key, side) nearest ``fp`` within its window: side 0 before it, 1 from it on."""
         moment = (fp.published - EPOCH) // MICROSECOND
-        parts = []
-        params: list[Any] = []
-        for number, (key, side) in enumerate(wanted):
-            if side == 0:
-                where = "moment >= ? AND (moment < ? OR (moment = ? AND item_id < ?))"
-                order = "moment DESC, item_id DESC"
-                bound = moment - WINDOW_US
-            else:
-                where = "moment <= ? AND (moment > ? OR (moment = ? AND item_id >= ?))"
-                order = "moment, item_id"
-                bound = moment + WINDOW_US
-            parts.append(
-                f"SELECT * FROM (SELECT key, {side} AS side, moment, item_id FROM story_keys "
-                f"WHERE key = ? AND {where} ORDER BY {order} LIMIT {int(limit)}) AS n{number}"
-            )
-            params += [key, bound, moment, moment, fp.item_id]
-        tx.execute(" UNION ALL ".join(parts), params)
-        return list(tx.fetchall())
+        return nearest_keys(tx, moment, fp.item_id, WINDOW_US, wanted, limit)
 
     def _stored_fps(
         self, tx: Transaction, ids: Sequence[int], on_disk: Mapping[int, int]
@@ -495,14 +407,8 @@ class Stories:
             else:
                 found[item_id] = fp
         if missing:
-            marks, params = in_list(missing)
-            tx.execute(
-                "SELECT item_id, revision, moment, print FROM story_prints "
-                f"WHERE item_id IN ({marks})",
-                params,
-            )
             unread = set(missing)
-            for item_id, revision, moment, data in tx.fetchall():
+            for item_id, revision, moment, data in stored_prints(tx, missing):
                 if revision == on_disk[item_id]:
                     fp = from_bytes(item_id, EPOCH + moment * MICROSECOND, data)
                     if fp is not None:
@@ -515,25 +421,8 @@ class Stories:
 
     def _stream_fps(self, batch: int) -> Iterator[tuple[Fingerprint, int]]:
         """Every item's fingerprint and revision, oldest first, in keyset pages."""
-        select = (
-            f"SELECT id, title, substr(digest, 1, {TEXT_PREFIX}), "
-            f"substr(content, 1, {TEXT_PREFIX}), published_at, revision FROM items"
-        )
-        last: tuple[str, int] | None = None
-        while True:
-            if last is None:
-                rows = self.store.query(f"{select} ORDER BY published_at, id LIMIT {int(batch)}")
-            else:
-                rows = self.store.query(
-                    f"{select} WHERE published_at > ? OR (published_at = ? AND id > ?) "
-                    f"ORDER BY published_at, id LIMIT {int(batch)}",
-                    (last[0], last[0], last[1]),
-                )
-            for row in rows:
-                yield _fingerprint_row(row), int(row[5])
-            if len(rows) < batch:
-                return
-            last = (str(rows[-1][4]), int(rows[-1][0]))
+        for row in print_texts_in_order(self.store, batch, TEXT_PREFIX):
+            yield _fingerprint_row(row), int(row[5])
 
 
 def stories_of(store: Store) -> Stories:

@@ -5,12 +5,12 @@ of the story window's part on disk (``story_prints``, ``story_keys``). Clusterin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from finews.models import Item
-from finews.store.base import from_db_time, item_from_row
+from finews.store.base import from_db_time, item_from_row, to_db_time
 from finews.store.columns import ITEM_COLUMNS, in_list, item_columns
 
 if TYPE_CHECKING:
@@ -233,6 +233,233 @@ def copy_stories(src: Store, dst: Store, batch: int, version: int) -> int:
             last = int(rows[-1][0])
         tx.execute("UPDATE derived_state SET version = ? WHERE name = 'clusters'", (version,))
     return copied
+
+
+# --- clustering's writes (finews.derive.stories computes, these store) ---------------------
+def _text_select(table: str, id_column: str, prefix: int) -> str:
+    return (
+        f"SELECT {id_column}, title, substr(digest, 1, {int(prefix)}), "
+        f"substr(content, 1, {int(prefix)}), published_at FROM {table}"
+    )
+
+
+def print_texts(tx: Transaction, ids: Sequence[int], prefix: int) -> list[Any]:
+    """(id, title, digest prefix, content prefix, published_at text) of these items as
+    stored: what a fingerprint is made from (``prefix`` characters of digest and text)."""
+    found: list[Any] = []
+    select = _text_select("items", "id", prefix)
+    for start in range(0, len(ids), _CHUNK):
+        marks, chunk = in_list(ids[start : start + _CHUNK])
+        found += tx.execute(f"{select} WHERE id IN ({marks})", chunk).fetchall()
+    return found
+
+
+def revision_texts(tx: Transaction, item_id: int, revision: int, prefix: int) -> Any:
+    """As :func:`print_texts`, of an earlier revision of one item (``None``: not kept)."""
+    select = _text_select("item_revisions", "item_id", prefix)
+    return tx.execute(
+        f"{select} WHERE item_id = ? AND revision = ?", (item_id, revision)
+    ).fetchone()
+
+
+def item_revisions(tx: Transaction, ids: Sequence[int]) -> dict[int, int]:
+    """The current revision of each of these items."""
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), _CHUNK):
+        marks, chunk = in_list(ids[start : start + _CHUNK])
+        rows = tx.execute(f"SELECT id, revision FROM items WHERE id IN ({marks})", chunk)
+        found.update({int(r[0]): int(r[1]) for r in rows.fetchall()})
+    return found
+
+
+def stories_held(tx: Transaction, ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """Item id → (its story, the revision it is in it at), for those in a story."""
+    found: dict[int, tuple[int, int]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        marks, chunk = in_list(ids[start : start + _CHUNK])
+        rows = tx.execute(
+            f"SELECT item_id, cluster_id, revision FROM item_clusters WHERE item_id IN ({marks})",
+            chunk,
+        )
+        found.update({int(r[0]): (int(r[1]), int(r[2])) for r in rows.fetchall()})
+    return found
+
+
+def keep_in_story(tx: Transaction, item_id: int, revision: int) -> None:
+    """An item stays in its story at a new revision."""
+    tx.execute("UPDATE item_clusters SET revision = ? WHERE item_id = ?", (revision, item_id))
+
+
+def leave_stories(tx: Transaction, ids: Sequence[int]) -> None:
+    """Take these items out of their stories."""
+    marks, params = in_list(ids)
+    tx.execute(f"DELETE FROM item_clusters WHERE item_id IN ({marks})", params)
+
+
+def story_revisions(tx: Transaction, story: int) -> dict[int, int]:
+    """The reports of a story, each with its item's current revision."""
+    rows = tx.execute(
+        "SELECT c.item_id, i.revision FROM item_clusters c "
+        "JOIN items i ON i.id = c.item_id WHERE c.cluster_id = ?",
+        (story,),
+    ).fetchall()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+def move_to_story(tx: Transaction, item_id: int, story: int) -> None:
+    tx.execute("UPDATE item_clusters SET cluster_id = ? WHERE item_id = ?", (story, item_id))
+
+
+def stories_between(tx: Transaction, low: datetime, high: datetime) -> list[Any]:
+    """(item id, story, item revision, revision of its print on disk or ``None``) of the
+    items in a story published from ``low`` to ``high``."""
+    return tx.execute(
+        "SELECT c.item_id, c.cluster_id, i.revision, p.revision FROM items i "
+        "JOIN item_clusters c ON c.item_id = i.id "
+        "LEFT JOIN story_prints p ON p.item_id = i.id "
+        "WHERE i.published_at >= ? AND i.published_at <= ?",
+        (to_db_time(low), to_db_time(high)),
+    ).fetchall()
+
+
+def published_of(tx: Transaction, item_id: int) -> datetime:
+    moment = from_db_time(
+        tx.execute("SELECT published_at FROM items WHERE id = ?", (item_id,)).fetchone()[0]
+    )
+    assert moment is not None
+    return moment
+
+
+def merge_stories(tx: Transaction, target: int, merged: Sequence[int]) -> None:
+    """The reports of the ``merged`` stories join story ``target``."""
+    marks, params = in_list(merged)
+    tx.execute(
+        f"UPDATE item_clusters SET cluster_id = ? WHERE cluster_id IN ({marks})",
+        [target, *params],
+    )
+
+
+def put_in_story(tx: Transaction, item_id: int, story: int, revision: int) -> None:
+    tx.execute(
+        "INSERT INTO item_clusters (item_id, cluster_id, revision) VALUES (?, ?, ?) "
+        "ON CONFLICT (item_id) DO UPDATE SET cluster_id = excluded.cluster_id, "
+        "revision = excluded.revision",
+        (item_id, story, revision),
+    )
+
+
+def keep_prints(
+    tx: Transaction,
+    prints: Sequence[tuple[int, int, int, bytes]],
+    keys: Sequence[tuple[int, int, int]],
+) -> None:
+    """Put the window's earliest items on disk: (item id, revision, moment, packed print)
+    and their candidate keys (key, moment, item id)."""
+    tx.executemany(
+        "INSERT INTO story_prints (item_id, revision, moment, print) VALUES (?, ?, ?, ?)",
+        prints,
+    )
+    tx.executemany(
+        "INSERT INTO story_keys (key, moment, item_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        keys,
+    )
+
+
+def prints_before(tx: Transaction, moment: int) -> list[int]:
+    """Ids of (up to 5,000) items whose print on disk is from before ``moment``."""
+    rows = tx.execute(
+        "SELECT item_id FROM story_prints WHERE moment < ? LIMIT 5000", (moment,)
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def forget_prints(
+    tx: Transaction, ids: Sequence[int], keys_of: Callable[[bytes], Sequence[int] | None]
+) -> None:
+    """Delete what the database holds of these items' prints (if anything), with their
+    keys (``keys_of`` reads them from a stored print; ``None``: unreadable)."""
+    for start in range(0, len(ids), _CHUNK):
+        marks, chunk = in_list(ids[start : start + _CHUNK])
+        rows = tx.execute(
+            f"SELECT item_id, moment, print FROM story_prints WHERE item_id IN ({marks})",
+            chunk,
+        ).fetchall()
+        if not rows:
+            continue
+        keys = []
+        for item_id, moment, data in rows:
+            stored = keys_of(data)
+            if stored is None:  # unreadable: find its keys the slow way
+                tx.execute(
+                    "DELETE FROM story_keys WHERE item_id = ? AND moment = ?", (item_id, moment)
+                )
+            else:
+                keys += [(key, moment, item_id) for key in stored]
+        tx.executemany("DELETE FROM story_keys WHERE key = ? AND moment = ? AND item_id = ?", keys)
+        marks, found = in_list([int(row[0]) for row in rows])
+        tx.execute(f"DELETE FROM story_prints WHERE item_id IN ({marks})", found)
+
+
+def nearest_keys(
+    tx: Transaction,
+    moment: int,
+    item_id: int,
+    span: int,
+    wanted: Sequence[tuple[int, int]],
+    limit: int,
+) -> list[Any]:
+    """(key, side, moment, item_id) of up to ``limit`` rows of ``story_keys`` per
+    (key, side) nearest (``moment``, ``item_id``) within ``span`` of it: side 0 before it,
+    1 from it on."""
+    parts = []
+    params: list[Any] = []
+    for number, (key, side) in enumerate(wanted):
+        if side == 0:
+            where = "moment >= ? AND (moment < ? OR (moment = ? AND item_id < ?))"
+            order = "moment DESC, item_id DESC"
+            bound = moment - span
+        else:
+            where = "moment <= ? AND (moment > ? OR (moment = ? AND item_id >= ?))"
+            order = "moment, item_id"
+            bound = moment + span
+        parts.append(
+            f"SELECT * FROM (SELECT key, {side} AS side, moment, item_id FROM story_keys "
+            f"WHERE key = ? AND {where} ORDER BY {order} LIMIT {int(limit)}) AS n{number}"
+        )
+        params += [key, bound, moment, moment, item_id]
+    return list(tx.execute(" UNION ALL ".join(parts), params).fetchall())
+
+
+def stored_prints(tx: Transaction, ids: Sequence[int]) -> list[Any]:
+    """(item id, revision, moment, packed print) of these items' prints on disk."""
+    marks, params = in_list(ids)
+    return tx.execute(
+        f"SELECT item_id, revision, moment, print FROM story_prints WHERE item_id IN ({marks})",
+        params,
+    ).fetchall()
+
+
+def print_texts_in_order(store: Store, batch: int, prefix: int) -> Iterator[Any]:
+    """As :func:`print_texts` (with the revision last), every item, oldest first, in
+    keyset pages."""
+    select = (
+        f"SELECT id, title, substr(digest, 1, {int(prefix)}), "
+        f"substr(content, 1, {int(prefix)}), published_at, revision FROM items"
+    )
+    last: tuple[str, int] | None = None
+    while True:
+        if last is None:
+            rows = store.query(f"{select} ORDER BY published_at, id LIMIT {int(batch)}")
+        else:
+            rows = store.query(
+                f"{select} WHERE published_at > ? OR (published_at = ? AND id > ?) "
+                f"ORDER BY published_at, id LIMIT {int(batch)}",
+                (last[0], last[0], last[1]),
+            )
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = (str(rows[-1][4]), int(rows[-1][0]))
 
 
 # --- the public functions ------------------------------------------------------------------
