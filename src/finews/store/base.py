@@ -1014,7 +1014,7 @@ class SqlStore(Store):
         ids = list(item_ids)
         for start in range(0, len(ids), 500):
             marks, padded = in_list(ids[start : start + 500])
-            rows = self._query(
+            rows = self.query(
                 "SELECT item_id, record, record_format, article, article_format FROM item_raw "
                 f"WHERE item_id IN ({marks})",
                 padded,
