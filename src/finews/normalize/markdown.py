@@ -46,10 +46,12 @@ SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp"})
 #: the ``{`` that starts Liquid (``{{``, ``{%``) or kramdown syntax (``{:``, ``{#``)
 _LIQUID = re.compile(r"\{(?=[{%:#])")
 _LIQUID_GUARD = re.compile(r"&#123;(?=(?:&#123;)*[{%:#])")
-_LINK = re.compile(r"(\\*)(\]\s*\(\s*<?([^\s)>]*))")
+# The bracket alone is matched, its target only looked at: a target may hold another
+# link (``](…[x](javascript:…)``), which must be judged on its own.
+_LINK = re.compile(r"(\\*)(\])(?=\s*\(\s*<?([^\s)>]*))")
 # A link definition's label as kramdown reads it (any character but "]", backslashes too),
 # matched anywhere on a line: kramdown also reads definitions inside block quotes and lists.
-_DEFINITION = re.compile(r"(\\*)(\[[^\n\]]+\]:[ \t]*<?(\S*))")
+_DEFINITION = re.compile(r"(\\*)(\[[^\n\]]+\]:)(?=[ \t]*<?(\S*))")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 # Dropped before judging a scheme: what browsers ignore in a URL, the backslashes kramdown
 # may read as escapes (``javascript\\:``) and angle brackets (``&lt;javascript:…&gt;``),
