@@ -380,6 +380,7 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
         "/api/items",
         "/api/items/{id}",
         "/api/sources",
+        "/api/hot",
         "/api/status",
         "/api/search",
         "/api/openapi.json",

@@ -73,6 +73,16 @@ EXPECTED_INCREMENTAL = {
     "feeds/cls/atom.xml",
     "feeds/cls/rss.xml",
     "feeds/cls/feed.json",
+    # the important-only feeds (one new important item), the 热点 board as of the newest
+    # item and its feeds, the 自选 page (the newest items)
+    "important/atom.xml",
+    "important/rss.xml",
+    "important/feed.json",
+    "hot/index.html",
+    "hot/atom.xml",
+    "hot/rss.xml",
+    "hot/feed.json",
+    "watch/index.html",
     MANIFEST,
 }
 

@@ -280,6 +280,14 @@ SETTINGS: tuple[Option, ...] = (
         "false shows every report.",
     ),
     Option(
+        "site.hot_hours",
+        int,
+        6,
+        "Hours of news the 热点 board (/hot/) ranks stories over.",
+        minimum=1,
+        maximum=168,
+    ),
+    Option(
         "site.chinese_variant",
         str,
         "",
@@ -591,6 +599,7 @@ class Config:
             home_per_source=self.values["site.home_per_source"],
             page_size=self.values["site.page_size"],
             dedupe=self.values["site.dedupe"],
+            hot_hours=self.values["site.hot_hours"],
             source_paths=self.page_paths(),
             chinese_variant=self.values["site.chinese_variant"],
         )

@@ -23,7 +23,9 @@ from finews.models import Item, SourceState
 from finews.normalize.times import parse_bound
 from finews.publish.catalog import Catalog
 from finews.publish.feeds import entry_id
+from finews.publish.hot import FORMULA, HOT_LIMIT, HotStory, this_minute
 from finews.publish.openapi import openapi_document
+from finews.publish.pages import Pages
 from finews.publish.responses import conditional, json_bytes, json_error
 from finews.publish.site import Reports, SiteRenderer, SiteSettings
 from finews.publish.urls import article_path, story_path
@@ -37,6 +39,7 @@ __all__ = [
     "ParameterError",
     "decode_cursor",
     "encode_cursor",
+    "hot_json",
     "item_json",
     "report_json",
     "routes",
@@ -53,6 +56,7 @@ class ApiBackend(Protocol):
     settings: SiteSettings
     catalog: Catalog
     renderer: SiteRenderer
+    pages: Pages
 
     def source_names(self) -> Mapping[str, str]:
         """Every configured source id with its display name."""
@@ -293,6 +297,58 @@ async def one_item(request: Request) -> Response:
     return _json(request, body, backend.last_modified())
 
 
+#: the query parameters of ``/api/hot``
+HOT_PARAMETERS = ("hours", "limit")
+
+
+def _whole(params: Mapping[str, list[str]], name: str, low: int, high: int) -> int | None:
+    text = _single(params, name)
+    if text is None:
+        return None
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ParameterError(f"{name}: {text[:40]!r} is not a whole number from {low} to {high}")
+    return int(text)
+
+
+def hot_json(row: HotStory, settings: SiteSettings) -> dict[str, Any]:
+    """One story of the 热点 board as ``/api/hot`` shows it."""
+    return {
+        "story": row.story,
+        "score": round(row.score, 3),
+        "sources": row.sources,
+        "reports_in_window": row.reported,
+        "minutes_to_nth_source": None if row.minutes is None else round(row.minutes, 1),
+        "importance": row.importance,
+        "first_published_at": _iso(row.lead.published_at),
+        "latest_published_at": _iso(row.latest),
+        "title": row.lead.title,
+        "page": settings.url(article_path(row.lead)),
+        "story_page": settings.url(story_path(row.story)) if row.story_page else None,
+        "reports": [report_json(report, settings) for report in row.reports],
+    }
+
+
+async def hot(request: Request) -> Response:
+    """``GET /api/hot``: the 热点 board as of this minute."""
+    backend = _backend(request)
+    params = _params(request)
+    try:
+        check_known(params, HOT_PARAMETERS)
+        hours = _whole(params, "hours", 1, 168) or backend.settings.hot_hours
+        limit = _whole(params, "limit", 1, HOT_LIMIT) or HOT_LIMIT
+    except ParameterError as exc:
+        return json_error(400, str(exc))
+    now = this_minute()
+    board = await run_in_threadpool(backend.pages.hot_stories, now, hours)
+    body = {
+        "as_of": _iso(now),
+        "hours": hours,
+        "formula": FORMULA,
+        "stories": [hot_json(row, backend.settings) for row in board[:limit]],
+    }
+    return _json(request, body, max(backend.last_modified(), now))
+
+
 async def list_sources(request: Request) -> Response:
     """``GET /api/sources``."""
     backend = _backend(request)
@@ -345,6 +401,7 @@ def routes() -> list[Route]:
         Route("/api/items", list_items, methods=["GET"]),
         Route("/api/items/{item_id}", one_item, methods=["GET"]),
         Route("/api/sources", list_sources, methods=["GET"]),
+        Route("/api/hot", hot, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
         Route("/api/docs", docs, methods=["GET"]),
     ]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
@@ -35,13 +34,11 @@ import anyio.to_thread
 from finews.models import Item
 from finews.publish.catalog import Catalog
 from finews.publish.responses import json_bytes
-from finews.publish.site import SiteRenderer
+from finews.publish.site import SiteRenderer, code_digits, watch_text
 from finews.publish.urls import article_path, category_of, day_of
 from finews.sources.securities import canonical_stocks
 from finews.store import Change, Store
 from finews.store.notify import ChangeListener, listen_for_changes
-
-_CODE_DIGITS = re.compile(r"(?<![0-9])(?:[0-9]{5}|[0-9]{6})(?![0-9])")
 
 __all__ = ["ChangeFeed", "Event"]
 
@@ -175,7 +172,9 @@ class ChangeFeed:
             # for a security's page: the securities the upstream tagged, and the codes its
             # title and digest name (runs of 5 or 6 digits: Hong Kong and mainland codes)
             "stocks": list(canonical_stocks(item.stocks)),
-            "mentions": sorted(set(_CODE_DIGITS.findall(f"{item.title} {item.digest}"))),
+            "mentions": code_digits(f"{item.title} {item.digest}"),
+            # for the 自选 page: the text a reader's keywords are matched against
+            "text": watch_text(item),
         }
 
     def _publish(self, event: Event) -> None:

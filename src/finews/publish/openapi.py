@@ -209,6 +209,31 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/hot": {
+                "get": {
+                    "operationId": "hot",
+                    "summary": "The 热点 board as of this minute: the stories of the last hours "
+                    "ranked by how many distinct sources reported them, how fast, and their "
+                    "importance (the formula is in the answer's `formula`).",
+                    "parameters": [
+                        _param(
+                            "hours",
+                            "The window, in hours before now (default: the site's hot_hours).",
+                            {"type": "integer", "minimum": 1, "maximum": 168},
+                        ),
+                        _param(
+                            "limit",
+                            "Stories, hottest first.",
+                            {"type": "integer", "minimum": 1, "maximum": 30, "default": 30},
+                        ),
+                    ],
+                    "responses": {
+                        "200": _ok("The board.", "HotBoard"),
+                        "304": _NOT_MODIFIED,
+                        "400": _error("A parameter is wrong; the message names it."),
+                    },
+                }
+            },
             "/api/status": {
                 "get": {
                     "operationId": "status",
@@ -297,6 +322,44 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                         "next_cursor": {
                             "type": ["string", "null"],
                             "description": "Pass as cursor for the next page; null on the last.",
+                        },
+                    },
+                },
+                "HotBoard": {
+                    "type": "object",
+                    "required": ["as_of", "hours", "formula", "stories"],
+                    "properties": {
+                        "as_of": _TIME,
+                        "hours": {"type": "integer"},
+                        "formula": {"type": "string", "description": "How score is computed."},
+                        "stories": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/HotStory"},
+                        },
+                    },
+                },
+                "HotStory": {
+                    "type": "object",
+                    "required": ["story", "score", "sources", "title", "page", "reports"],
+                    "properties": {
+                        "story": {"type": "integer", "description": "Its first report's id."},
+                        "score": {"type": "number"},
+                        "sources": {"type": "integer", "description": "Distinct sources."},
+                        "reports_in_window": {"type": "integer"},
+                        "minutes_to_nth_source": {
+                            "type": ["number", "null"],
+                            "description": "First report to the min(sources, 3)-th source.",
+                        },
+                        "importance": {"type": "integer", "minimum": 0, "maximum": 2},
+                        "first_published_at": _TIME,
+                        "latest_published_at": _TIME,
+                        "title": {"type": "string"},
+                        "page": {"type": "string", "description": "Its first report's page."},
+                        "story_page": {"type": ["string", "null"]},
+                        "reports": {
+                            "type": "array",
+                            "description": "Each source's first report, earliest first.",
+                            "items": {"$ref": "#/components/schemas/Report"},
                         },
                     },
                 },

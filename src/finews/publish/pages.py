@@ -15,22 +15,26 @@ import threading
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from finews.models import Item
 from finews.publish.catalog import Catalog, listing_items, listing_query
 from finews.publish.feeds import FeedInfo, render_feed
-from finews.publish.site import Reports, Section, SiteRenderer, SiteSettings
+from finews.publish.hot import HotStory, rank
+from finews.publish.site import Reports, Section, SiteRenderer, SiteSettings, display_name
 from finews.publish.urls import (
     Article,
     Listing,
     article_path,
+    board_feed_path,
     category_of,
     feed_path,
     listing_path,
     segment,
+    stock_page_path,
     stock_path,
 )
 from finews.store import ItemQuery, Store
@@ -46,6 +50,9 @@ NEAREST = 20
 _STORIES = 64
 #: story sizes kept, at most (of stories told more than once)
 _SIZES = 100_000
+
+#: securities whose item keys are kept (a security's numbered pages are cut from them)
+_STOCKS = 16
 
 #: ids per look-up of which items' stories were told more than once
 _SPAN = 500
@@ -63,6 +70,8 @@ class Pages:
         self.settings: SiteSettings = renderer.settings
         self._last_feed: tuple[tuple[str, int], list[Item]] | None = None
         self._last_stock: tuple[tuple[str, int], list[Item]] | None = None
+        self._last_hot: tuple[tuple[datetime, int, int], list[HotStory]] | None = None
+        self._stock_keys: OrderedDict[tuple[str, int], list[tuple[datetime, int]]] = OrderedDict()
         # which items of recently asked id spans are in stories told more than once (item
         # → story), the sizes of the stories seen, and the keys of every report of recently
         # shown stories, as of the catalog's change number (a change drops them)
@@ -325,6 +334,74 @@ class Pages:
         )
         return self._render_feed(kind, items, info, origin)
 
+    def important_feed(self, kind: str, *, origin: str = "") -> bytes:
+        """A feed of the newest important items (the ``/important/`` listing's)."""
+        listing = Listing("important")
+        info = FeedInfo(
+            title=f"重要消息 · {self.settings.title}",
+            description=f"{self.settings.title}：只有重要消息",
+            home_url=self.absolute(listing_path(listing), origin),
+            self_url=self.absolute(board_feed_path("important", kind), origin),
+            feed_id="tag:finews,2021:feed/important",
+            lang=self.settings.lang,
+        )
+        return self._render_feed(kind, self._feed_items(listing), info, origin)
+
+    def hot_stories(self, now: datetime, hours: int | None = None) -> list[HotStory]:
+        """The 热点 board as of ``now`` over the last ``hours`` (``None``: the site's
+        ``hot_hours``; see :mod:`finews.publish.hot`); the page, its feeds and
+        ``/api/hot`` of one minute read it once."""
+        hours = hours or self.settings.hot_hours
+        key = (now, hours, self.catalog.seq)
+        last = self._last_hot
+        if last is None or last[0] != key:
+            last = self._last_hot = (key, self._hot_stories(now, hours))
+        return last[1]
+
+    def _hot_stories(self, now: datetime, hours: int) -> list[HotStory]:
+        # the items of the window, their stories, and the first reports of the stories
+        # that began before it (a story's id is its first report's item id)
+        since = now - timedelta(hours=hours)
+        window = self._items(ItemQuery(since=since, without_content=True))
+        ids = [item.id for item in window if item.id is not None]
+        shared = shared_stories(self.store, ids)
+        story_of = {item: story for item, (story, _) in shared.items()}
+        long = {story for story, size in shared.values() if size > NEAREST + 1}
+        earlier = sorted(set(story_of.values()) - set(ids))
+        leads: dict[int, Item] = {}
+        for start in range(0, len(earlier), _SPAN):
+            for lead in items_by_id(self.store, earlier[start : start + _SPAN]):
+                if lead.id is not None:
+                    leads[lead.id] = lead.replace(content="")
+        board = rank(window, story_of, leads, source=display_name)
+        return [replace(row, story_page=row.story in long) for row in board]
+
+    def hot(self, now: datetime, *, live_seq: int | None = None) -> str:
+        """The 热点 board's page as of ``now``."""
+        return self.renderer.hot(self.hot_stories(now), now=now, live_seq=live_seq)
+
+    def hot_feed(self, kind: str, now: datetime, *, origin: str = "") -> bytes:
+        """A feed of the 热点 board as of ``now``: each story's first report, hottest first."""
+        info = FeedInfo(
+            title=f"热点 · {self.settings.title}",
+            description=(
+                f"{self.settings.title}：最近 {self.settings.hot_hours} 小时里"
+                "被最多来源报道、报道最快、最重要的事件"
+            ),
+            home_url=self.absolute("/hot/", origin),
+            self_url=self.absolute(board_feed_path("hot", kind), origin),
+            feed_id="tag:finews,2021:feed/hot",
+            lang=self.settings.lang,
+        )
+        leads = [row.lead for row in self.hot_stories(now)]
+        return self._render_feed(kind, leads, info, origin)
+
+    def watch(self, *, live_seq: int | None = None) -> str:
+        """The 自选 page: the newest items, which the reader's terms (kept in the browser)
+        filter there."""
+        rows = self._rows(Listing("all"), limit=self.settings.page_size)
+        return self.renderer.watch(rows, live_seq=live_seq)
+
     def _feed_items(self, listing: Listing) -> list[Item]:
         # the three feed formats of one listing carry the same items: read them once per
         # change (the catalog's seq is read first, so the items are at least that new)
@@ -349,20 +426,86 @@ class Pages:
             last = self._last_stock = (key, self._items(query))
         return last[1][:limit]
 
+    def stock_keys(self, code: str) -> list[tuple[datetime, int]]:
+        """The ``(published_at, id)`` of every item about the security ``code``, oldest
+        first, each story once with the site's ``dedupe``: what its numbered pages are cut
+        from (``page_size`` a page, page 1 the oldest, as a listing's). Kept for the last
+        few securities asked, until the next change."""
+        key = (code, self.catalog.seq)
+        with self._shared_lock:
+            keys = self._stock_keys.get(key)
+            if keys is not None:
+                self._stock_keys.move_to_end(key)
+                return keys
+        query = ItemQuery(
+            stock=code,
+            first_reports_only=self.settings.dedupe,
+            oldest_first=True,
+            without_content=True,
+        )
+        keys = [(item.published_at, item.id) for item in self.store.items(query) if item.id]
+        with self._shared_lock:
+            self._stock_keys[key] = keys
+            while len(self._stock_keys) > _STOCKS:
+                self._stock_keys.popitem(last=False)
+        return keys
+
+    def stock_pages(self, code: str, keys: Sequence[tuple[datetime, int]] | None = None) -> int:
+        """How many full numbered pages a security's page has (``keys``: its
+        :meth:`stock_keys`, when read already)."""
+        if keys is None:
+            keys = self.stock_keys(code)
+        return len(keys) // self.settings.page_size
+
     def stock(
-        self, code: str, *, live_seq: int | None = None, items: Sequence[Item] | None = None
+        self,
+        code: str,
+        page: int | None = None,
+        *,
+        live_seq: int | None = None,
+        items: Sequence[Item] | None = None,
+        keys: Sequence[tuple[datetime, int]] | None = None,
     ) -> str | None:
-        """A security's page: its newest items, each marked as tagged by the upstream
-        (标注) or naming it (提及); ``None`` when no stored item is about it. ``items``: its
-        newest items found already (the static build's one pass), else they are read."""
-        if items is None:
-            items = self.stock_items(code, self.settings.page_size)
-        items = items[: self.settings.page_size]
-        if not items:
-            return None
+        """A security's first page (``page=None``: its newest items) or numbered page,
+        each item marked as tagged by the upstream (标注) or naming it (提及); ``None`` when
+        no stored item is about it or there is no such page. ``items``: its newest items
+        found already (the static build's one pass), else they are read; ``keys``: its
+        :meth:`stock_keys`, likewise."""
+        size = self.settings.page_size
+        if page is None:
+            if items is None:
+                items = self.stock_items(code, size)
+            items = items[:size]
+            if not items:
+                return None
+            if keys is None:
+                keys = self.stock_keys(code)
+            pages = self.stock_pages(code, keys)
+            older = pages if len(keys) % size else pages - 1
+            newer = None
+            count: int | None = len(keys)
+        else:
+            if keys is None:
+                keys = self.stock_keys(code)
+            pages = self.stock_pages(code, keys)
+            if not 1 <= page <= pages:
+                return None
+            chosen = keys[(page - 1) * size : page * size]
+            found = {item.id: item for item in items_by_id(self.store, [k[1] for k in chosen])}
+            items = [found[k[1]].replace(content="") for k in reversed(chosen) if k[1] in found]
+            older = page - 1
+            newer = page + 1 if page < pages else 0
+            count = None
         how = [stock_mention(item, code) or "mentioned" for item in items]
+        url = self.settings.url
         return self.renderer.stock(
-            code, items=list(zip(items, how, strict=True)), live_seq=live_seq
+            code,
+            items=list(zip(items, how, strict=True)),
+            live_seq=live_seq,
+            page=page,
+            count=count,
+            newer=None if newer is None else url(stock_page_path(code, newer or None)),
+            older=url(stock_page_path(code, older)) if older and older >= 1 else None,
         )
 
     def stock_feed(

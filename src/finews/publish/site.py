@@ -41,11 +41,13 @@ from finews.models import Item
 from finews.normalize.sanitize import looks_like_html
 from finews.normalize.variant import convert
 from finews.process.index import MAX_QUERY_CHARS, plain_prefix
+from finews.publish.hot import HotStory
 from finews.publish.skeleton import Skeletons
 from finews.publish.urls import (
     Listing,
     article_path,
     beijing,
+    board_feed_path,
     category_of,
     day_of,
     feed_path,
@@ -172,6 +174,8 @@ class SiteSettings:
     #: show the site in Simplified (``"hans"``) or Traditional (``"hant"``) characters;
     #: ``""`` shows every item as its upstream wrote it
     chinese_variant: str = ""
+    #: hours of news the 热点 board ranks stories over (:mod:`finews.publish.hot`)
+    hot_hours: int = 6
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):
@@ -185,6 +189,8 @@ class SiteSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or not 1 <= value <= 1000:
                 raise ConfigError(f"site.{name}", value, "a whole number from 1 to 1000")
+        if not isinstance(self.hot_hours, int) or not 1 <= self.hot_hours <= 168:
+            raise ConfigError("site.hot_hours", self.hot_hours, "a whole number from 1 to 168")
         for slug, path in self.source_paths.items():
             if not (path.startswith("/") and (path.endswith("/") or path.endswith(".html"))):
                 raise ConfigError(
@@ -401,6 +407,8 @@ class SiteRenderer:
             "home": settings.url("/"),
             "all": settings.url("/all/"),
             "important": settings.url("/important/"),
+            "hot": settings.url("/hot/"),
+            "watch": settings.url("/watch/"),
             "days": settings.url("/day/"),
             "events": settings.url("/events"),
             "css": self.asset_url("site.css"),
@@ -408,6 +416,11 @@ class SiteRenderer:
             "atom": settings.url(feed_path("atom")),
             "rss": settings.url(feed_path("rss")),
             "json": settings.url(feed_path("json")),
+            **{
+                f"{name}_{kind}": settings.url(board_feed_path(name, kind))
+                for name in ("important", "hot")
+                for kind in ("atom", "rss", "json")
+            },
             "search": settings.url("/search") if live else "",
             "subscribe": settings.url("/subscribe/"),
             # the service worker lives at the root: it may only look after pages below it
@@ -594,10 +607,20 @@ class SiteRenderer:
         )
 
     def stock(
-        self, code: str, *, items: Sequence[tuple[Item, str]], live_seq: int | None = None
+        self,
+        code: str,
+        *,
+        items: Sequence[tuple[Item, str]],
+        live_seq: int | None = None,
+        page: int | None = None,
+        count: int | None = None,
+        newer: str | None = None,
+        older: str | None = None,
     ) -> str:
-        """A security's page: its newest items, each with how it is about the security
-        (``tagged``: an upstream tagged it, 标注; ``mentioned``: its code is named, 提及)."""
+        """A page of a security: its first page (``page`` ``None``: the newest items, of
+        ``count``) or a numbered page, each item with how it is about the security
+        (``tagged``: an upstream tagged it, 标注; ``mentioned``: its code is named, 提及);
+        ``newer``/``older``: the links of the pages either side."""
         url = self.settings.url
         return self._render(
             "stock.html",
@@ -605,6 +628,62 @@ class SiteRenderer:
             digits=" ".join(mention_terms(code)),
             rows=Markup("\n".join(stock_row(self._row(item), how) for item, how in items)),  # noqa: S704
             feeds={kind: url(stock_path(code, kind)) for kind in ("atom", "rss", "json")},
+            live_seq=live_seq,
+            page=page,
+            count=f"{count:,}" if count is not None else None,
+            newer=newer,
+            older=older,
+        )
+
+    def hot(
+        self, stories: Sequence[HotStory], *, now: datetime, live_seq: int | None = None
+    ) -> str:
+        """The 热点 board (:mod:`finews.publish.hot`) as of ``now``."""
+        url = self.settings.url
+        rows = []
+        for rank, row in enumerate(stories, 1):
+            lead = row.lead
+            rows.append(
+                {
+                    "rank": rank,
+                    "title": shown_title(lead),
+                    "href": url(article_path(lead)),
+                    "important": row.importance > 0,
+                    "score": f"{row.score:.1f}",
+                    "sources": row.sources,
+                    "reported": row.reported,
+                    "first": _minute(lead.published_at),
+                    "first_iso": _iso(lead.published_at),
+                    "minutes": None if row.minutes is None else f"{row.minutes:.0f}",
+                    "nth": min(row.sources, 3),
+                    "reports": [
+                        {
+                            "name": display_name(report),
+                            "href": url(article_path(report)),
+                            "clock": _clock(report.published_at),
+                            "iso": _iso(report.published_at),
+                        }
+                        for report in row.reports
+                    ],
+                    "story": url(story_path(row.story)) if row.story_page else "",
+                }
+            )
+        return self._render(
+            "hot.html",
+            rows=rows,
+            now=_minute(now),
+            now_iso=_iso(now),
+            hours=self.settings.hot_hours,
+            feeds={kind: url(board_feed_path("hot", kind)) for kind in ("atom", "rss", "json")},
+            live_seq=live_seq,
+        )
+
+    def watch(self, items: Sequence[Item], *, live_seq: int | None = None) -> str:
+        """The 自选 page: the newest ``items``, each row carrying the text site.js matches
+        the reader's terms against (title, digest's start, securities)."""
+        return self._render(
+            "watch.html",
+            rows=Markup("\n".join(watch_row(self._row(item), item) for item in items)),  # noqa: S704
             live_seq=live_seq,
         )
 
@@ -667,6 +746,39 @@ def stock_row(row: str, how: str) -> str:
     page's security (:data:`STOCK_MARKS`); site.js marks a row pushed live the same way."""
     mark = f'<span class="how how-{how}">{STOCK_MARKS[how]}</span>\n'
     return str(row).removesuffix("</li>") + mark + "</li>"
+
+
+#: characters of a digest's plain text a 自选 row (and a live event) carries for matching
+WATCH_CHARS = 200
+
+
+_CODE_DIGITS = re.compile(r"(?<![0-9])(?:[0-9]{5}|[0-9]{6})(?![0-9])")
+
+
+def code_digits(text: str) -> list[str]:
+    """The codes ``text`` names, sorted: each whole run of 5 or 6 digits (Hong Kong and
+    mainland codes), as a security's page and the 自选 page match them."""
+    return sorted(set(_CODE_DIGITS.findall(text)))
+
+
+def watch_text(item: Item) -> str:
+    """What the 自选 page matches a reader's keywords against: the title and the start of
+    the digest's plain text."""
+    return f"{item.title} {plain_prefix(item.digest, WATCH_CHARS)}"
+
+
+def watch_row(row: str, item: Item) -> str:
+    """A list row (:meth:`SiteRenderer._row`) with what the 自选 page's filter reads:
+    the item's text (:func:`watch_text`), the securities it is tagged with, and the codes
+    its title and digest name (as the live events carry them)."""
+    codes = " ".join(sorted(set(canonical_stocks(item.stocks))))
+    named = " ".join(code_digits(f"{item.title} {item.digest}"))
+    extra = (
+        f' data-watch-text="{escape(watch_text(item))}" data-stocks="{escape(codes)}"'
+        f' data-mentions="{escape(named)}"'
+    )
+    head, _, rest = str(row).partition(">")
+    return head + extra + ">" + rest
 
 
 def _story_link(url: Callable[[str], str], story: int, page: int, pages: int) -> str | None:

@@ -64,11 +64,12 @@ import os
 import shutil
 import tempfile
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -77,18 +78,20 @@ from finews.derive import derived_through
 from finews.errors import ExportError, StoreError
 from finews.models import Item
 from finews.publish.build_pool import BuildPool, Done, can_fork, default_processes
-from finews.publish.catalog import Affected, Catalog
+from finews.publish.catalog import Affected, Catalog, Key, item_key
 from finews.publish.pages import NEAREST, Pages
 from finews.publish.site import ASSETS, SiteRenderer, SiteSettings
 from finews.publish.urls import (
     FEED_FILES,
     Listing,
     article_path,
+    board_feed_path,
     day_bounds,
     day_of,
     feed_path,
     file_name,
     listing_path,
+    stock_page_path,
     stock_path,
     story_path,
 )
@@ -107,7 +110,17 @@ MANIFEST = ".finews-build.json"
 STAGING_PREFIX = ".finews-staging-"
 #: top-level folders of listings, story pages and feeds: they link to the articles in the
 #: others, so a first build moves them into place after those
-_LINKING_FOLDERS = ("category", "all", "important", "day", "feeds", "story", "stock")
+_LINKING_FOLDERS = (
+    "category",
+    "all",
+    "important",
+    "day",
+    "feeds",
+    "story",
+    "stock",
+    "hot",
+    "watch",
+)
 _FORMAT = 2
 _BATCH = 32  # pages handed to the writing thread at once
 _BEHIND = 8  # batches rendered but not yet written, at most (their bytes wait in memory)
@@ -321,24 +334,38 @@ class _Build:
             for page in range(1, self.pages.story_pages(story) + 1):
                 self.page(story_path(story, page), self.pages.story(story, page))
 
-    def stocks(self, codes: Iterable[str], found: Mapping[str, list[Item]] | None = None) -> None:
-        """The page and feeds of each of these securities (``/stock/<code>/``); ``found``:
-        their newest items found already (:func:`_stock_items`), else each is read."""
+    def stocks(
+        self,
+        codes: Iterable[str],
+        found: Mapping[str, list[Item]] | None = None,
+        keys: Mapping[str, list[Key]] | None = None,
+        *,
+        since: Key | None = None,
+    ) -> None:
+        """The pages and feeds of each of these securities (``/stock/<code>/`` and its
+        numbered pages); ``found`` and ``keys``: their newest items and every item's key
+        found already (:func:`_stock_items`), else each is read. ``since``: the key of the
+        oldest changed item, below whose page the numbered pages stay as they are."""
+        size = self.settings.page_size
         for code in codes:
             items = None if found is None else found.get(code, [])
-            self.page(stock_path(code), self.pages.stock(code, items=items))
+            mine = self.pages.stock_keys(code) if keys is None else keys.get(code, [])
+            low = 1 if since is None else bisect_left(mine, since) // size  # the page before
+            for page in range(self.pages.stock_pages(code, mine), max(low, 1) - 1, -1):
+                self.page(stock_page_path(code, page), self.pages.stock(code, page, keys=mine))
+            self.page(stock_path(code), self.pages.stock(code, items=items, keys=mine))
             for kind in FEED_FILES:
                 feed = self.pages.stock_feed(kind, code, items=items)
                 if feed is not None:
                     self.tree.write(file_name(stock_path(code, kind)), feed)
 
     def all_stocks(self) -> None:
-        """Every tagged security's page and feeds, from one pass over the archive."""
+        """Every tagged security's pages and feeds, from one pass over the archive."""
         codes = self.store.tagged_stocks()
         dedupe = bool(self.settings.dedupe)
         story_of = self.stories_shown.story_of() if dedupe else {}
         keep = max(self.settings.page_size, self.settings.feed_size)
-        self.stocks(codes, _stock_items(self.store, codes, story_of, keep))
+        self.stocks(codes, *_stock_items(self.store, codes, story_of, keep))
 
     def drop_stories(self, shown: _Shown, stories: list[int]) -> None:
         """Delete the pages these stories had (as ``shown``) past the pages they have now:
@@ -372,6 +399,24 @@ class _Build:
         for listing in (Listing("all"), Listing("important")):
             if self.catalog.get(listing) is None:  # link targets of every page's header
                 self.page(listing_path(listing), self.pages.listing(listing))
+        self.boards()
+
+    def boards(self) -> None:
+        """The important-only feeds, the 热点 board and its feeds, and the 自选 page (which
+        filters the newest items in the reader's browser). The board is as of the build's
+        newest item (its minute; the clock's, when that item is dated later): so a build
+        is the same bytes whenever it runs, and an incremental build the same as a full
+        one."""
+        now = datetime.now(UTC)
+        for newest in self.store.items(ItemQuery(limit=1, without_content=True)):
+            now = min(now, newest.published_at)
+        now = now.replace(second=0, microsecond=0)
+        for kind in FEED_FILES:
+            feed = self.pages.important_feed(kind)
+            self.tree.write(file_name(board_feed_path("important", kind)), feed)
+            self.tree.write(file_name(board_feed_path("hot", kind)), self.pages.hot_feed(kind, now))
+        self.page("/hot/", self.pages.hot(now))
+        self.page("/watch/", self.pages.watch())
 
     def save(self, fingerprint: str, manifest: bytes | None = None) -> None:
         """Write the manifest (``manifest``: its bytes, made already) once every page is
@@ -758,7 +803,8 @@ def _incremental(
     long = {story for story, size in shared_stories(store, ids).values() if size > NEAREST + 1}
     build.stories(sorted(long))
     build.drop_stories(shown, sorted({story_of[i] for i in ids if i in story_of}))
-    build.stocks(_stocks_of(affected.items, store.tagged_stocks()))
+    lowest = min((item_key(item) for item in affected.items if item.id is not None), default=None)
+    build.stocks(_stocks_of(affected.items, store.tagged_stocks()), since=lowest)
     categories = []
     for key, first in sorted(affected.first_pages.items()):
         listing = Listing.from_key(key)
@@ -803,12 +849,13 @@ def _stocks_of(items: Iterable[Item], known: Iterable[str]) -> list[str]:
 
 def _stock_items(
     store: Store, codes: Sequence[str], story_of: Mapping[int, int], keep: int
-) -> dict[str, list[Item]]:
+) -> tuple[dict[str, list[Item]], dict[str, list[Key]]]:
     """The newest ``keep`` items about each of ``codes``, newest first, as
     :meth:`Pages.stock_items` reads them one security at a time (``ItemQuery.stock``:
     tagged in a stored form, or the code's digits in the title or digest; with
     ``story_of``, item → story of the stories told more than once, each story once by its
-    earliest report about the security), in one pass over the archive, oldest first."""
+    earliest report about the security), and the keys of all of them, oldest first (as
+    :meth:`Pages.stock_keys`), in one pass over the archive, oldest first."""
     by_form: dict[str, list[str]] = {}
     by_digits: dict[str, list[str]] = {}
     for code in codes:
@@ -816,7 +863,7 @@ def _stock_items(
             by_form.setdefault(form, []).append(code)
         for term in mention_terms(code):
             by_digits.setdefault(term, []).append(code)
-    newest: dict[str, deque[int]] = {}
+    keys: dict[str, list[Key]] = {}
     listed: dict[str, set[int]] = {}
     for item in store.items(ItemQuery(oldest_first=True, without_content=True)):
         assert item.id is not None
@@ -830,17 +877,18 @@ def _stock_items(
                 if story in stories:
                     continue  # an earlier report of its story is listed already
                 stories.add(story)
-            newest.setdefault(code, deque(maxlen=keep)).append(item.id)
-    wanted = [item_id for ids in newest.values() for item_id in ids]
+            keys.setdefault(code, []).append((item.published_at, item.id))
+    wanted = [key[1] for found in keys.values() for key in found[-keep:]]
     full: dict[int, Item] = {}
     for start in range(0, len(wanted), 500):
         for item in items_by_id(store, wanted[start : start + 500]):
             assert item.id is not None
             full[item.id] = item
-    return {
-        code: [full[item_id] for item_id in reversed(ids) if item_id in full]
-        for code, ids in newest.items()
+    newest = {
+        code: [full[key[1]] for key in reversed(found[-keep:]) if key[1] in full]
+        for code, found in keys.items()
     }
+    return newest, keys
 
 
 def _long_stories(store: Store) -> list[int]:

@@ -58,15 +58,19 @@ __all__ = [
     "DayIndex",
     "Feed",
     "Home",
+    "Hot",
     "Listing",
+    "ListingFeed",
     "ListingPage",
     "Stock",
     "StockFeed",
     "Story",
     "Subscribe",
     "Target",
+    "Watch",
     "article_path",
     "beijing",
+    "board_feed_path",
     "category_of",
     "day_bounds",
     "day_of",
@@ -79,6 +83,7 @@ __all__ = [
     "resolve",
     "segment",
     "segment_text",
+    "stock_page_path",
     "stock_path",
     "story_path",
 ]
@@ -260,6 +265,23 @@ def stock_path(code: str, kind: str | None = None) -> str:
     return folder if kind is None else folder + FEED_FILES[kind]
 
 
+def stock_page_path(code: str, page: int | None = None) -> str:
+    """The path of a security's first page (``page=None``: its newest items) or of its
+    numbered page ``page`` (1 = oldest, as a listing's)."""
+    folder = stock_path(code)
+    return folder if page is None else f"{folder}page/{page}.html"
+
+
+#: the pages whose feeds live in their own folder (``/important/atom.xml``, ``/hot/…``)
+BOARD_FEEDS = ("important", "hot")
+
+
+def board_feed_path(name: str, kind: str) -> str:
+    """The path of a feed of the important-only listing (``name`` ``important``) or of the
+    热点 board (``hot``), in the folder of its page."""
+    return f"/{name}/{FEED_FILES[kind]}"
+
+
 def file_name(path: str) -> str:
     """The file a static host serves at ``path`` (``/emnews/`` → ``emnews/index.html``)."""
     name = path.lstrip("/")
@@ -321,9 +343,11 @@ class Story:
 
 @dataclass(frozen=True, slots=True)
 class Stock:
-    """The page of one security (``code`` in finews notation)."""
+    """A page of one security (``code`` in finews notation): its first page (``page``
+    ``None``, the newest items) or a numbered page (1 = oldest)."""
 
     code: str
+    page: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +359,24 @@ class StockFeed:
 
 
 @dataclass(frozen=True, slots=True)
+class ListingFeed:
+    """A feed (``atom``, ``rss`` or ``json``) of a page of :data:`BOARD_FEEDS`."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hot:
+    """The 热点 board: the stories of the last hours most sources reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """The 自选 page: the stream filtered by terms kept in the reader's browser."""
+
+
+@dataclass(frozen=True, slots=True)
 class Asset:
     """A static asset shipped with finews (``site.css``, ``site.js``, ``feed.xsl``, the
     web app manifest and the icons)."""
@@ -343,7 +385,19 @@ class Asset:
 
 
 Target = (
-    Home | ListingPage | Article | DayIndex | Subscribe | Feed | Asset | Story | Stock | StockFeed
+    Home
+    | ListingPage
+    | Article
+    | DayIndex
+    | Subscribe
+    | Feed
+    | Asset
+    | Story
+    | Stock
+    | StockFeed
+    | ListingFeed
+    | Hot
+    | Watch
 )
 
 _PAGE = r"page/(0|[1-9][0-9]{0,8})\.html"
@@ -356,7 +410,10 @@ _ASSET = re.compile(
     r"/static/(site\.css|site\.js|feed\.xsl|manifest\.webmanifest|icon\.svg"
     r"|icon-192\.png|icon-512\.png|apple-touch-icon\.png)"
 )
-_STOCK = re.compile(r"/stock/([^/]+)/(index\.html|atom\.xml|rss\.xml|feed\.json)?")
+_STOCK = re.compile(
+    r"/stock/([^/]+)/(index\.html|atom\.xml|rss\.xml|feed\.json|page/(?:0|[1-9][0-9]{0,8})\.html)?"
+)
+_BOARD_FEED = re.compile(r"/(important|hot)/(atom\.xml|rss\.xml|feed\.json)")
 _STORY = re.compile(r"/story/([1-9][0-9]{0,18})/(?:page/([2-9]|[1-9][0-9]{1,8})\.html)?")
 
 
@@ -377,6 +434,13 @@ def resolve(
         return DayIndex()
     if path in ("/subscribe/", "/subscribe/index.html"):
         return Subscribe()
+    if path in ("/hot/", "/hot/index.html"):
+        return Hot()
+    if path in ("/watch/", "/watch/index.html"):
+        return Watch()
+    if found := _BOARD_FEED.fullmatch(path):
+        kinds = {name: kind for kind, name in FEED_FILES.items()}
+        return ListingFeed(kinds[found.group(2)], found.group(1))
     if path == "/sw.js":  # the service worker, at the root to look after every page
         return Asset("sw.js")
     for kind, root in _FEED_ROOT.items():
@@ -423,6 +487,8 @@ def _stock(found: re.Match[str]) -> Stock | StockFeed | None:
     name = found.group(2)
     if name in (None, "index.html"):
         return Stock(code)
+    if name.startswith("page/"):
+        return Stock(code, int(name.removeprefix("page/").removesuffix(".html")))
     kinds = {file: kind for kind, file in FEED_FILES.items()}
     return StockFeed(kinds[name], code)
 

@@ -38,6 +38,7 @@ from finews.publish.build_pool import can_fork, die_with_parent
 from finews.publish.catalog import Catalog
 from finews.publish.events import ChangeFeed
 from finews.publish.feeds import FEED_TYPES
+from finews.publish.hot import this_minute
 from finews.publish.pages import Pages
 from finews.publish.responses import (
     SECURITY_HEADERS,
@@ -52,14 +53,18 @@ from finews.publish.urls import (
     DayIndex,
     Feed,
     Home,
+    Hot,
+    ListingFeed,
     ListingPage,
     Stock,
     StockFeed,
     Story,
     Subscribe,
     Target,
+    Watch,
     article_path,
     resolve,
+    stock_page_path,
     stock_path,
 )
 from finews.sources.securities import security
@@ -151,9 +156,21 @@ def _origin(request: Request, settings: SiteSettings) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _render(site: LiveSite, target: Target, path: str, origin: str, head: int) -> Any:
+def _render(
+    site: LiveSite, target: Target, path: str, origin: str, head: int, now: datetime
+) -> Any:
     """Render a target in a worker thread: (status, body, media type) or a redirect path."""
     pages = site.pages
+    if isinstance(target, Hot):
+        return 200, pages.hot(now, live_seq=head).encode(), _HTML
+    if isinstance(target, ListingFeed):
+        if target.name == "hot":
+            board = pages.hot_feed(target.kind, now, origin=origin)
+        else:
+            board = pages.important_feed(target.kind, origin=origin)
+        return 200, board, FEED_TYPES[target.kind]
+    if isinstance(target, Watch):
+        return 200, pages.watch(live_seq=head).encode(), _HTML
     if isinstance(target, Home):
         return 200, pages.home(live_seq=head).encode(), _HTML
     if isinstance(target, ListingPage):
@@ -184,11 +201,14 @@ def _render(site: LiveSite, target: Target, path: str, origin: str, head: int) -
         if code is None:
             return None
         if code != target.code:  # another notation of the security: its one page
+            if isinstance(target, Stock) and target.page is not None:
+                return stock_page_path(code, target.page)
             return stock_path(code, kind)
         if isinstance(target, StockFeed):
             feed = pages.stock_feed(target.kind, code, origin=origin)
             return None if feed is None else (200, feed, FEED_TYPES[target.kind])
-        html = pages.stock(code, live_seq=head)
+        live = head if target.page is None else None
+        html = pages.stock(code, target.page, live_seq=live)
         return None if html is None else (200, html.encode(), _HTML)
     raise AssertionError(f"unhandled target {target!r}")
 
@@ -210,12 +230,16 @@ async def site_page(request: Request) -> Response:
         return await _not_found(request, site, path)
     if isinstance(target, Asset):
         return _asset(request, site, target.name)
-    origin = _origin(request, settings) if isinstance(target, (Feed, StockFeed)) else ""
-    key = (path, origin)
+    feeds = (Feed, StockFeed, ListingFeed)
+    origin = _origin(request, settings) if isinstance(target, feeds) else ""
+    now = this_minute()
+    # the 热点 board moves with the clock as well as with changes: kept for its minute
+    timed = isinstance(target, Hot) or (isinstance(target, ListingFeed) and target.name == "hot")
+    key = (path, f"{origin} {now.isoformat()}" if timed else origin)
     found = site.cached(key)
     if found is None:
         head = site.changes.head
-        result = await run_in_threadpool(_render, site, target, path, origin, head)
+        result = await run_in_threadpool(_render, site, target, path, origin, head, now)
         if result is None:
             return await _not_found(request, site, path)
         if isinstance(result, str):
@@ -223,7 +247,8 @@ async def site_page(request: Request) -> Response:
         site.keep(key, head, *result)
         found = result
     status, body, media_type = found
-    return conditional(request, body, media_type, last_modified=site.last_modified(), status=status)
+    modified = max(site.last_modified(), now) if timed else site.last_modified()
+    return conditional(request, body, media_type, last_modified=modified, status=status)
 
 
 async def _not_found(request: Request, site: LiveSite, path: str) -> Response:

@@ -15,7 +15,7 @@
   var current = -1;
 
   function rows() {
-    return Array.prototype.slice.call(doc.querySelectorAll(".item"));
+    return Array.prototype.slice.call(doc.querySelectorAll(".item:not([hidden])"));
   }
 
   function move(step) {
@@ -74,8 +74,194 @@
     }
   }
 
-  /* --- live updates: follow the server's change stream, insert new rows at the top --- */
   var body = doc.body;
+
+  /* --- 自选 (/watch/): codes and keywords kept in this browser only (localStorage); the
+     page's rows and the live stream are filtered by them, with notifications if asked --- */
+  var WATCH_KEY = "finews.watch";
+  var NOTIFY_KEY = "finews.watch.notify";
+  var watchList = doc.querySelector("[data-watch-list]");
+  var watchTerms = [];
+
+  function stored(key) {
+    try { return window.localStorage.getItem(key); } catch (error) { return null; }
+  }
+
+  function store(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (error) { /* private mode: this visit only */ }
+  }
+
+  function loadTerms() {
+    var terms;
+    try { terms = JSON.parse(stored(WATCH_KEY) || "[]"); } catch (error) { terms = []; }
+    if (!Array.isArray(terms)) return [];
+    return terms.filter(function (term) { return typeof term === "string" && term.trim(); }).slice(0, 50);
+  }
+
+  /* a term that is a security code in any common notation (600519, sh600519, 600519.SH,
+     hk00700, 00700.HK): its digits, matched against tagged codes and codes named */
+  function codeOf(term) {
+    var found = /^(?:(?:sh|sz|bj|hk)\s*)?([0-9]{5,6})(?:\.(?:sh|ss|sz|bj|hk))?$/i.exec(term.trim());
+    return found ? found[1] : null;
+  }
+
+  /* the first term an item matches (its text, tagged codes, named codes), or null */
+  function watchMatch(text, stocks, mentions) {
+    var lower = (text || "").toLowerCase();
+    for (var t = 0; t < watchTerms.length; t += 1) {
+      var term = watchTerms[t];
+      var code = codeOf(term);
+      if (code) {
+        if (mentions.indexOf(code) >= 0) return term;
+        for (var k = 0; k < stocks.length; k += 1) {
+          if (stocks[k].slice(-code.length) === code && /^[a-z]*$/i.test(stocks[k].slice(0, -code.length))) return term;
+        }
+      } else if (lower.indexOf(term.toLowerCase()) >= 0) {
+        return term;
+      } else {
+        for (var u = 0; u < stocks.length; u += 1) {
+          if (stocks[u].toLowerCase() === term.toLowerCase()) return term;
+        }
+      }
+    }
+    return null;
+  }
+
+  function words(value) {
+    return (value || "").split(" ").filter(Boolean);
+  }
+
+  function rowMatch(row) {
+    return watchMatch(row.getAttribute("data-watch-text"), words(row.getAttribute("data-stocks")),
+      words(row.getAttribute("data-mentions")));
+  }
+
+  var watchCount = doc.querySelector("[data-watch-count]");
+
+  function filterRows() {
+    if (!watchList) return;
+    var all = watchList.querySelectorAll(".item");
+    var shown = 0;
+    for (var r = 0; r < all.length; r += 1) {
+      var match = rowMatch(all[r]);
+      all[r].hidden = !match;
+      if (match) shown += 1;
+    }
+    if (!watchCount) return;
+    if (!watchTerms.length) {
+      watchCount.textContent = "还没有自选：添加代码或关键词后，这里只显示匹配的消息。";
+    } else if (!shown) {
+      watchCount.textContent = "最新 " + all.length + " 条消息中没有匹配的" + (body.getAttribute("data-events") ? "；新消息匹配时会出现在这里。" : "。");
+    } else {
+      watchCount.textContent = "最新 " + all.length + " 条消息中有 " + shown + " 条匹配。";
+    }
+  }
+
+  function showTerms() {
+    var list = doc.querySelector("[data-watch-terms]");
+    if (!list) return;
+    list.textContent = "";
+    watchTerms.forEach(function (term, index) {
+      var item = doc.createElement("li");
+      var name = doc.createElement("span");
+      name.textContent = term;
+      var remove = doc.createElement("button");
+      remove.type = "button";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", "删除自选：" + term);
+      remove.addEventListener("click", function () {
+        watchTerms.splice(index, 1);
+        store(WATCH_KEY, JSON.stringify(watchTerms));
+        showTerms();
+        filterRows();
+      });
+      item.appendChild(name);
+      item.appendChild(remove);
+      list.appendChild(item);
+    });
+  }
+
+  var notifyButton = doc.querySelector("[data-watch-notify]");
+  var notifyState = doc.querySelector("[data-watch-notify-state]");
+
+  function notifying() {
+    return "Notification" in window && Notification.permission === "granted" && stored(NOTIFY_KEY) === "1";
+  }
+
+  function showNotify() {
+    if (!notifyButton) return;
+    if (!("Notification" in window)) {
+      notifyButton.hidden = true;
+      notifyState.textContent = "这个浏览器不支持通知。";
+      return;
+    }
+    if (Notification.permission === "denied") {
+      notifyButton.hidden = true;
+      notifyState.textContent = "通知已被浏览器阻止；可在浏览器的网站设置里允许。";
+      return;
+    }
+    notifyButton.textContent = notifying() ? "关闭通知" : "新消息时通知我";
+    notifyState.textContent = notifying() ? "已开启：匹配的新消息会弹出通知（页面开着时）。" : "";
+  }
+
+  if (watchList) {
+    var box = doc.querySelector("[data-watch]");
+    var form = doc.querySelector("[data-watch-form]");
+    watchTerms = loadTerms();
+    if (box) box.hidden = false;
+    if (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var input = form.querySelector("input");
+        var term = input.value.trim().slice(0, 40);
+        var known = watchTerms.some(function (old) { return old.toLowerCase() === term.toLowerCase(); });
+        if (term && !known && watchTerms.length < 50) {
+          watchTerms.push(term);
+          store(WATCH_KEY, JSON.stringify(watchTerms));
+        }
+        input.value = "";
+        showTerms();
+        filterRows();
+      });
+    }
+    if (notifyButton) {
+      notifyButton.addEventListener("click", function () {
+        if (notifying()) {
+          store(NOTIFY_KEY, "0");
+          showNotify();
+          return;
+        }
+        /* asked only here, on the reader's click */
+        Notification.requestPermission().then(function (answer) {
+          store(NOTIFY_KEY, answer === "granted" ? "1" : "0");
+          showNotify();
+        });
+      });
+    }
+    showTerms();
+    showNotify();
+    filterRows();
+  }
+
+  /* what the 自选 filter reads, on a row pushed live (should the reader change the terms) */
+  function watchData(row, data) {
+    row.setAttribute("data-watch-text", data.text || data.title || "");
+    row.setAttribute("data-stocks", (data.stocks || []).join(" "));
+    row.setAttribute("data-mentions", (data.mentions || []).join(" "));
+  }
+
+  function notify(term, data) {
+    if (!notifying()) return;
+    try {
+      var note = new Notification("自选「" + term + "」：" + (data.title || "新消息"), {
+        tag: "finews-" + String(Number(data.id)),
+        lang: doc.documentElement.lang || "zh-CN"
+      });
+      note.onclick = function () { window.focus(); window.location.href = data.url; };
+    } catch (error) { /* some phones allow notifications from a service worker only */ }
+  }
+
+  /* --- live updates: follow the server's change stream, insert new rows at the top --- */
   var source = body.getAttribute("data-events");
   if (!source || !window.EventSource) return;
 
@@ -99,6 +285,7 @@
     if (list.hasAttribute("data-filter-important") && !(data.importance > 0)) return false;
     var stock = list.getAttribute("data-filter-stock");
     if (stock !== null && stockMark(list, data) === null) return false;
+    if (list.hasAttribute("data-watch-list") && watchMatch(data.text || data.title, data.stocks || [], data.mentions || []) === null) return false;
     return true;
   }
 
@@ -131,7 +318,11 @@
   function place(list, data) {
     var old = list.querySelector('[data-item-id="' + String(Number(data.id)) + '"]');
     if (old) {
-      if (data.kind === "update") old.replaceWith(toRow(data.html));
+      if (data.kind === "update") {
+        var updated = toRow(data.html);
+        if (list.hasAttribute("data-watch-list")) watchData(updated, data);
+        old.replaceWith(updated);
+      }
       return null;
     }
     if (data.kind !== "new") return null;
@@ -143,6 +334,10 @@
       how.className = "how how-" + mark[0];
       how.textContent = mark[1];
       row.appendChild(how);
+    }
+    if (list.hasAttribute("data-watch-list")) {
+      watchData(row, data);
+      notify(watchMatch(data.text || data.title, data.stocks || [], data.mentions || []), data);
     }
     var empty = list.querySelector(".empty");
     if (empty) empty.remove();
@@ -167,6 +362,7 @@
       if (wanted(lists[i], data)) added = place(lists[i], data) || added;
     }
     announce(added);
+    if (added && watchList) filterRows();
   }
 
   function connect() {
