@@ -292,7 +292,8 @@ def test_layout_at_desktop_and_phone_widths(
 
         # subscribe: every category's feed, its address shown in full and copied in a click
         page.goto(url + "/subscribe/", wait_until="load")
-        assert page.locator(".feed").count() == 1 + 4 + 2  # site, 4 categories, 2 searches
+        # site, important, 热点, 4 categories, 2 searches
+        assert page.locator(".feed").count() == 3 + 4 + 2
         address = page.locator(".feed code").first.inner_text()
         assert address == url + "/feed.xml"
         line = _box(page, ".feed .copy-line")

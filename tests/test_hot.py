@@ -266,3 +266,17 @@ def test_the_board_follows_new_reports(client: TestClient, db: str) -> None:
     assert stories.index(moved) == 0  # 3 sources, within 26 minutes, important
     assert moved["minutes_to_nth_source"] == 26  # first told 30 minutes ago, again 4 ago
     assert client.get(moved["page"]).status_code == 200  # its first report's page
+
+
+def test_the_watch_page_carries_what_its_filter_reads(client: TestClient) -> None:
+    """自选's terms stay in the browser: the page hands site.js each row's text and codes,
+    and has no inline script (the CSP forbids one)."""
+    html = client.get("/watch/").text
+    assert "data-watch-list" in html
+    assert "data-live-list" in html  # the live stream reaches it
+    rows = re.findall(r'<li class="item[^>]*>', html)
+    assert len(rows) == 4  # the page's newest items, each story once
+    assert all("data-watch-text=" in row and "data-stocks=" in row for row in rows)
+    assert 'data-watch-text="央行宣布下调存款准备金率' in html
+    assert "<script>" not in html
+    assert '<a href="/watch/">自选</a>' in html
