@@ -780,6 +780,52 @@ def reparse(obj: CliContext, source_id: str | None, since: str | None) -> None:
     click.echo(report.summary())
 
 
+@cli.group("securities")
+def securities_group() -> None:
+    """The directory of security names (code → name) shown on /stock/<code>/ pages."""
+
+
+@securities_group.command("refresh")
+@pass_ctx
+def securities_refresh(obj: CliContext) -> None:
+    """Read every A share's name from East Money's quote list (securities.list_url).
+
+    Off by default: set securities.list_enabled = true first. Names the sources attach to
+    the codes they tag are learned without it, as items arrive.
+
+    \b
+    Examples:
+      finews --set securities.list_enabled=true securities refresh
+    """
+    import asyncio
+
+    from finews.errors import FinewsError
+    from finews.fetch.client import HttpClient, HttpSettings
+    from finews.refresh import refresh_security_names
+    from finews.store.securities import count_names
+
+    config = obj.config
+    if not config.get("securities.list_enabled"):
+        raise click.UsageError(
+            "the quote list is off: set securities.list_enabled = true in finews.toml "
+            "(or --set securities.list_enabled=true) to read it"
+        )
+    url = str(config.get("securities.list_url"))
+
+    async def run(store: Store) -> int:
+        async with HttpClient(HttpSettings(**config.section("http"))) as client:
+            return await refresh_security_names(store, client, url)
+
+    with obj.store() as store:
+        try:
+            changed = asyncio.run(run(store))
+        except FinewsError as exc:
+            click.echo(redact(f"finews: the quote list could not be read: {exc}"), err=True)
+            sys.exit(1)
+        total = count_names(store)
+    click.echo(f"securities: {changed} names new or changed; {total} known")
+
+
 @cli.command()
 @pass_ctx
 def migrate(obj: CliContext) -> None:

@@ -295,6 +295,18 @@ SETTINGS: tuple[Option, ...] = (
         choices=("", "hans", "hant"),
     ),
     Option(
+        "securities.list_enabled",
+        bool,
+        False,
+        "Let `finews securities refresh` read every A share's name from East Money's quote list.",
+    ),
+    Option(
+        "securities.list_url",
+        str,
+        "http://82.push2.eastmoney.com/api/qt/clist/get",
+        "East Money's quote list endpoint (as akshare's stock_zh_a_spot_em reads it).",
+    ),
+    Option(
         "serve.host", str, "127.0.0.1", "Address `finews serve` listens on.", check=_listen_host
     ),
     Option("serve.port", int, 8000, "Port `finews serve` listens on.", minimum=0, maximum=65535),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from finews.errors import FinewsError, ParseError, StatusFetchError
+from finews.errors import FinewsError, ParseError, StatusFetchError, StoreError
 from finews.fetch import conditional
 from finews.fetch.client import HttpClient
 from finews.formatwatch import FormatWatch
@@ -37,6 +37,7 @@ from finews.sources import get_adapter
 from finews.sources._encoding import http_charset
 from finews.sources.base import Adapter, Page, Request
 from finews.store import Store
+from finews.store.securities import learn_names
 from finews.store.validators import keep_validators, load_validators
 
 __all__ = ["FulltextSink", "SourceReport", "refresh_all", "refresh_source"]
@@ -338,6 +339,35 @@ async def _store_page(
     report.new += outcome.new
     report.updated += outcome.updated
     report.unchanged += outcome.unchanged
+    _learn_names(store, spec.id, items)
+
+
+def _learn_names(store: Store, source: str, items: Sequence[Item]) -> None:
+    """Keep the security names the page's items carried (``extra["security_names"]``) in
+    the directory of names, after the page committed: a name lost to a failure here is
+    learned again from the next item naming the security, and costs the page nothing."""
+    names: dict[str, str] = {}
+    for item in items:
+        found = item.raw.extra.get("security_names") if item.raw is not None else None
+        if isinstance(found, dict):
+            names.update((str(code), str(name)) for code, name in found.items())
+    if not names:
+        return
+    try:
+        learn_names(store, names, source)
+    except StoreError as exc:
+        log.warning("source=%s security names not kept: %s", source, exc)
+
+
+async def refresh_security_names(store: Store, client: HttpClient, url: str) -> int:
+    """Read East Money's quote list at ``url`` (:mod:`finews.sources.eastmoney_quotes`) and
+    keep every name in the directory of names; returns how many rows changed. Raises the
+    :class:`~finews.errors.FetchError` or :class:`~finews.errors.ParseError` that stopped
+    it (nothing is written then)."""
+    from finews.sources.eastmoney_quotes import ORIGIN, parse_quote_list, quote_list_request
+
+    response = await client.get(quote_list_request(url), source=ORIGIN)
+    return learn_names(store, parse_quote_list(response.body), ORIGIN)
 
 
 def _log_drop(drop: Dropped) -> None:

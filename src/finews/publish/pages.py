@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -40,6 +40,7 @@ from finews.publish.urls import (
 from finews.store import ItemQuery, Store
 from finews.store.base import stock_mention
 from finews.store.clusters import items_by_id, shared_stories, story_keys
+from finews.store.securities import all_names
 
 __all__ = ["NEAREST", "Pages"]
 
@@ -80,9 +81,11 @@ class Pages:
         self._keys: OrderedDict[int, list[tuple[datetime, int]]] = OrderedDict()
         self._shared_seq = -1
         self._shared_lock = threading.Lock()  # the live app renders in several threads
+        self._names: tuple[int, Mapping[str, str]] | None = None
         # article pages list the other reports of their story, also where a caller asks
-        # the renderer directly (the static build does)
+        # the renderer directly (the static build does), and name the securities they tag
         renderer.stories = self.also_reported
+        renderer.names = self.security_names
 
     def _items(self, query: ItemQuery) -> list[Item]:
         return list(self.store.items(query))
@@ -137,6 +140,13 @@ class Pages:
             story=keys[0][1],
             leads=keys[0][1] == item.id,
         )
+
+    def security_names(self) -> Mapping[str, str]:
+        """The directory of security names (code → name), read once per change."""
+        names = self._names
+        if names is None or names[0] != self.catalog.seq:
+            names = self._names = (self.catalog.seq, all_names(self.store))
+        return names[1]
 
     def _fresh(self) -> None:
         """Forget what was read about stories before the catalog's last change (call with
@@ -500,6 +510,7 @@ class Pages:
         url = self.settings.url
         return self.renderer.stock(
             code,
+            name=self.security_names().get(code, ""),
             items=list(zip(items, how, strict=True)),
             live_seq=live_seq,
             page=page,
@@ -518,9 +529,11 @@ class Pages:
         items = items[: self.settings.feed_size]
         if not items:
             return None
+        name = self.security_names().get(code, "")
+        shown = f"{name}（{code}）" if name else code
         info = FeedInfo(
-            title=f"{code} · {self.settings.title}",
-            description=f"{self.settings.title}：与 {code} 有关的消息",
+            title=f"{shown} · {self.settings.title}",
+            description=f"{self.settings.title}：与 {shown} 有关的消息",
             home_url=self.absolute(stock_path(code), origin),
             self_url=self.absolute(stock_path(code, kind), origin),
             feed_id=f"tag:finews,2021:feed/stock/{quote(code, safe='')}",

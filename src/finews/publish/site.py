@@ -361,6 +361,8 @@ class SiteRenderer:
         self.settings = settings
         self.live = live
         self.stories: Callable[[Item], Reports] | None = None
+        #: the directory of security names (code → name), when the caller has a store
+        self.names: Callable[[], Mapping[str, str]] | None = None
         self.env = _Environment(
             loader=PackageLoader("finews.publish", "templates"),
             autoescape=select_autoescape(["html", "xml", "xsl"], default_for_string=True),
@@ -523,6 +525,7 @@ class SiteRenderer:
         story = reports.story
         day = day_of(item)
         paths = self.settings.source_paths
+        names = self.names() if self.names is not None and item.stocks else {}
         url = self.settings.url
         return {
             "title": item.title or "（无标题）",
@@ -539,7 +542,7 @@ class SiteRenderer:
             "category_link": url(listing_path(Listing("category", category_of(item)), paths)),
             "display": display_name(item),
             "stocks": [
-                {"code": code, "href": url(stock_path(code))}
+                {"label": _stock_label(code, names), "href": url(stock_path(code))}
                 for code in canonical_stocks(item.stocks)  # an older item's too
             ],
             "also": [
@@ -610,6 +613,7 @@ class SiteRenderer:
         self,
         code: str,
         *,
+        name: str = "",
         items: Sequence[tuple[Item, str]],
         live_seq: int | None = None,
         page: int | None = None,
@@ -625,6 +629,7 @@ class SiteRenderer:
         return self._render(
             "stock.html",
             code=code,
+            name=name,
             digits=" ".join(mention_terms(code)),
             rows=Markup("\n".join(stock_row(self._row(item), how) for item, how in items)),  # noqa: S704
             feeds={kind: url(stock_path(code, kind)) for kind in ("atom", "rss", "json")},
@@ -746,6 +751,13 @@ def stock_row(row: str, how: str) -> str:
     page's security (:data:`STOCK_MARKS`); site.js marks a row pushed live the same way."""
     mark = f'<span class="how how-{how}">{STOCK_MARKS[how]}</span>\n'
     return str(row).removesuffix("</li>") + mark + "</li>"
+
+
+def _stock_label(code: str, names: Mapping[str, str]) -> str:
+    """How an article page names a security it is tagged with: its name and code, or the
+    code alone when the directory of names has none."""
+    name = names.get(code)
+    return f"{name} {code}" if name else code
 
 
 #: characters of a digest's plain text a 自选 row (and a live event) carries for matching

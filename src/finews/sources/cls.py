@@ -22,7 +22,8 @@ stays ``None`` (the normaliser takes the ``【…】`` head); the longer of ``br
 ``content`` → summary (``content`` is reported truncated at times, ``brief`` complete);
 ``ctime`` (Unix seconds) → published; ``author`` → author; ``shareurl`` (else
 ``https://www.cls.cn/detail/<id>``) → link; ``stock_list[].StockID`` (``sh600519``) →
-``stocks``; ``subjects[].subject_name`` → ``extra["tags"]``; ``images`` →
+``stocks`` (their ``name`` → ``extra["security_names"]``, code in finews notation → name,
+for the directory of names); ``subjects[].subject_name`` → ``extra["tags"]``; ``images`` →
 ``extra["images"]``. A telegraph is whole in the list: no full-text request.
 
 Evidence (every one signs the same way):
@@ -78,7 +79,7 @@ from finews.sources._json import (
     time_field,
 )
 from finews.sources.base import Page, Request, Setting, header_text, http_url
-from finews.sources.securities import securities
+from finews.sources.securities import named_securities, securities
 
 __all__ = ["TELEGRAPH", "ClsTelegraph", "cls_sign"]
 
@@ -268,6 +269,15 @@ def _stocks(entry: Mapping[str, Any]) -> tuple[str, ...]:
     return securities(code for code in ids if isinstance(code, str))
 
 
+def _named(entry: Mapping[str, Any]) -> dict[str, str]:
+    listed = entry.get("stock_list")
+    if not isinstance(listed, list):
+        return {}
+    return named_securities(
+        (stock.get("StockID"), stock.get("name")) for stock in listed if isinstance(stock, dict)
+    )
+
+
 def _subjects(entry: Mapping[str, Any]) -> tuple[str, ...]:
     listed = entry.get("subjects")
     if not isinstance(listed, list):
@@ -285,11 +295,14 @@ def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str, item_url
     link = (text_field(entry, "shareurl") or "").strip()
     images = image_urls(entry.get("images"))
     tags = _subjects(entry)
+    named = _named(entry)
     extra: dict[str, Any] = {}
     if images:
         extra["images"] = images
     if tags:
         extra["tags"] = tags
+    if named:
+        extra["security_names"] = named
     return RawItem(
         source=spec.id,
         upstream_id=upstream_id,

@@ -44,6 +44,7 @@ __all__ = [
     "canonical_stocks",
     "code_query",
     "mention_terms",
+    "named_securities",
     "securities",
     "security",
     "stored_forms",
@@ -134,6 +135,21 @@ def securities(codes: Iterable[str | None]) -> tuple[str, ...]:
         if found is not None:
             seen.setdefault(found, None)
     return tuple(seen)
+
+
+def named_securities(pairs: Iterable[tuple[object, object]]) -> dict[str, str]:
+    """The names an upstream attached to codes: (code, name) pairs → code in finews
+    notation → name (its whitespace folded). A pair whose code is not one, or that has no
+    name, is left out; of two names for one code the last is kept."""
+    found: dict[str, str] = {}
+    for code, name in pairs:
+        if not isinstance(code, str) or not isinstance(name, str):
+            continue
+        canonical = security(code)
+        text = " ".join(name.split())
+        if canonical is not None and text:
+            found[canonical] = text
+    return found
 
 
 def canonical_stocks(codes: Iterable[str]) -> tuple[str, ...]:

@@ -15,7 +15,9 @@ published; ``source`` → media; ``url`` (else ``shareUrl``) → link; ``picUrl`
 string) → ``extra["tags"]``; ``stock[]`` → ``stocks``. A ``stock`` entry's code is read from
 ``stockCode`` (else ``code``), and a bare 6-digit code is placed on its exchange by its
 leading digits (:func:`finews.sources.securities.bare_code`); an entry with a ``name`` only
-is kept by name in ``extra["stock_names"]``.
+is kept by name in ``extra["stock_names"]``, and the names of those with a code go to
+``extra["security_names"]`` (code in finews notation → name: the directory of names,
+:mod:`finews.store.securities`).
 
 Evidence (what public clients read from this host; none checks ``code``):
 
@@ -62,7 +64,7 @@ from finews.sources._json import (
     time_field,
 )
 from finews.sources.base import Page, Request, Setting, header_text, http_url
-from finews.sources.securities import securities
+from finews.sources.securities import named_securities, securities
 
 __all__ = ["THS", "ThsNews"]
 
@@ -199,11 +201,24 @@ def _stock_names(entry: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.strip() for n in names if isinstance(n, str) and n.strip()))
 
 
+def _named(entry: Mapping[str, Any]) -> dict[str, str]:
+    """The names of the ``stock`` entries that carry a code, by code in finews notation."""
+    listed = entry.get("stock")
+    if not isinstance(listed, list):
+        return {}
+    return named_securities(
+        (stock.get("stockCode", stock.get("code")), stock.get("name"))
+        for stock in listed
+        if isinstance(stock, dict)
+    )
+
+
 def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str) -> RawItem:
     link = text_field(entry, "url") or text_field(entry, "shareUrl")
     images = image_urls(entry.get("picUrl"))
     tags = _tags(entry)
     stock_names = _stock_names(entry)
+    named = _named(entry)
     extra: dict[str, Any] = {}
     if images:
         extra["images"] = images
@@ -211,6 +226,8 @@ def _item(spec: SourceSpec, entry: Mapping[str, Any], upstream_id: str) -> RawIt
         extra["tags"] = tags
     if stock_names:
         extra["stock_names"] = stock_names
+    if named:
+        extra["security_names"] = named
     return RawItem(
         source=spec.id,
         upstream_id=upstream_id,

@@ -138,6 +138,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "source_formats": ("source", "alarm", "since", "errors", "had_items", "sample"),
     # which items are about which security, by key (migration 0012, stock_keys)
     "item_stocks": ("code", "item_id"),
+    # a directory of security names (migration 0014, finews.store.securities)
+    "securities": ("code", "name", "origin", "updated_at"),
 }
 
 #: Each table's primary key: its first columns, and the order of ``export_rows``.
@@ -153,6 +155,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "item_raw": ("item_id",),
     "source_formats": ("source",),
     "item_stocks": ("code", "item_id"),
+    "securities": ("code",),
 }
 
 #: What ``import_rows`` does with a row whose key exists: items and source states take the
@@ -167,6 +170,7 @@ _REPLACE_ON_IMPORT = frozenset(
         "item_faults",
         "item_raw",
         "source_formats",
+        "securities",
     }
 )
 
