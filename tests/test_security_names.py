@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from finews.cli import cli
+from finews.daemon.runner import Daemon, DaemonSettings
 from finews.demo.replay import ReplayServer, Route
 from finews.derive import open_store
 from finews.errors import ParseError
@@ -23,11 +24,12 @@ from finews.publish.site import SiteSettings
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
-from finews.refresh import refresh_source
+from finews.refresh import SourceReport, refresh_source
 from finews.sources.eastmoney_quotes import parse_quote_list, quote_list_request
 from finews.store import Store
 from finews.store.securities import count_names, learn_names, security_names
 from site_data import TestClient
+from test_daemon import until
 from test_sources_cn import CONTRACTS, DATA, QUICK, reply, spec_for
 
 pytestmark = pytest.mark.timeout(120)
@@ -158,3 +160,39 @@ def test_a_failing_quote_list_says_so_and_writes_nothing(db_url: str) -> None:
     assert "503" in output
     with open_store(db_url) as store:
         assert count_names(store) == 0
+
+
+def test_the_daemon_reads_the_quote_list_when_switched_on(sqlite_url: str) -> None:
+    """``finews run`` with ``securities.list_enabled`` reads the list as it starts (and
+    daily), beside its polls."""
+    contract = CONTRACTS["ths"]
+    routes = [
+        Route(contract.path, contract.route),
+        Route(CLIST, reply("eastmoney_quotes/clist.json")),
+    ]
+
+    async def scenario(base: str) -> None:
+        stop = asyncio.Event()
+        polls: list[SourceReport] = []
+        with open_store(sqlite_url) as store:
+            daemon = Daemon(
+                [spec_for(contract, base)],
+                store,
+                DaemonSettings(host_spacing=0, stop_grace=1),
+                QUICK,
+                on_poll=polls.append,
+                names_url=base + CLIST,
+            )
+            task = asyncio.create_task(daemon.run(stop))
+            await until(lambda: bool(polls) and count_names(store) == 5, "names and a poll")
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+
+    with ReplayServer(routes) as upstream:
+        asyncio.run(scenario(upstream.url))
+        assert len(upstream.requests_to(CLIST)) == 1
+    # the list's five names; the poll's three (贵州茅台, 五粮液, 示例科技) are among them
+    assert names(sqlite_url, "sz300750", "bj920118") == {
+        "sz300750": "宁德时代",
+        "bj920118": "示例科技",
+    }

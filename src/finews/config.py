@@ -298,7 +298,8 @@ SETTINGS: tuple[Option, ...] = (
         "securities.list_enabled",
         bool,
         False,
-        "Let `finews securities refresh` read every A share's name from East Money's quote list.",
+        "Read every A share's name from East Money's quote list (`finews run` daily, "
+        "`finews securities refresh` at once).",
     ),
     Option(
         "securities.list_url",

@@ -53,7 +53,7 @@ from finews.formatwatch import SAMPLES_FOLDER
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
 from finews.redact import redact
-from finews.refresh import SourceReport, refresh_source
+from finews.refresh import SourceReport, refresh_security_names, refresh_source
 from finews.sources import get_adapter
 from finews.store import Store
 from finews.store.health import (
@@ -79,6 +79,10 @@ _IDLE_LOOK = 5.0
 _DERIVE_LOOK = 2.0
 #: wait after a deriving round failed (a database down, say) before the next try
 _DERIVE_RETRY = 5.0
+#: how often the daemon reads East Money's quote list (when switched on), and how soon it
+#: tries again after a failure
+NAMES_EVERY = 24 * 3600.0
+NAMES_RETRY = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +148,11 @@ class Daemon:
         worker: str | None = None,
         derive_store: Store | None = None,
         samples: Path | None = None,
+        names_url: str | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in specs}
+        #: East Money's quote list, read at start and daily (``securities.list_enabled``)
+        self.names_url = names_url
         self.store = store
         self.derive_store = derive_store if derive_store is not None else store
         self.settings = settings if settings is not None else DaemonSettings()
@@ -190,6 +197,8 @@ class Daemon:
             asyncio.create_task(self._fulltext_loop(texts, stop), name="fulltext"),
             asyncio.create_task(self._derive_loop(stop), name="derive"),
         ]
+        if self.names_url:
+            loops.append(asyncio.create_task(self._names_loop(lists, stop), name="names"))
         log.info(
             "daemon started: worker %s; %d source(s) %s, polled while this worker holds "
             "their lease; full text by %d worker(s)",
@@ -426,6 +435,26 @@ class Daemon:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._derive_wake.wait(), timeout=_DERIVE_LOOK)
 
+    # --- the directory of security names -----------------------------------------------
+    async def _names_loop(self, client: HttpClient, stop: asyncio.Event) -> None:
+        """Read East Money's quote list into the directory of names at start, then every
+        ``NAMES_EVERY`` seconds (``NAMES_RETRY`` after a failure, which is logged)."""
+        assert self.names_url is not None
+        while not stop.is_set():
+            wait = NAMES_EVERY
+            try:
+                changed = await refresh_security_names(self.store, client, self.names_url)
+                log.info("security names: %d new or changed from the quote list", changed)
+            except FinewsError as exc:
+                wait = NAMES_RETRY
+                log.warning(
+                    "security names: the quote list could not be read: %s; next try in %.0f s",
+                    redact(str(exc)),
+                    wait,
+                )
+            if await _sleep(stop, wait):
+                return
+
     async def _fulltext_loop(self, client: HttpClient, stop: asyncio.Event) -> None:
         sources = [sid for sid, spec in self.specs.items() if spec.get("fulltext", True)]
         workers = self.settings.fulltext_workers
@@ -607,6 +636,11 @@ async def run_daemon(
             on_poll=on_poll,
             derive_store=derive_store,
             samples=Path(str(config.get("data_dir"))) / SAMPLES_FOLDER,
+            names_url=(
+                str(config.get("securities.list_url"))
+                if config.get("securities.list_enabled")
+                else None
+            ),
         )
         await daemon.run(stop_event)
     finally:
