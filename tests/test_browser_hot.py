@@ -27,7 +27,7 @@ from finews.publish.static_site import build_site
 from finews.publish.web import create_app
 from site_data import LiveServer, fill
 from test_browser import ARGS, ARTIFACTS, CHROMIUM, _require_browser
-from test_browser_pages import AXE, DESKTOP, PHONE, _axe, _box
+from test_browser_pages import AXE, DESKTOP, PHONE, _axe, _box, check_frame, console_problems
 from test_hot import board_items
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -110,9 +110,10 @@ def test_axe_finds_nothing_serious(site: tuple[Any, str, str], scheme: str) -> N
         found: dict[str, list[str]] = {}
         for name, path in PAGES.items():
             page.goto(url + path, wait_until="load")
-            if name == "watch":
+            if name == "watch":  # with its terms and their buttons
                 _add_terms(page, "600519", "央行")
-            page.locator(".help summary").first.click() if name == "hot" else None
+            if name == "hot":  # with the formula open
+                page.locator(".help summary").click()
             problems = _axe(page)
             if problems:
                 found[name] = problems
@@ -127,22 +128,13 @@ def test_layout_at_desktop_and_phone_widths(
 ) -> None:
     browser, url, _ = site
     context = browser.new_context(viewport=viewport)
-    problems: list[str] = []
     try:
         page = context.new_page()
-        page.on(
-            "console",
-            lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
-        )
+        problems = console_problems(page)
         ARTIFACTS.mkdir(exist_ok=True)
         for name, path in PAGES.items():
             page.goto(url + path, wait_until="load")
-            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-            find = _box(page, ".masthead .find input")
-            assert find["width"] >= (150 if label == "desktop" else 250), name
-            masthead = _box(page, ".masthead")
-            heading = _box(page, "main h1")
-            assert heading["y"] - (masthead["y"] + masthead["height"]) >= 12, name
+            check_frame(page, viewport, name)
             for link in ("热点", "自选"):  # in the masthead's nav, on screen
                 box = _box(page, f".masthead .nav a:text-is('{link}')")
                 assert box["x"] + box["width"] <= viewport["width"], (name, link)
@@ -193,13 +185,9 @@ def test_watch_keeps_its_terms_filters_live_items_and_notifies(
     context = browser.new_context(viewport=DESKTOP)
     context.grant_permissions(["notifications"], origin=url)
     context.add_init_script(SPY)
-    problems: list[str] = []
     try:
         page = context.new_page()
-        page.on(
-            "console",
-            lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
-        )
+        problems = console_problems(page)
         page.goto(url + "/watch/", wait_until="load")
         # no terms yet: nothing matches
         assert page.locator("[data-watch-list] .item:visible").count() == 0

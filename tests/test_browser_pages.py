@@ -224,30 +224,40 @@ def _box(page: Any, selector: str) -> dict[str, float]:
     return dict(box)
 
 
+def console_problems(page: Any) -> list[str]:
+    """The errors and warnings the page's console shows from now on (a list that fills)."""
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
+    )
+    return problems
+
+
+def check_frame(page: Any, viewport: dict[str, int], name: str) -> None:
+    """What every page holds to at every width: nothing wider than the screen, a search box
+    in the masthead, and content clear of the masthead."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], name
+    find = _box(page, ".masthead .find input")
+    assert find["width"] >= (150 if viewport["width"] > 600 else 250), name
+    masthead = _box(page, ".masthead")
+    heading = _box(page, "main h1")
+    assert heading["y"] - (masthead["y"] + masthead["height"]) >= 12, name
+
+
 @pytest.mark.parametrize(("viewport", "label"), [(DESKTOP, "desktop"), (PHONE, "phone")])
 def test_layout_at_desktop_and_phone_widths(
     site: tuple[Any, str, str], viewport: dict[str, int], label: str
 ) -> None:
     browser, url, _ = site
     context = browser.new_context(viewport=viewport)
-    problems: list[str] = []
     try:
         page = context.new_page()
-        page.on(
-            "console",
-            lambda m: problems.append(m.text) if m.type in ("error", "warning") else None,
-        )
+        problems = console_problems(page)
         ARTIFACTS.mkdir(exist_ok=True)
         for name, path in _pages().items():
             page.goto(url + path, wait_until="load")
-            # nothing wider than the screen, and a search box in every masthead
-            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-            find = _box(page, ".masthead .find input")
-            assert find["width"] >= (150 if label == "desktop" else 250), name
-            # the content keeps clear of the masthead
-            masthead = _box(page, ".masthead")
-            heading = _box(page, "main h1")
-            assert heading["y"] - (masthead["y"] + masthead["height"]) >= 12, name
+            check_frame(page, viewport, name)
             page.screenshot(path=str(ARTIFACTS / f"pages-{name}-{label}.png"))
         for scheme in ("dark",):
             page.emulate_media(color_scheme=scheme)
