@@ -275,8 +275,9 @@ def test_the_watch_page_carries_what_its_filter_reads(client: TestClient) -> Non
     assert "data-watch-list" in html
     assert "data-live-list" in html  # the live stream reaches it
     rows = re.findall(r'<li class="item[^>]*>', html)
-    assert len(rows) == 4  # the page's newest items, each story once
+    assert len(rows) == 5  # the newest items (up to 200), each story once
     assert all("data-watch-text=" in row and "data-stocks=" in row for row in rows)
+    assert all(row.endswith(" hidden>") for row in rows)  # until site.js matches them
     assert 'data-watch-text="央行宣布下调存款准备金率' in html
     assert "<script>" not in html
     assert '<a href="/watch/">自选</a>' in html

@@ -24,7 +24,14 @@ from finews.models import Item
 from finews.publish.catalog import Catalog, listing_items, listing_query
 from finews.publish.feeds import FeedInfo, render_feed
 from finews.publish.hot import HotStory, rank
-from finews.publish.site import Reports, Section, SiteRenderer, SiteSettings, display_name
+from finews.publish.site import (
+    WATCH_ROWS,
+    Reports,
+    Section,
+    SiteRenderer,
+    SiteSettings,
+    display_name,
+)
 from finews.publish.urls import (
     Article,
     Listing,
@@ -407,9 +414,9 @@ class Pages:
         return self._render_feed(kind, leads, info, origin)
 
     def watch(self, *, live_seq: int | None = None) -> str:
-        """The 自选 page: the newest items, which the reader's terms (kept in the browser)
-        filter there."""
-        rows = self._rows(Listing("all"), limit=self.settings.page_size)
+        """The 自选 page: the newest ``WATCH_ROWS`` items, which the reader's terms (kept
+        in the browser) filter there."""
+        rows = self._rows(Listing("all"), limit=WATCH_ROWS)
         return self.renderer.watch(rows, live_seq=live_seq)
 
     def _feed_items(self, listing: Listing) -> list[Item]:

@@ -689,6 +689,7 @@ class SiteRenderer:
         return self._render(
             "watch.html",
             rows=Markup("\n".join(watch_row(self._row(item), item) for item in items)),  # noqa: S704
+            rows_max=WATCH_ROWS,
             live_seq=live_seq,
         )
 
@@ -760,6 +761,9 @@ def _stock_label(code: str, names: Mapping[str, str]) -> str:
     return f"{name} {code}" if name else code
 
 
+#: items the 自选 page holds for the reader's terms to filter (a static site has no more);
+#: new items push the oldest out past this many
+WATCH_ROWS = 200
 #: characters of a digest's plain text a 自选 row (and a live event) carries for matching
 WATCH_CHARS = 200
 
@@ -785,9 +789,11 @@ def watch_row(row: str, item: Item) -> str:
     its title and digest name (as the live events carry them)."""
     codes = " ".join(sorted(set(canonical_stocks(item.stocks))))
     named = " ".join(code_digits(f"{item.title} {item.digest}"))
+    # hidden until site.js has matched it against the reader's terms (the page without
+    # JavaScript says that it needs it)
     extra = (
         f' data-watch-text="{escape(watch_text(item))}" data-stocks="{escape(codes)}"'
-        f' data-mentions="{escape(named)}"'
+        f' data-mentions="{escape(named)}" hidden'
     )
     head, _, rest = str(row).partition(">")
     return head + extra + ">" + rest
