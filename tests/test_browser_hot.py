@@ -28,7 +28,7 @@ from finews.publish.web import create_app
 from site_data import LiveServer, fill
 from test_browser import ARGS, ARTIFACTS, CHROMIUM, _require_browser
 from test_browser_pages import AXE, DESKTOP, PHONE, _axe, _box, check_frame, console_problems
-from test_hot import board_items
+from test_hot import board_items, this_minute
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -82,7 +82,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, s
         pytest.skip(reason)
     db = f"sqlite:///{tmp_path_factory.mktemp('hot') / 'hot.db'}"
     with open_store(db) as store:
-        fill(store, board_items())
+        fill(store, board_items(this_minute()))
     app = create_app(db, SiteSettings(page_size=20), poll_interval=0.25)
     with LiveServer(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -96,9 +96,8 @@ def _add_terms(page: Any, *terms: str) -> None:
     for term in terms:
         page.fill("#watch-term", term)
         page.click(".watch-add button")
-    page.wait_for_function(
-        f"document.querySelectorAll('[data-watch-terms] li').length === {len(terms)}"
-    )
+    # (selectors, not script: the pages' CSP refuses the eval a polled predicate needs)
+    page.locator("[data-watch-terms] li").nth(len(terms) - 1).wait_for()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -205,13 +204,10 @@ def test_watch_keeps_its_terms_filters_live_items_and_notifies(
         # notifications only after a click
         assert page.evaluate("window.__notes.length") == 0
         page.click("[data-watch-notify]")
-        page.wait_for_function("localStorage.getItem('finews.watch.notify') === '1'")
-        assert page.locator("[data-watch-notify]").inner_text() == "关闭通知"
+        page.locator("[data-watch-notify]:text-is('关闭通知')").wait_for()
+        assert page.evaluate("localStorage.getItem('finews.watch.notify')") == "1"
 
-        page.wait_for_function(
-            "document.querySelector('[data-live-status]').textContent === '实时更新中'",
-            timeout=5000,
-        )
+        page.wait_for_selector("[data-live-status]:text-is('实时更新中')", timeout=5000)
         stamp = time.time_ns()
         tagged, other = f"茅台的新消息 {stamp}", f"无关的新消息 {stamp}"
         subprocess.run(

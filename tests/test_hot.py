@@ -25,7 +25,6 @@ from site_data import TestClient, fill, parse_xml
 pytestmark = pytest.mark.timeout(120)
 
 SETTINGS = SiteSettings(page_size=4, feed_size=5)
-NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 #: (source, category, tag) of three outlets
@@ -36,12 +35,24 @@ OUTLETS = [
 ]
 
 
+def this_minute() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
 def report(
-    story: str, outlet: int, minutes_ago: float, text: str, *, importance: int = 0, n: int = 0
+    story: str,
+    outlet: int,
+    minutes_ago: float,
+    text: str,
+    *,
+    now: datetime,
+    importance: int = 0,
+    n: int = 0,
 ) -> Item:
-    """One report of a story (same text as its other reports) by outlet ``outlet``."""
+    """One report of a story (same text as its other reports) by outlet ``outlet``,
+    ``minutes_ago`` before ``now``."""
     source, category, tag = OUTLETS[outlet]
-    published = NOW - timedelta(minutes=minutes_ago)
+    published = now - timedelta(minutes=minutes_ago)
     return Item(
         source=source,
         upstream_id=f"{story}-{outlet}-{n}",
@@ -58,12 +69,12 @@ def report(
     )
 
 
-def board_items() -> list[Item]:
-    """Four stories in the window and one before it:
+def board_items(now: datetime) -> list[Item]:
+    """Four stories in the window before ``now`` and one before it:
 
     - fast: three outlets within 4 minutes (score 3 x 1 x (1 + 60/64) = 5.8125)
     - slow: three outlets over 3 hours (3 x (1 + 60/240) = 3.75)
-    - late: first told 8 hours ago, again 1 hour ago by another outlet (2 x (1 + 60/480))
+    - late: first told 8 hours ago, again 50 minutes ago by another outlet (2 x (1 + 60/490))
     - lone: one outlet, important (1 x 2 x 1 = 2)
     - old: 10 hours ago, outside the window
     """
@@ -73,24 +84,30 @@ def board_items() -> list[Item]:
     lone = "证监会就上市公司独立董事管理办法公开征求意见"
     old = "海关总署公布前十一个月进出口总值同比增长百分之零点二"
     return [
-        report("old", 0, 600, old),
-        report("late", 0, 480, late),
-        report("slow", 0, 200, slow),
-        report("slow", 1, 110, slow),
-        report("slow", 2, 20, slow),
-        report("late", 1, 60, late),
-        report("lone", 2, 30, lone, importance=1),
-        report("fast", 1, 14, fast),
-        report("fast", 0, 12, fast),
-        report("fast", 0, 11, fast, n=1),  # the same outlet again: counts once
-        report("fast", 2, 10, fast),
+        report("old", 0, 600, old, now=now),
+        report("late", 0, 480, late, now=now),
+        report("slow", 0, 200, slow, now=now),
+        report("slow", 1, 110, slow, now=now),
+        report("slow", 2, 20, slow, now=now),
+        report("late", 1, 50, late, now=now),
+        report("lone", 2, 30, lone, importance=1, now=now),
+        report("fast", 1, 14, fast, now=now),
+        report("fast", 0, 12, fast, now=now),
+        report("fast", 0, 11, fast, n=1, now=now),  # the same outlet again: counts once
+        report("fast", 2, 10, fast, now=now),
     ]
 
 
 @pytest.fixture
-def db(db_url: str) -> str:
+def now() -> datetime:
+    """The minute the test's items are dated from."""
+    return this_minute()
+
+
+@pytest.fixture
+def db(db_url: str, now: datetime) -> str:
     with open_store(db_url) as store:
-        fill(store, board_items())
+        fill(store, board_items(now))
     return db_url
 
 
@@ -248,13 +265,17 @@ def test_the_static_build_has_the_board_and_the_feeds(db: str, tmp_path: Path) -
     assert [item["title"][:2] for item in feed["items"]] == ["央行", "国家", "沪深", "证监"]
 
 
-def test_the_board_follows_new_reports(client: TestClient, db: str) -> None:
+def test_the_board_follows_new_reports(client: TestClient, db: str, now: datetime) -> None:
     """A story of one source that two more report moves to the top."""
     lone = client.get("/api/hot").json()["stories"][3]
     assert lone["sources"] == 1
     with open_store(db) as store:
         text = "证监会就上市公司独立董事管理办法公开征求意见"
-        fill(store, [report("lone", 0, 5, text, importance=1), report("lone", 1, 4, text)])
+        later = [
+            report("lone", 0, 5, text, now=now, importance=1),
+            report("lone", 1, 4, text, now=now),
+        ]
+        fill(store, later)
     deadline = time.monotonic() + 10  # until the app has followed the change log
     while True:
         stories = client.get("/api/hot").json()["stories"]

@@ -210,9 +210,9 @@
     watchTerms = loadTerms();
     if (box) box.hidden = false;
     if (form) {
-      form.addEventListener("submit", function (event) {
-        event.preventDefault();
-        var input = form.querySelector("input");
+      /* no <form>: nothing is ever sent anywhere; Enter in the field adds as the button does */
+      var input = form.querySelector("input");
+      var add = function () {
         var term = input.value.trim().slice(0, 40);
         var known = watchTerms.some(function (old) { return old.toLowerCase() === term.toLowerCase(); });
         if (term && !known && watchTerms.length < 50) {
@@ -222,6 +222,13 @@
         input.value = "";
         showTerms();
         filterRows();
+      };
+      form.querySelector("[data-watch-add]").addEventListener("click", add);
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" && !event.isComposing) {
+          event.preventDefault();
+          add();
+        }
       });
     }
     if (notifyButton) {
