@@ -34,7 +34,6 @@ from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.derive import open_store
 from finews.models import SourceSpec
 from finews.store import Store
-from finews.store.base import SqlStore
 from finews.store.health import (
     FulltextJob,
     enqueue_fulltext,
@@ -73,11 +72,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.at += timedelta(seconds=seconds)
-
-
-def sql_of(store: Store) -> SqlStore:
-    assert isinstance(store, SqlStore)
-    return store
 
 
 # --- the lease SQL -------------------------------------------------------------------------
@@ -543,7 +537,7 @@ class Upstream:
 
 
 def stored_keys(store: Store) -> list[tuple[str, str]]:
-    rows = sql_of(store)._query("SELECT source, upstream_id FROM items")
+    rows = store.query("SELECT source, upstream_id FROM items")
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
