@@ -51,6 +51,7 @@ __all__ = [
     "Catalog",
     "Key",
     "ListingState",
+    "day_first_reports",
     "item_key",
     "listing_items",
     "listing_query",
@@ -94,15 +95,13 @@ def listing_items(
     limit: int | None = None,
     oldest_first: bool = False,
     without_content: bool = False,
+    day: Sequence[Item] | None = None,
 ) -> list[Item]:
     """A listing's items, as :func:`listing_query` with these options asks the store.
 
-    A day listing that shows each story once is read whole (one day, every report, without
-    text) and its stories' later reports are left out here: each of them is the first of
-    its story in the day or not. The store's own test of each row (an earlier report of its
-    story in the listing?) walks the story's reports in id order until it finds one of that
-    day, which for a day deep into a story of thousands of reports was thousands of rows
-    per item shown."""
+    A day listing that shows each story once is read whole (:func:`day_first_reports`;
+    ``day``: what it returned for this listing already, so the pages of one day read it
+    once) and cut here."""
     if not (first_reports_only and listing.kind == "day"):
         query = listing_query(
             listing,
@@ -114,16 +113,10 @@ def listing_items(
             without_content=without_content,
         )
         return list(store.items(query))
-    day = list(store.items(listing_query(listing, oldest_first=True, without_content=True)))
-    stories = shared_stories(store, [item.id for item in day if item.id is not None])
-    seen: set[int] = set()
+    if day is None:
+        day = day_first_reports(store, listing)
     shown = []
     for item in day:
-        story = stories.get(item.id) if item.id is not None else None
-        if story is not None:
-            if story[0] in seen:
-                continue
-            seen.add(story[0])
         key = item_key(item)
         if oldest_first:
             if (before is not None and key <= before) or (through is not None and key > through):
@@ -139,6 +132,27 @@ def listing_items(
         return shown
     full = {item.id: item for item in items_by_id(store, [i.id for i in shown if i.id])}
     return [full.get(item.id, item) for item in shown]
+
+
+def day_first_reports(store: Store, listing: Listing) -> list[Item]:
+    """A day listing's items when it shows each story once: the day read whole (every
+    report, without text, oldest first) and each story's later reports left out here, as
+    each of them is the first of its story in the day or not. The store's own test of each
+    row (an earlier report of its story in the listing?) walks the story's reports in id
+    order until it finds one of that day, which for a day deep into a story of thousands of
+    reports was thousands of rows per item shown."""
+    day = list(store.items(listing_query(listing, oldest_first=True, without_content=True)))
+    stories = shared_stories(store, [item.id for item in day if item.id is not None])
+    seen: set[int] = set()
+    shown = []
+    for item in day:
+        story = stories.get(item.id) if item.id is not None else None
+        if story is not None:
+            if story[0] in seen:
+                continue
+            seen.add(story[0])
+        shown.append(item)
+    return shown
 
 
 def _default_title(listing: Listing) -> str:

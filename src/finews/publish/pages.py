@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from finews.models import Item
-from finews.publish.catalog import Catalog, listing_items, listing_query
+from finews.publish.catalog import Catalog, day_first_reports, listing_items, listing_query
 from finews.publish.feeds import FeedInfo, render_feed
 from finews.publish.hot import HotStory, rank
 from finews.publish.site import (
@@ -61,6 +61,8 @@ _SIZES = 100_000
 
 #: securities whose item keys are kept (a security's numbered pages are cut from them)
 _STOCKS = 16
+#: day listings kept read whole (each story once), while their pages are made one by one
+_DAYS = 4
 
 #: ids per look-up of which items' stories were told more than once
 _SPAN = 500
@@ -87,6 +89,8 @@ class Pages:
         self._sizes: dict[int, int] = {}
         self._keys: OrderedDict[int, list[tuple[datetime, int]]] = OrderedDict()
         self._shared_seq = -1
+        # day listings (each story once) read whole, as of the catalog's change number
+        self._days: OrderedDict[str, list[Item]] = OrderedDict()
         self._shared_lock = threading.Lock()  # the live app renders in several threads
         self._names: tuple[int, Mapping[str, str]] | None = None
         # article pages list the other reports of their story, also where a caller asks
@@ -102,13 +106,33 @@ class Pages:
 
     def _rows(self, listing: Listing, **options: Any) -> list[Item]:
         """A listing's items as its rows show them: without their full text."""
+        day = None
+        if self.settings.dedupe and listing.kind == "day":
+            day = self._day(listing)
         return listing_items(
             self.store,
             listing,
             first_reports_only=self.settings.dedupe,
             without_content=True,
+            day=day,
             **options,
         )
+
+    def _day(self, listing: Listing) -> list[Item]:
+        """A day listing's items, each story once, read once for all its pages (until the
+        catalog's next change)."""
+        with self._shared_lock:
+            self._fresh()
+            day = self._days.get(listing.key)
+            if day is not None:
+                self._days.move_to_end(listing.key)
+                return day
+        day = day_first_reports(self.store, listing)
+        with self._shared_lock:
+            self._days[listing.key] = day
+            while len(self._days) > _DAYS:
+                self._days.popitem(last=False)
+        return day
 
     def also_reported(self, item: Item) -> Reports:
         """The other reports of an item's story an article page lists: the ``NEAREST``
@@ -162,6 +186,7 @@ class Pages:
             self._shared.clear()
             self._sizes.clear()
             self._keys.clear()
+            self._days.clear()
             self._shared_seq = self.catalog.seq
 
     def _story_of(self, item_id: int) -> int | None:
