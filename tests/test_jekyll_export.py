@@ -36,7 +36,7 @@ from finews.publish.jekyll import (
     render_post,
     yaml_scalar,
 )
-from finews.publish.writer import AtomicWriter
+from finews.publish.writer import Writer
 from finews.sources.jekyll_posts import parse_post
 
 GOLDEN = Path(__file__).parent / "golden" / "jekyll"
@@ -581,7 +581,7 @@ def test_back_link_text_is_escaped() -> None:
 
 
 def test_writer_writes_skips_and_refuses_twice(tmp_path: Path) -> None:
-    writer = AtomicWriter(tmp_path)
+    writer = Writer(tmp_path)
     assert writer.write("a/b.md", b"one") is True
     assert (tmp_path / "a" / "b.md").read_bytes() == b"one"
     assert stat.S_IMODE((tmp_path / "a" / "b.md").stat().st_mode) == 0o644
@@ -591,7 +591,7 @@ def test_writer_writes_skips_and_refuses_twice(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b.md").read_bytes() == b"two"
     assert (writer.written, writer.unchanged) == (1, 0)
 
-    again = AtomicWriter(tmp_path)
+    again = Writer(tmp_path)
     os.utime(tmp_path / "a" / "b.md", ns=(5, 5))
     assert again.write("a/b.md", b"two") is False
     assert (tmp_path / "a" / "b.md").stat().st_mtime_ns == 5
@@ -606,27 +606,27 @@ def test_leftovers_of_a_killed_run_are_swept(tmp_path: Path) -> None:
     (posts / ".keep").write_bytes(b"not ours")
     export_jekyll([], tmp_path, SETTINGS, now=NOW, page_paths={})
     assert sorted(os.listdir(posts)) == [".keep"]
-    assert AtomicWriter(tmp_path).sweep("missing") == 0
+    assert Writer(tmp_path).sweep("missing") == 0
 
 
 def test_writer_keeps_an_existing_files_mode(tmp_path: Path) -> None:
     target = tmp_path / "x.md"
     target.write_bytes(b"old")
     target.chmod(0o600)
-    AtomicWriter(tmp_path).write("x.md", b"new")
+    Writer(tmp_path).write("x.md", b"new")
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize("bad", ["../x.md", "/etc/x.md", "a/../../x.md", "", "a/.."])
 def test_writer_refuses_paths_outside_its_root(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ExportError):
-        AtomicWriter(tmp_path / "out").write(bad, b"x")
+        Writer(tmp_path / "out").write(bad, b"x")
 
 
 def test_writer_wraps_os_errors(tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"a file where a directory should be")
     with pytest.raises(ExportError, match="cannot write"):
-        AtomicWriter(tmp_path).write("a/b.md", b"x")
+        Writer(tmp_path).write("a/b.md", b"x")
 
 
 # --- file names: bounded, stable, one per (source, id) ------------------------------------

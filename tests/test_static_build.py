@@ -23,6 +23,7 @@ from finews.publish.site import SiteSettings
 from finews.publish.static_site import MANIFEST, STAGING_PREFIX, BuildReport, build_site
 from finews.publish.urls import article_path, file_name
 from finews.publish.web import create_app
+from finews.publish.writer import Writer
 from finews.store import Store
 from helpers import as_static
 from site_data import GOLDEN_SETTINGS, TestClient, fill, later_items, site_items
@@ -195,17 +196,17 @@ def test_incremental_build_writes_link_targets_first(
     root = tmp_path / "site"
     build_site(store, root, GOLDEN_SETTINGS)
     fill(store, later_items())
-    original = static_site._Tree.write
+    original = Writer.write
     dangling: list[tuple[str, str]] = []
 
-    def checked(self: static_site._Tree, name: str, data: bytes) -> bool:
+    def checked(self: Writer, name: str, data: bytes, *, replace: bool = False) -> bool:
         if name.endswith(".html"):
             for target in _links(data):
                 if target != name and not (self.root / target).exists():
                     dangling.append((name, target))
-        return original(self, name, data)
+        return original(self, name, data, replace=replace)
 
-    monkeypatch.setattr(static_site._Tree, "write", checked)
+    monkeypatch.setattr(Writer, "write", checked)
     build_site(store, root, GOLDEN_SETTINGS)
     assert dangling == []
 

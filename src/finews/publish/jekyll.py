@@ -90,7 +90,7 @@ from finews.normalize.markdown import defuse
 from finews.normalize.sanitize import as_markup, clean_markup, looks_like_html, text_as_html
 from finews.normalize.times import shanghai_date, shanghai_wall
 from finews.normalize.verbatim import refusal
-from finews.publish.writer import AtomicWriter
+from finews.publish.writer import Writer
 
 __all__ = [
     "DEFAULT_PAGE_PATHS",
@@ -453,9 +453,7 @@ def _rank(item: Item) -> tuple[int, datetime, datetime, str]:
     return (item.revision, item.fetched_at, item.published_at, item.source)
 
 
-def _move_stale(
-    out_dir: Path, settings: JekyllSettings, window_start: str, writer: AtomicWriter
-) -> int:
+def _move_stale(out_dir: Path, settings: JekyllSettings, window_start: str, writer: Writer) -> int:
     posts = out_dir / settings.posts_dir
     archive = out_dir / settings.archive_dir
     if not posts.is_dir():
@@ -506,7 +504,7 @@ def export_jekyll(
     settings = settings or JekyllSettings()
     today = date.fromisoformat(shanghai_date(now))
     window_start = (today - timedelta(days=settings.window_days - 1)).isoformat()
-    writer = AtomicWriter(out_dir)
+    writer = Writer(out_dir)
     for directory in (settings.posts_dir, settings.archive_dir, settings.category_dir):
         if swept := writer.sweep(directory):
             log.info("removed %d temporary files of an interrupted run from %s", swept, directory)
@@ -567,12 +565,13 @@ def export_jekyll(
     )
 
 
-def _dir_counts(writer: AtomicWriter, settings: JekyllSettings, moved: int) -> dict[str, DirCounts]:
+def _dir_counts(writer: Writer, settings: JekyllSettings, moved: int) -> dict[str, DirCounts]:
     written: dict[str, int] = {}
     unchanged: dict[str, int] = {}
     for rel, changed in writer.results.items():
         counter = written if changed else unchanged
-        counter[rel.parts[0]] = counter.get(rel.parts[0], 0) + 1
+        top = rel.partition("/")[0]
+        counter[top] = counter.get(top, 0) + 1
     return {
         d: DirCounts(
             written=written.get(d, 0),

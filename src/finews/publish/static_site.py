@@ -67,7 +67,6 @@ import time
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.synchronize import Event
@@ -95,6 +94,7 @@ from finews.publish.urls import (
     stock_path,
     story_path,
 )
+from finews.publish.writer import Writer
 from finews.sources.securities import canonical_stocks, mention_terms, security, stored_forms
 from finews.store import Change, ItemQuery, Store, open_store
 from finews.store.base import stock_keys, stock_mention
@@ -122,8 +122,8 @@ _LINKING_FOLDERS = (
     "watch",
 )
 _FORMAT = 2
-_BATCH = 32  # pages handed to the writing thread at once
-_BEHIND = 8  # batches rendered but not yet written, at most (their bytes wait in memory)
+#: a first build's files go to the writing thread while the next pages render
+WRITE_BEHIND = True
 #: archives smaller than this build in one process (forking and connecting cost more)
 _PARALLEL_MIN = 2000
 #: items per slice of article pages handed to a worker: at least, at most
@@ -160,111 +160,6 @@ class BuildReport:
         )
 
 
-@dataclass
-class _Tree:
-    """Writes files under ``root`` atomically, only when their bytes change, once per run."""
-
-    root: Path
-    #: write in place without a temporary file: only into a staging directory no one reads
-    direct: bool = False
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    _seen: set[str] = field(default_factory=set)
-    _dirs: set[str] = field(default_factory=set)
-    _writer: ThreadPoolExecutor | None = None
-    _pending: deque[Future[int]] = field(default_factory=deque)
-    _batch: list[tuple[str, bytes]] = field(default_factory=list)
-
-    def write(self, name: str, data: bytes) -> bool:
-        if name in self._seen:
-            log.warning("static build: %s was already written in this run; kept the first", name)
-            return False
-        self._seen.add(name)
-        if self.direct:  # a fresh staging directory: nothing there to compare with
-            self._mkdir(name)
-            self._write_behind(f"{self.root}/{name}", data)
-            self.written.append(name)
-            return True
-        target = self.root / name
-        try:
-            if target.stat().st_size == len(data) and target.read_bytes() == data:
-                self.unchanged += 1
-                return False
-        except FileNotFoundError:
-            pass
-        self._mkdir(name)
-        # temp file + rename: a reader sees the old file or the new one, never half of one.
-        # No fsync per file (it would cost ~4 ms each); the build syncs once at the end.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        self.written.append(name)
-        return True
-
-    def remove(self, name: str) -> None:
-        """Delete a page that no longer exists (a full build would not write it)."""
-        with contextlib.suppress(FileNotFoundError):
-            (self.root / name).unlink()
-            self.removed.append(name)
-
-    def _mkdir(self, name: str) -> None:
-        """Make the folder of file ``name`` (once per run; names, not Paths: cheaper)."""
-        folder = name.rpartition("/")[0]
-        if folder not in self._dirs:
-            (self.root / folder).mkdir(parents=True, exist_ok=True)
-            self._dirs.add(folder)
-
-    def _write_behind(self, target: str, data: bytes) -> None:
-        """Write in a thread while the next pages render: creating a file is a system call
-        (~0.3 ms here) that need not hold up the renderer. Files go to the thread in
-        batches of ``_BATCH`` (handing over each one alone cost more than rendering it);
-        at most ``_BEHIND`` batches wait."""
-        self._batch.append((target, data))
-        if len(self._batch) >= _BATCH:
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        if not self._batch:
-            return
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="finews-write")
-        while len(self._pending) >= _BEHIND:
-            self._pending.popleft().result()
-        batch, self._batch = self._batch, []
-        self._pending.append(self._writer.submit(_write_files, batch))
-
-    def flush(self, *, check: bool = True) -> None:
-        """Wait for every write still under way, raising the first that failed (``check``;
-        a failed build only needs the writes stopped before its staging folder goes)."""
-        try:
-            if check:
-                self._hand_over()
-            self._batch = []
-            while self._pending:
-                future = self._pending.popleft()
-                if check:
-                    future.result()
-        finally:
-            if self._writer is not None:
-                self._writer.shutdown(wait=True, cancel_futures=True)
-                self._writer = None
-
-
-def _write_files(batch: list[tuple[str, bytes]]) -> int:
-    for target, data in batch:
-        with open(target, "wb") as handle:
-            handle.write(data)
-    return len(batch)
-
-
 class _Build:
     def __init__(
         self, store: Store, root: Path, settings: SiteSettings, catalog: Catalog, *, staged: bool
@@ -274,15 +169,26 @@ class _Build:
         self.renderer = SiteRenderer(settings)
         self.catalog = catalog
         self.pages = Pages(store, catalog, self.renderer)
-        self.tree = _Tree(root, direct=staged)
+        # no fsync per file (~4 ms each): save() syncs once, before the manifest
+        self.writer = Writer(root, durable=False, fresh=staged, behind=staged and WRITE_BEHIND)
+        self.written: list[str] = []  # what changed on disk, in write order
+        self.unchanged = 0
         self.articles = 0
         self.skipped = 0
         self.processes = 1
         self.stories_shown = _Shown()
 
+    def write(self, name: str, data: bytes) -> None:
+        if self.writer.wrote(name):
+            log.warning("static build: %s was already written in this run; kept the first", name)
+        elif self.writer.write(name, data):
+            self.written.append(name)
+        else:
+            self.unchanged += 1
+
     def page(self, path: str, html: str | None) -> None:
         if html is not None:
-            self.tree.write(file_name(path), html.encode("utf-8"))
+            self.write(file_name(path), html.encode("utf-8"))
 
     def article(self, item: Item) -> None:
         try:
@@ -298,8 +204,8 @@ class _Build:
         for name in ASSETS:
             # the service worker sits at the root, where it may look after every page
             folder = "" if name == "sw.js" else "static/"
-            self.tree.write(f"{folder}{name}", self.renderer.assets[name])
-        self.tree.write(".nojekyll", b"")
+            self.write(f"{folder}{name}", self.renderer.assets[name])
+        self.write(".nojekyll", b"")
 
     def listing(self, listing: Listing, first: int = 1) -> None:
         """A listing's numbered pages from ``first`` up (written newest first), then its
@@ -326,7 +232,7 @@ class _Build:
             return
         paths = self.settings.source_paths
         for page in range(state.pages + 1, had + 1):
-            self.tree.remove(file_name(listing_path(listing, paths, page)))
+            self.writer.remove(file_name(listing_path(listing, paths, page)))
 
     def stories(self, stories: list[int]) -> None:
         """Every page of these stories' own pages (those long enough to have one)."""
@@ -357,7 +263,7 @@ class _Build:
             for kind in FEED_FILES:
                 feed = self.pages.stock_feed(kind, code, items=items)
                 if feed is not None:
-                    self.tree.write(file_name(stock_path(code, kind)), feed)
+                    self.write(file_name(stock_path(code, kind)), feed)
 
     def all_stocks(self) -> None:
         """Every tagged security's pages and feeds, from one pass over the archive."""
@@ -376,7 +282,7 @@ class _Build:
             had = len(shown.members.get(story, ()))
             had_pages = -(-had // size) if had > NEAREST + 1 else 0
             for page in range(self.pages.story_pages(story) + 1, had_pages + 1):
-                self.tree.remove(file_name(story_path(story, page)))
+                self.writer.remove(file_name(story_path(story, page)))
 
     def first_page(self, listing: Listing) -> None:
         """A listing's first page (its newest items)."""
@@ -394,8 +300,8 @@ class _Build:
             for kind in FEED_FILES:
                 feed = self.pages.feed(kind, category)
                 if feed is not None:
-                    self.tree.write(file_name(feed_path(kind, category)), feed)
-        self.tree.write("404.html", self.pages.not_found().encode("utf-8"))
+                    self.write(file_name(feed_path(kind, category)), feed)
+        self.write("404.html", self.pages.not_found().encode("utf-8"))
         for listing in (Listing("all"), Listing("important")):
             if self.catalog.get(listing) is None:  # link targets of every page's header
                 self.page(listing_path(listing), self.pages.listing(listing))
@@ -413,20 +319,17 @@ class _Build:
         now = now.replace(second=0, microsecond=0)
         for kind in FEED_FILES:
             feed = self.pages.important_feed(kind)
-            self.tree.write(file_name(board_feed_path("important", kind)), feed)
-            self.tree.write(file_name(board_feed_path("hot", kind)), self.pages.hot_feed(kind, now))
+            self.write(file_name(board_feed_path("important", kind)), feed)
+            self.write(file_name(board_feed_path("hot", kind)), self.pages.hot_feed(kind, now))
         self.page("/hot/", self.pages.hot(now))
         self.page("/watch/", self.pages.watch())
 
     def save(self, fingerprint: str, manifest: bytes | None = None) -> None:
         """Write the manifest (``manifest``: its bytes, made already) once every page is
         on disk."""
-        self.tree.flush()
-        os.sync()  # every page is on disk before the manifest says so
-        self.tree.write(
-            MANIFEST, manifest or _manifest(fingerprint, self.catalog, self.stories_shown)
-        )
-        self.tree.flush()
+        self.writer.sync()  # every page is on disk before the manifest says so
+        self.write(MANIFEST, manifest or _manifest(fingerprint, self.catalog, self.stories_shown))
+        self.writer.flush()
 
 
 @dataclass
@@ -552,7 +455,7 @@ def _full(
         build.finish(None)
         build.save(fingerprint)
     except BaseException:
-        build.tree.flush(check=False)  # no write may land after the caller cleans up
+        build.writer.flush(check=False)  # no write may land after the caller cleans up
         raise
     return build
 
@@ -595,7 +498,7 @@ class _Parallel:
         ok = False
         try:
             build.assets()
-            ours = len(build.tree.written)
+            ours = len(build.written)
             slicer = _Slicer(self.slice, pool)
             # the workers read the full texts: the parent only counts and cuts slices
             scanned = scan_catalog(self.store, self.settings, visit=slicer, full_text=False)
@@ -622,18 +525,18 @@ class _Parallel:
             build.finish(None)
             pool.wait()
             for done in pool.results():
-                build.tree.unchanged += done.unchanged
+                build.unchanged += done.unchanged
                 build.articles += done.articles
                 build.skipped += done.skipped
             build.save(fingerprint, manifest)
-            written = build.tree.written
+            written = build.written
             theirs = [name for done in pool.results() for name in done.names]
             # assets, the workers' pages, then home, day list, feeds, 404 and the manifest
-            build.tree.written = [*written[:ours], *theirs, *written[ours:]]
+            build.written = [*written[:ours], *theirs, *written[ours:]]
             build.processes = self.processes
             ok = True
         except BaseException:
-            build.tree.flush(check=False)
+            build.writer.flush(check=False)
             raise
         finally:
             pool.close(ok=ok)
@@ -670,7 +573,7 @@ class _Worker:
 
     def run(self, kind: str, payload: Any) -> Done:
         build = self.build
-        start, unchanged = len(build.tree.written), build.tree.unchanged
+        start, unchanged = len(build.written), build.unchanged
         articles, skipped = build.articles, build.skipped
         try:
             if kind == "articles":
@@ -691,13 +594,13 @@ class _Worker:
                         build.numbered(Listing.from_key(key), high, low)
                     else:
                         build.first_page(Listing.from_key(entry))
-            build.tree.flush()
+            build.writer.flush()
         except BaseException:
-            build.tree.flush(check=False)
+            build.writer.flush(check=False)
             raise
         return Done(
-            build.tree.written[start:],
-            build.tree.unchanged - unchanged,
+            build.written[start:],
+            build.unchanged - unchanged,
             build.articles - articles,
             build.skipped - skipped,
         )
@@ -924,14 +827,14 @@ def build_site(
         raise ExportError(f"static build into {root} failed: {exc}") from exc
     return BuildReport(
         full=loaded is None,
-        written=tuple(build.tree.written),
-        unchanged=build.tree.unchanged,
+        written=tuple(build.written),
+        unchanged=build.unchanged,
         articles=build.articles,
         skipped=build.skipped,
         seq=build.catalog.seq,
         seconds=time.perf_counter() - started,
         processes=build.processes,
-        removed=tuple(build.tree.removed),
+        removed=tuple(build.writer.removed),
     )
 
 
@@ -959,7 +862,6 @@ def _staged(
             with contextlib.suppress(OSError):
                 root.rmdir()
         raise
-    build.tree.root = root
     return build
 
 

@@ -1,13 +1,27 @@
-"""The one object that writes publisher output to disk, atomically and at most once.
+"""The one object that writes finews's output files: :class:`Writer`.
 
-:class:`AtomicWriter` writes each file through a temporary file in the same directory,
-``fsync`` and ``os.replace``, so a reader (a web server, a Jekyll build) sees the old file
-or the new one, never half of one. A file that already holds exactly the new bytes is
-left alone (its modification time too), which makes re-running an export cheap and keeps
-``git status`` quiet. Writing the same path twice in one run is a bug in the caller (two
-items mapped to one file) and raises :class:`~finews.errors.ExportError`, unless the
-caller says it is replacing its own earlier output on purpose. :meth:`AtomicWriter.sweep`
-removes the temporary files of a run that was killed half way.
+The static build, the Jekyll export and the OPML export write every file through a
+:class:`Writer` over their output folder (as pelican's ``Writer`` is the one place its
+generators write through). What it guarantees, whoever calls it:
+
+- **Never half a file.** A file is written to a temporary file beside it
+  (``.<name>.<8 random>.tmp``) and renamed over the old one, so a reader (a web server, a
+  Jekyll build) sees the old bytes or the new, never part of them; :meth:`Writer.sweep`
+  removes what a killed earlier run left. With ``fresh=True`` (a new staging folder no
+  reader sees, moved into place once complete) files are written where they go.
+- **Only what changed.** A file already holding exactly the new bytes is left alone (its
+  modification time too): re-running an export or an incremental build is cheap, and
+  ``git status`` or rsync stays quiet.
+- **Once per run.** Writing one path twice is a bug in the caller (two items mapped to one
+  file) and raises :class:`~finews.errors.ExportError`, unless the caller says it replaces
+  its own earlier output (``replace=True``).
+- **Inside the folder.** A path is relative, without ``.``, ``..`` or empty parts.
+- **Durable when asked.** ``durable=True`` (the default) ``fsync``\\ s each file and its
+  folder before it counts as written. A build of thousands of files passes
+  ``durable=False`` (an ``fsync`` costs milliseconds) and calls :meth:`Writer.sync` once,
+  before the file that says the rest is complete (the static build's manifest).
+
+Every ``OSError`` becomes an ``ExportError`` naming the file.
 """
 
 from __future__ import annotations
@@ -15,28 +29,54 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 from finews.errors import ExportError
 
-__all__ = ["AtomicWriter"]
+__all__ = ["Writer"]
 
 _NEW_FILE_MODE = 0o644
 # What tempfile.mkstemp(prefix=".<name>.", suffix=".tmp") makes.
 _TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_BATCH = 32  # files handed to the writing thread at once (write-behind)
+_BEHIND = 8  # batches handed over but not yet written, at most (their bytes wait in memory)
 
 
-class AtomicWriter:
-    """Writes files under ``root``; counts what it wrote and what was already up to date."""
+class Writer:
+    """Writes files under ``root`` (see the module docstring).
 
-    def __init__(self, root: Path | str) -> None:
+    ``fresh``: ``root`` is a new folder nobody reads yet (a build's staging folder): files
+    are written in place, without a temporary file or a comparison. ``behind`` (with
+    ``fresh``): a thread writes them while the caller renders the next ones; call
+    :meth:`flush` before relying on them."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        durable: bool = True,
+        fresh: bool = False,
+        behind: bool = False,
+    ) -> None:
         self.root = Path(root)
+        self.durable = durable
+        self.fresh = fresh
+        self.behind = behind and fresh
+        self._base = str(self.root)
         # relative path -> whether a write this run changed the file on disk
-        self._outcome: dict[PurePosixPath, bool] = {}
+        self._outcome: dict[str, bool] = {}
+        self._dirs: set[str] = set()
+        self._removed: list[str] = []
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+        self._batch: list[tuple[str, bytes]] = []
 
+    # --- what this run did -----------------------------------------------------------------
     @property
     def written(self) -> int:
         """How many files this run created or changed."""
@@ -48,37 +88,73 @@ class AtomicWriter:
         return len(self._outcome) - self.written
 
     @property
-    def results(self) -> Mapping[PurePosixPath, bool]:
-        """Every path this run wrote, relative to the root, and whether the file changed."""
+    def results(self) -> Mapping[str, bool]:
+        """Every path this run wrote, relative to the root, in the order first written,
+        and whether the file changed."""
         return MappingProxyType(self._outcome)
+
+    @property
+    def removed(self) -> list[str]:
+        """The paths this run deleted (:meth:`remove`), in order."""
+        return list(self._removed)
 
     def wrote(self, relpath: str | PurePosixPath) -> bool:
         """Whether this run has written (or found up to date) ``relpath``."""
-        return self._relative(relpath) in self._outcome
+        return _relative(relpath) in self._outcome
 
     def path(self, relpath: str | PurePosixPath) -> Path:
         """The absolute path of ``relpath`` under the root (checked to stay inside it)."""
-        return self.root.joinpath(*self._relative(relpath).parts)
+        return self.root.joinpath(*_relative(relpath).split("/"))
 
+    # --- writing ---------------------------------------------------------------------------
     def write(self, relpath: str | PurePosixPath, data: bytes, *, replace: bool = False) -> bool:
         """Write ``data`` to ``relpath``; return whether the file changed.
 
         ``replace=True`` allows overwriting a file this run already wrote (the caller
         found a newer version of the same output); otherwise that raises ``ExportError``.
         """
-        rel = self._relative(relpath)
+        rel = _relative(relpath)
         earlier = self._outcome.get(rel)
         if earlier is not None and not replace:
             raise ExportError(f"{rel} was already written in this run; refusing to overwrite it")
-        target = self.path(rel)
+        target = f"{self._base}/{rel}"
         try:
-            changed = not _holds(target, data)
-            if changed:
-                _replace_atomically(target, data)
+            changed = self._write(rel, target, data)
         except OSError as exc:
             raise ExportError(f"cannot write {target}: {exc}") from exc
         self._outcome[rel] = changed or bool(earlier)
         return changed
+
+    def _write(self, rel: str, target: str, data: bytes) -> bool:
+        if self.fresh:  # nothing there to compare with, and no reader
+            self._mkdir(rel)
+            if self.behind:
+                self._write_behind(target, data)
+            else:
+                _put(target, data, durable=self.durable)
+            return True
+        try:
+            found: os.stat_result | None = os.stat(target)
+        except FileNotFoundError:
+            found = None
+        if found is not None and found.st_size == len(data) and _read(target) == data:
+            return False
+        self._mkdir(rel)
+        mode = stat.S_IMODE(found.st_mode) if found is not None else _NEW_FILE_MODE
+        _replace_atomically(target, data, mode, durable=self.durable)
+        return True
+
+    def remove(self, relpath: str | PurePosixPath) -> bool:
+        """Delete a file that is no longer part of the output; return whether it was there."""
+        rel = _relative(relpath)
+        try:
+            os.unlink(f"{self._base}/{rel}")
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise ExportError(f"cannot remove {self._base}/{rel}: {exc}") from exc
+        self._removed.append(rel)
+        return True
 
     def sweep(self, reldir: str | PurePosixPath) -> int:
         """Remove temporary files a killed earlier run left in ``reldir``; return how many.
@@ -99,46 +175,105 @@ class AtomicWriter:
                     swept += 1
         return swept
 
-    @staticmethod
-    def _relative(relpath: str | PurePosixPath) -> PurePosixPath:
-        rel = PurePosixPath(relpath)
-        if rel.is_absolute() or not rel.parts or any(p in ("..", ".", "") for p in rel.parts):
-            raise ExportError(f"not a plain relative path inside the output: {str(relpath)!r}")
-        return rel
+    def flush(self, *, check: bool = True) -> None:
+        """Wait for every write still under way (``behind``), raising the first that failed
+        (``check``; a failed build only needs the writes stopped before its staging folder
+        goes)."""
+        try:
+            if check:
+                self._hand_over()
+            self._batch = []
+            pending, self._pending = self._pending, []
+            for future in pending:
+                if check:
+                    try:
+                        future.result()
+                    except OSError as exc:
+                        raise ExportError(f"cannot write under {self._base}: {exc}") from exc
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown(wait=True, cancel_futures=True)
+                self._thread = None
+
+    def sync(self) -> None:
+        """Every file written so far on disk (for ``durable=False``): :meth:`flush`, then
+        one ``os.sync()``."""
+        self.flush()
+        os.sync()
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _mkdir(self, rel: str) -> None:
+        """Make the folder of file ``rel`` (once per run; strings, not Paths: cheaper)."""
+        folder = rel.rpartition("/")[0]
+        if folder not in self._dirs:
+            os.makedirs(f"{self._base}/{folder}" if folder else self._base, exist_ok=True)
+            self._dirs.add(folder)
+
+    def _write_behind(self, target: str, data: bytes) -> None:
+        """Hand the file to the writing thread, ``_BATCH`` files at a time (handing over
+        each one alone cost more than rendering it); at most ``_BEHIND`` batches wait."""
+        self._batch.append((target, data))
+        if len(self._batch) >= _BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if not self._batch:
+            return
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="finews-write")
+        while len(self._pending) >= _BEHIND:
+            self._pending.pop(0).result()
+        batch, self._batch = self._batch, []
+        self._pending.append(self._thread.submit(_put_all, batch, self.durable))
 
 
-def _holds(path: Path, data: bytes) -> bool:
-    """Whether ``path`` is a file whose content is exactly ``data``."""
-    try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
-    except FileNotFoundError:
-        return False
+def _relative(relpath: str | PurePosixPath) -> str:
+    """``relpath`` as a plain relative path (``a/b.html``), or ``ExportError``."""
+    rel = str(relpath)
+    if rel.startswith("/") or any(part in ("", ".", "..") for part in rel.split("/")):
+        raise ExportError(f"not a plain relative path inside the output: {rel!r}")
+    return rel
 
 
-def _replace_atomically(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = _NEW_FILE_MODE
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _put(target: str, data: bytes, *, durable: bool) -> None:
+    """Write a new file where no one reads (a fresh staging folder)."""
+    with open(target, "wb") as handle:
+        handle.write(data)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _put_all(batch: list[tuple[str, bytes]], durable: bool) -> None:
+    for target, data in batch:
+        _put(target, data, durable=durable)
+
+
+def _replace_atomically(target: str, data: bytes, mode: int, *, durable: bool) -> None:
+    folder, _, name = target.rpartition("/")
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
-            tmp.flush()
             os.fchmod(tmp.fileno(), mode)
-            os.fsync(tmp.fileno())
+            if durable:
+                tmp.flush()
+                os.fsync(tmp.fileno())
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_dir(target.parent)
+    if durable:
+        _fsync_dir(folder)
 
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_dir(directory: str) -> None:
     # Makes the rename itself durable; not every platform lets a directory be opened.
     try:
         fd = os.open(directory, os.O_RDONLY)
