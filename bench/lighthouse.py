@@ -31,6 +31,7 @@ from timing import machine
 
 from finews.demo.run import demo_config
 from finews.derive import open_store
+from finews.publish.site import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store import ItemQuery
@@ -49,7 +50,7 @@ class Server:
         config = demo_config("http://127.0.0.1:9", WORK)  # the demo's settings and sources
         app = create_app(
             config.database_url,
-            config.site_settings(),
+            SiteSettings.from_config(config),
             sources=config.source_names(),
             disabled=[spec.id for spec in config.sources if not spec.enabled],
         )

@@ -47,12 +47,12 @@ def test_an_unknown_variant_is_a_config_error() -> None:
 def test_the_site_shows_the_configured_variant(tmp_path: Path) -> None:
     from finews.config import load_config
     from finews.derive import open_store
-    from finews.publish.site import SiteRenderer
+    from finews.publish.site import SiteRenderer, SiteSettings
     from finews.publish.static_site import build_site
     from helpers import make_item
 
     config = load_config(env={}, read_file=False, overrides={"site.chinese_variant": "hant"})
-    settings = config.site_settings()
+    settings = SiteSettings.from_config(config)
     assert settings.chinese_variant == "hant"
     item = make_item(title="央行发布公告", content="<p>东方财富发布公告</p>")
     row = SiteRenderer(settings).row(item)
@@ -63,5 +63,5 @@ def test_the_site_shows_the_configured_variant(tmp_path: Path) -> None:
         build_site(store, tmp_path / "site", settings)
     home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "央行發佈公告" in home
-    plain = SiteRenderer(load_config(env={}, read_file=False).site_settings()).row(item)
+    plain = SiteRenderer(SiteSettings.from_config(load_config(env={}, read_file=False))).row(item)
     assert "央行发布公告" in plain

@@ -582,6 +582,7 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
       finews serve --host 0.0.0.0 --port 8080
       finews --set serve.workers=2 serve     # two processes, one port
     """
+    from finews.publish.site import SiteSettings
     from finews.publish.web import serve as serve_site
 
     config = obj.config
@@ -592,7 +593,7 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
         pass  # creates or upgrades the database before the first request
     serve_site(
         config.database_url,
-        config.site_settings(),
+        SiteSettings.from_config(config),
         host=address,
         port=number,
         sources=config.source_names(),
@@ -625,10 +626,11 @@ def build(obj: CliContext, out_dir: Path) -> None:
       finews build public/
       finews --set site.base_url=https://news.example.org/ build public/
     """
+    from finews.publish.site import SiteSettings
     from finews.publish.static_site import build_site
 
     with obj.store() as store, progress_bar("building the site", counting=False):
-        report = build_site(store, out_dir, obj.config.site_settings())
+        report = build_site(store, out_dir, SiteSettings.from_config(obj.config))
     kind = "full" if report.full else "incremental"
     if not report.full and not report.written and not report.removed:
         click.echo(

@@ -602,21 +602,6 @@ class Config:
         """The sources to poll."""
         return [s for s in self.sources if s.enabled]
 
-    def site_settings(self) -> Any:
-        """The :class:`~finews.publish.site.SiteSettings` these settings describe."""
-        from finews.publish.site import SiteSettings
-
-        return SiteSettings(
-            title=self.values["site.title"],
-            base_url=self.values["site.base_url"],
-            home_per_source=self.values["site.home_per_source"],
-            page_size=self.values["site.page_size"],
-            dedupe=self.values["site.dedupe"],
-            hot_hours=self.values["site.hot_hours"],
-            source_paths=self.page_paths(),
-            chinese_variant=self.values["site.chinese_variant"],
-        )
-
     def source_names(self) -> list[tuple[str, str]]:
         """(id, display name) of every configured source."""
         return [(s.id, s.name) for s in self.sources]

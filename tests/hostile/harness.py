@@ -34,6 +34,7 @@ from finews.config import load_config
 from finews.demo.replay import ReplayServer
 from finews.derive import derive_backlog, open_store
 from finews.formatwatch import SAMPLES_FOLDER
+from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from helpers import OFFLINE_SOURCES_ENV
 from hostile import checks
@@ -334,7 +335,7 @@ class Harness:
         linked page found. Returns how many responses were checked."""
         config = load_config(self.config, env={}, overrides={})
         database = url or f"sqlite:///{self.db}"
-        app = create_app(database, config.site_settings(), sources=config.source_names())
+        app = create_app(database, SiteSettings.from_config(config), sources=config.source_names())
         seen: set[str] = set()
         try:
             with TestClient(app) as client:

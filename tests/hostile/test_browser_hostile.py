@@ -13,6 +13,7 @@ import pytest
 
 from finews.config import load_config
 from finews.derive import open_store
+from finews.publish.site import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from hostile.corpus import ITEM_VECTORS
@@ -45,7 +46,7 @@ def test_no_injected_handler_runs_in_chromium(tmp_path: Path) -> None:
         categories = sorted({f"/category/{item.category}.html" for item in store.items()})
     assert len(articles) == len(names)
     config = load_config(harness.config, env={}, overrides={})
-    app = create_app(url, config.site_settings(), sources=config.source_names())
+    app = create_app(url, SiteSettings.from_config(config), sources=config.source_names())
     problems: list[str] = []
     with LiveServer(app) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)

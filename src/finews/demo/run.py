@@ -113,6 +113,7 @@ def run_demo(
 ) -> None:
     """Run the demo; with ``serve`` it serves the live site until interrupted."""
     from finews.publish.jekyll import JekyllSettings, export_jekyll
+    from finews.publish.site import SiteSettings
     from finews.publish.static_site import build_site
     from finews.reparse import jekyll_items
 
@@ -141,7 +142,7 @@ def run_demo(
                 received=received,
             )
             site_dir = out_dir / "site"
-            built = build_site(store, site_dir, config.site_settings())
+            built = build_site(store, site_dir, SiteSettings.from_config(config))
             total = store.count_items()
         echo(f"stored {total} items in {config.database_url}")
         echo(f"Jekyll posts: {jekyll_dir}/_posts/  ({exported})")
@@ -160,7 +161,7 @@ def run_demo(
         try:
             serve_site(
                 config.database_url,
-                config.site_settings(),
+                SiteSettings.from_config(config),
                 host=host,
                 port=port,
                 sources=config.source_names(),

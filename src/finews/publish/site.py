@@ -21,7 +21,7 @@ from datetime import date, datetime
 from functools import lru_cache, partial
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import nh3
@@ -56,6 +56,9 @@ from finews.publish.urls import (
     story_path,
 )
 from finews.sources.securities import canonical_stocks, mention_terms
+
+if TYPE_CHECKING:
+    from finews.config import Config
 
 __all__ = ["ASSETS", "CSP", "Body", "Reports", "Section", "SiteRenderer", "SiteSettings"]
 
@@ -199,6 +202,21 @@ class SiteSettings:
                     "a path starting with / and ending in / or .html",
                 )
         object.__setattr__(self, "source_paths", MappingProxyType(dict(self.source_paths)))
+
+    @classmethod
+    def from_config(cls, config: Config) -> SiteSettings:
+        """The site as ``config`` describes it: its ``site.*`` settings, and the page path
+        of each fixed-category source that has one (``source_paths``)."""
+        return cls(
+            title=config.values["site.title"],
+            base_url=config.values["site.base_url"],
+            home_per_source=config.values["site.home_per_source"],
+            page_size=config.values["site.page_size"],
+            dedupe=config.values["site.dedupe"],
+            hot_hours=config.values["site.hot_hours"],
+            source_paths=config.page_paths(),
+            chinese_variant=config.values["site.chinese_variant"],
+        )
 
     @property
     def base_path(self) -> str:
