@@ -13,11 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finews.normalize.sanitize import (
+    PAGE_LINK_REL,
+    SANITIZER_VERSION,
     as_markup,
     clean_markup,
     from_markup,
     html_value,
     looks_like_html,
+    page_html,
     sanitize_html,
     text_as_html,
 )
@@ -299,3 +302,29 @@ def test_markup_of_plain_text_round_trips(text: str) -> None:
     if looks_like_html(text) or "&lt;" in text or looks_like_html(text_as_html(text)):
         return
     assert from_markup(as_markup(text)) == text
+
+
+# --- pages: the same rules, links marked, text of this version not sanitised again -------
+
+
+@settings(max_examples=500, deadline=None)
+@given(_MARKUP)
+def test_a_page_shows_stored_text_of_this_version_as_the_rules_make_it(markup: str) -> None:
+    stored = sanitize_html(markup)
+    shown = page_html(stored, version=SANITIZER_VERSION)
+    assert shown == page_html(stored)  # the short cut is the full pass, as far as it goes
+    assert_inert(page_html(markup))  # unknown version: sanitised at render
+    assert_inert(shown)
+
+
+def test_page_links_are_marked_and_older_text_is_sanitised_again() -> None:
+    stored = sanitize_html('<p>看<a href="https://a.example/x" target="_blank">原文</a></p>')
+    assert stored == '<p>看<a href="https://a.example/x" target="_blank">原文</a></p>'
+    assert page_html(stored, version=SANITIZER_VERSION) == (
+        f'<p>看<a href="https://a.example/x" target="_blank" rel="{PAGE_LINK_REL}">原文</a></p>'
+    )
+    old = '<p onclick="x()">旧库<script>alert(1)</script></p>'
+    assert page_html(old, version=SANITIZER_VERSION - 1) == "<p>旧库</p>"
+    assert page_html(old) == "<p>旧库</p>"
+    plain = "<p>段落</p>"
+    assert page_html(plain, version=SANITIZER_VERSION) is plain

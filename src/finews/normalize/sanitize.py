@@ -27,6 +27,14 @@ Decisions, and why:
 
 What :func:`clean_markup` returns is therefore either sanitised HTML, safe to insert as
 is, or plain text for which :func:`looks_like_html` is false, which every output escapes.
+
+**One set of rules, with a version.** These rules are finews's only HTML sanitiser: the
+normaliser applies them as an item is stored, the Jekyll export again as it writes, and
+pages through :func:`page_html`, which adds one thing for pages only (links marked
+``rel="noopener noreferrer nofollow"``: pages do not vouch for upstream links). Text
+these rules made (:data:`SANITIZER_VERSION`) needs only that at render; text of an older
+version, or of unknown version (a database written before versions were recorded, or
+text that skipped the normaliser), is sanitised again at render.
 """
 
 from __future__ import annotations
@@ -37,14 +45,26 @@ import re
 import nh3
 
 __all__ = [
+    "PAGE_LINK_REL",
+    "SANITIZER_VERSION",
     "as_markup",
     "clean_markup",
     "from_markup",
     "html_value",
     "looks_like_html",
+    "page_html",
     "sanitize_html",
     "text_as_html",
 ]
+
+#: The version of the rules in this module: the allow-list, URL schemes, attribute filter
+#: and how text is told from HTML. Raise it with any change that makes :func:`clean_markup`
+#: return other text for some input; text stored under an older version is then sanitised
+#: again wherever it is shown, and ``finews reparse`` re-runs the rules over the raw data.
+SANITIZER_VERSION = 1
+
+#: what pages put on every link of a body (the store keeps upstream ``rel`` values)
+PAGE_LINK_REL = "noopener noreferrer nofollow"
 
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
@@ -106,18 +126,38 @@ def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def sanitize_html(html: str) -> str:
-    """HTML through the allow-list: benign East Money markup unchanged, active content gone."""
-    return nh3.clean(
-        html,
+def _cleaner(*, link_rel: str | None) -> nh3.Cleaner:
+    attributes = ALLOWED_ATTRIBUTES
+    if link_rel is not None:  # nh3 sets rel itself then, and refuses to allow it as well
+        attributes = {tag: names - {"rel"} for tag, names in attributes.items()}
+    return nh3.Cleaner(
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROPPED_WITH_CONTENT),
-        attributes=ALLOWED_ATTRIBUTES,
+        attributes=attributes,
         attribute_filter=_attribute_filter,
         url_schemes=set(URL_SCHEMES),
-        link_rel=None,
+        link_rel=link_rel,
         strip_comments=True,
     )
+
+
+_STORED = _cleaner(link_rel=None)
+_PAGE = _cleaner(link_rel=PAGE_LINK_REL)
+
+
+def sanitize_html(html: str) -> str:
+    """HTML through the allow-list: benign East Money markup unchanged, active content gone."""
+    return _STORED.clean(html)
+
+
+def page_html(stored: str, *, version: int | None = None) -> str:
+    """Stored HTML as a page inserts it: the same rules, and every link marked
+    :data:`PAGE_LINK_REL`. ``version``: the :data:`SANITIZER_VERSION` the text was made
+    with, when the store records it; text of this version without a link is returned as
+    it is (these rules made it), anything else is sanitised again."""
+    if version == SANITIZER_VERSION and "<a" not in stored:
+        return stored
+    return _PAGE.clean(stored)
 
 
 def looks_like_html(text: str) -> bool:

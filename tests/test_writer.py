@@ -1,0 +1,99 @@
+"""The one writer of output files: every way of writing gives the same files.
+
+The Jekyll export's own uses (refusing a second write, keeping a file's mode, sweeping a
+killed run's temporary files) are in test_jekyll_export.py; the static build's (never a
+partial file for a reader, staging) in test_static_build.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from finews.errors import ExportError
+from finews.publish import static_site
+from finews.publish.static_site import build_site
+from finews.publish.writer import Writer
+from finews.store import open_store
+from site_data import GOLDEN_SETTINGS, fill, site_items
+
+FILES = [
+    ("index.html", b"<html>home</html>"),
+    ("a/b/c.html", b"deep" * 1000),
+    ("a/b/d.html", b""),
+    ("static/site.css", bytes(range(256))),
+    (".nojekyll", b""),
+    *[(f"day/{n:03d}.html", f"page {n}".encode()) for n in range(100)],  # several batches
+]
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"fresh": True, "behind": True},
+        {"fresh": True, "behind": False},
+        {"fresh": True, "durable": False},
+        {"durable": False},
+        {},
+    ],
+)
+def test_every_way_of_writing_gives_the_same_files(
+    tmp_path: Path, options: dict[str, bool]
+) -> None:
+    plain = Writer(tmp_path / "plain")
+    for name, data in FILES:
+        assert plain.write(name, data)
+    root = tmp_path / "other"
+    root.mkdir()
+    writer = Writer(root, **options)
+    for name, data in FILES:
+        assert writer.write(name, data)
+    writer.sync()
+    assert tree(root) == tree(tmp_path / "plain")
+    assert (writer.written, writer.unchanged) == (len(FILES), 0)
+    assert list(writer.results) == [name for name, _ in FILES]
+
+
+def test_unchanged_files_are_left_alone_and_removed_ones_counted(tmp_path: Path) -> None:
+    Writer(tmp_path).write("a/x.html", b"same")
+    os.utime(tmp_path / "a" / "x.html", ns=(5, 5))
+    writer = Writer(tmp_path, durable=False)
+    assert writer.write("a/x.html", b"same") is False
+    assert (tmp_path / "a" / "x.html").stat().st_mtime_ns == 5
+    assert writer.remove("a/x.html") is True
+    assert writer.remove("a/x.html") is False
+    assert writer.removed == ["a/x.html"]
+    assert writer.wrote("a/x.html")
+    with pytest.raises(ExportError, match="already written"):
+        writer.write("a/x.html", b"other")
+
+
+def test_a_failed_write_behind_is_reported_by_flush(tmp_path: Path) -> None:
+    root = tmp_path / "stage"
+    root.mkdir()
+    writer = Writer(root, fresh=True, behind=True)
+    writer.write("a/one.html", b"1")
+    (root / "a").rmdir()  # the folder goes before the thread writes into it
+    with pytest.raises(ExportError, match="cannot write"):
+        writer.flush()
+
+
+def test_a_build_writes_the_same_tree_with_and_without_the_writing_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'w.db'}") as store:
+        fill(store, site_items())
+        build_site(store, tmp_path / "behind", GOLDEN_SETTINGS, processes=1)
+        monkeypatch.setattr(static_site, "WRITE_BEHIND", False)
+        build_site(store, tmp_path / "plain", GOLDEN_SETTINGS, processes=1)
+    assert tree(tmp_path / "behind") == tree(tmp_path / "plain")
