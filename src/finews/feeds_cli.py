@@ -240,21 +240,10 @@ def export_opml(obj: CliContext, file: Path | None) -> None:
     if file is None:
         click.echo(document.decode("utf-8"), nl=False)
         return
-    _write_file(file, document)
+    from finews.publish.writer import Writer
+
+    Writer(file.parent).write(file.name, document)  # never half a file, as every output
     click.echo(f"wrote {len(outlines)} feeds to {file}")
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        with temp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    finally:
-        if temp.exists():
-            temp.unlink()
 
 
 #: commands to attach to the ``finews sources`` group (``sources.add_command(c)`` each)
