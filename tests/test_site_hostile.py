@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from finews.derive import open_store
 from finews.models import Item
-from finews.normalize.sanitize import page_html
-from finews.publish.site import SiteSettings, _inert, article_body
+from finews.normalize.sanitize import nothing_to_sanitize, sanitize_for_page
+from finews.publish.site import SiteSettings, article_body
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
@@ -313,8 +313,8 @@ _PIECES = [
 @given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=3), max_size=24))
 def test_inert_bodies_are_what_the_sanitiser_makes_of_them(pieces: list[str]) -> None:
     html = "".join(pieces)
-    if _inert(html):
-        assert page_html(html) == html
+    if nothing_to_sanitize(html):
+        assert sanitize_for_page(html) == html
         assert "<script" not in html.lower()
         assert re.search(r"<[A-Za-z]+[^A-Za-z>]", html) is None  # no attribute, no odd tag
         body = article_body(html)
@@ -330,8 +330,8 @@ def test_inert_bodies_are_what_the_sanitiser_makes_of_them(pieces: list[str]) ->
     ],
 )
 def test_plain_paragraph_bodies_take_the_fast_path(html: str) -> None:
-    assert _inert(html)
-    assert article_body(html).html == page_html(html) == html
+    assert nothing_to_sanitize(html)
+    assert article_body(html).html == sanitize_for_page(html) == html
 
 
 @pytest.mark.parametrize(
@@ -348,5 +348,5 @@ def test_plain_paragraph_bodies_take_the_fast_path(html: str) -> None:
     ],
 )
 def test_other_bodies_go_through_the_sanitiser(html: str) -> None:
-    assert not _inert(html)
-    assert article_body(html).html == page_html(html)
+    assert not nothing_to_sanitize(html)
+    assert article_body(html).html == sanitize_for_page(html)

@@ -13,11 +13,7 @@ from pathlib import Path
 import pytest
 
 from finews.errors import ExportError
-from finews.publish import static_site
-from finews.publish.static_site import build_site
 from finews.publish.writer import Writer
-from finews.store import open_store
-from site_data import GOLDEN_SETTINGS, fill, site_items
 
 FILES = [
     ("index.html", b"<html>home</html>"),
@@ -25,7 +21,7 @@ FILES = [
     ("a/b/d.html", b""),
     ("static/site.css", bytes(range(256))),
     (".nojekyll", b""),
-    *[(f"day/{n:03d}.html", f"page {n}".encode()) for n in range(100)],  # several batches
+    *[(f"day/{n:03d}.html", f"page {n}".encode()) for n in range(100)],
 ]
 
 
@@ -40,8 +36,7 @@ def tree(root: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize(
     "options",
     [
-        {"fresh": True, "behind": True},
-        {"fresh": True, "behind": False},
+        {"fresh": True},
         {"fresh": True, "durable": False},
         {"durable": False},
         {},
@@ -76,24 +71,3 @@ def test_unchanged_files_are_left_alone_and_removed_ones_counted(tmp_path: Path)
     assert writer.wrote("a/x.html")
     with pytest.raises(ExportError, match="already written"):
         writer.write("a/x.html", b"other")
-
-
-def test_a_failed_write_behind_is_reported_by_flush(tmp_path: Path) -> None:
-    root = tmp_path / "stage"
-    root.mkdir()
-    writer = Writer(root, fresh=True, behind=True)
-    writer.write("a/one.html", b"1")
-    (root / "a").rmdir()  # the folder goes before the thread writes into it
-    with pytest.raises(ExportError, match="cannot write"):
-        writer.flush()
-
-
-def test_a_build_writes_the_same_tree_with_and_without_the_writing_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with open_store(f"sqlite:///{tmp_path / 'w.db'}") as store:
-        fill(store, site_items())
-        build_site(store, tmp_path / "behind", GOLDEN_SETTINGS, processes=1)
-        monkeypatch.setattr(static_site, "WRITE_BEHIND", False)
-        build_site(store, tmp_path / "plain", GOLDEN_SETTINGS, processes=1)
-    assert tree(tmp_path / "behind") == tree(tmp_path / "plain")

@@ -11,11 +11,10 @@ Content-Security-Policy of :data:`CSP` holds.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from functools import lru_cache, partial
@@ -25,14 +24,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from jinja2 import (
-    BytecodeCache,
     Environment,
-    FileSystemBytecodeCache,
     PackageLoader,
     StrictUndefined,
     select_autoescape,
 )
-from jinja2.bccache import Bucket
 from markupsafe import Markup, escape
 
 from finews.errors import ConfigError
@@ -99,47 +95,6 @@ _SUFFIX = "新闻"
 _DOUBLED_SUFFIX = _SUFFIX * 2
 
 _DEFAULT_PATHS: Mapping[str, str] = MappingProxyType({"emnews": "/emnews/"})
-# The shape most stored bodies have (paragraphs of text, a few inline tags): attribute-less
-# tags of a short list, well nested, and text without the characters the sanitiser rewrites
-_SIMPLE_TAG = re.compile(r"<(/?)(p|br|b|i|em|strong)>")
-_SAFE_ENTITY = re.compile(r"&(?:amp|lt|gt|nbsp);")
-_REWRITTEN = ("\x00", "\r", "\xa0", "\ufeff")
-#: the commonest such body, found by one pass in C: paragraphs of text without ``&`` (a
-#: shape the checks below accept, so a match says no more than they would)
-_PLAIN_PARAGRAPHS = re.compile(
-    r"(?:[^<>&\x00\r\xa0\ufeff]*<p>[^<>&\x00\r\xa0\ufeff]*</p>)*[^<>&\x00\r\xa0\ufeff]*"
-)
-
-
-def _inert(html: str) -> bool:
-    """Whether ``page_html(html)`` would return ``html`` unchanged, by a check that
-    costs some 20 µs where the sanitiser costs some 300: every tag one of
-    ``p br b i em strong`` without attributes, each closed in order (no ``p`` inside
-    another element), every ``&`` one of four entities, and no ``>``, NUL, CR, no-break
-    space or byte-order mark in the text. Such HTML has nothing to sanitise, so it is safe
-    as it is; anything else, however harmless, goes through the sanitiser
-    (``tests/test_site_hostile.py`` checks that both ways give the same bytes)."""
-    if _PLAIN_PARAGRAPHS.fullmatch(html):
-        return True
-    tags = _SIMPLE_TAG.findall(html)
-    if html.count("<") != len(tags) or html.count(">") != len(tags):
-        return False  # another tag, or a < or > the sanitiser would escape
-    if "&" in html and html.count("&") != len(_SAFE_ENTITY.findall(html)):
-        return False
-    if any(char in html for char in _REWRITTEN):
-        return False
-    open_tags: list[str] = []
-    for close, name in tags:
-        if close:
-            if name == "br" or not open_tags or open_tags.pop() != name:
-                return False
-        elif name == "p":
-            if open_tags:
-                return False
-            open_tags.append(name)
-        elif name != "br":
-            open_tags.append(name)
-    return not open_tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +200,6 @@ def article_body(content: str) -> Body:
     """The body of an article: HTML sanitised against the allow-list, plain text split
     into paragraphs (escaped by the template)."""
     if looks_like_html(content):  # the normaliser's test: plain text was stored as it came
-        if _inert(content):  # what the sanitiser would return unchanged
-            return Body(Markup(content))  # noqa: S704 - only attribute-less safe tags
         return Body(Markup(page_html(content)))  # noqa: S704 - sanitised just now
     lines = (line.strip() for line in content.replace("\u3000\u3000", "\n").splitlines())
     return Body(None, tuple(line for line in lines if line))
@@ -313,34 +266,6 @@ def _long_day(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-class _Environment(Environment):
-    """Each template's globals as one plain dict: Jinja's default, a ``ChainMap`` over the
-    environment's, costs some 15 µs a page to copy into every render's context. So every
-    global is set before the first template loads (as Jinja's documentation asks anyway)."""
-
-    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
-        return {**self.globals, **(d or {})}
-
-
-class _CompiledTemplates(FileSystemBytecodeCache):
-    """Templates compiled to bytecode, kept between runs in Jinja's per-user folder under
-    the system's temporary folder (checked against each template's source): a ``finews``
-    process then loads its templates instead of compiling them (some 0.13 s, a tenth of a
-    10,000-item build). Only a speed-up: where the folder cannot be written, templates
-    are compiled as before."""
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        with contextlib.suppress(OSError):
-            super().dump_bytecode(bucket)
-
-
-def _compiled_templates() -> BytecodeCache | None:
-    try:
-        return _CompiledTemplates()
-    except (OSError, RuntimeError):  # no safe temporary folder of this user's
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class Reports:
     """The other reports of its story an article page lists: at most a few, the nearest
@@ -370,7 +295,7 @@ class SiteRenderer:
         self.stories: Callable[[Item], Reports] | None = None
         #: the directory of security names (code → name), when the caller has a store
         self.names: Callable[[], Mapping[str, str]] | None = None
-        self.env = _Environment(
+        self.env = Environment(
             loader=PackageLoader("finews.publish", "templates"),
             autoescape=select_autoescape(["html", "xml", "xsl"], default_for_string=True),
             # (manifest.webmanifest places every value with |tojson)
@@ -378,7 +303,6 @@ class SiteRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,
-            bytecode_cache=_compiled_templates(),
         )
         self.assets = {name: _read_asset(name) for name in ASSETS if name not in _RENDERED_ASSETS}
         self.versions = {

@@ -121,8 +121,6 @@ _LINKING_FOLDERS = (
     "watch",
 )
 _FORMAT = 2
-#: a first build's files go to the writing thread while the next pages render
-WRITE_BEHIND = True
 #: archives smaller than this build in one process (forking and connecting cost more)
 _PARALLEL_MIN = 2000
 #: items per slice of article pages handed to a worker: at least, at most
@@ -169,7 +167,7 @@ class _Build:
         self.catalog = catalog
         self.pages = Pages(store, catalog, self.renderer)
         # no fsync per file (~4 ms each): save() syncs once, before the manifest
-        self.writer = Writer(root, durable=False, fresh=staged, behind=staged and WRITE_BEHIND)
+        self.writer = Writer(root, durable=False, fresh=staged)
         self.written: list[str] = []  # what changed on disk, in write order
         self.unchanged = 0
         self.articles = 0
@@ -328,7 +326,6 @@ class _Build:
         on disk."""
         self.writer.sync()  # every page is on disk before the manifest says so
         self.write(MANIFEST, manifest or _manifest(fingerprint, self.catalog, self.stories_shown))
-        self.writer.flush()
 
 
 @dataclass
@@ -440,22 +437,18 @@ def _full(
         return _Parallel(store, url, root, settings, staged, processes, total).run(fingerprint)
     build = _Build(store, root, settings, new_catalog(settings), staged=staged)
     build.stories_shown = _Shown.read(store)
-    try:
-        build.assets()
-        # one pass over the archive counts every listing's pages and writes every article
-        scanned = scan_catalog(store, settings, visit=build.article)
-        build.catalog = scanned
-        build.pages = Pages(store, scanned, build.renderer)
-        build.stories(_long_stories(store))
-        build.all_stocks()
-        listings = [listing for listing, _ in scanned.listings()]
-        for listing in listings:
-            build.listing(listing)
-        build.finish(None)
-        build.save(fingerprint)
-    except BaseException:
-        build.writer.flush(check=False)  # no write may land after the caller cleans up
-        raise
+    build.assets()
+    # one pass over the archive counts every listing's pages and writes every article
+    scanned = scan_catalog(store, settings, visit=build.article)
+    build.catalog = scanned
+    build.pages = Pages(store, scanned, build.renderer)
+    build.stories(_long_stories(store))
+    build.all_stocks()
+    listings = [listing for listing, _ in scanned.listings()]
+    for listing in listings:
+        build.listing(listing)
+    build.finish(None)
+    build.save(fingerprint)
     return build
 
 
@@ -534,9 +527,6 @@ class _Parallel:
             build.written = [*written[:ours], *theirs, *written[ours:]]
             build.processes = self.processes
             ok = True
-        except BaseException:
-            build.writer.flush(check=False)
-            raise
         finally:
             pool.close(ok=ok)
             self.manifest_file.unlink(missing_ok=True)
@@ -574,29 +564,22 @@ class _Worker:
         build = self.build
         start, unchanged = len(build.written), build.unchanged
         articles, skipped = build.articles, build.skipped
-        try:
-            if kind == "articles":
-                since, until = payload
-                for item in self.store.items(
-                    ItemQuery(since=since, until=until, oldest_first=True)
-                ):
-                    if self.stop.is_set():
-                        break
-                    build.article(item)
-            else:
-                self._load_catalog()
-                for entry in payload:
-                    if self.stop.is_set():
-                        break
-                    if kind == "numbered":
-                        key, high, low = entry
-                        build.numbered(Listing.from_key(key), high, low)
-                    else:
-                        build.first_page(Listing.from_key(entry))
-            build.writer.flush()
-        except BaseException:
-            build.writer.flush(check=False)
-            raise
+        if kind == "articles":
+            since, until = payload
+            for item in self.store.items(ItemQuery(since=since, until=until, oldest_first=True)):
+                if self.stop.is_set():
+                    break
+                build.article(item)
+        else:
+            self._load_catalog()
+            for entry in payload:
+                if self.stop.is_set():
+                    break
+                if kind == "numbered":
+                    key, high, low = entry
+                    build.numbered(Listing.from_key(key), high, low)
+                else:
+                    build.first_page(Listing.from_key(entry))
         return Done(
             build.written[start:],
             build.unchanged - unchanged,

@@ -32,7 +32,6 @@ import re
 import stat
 import tempfile
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
@@ -43,17 +42,13 @@ __all__ = ["Writer"]
 _NEW_FILE_MODE = 0o644
 # What tempfile.mkstemp(prefix=".<name>.", suffix=".tmp") makes.
 _TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
-_BATCH = 32  # files handed to the writing thread at once (write-behind)
-_BEHIND = 8  # batches handed over but not yet written, at most (their bytes wait in memory)
 
 
 class Writer:
     """Writes files under ``root`` (see the module docstring).
 
     ``fresh``: ``root`` is a new folder nobody reads yet (a build's staging folder): files
-    are written in place, without a temporary file or a comparison. ``behind`` (with
-    ``fresh``): a thread writes them while the caller renders the next ones; call
-    :meth:`flush` before relying on them."""
+    are written in place, without a temporary file or a comparison."""
 
     def __init__(
         self,
@@ -61,20 +56,15 @@ class Writer:
         *,
         durable: bool = True,
         fresh: bool = False,
-        behind: bool = False,
     ) -> None:
         self.root = Path(root)
         self.durable = durable
         self.fresh = fresh
-        self.behind = behind and fresh
         self._base = str(self.root)
         # relative path -> whether a write this run changed the file on disk
         self._outcome: dict[str, bool] = {}
         self._dirs: set[str] = set()
         self._removed: list[str] = []
-        self._thread: ThreadPoolExecutor | None = None
-        self._pending: list[Future[None]] = []
-        self._batch: list[tuple[str, bytes]] = []
 
     # --- what this run did -----------------------------------------------------------------
     @property
@@ -128,10 +118,7 @@ class Writer:
     def _write(self, rel: str, target: str, data: bytes) -> bool:
         if self.fresh:  # nothing there to compare with, and no reader
             self._mkdir(rel)
-            if self.behind:
-                self._write_behind(target, data)
-            else:
-                _put(target, data, durable=self.durable)
+            _put(target, data, durable=self.durable)
             return True
         try:
             found: os.stat_result | None = os.stat(target)
@@ -175,30 +162,9 @@ class Writer:
                     swept += 1
         return swept
 
-    def flush(self, *, check: bool = True) -> None:
-        """Wait for every write still under way (``behind``), raising the first that failed
-        (``check``; a failed build only needs the writes stopped before its staging folder
-        goes)."""
-        try:
-            if check:
-                self._hand_over()
-            self._batch = []
-            pending, self._pending = self._pending, []
-            for future in pending:
-                if check:
-                    try:
-                        future.result()
-                    except OSError as exc:
-                        raise ExportError(f"cannot write under {self._base}: {exc}") from exc
-        finally:
-            if self._thread is not None:
-                self._thread.shutdown(wait=True, cancel_futures=True)
-                self._thread = None
-
-    def sync(self) -> None:
-        """Every file written so far on disk (for ``durable=False``): :meth:`flush`, then
-        one ``os.sync()``."""
-        self.flush()
+    @staticmethod
+    def sync() -> None:
+        """Every file written so far on disk (for ``durable=False``): one ``os.sync()``."""
         os.sync()
 
     # --- helpers ---------------------------------------------------------------------------
@@ -208,23 +174,6 @@ class Writer:
         if folder not in self._dirs:
             os.makedirs(f"{self._base}/{folder}" if folder else self._base, exist_ok=True)
             self._dirs.add(folder)
-
-    def _write_behind(self, target: str, data: bytes) -> None:
-        """Hand the file to the writing thread, ``_BATCH`` files at a time (handing over
-        each one alone cost more than rendering it); at most ``_BEHIND`` batches wait."""
-        self._batch.append((target, data))
-        if len(self._batch) >= _BATCH:
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        if not self._batch:
-            return
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="finews-write")
-        while len(self._pending) >= _BEHIND:
-            self._pending.pop(0).result()
-        batch, self._batch = self._batch, []
-        self._pending.append(self._thread.submit(_put_all, batch, self.durable))
 
 
 def _relative(relpath: str | PurePosixPath) -> str:
@@ -247,11 +196,6 @@ def _put(target: str, data: bytes, *, durable: bool) -> None:
         if durable:
             handle.flush()
             os.fsync(handle.fileno())
-
-
-def _put_all(batch: list[tuple[str, bytes]], durable: bool) -> None:
-    for target, data in batch:
-        _put(target, data, durable=durable)
 
 
 def _replace_atomically(target: str, data: bytes, mode: int, *, durable: bool) -> None:
