@@ -15,8 +15,10 @@ it was. ``--delete-before`` restores the old way. finews's modules are compiled 
 as ``pip install`` leaves them (the checkout may run with ``PYTHONDONTWRITEBYTECODE``).
 
 finews and Hugo run ``--runs`` times, alternating, so a burst of load on the (shared)
-machine hits both; Jekyll as packaged runs once (minutes at 10,000 posts);
-``--jekyll-shim`` also runs ``run_jekyll_shim.sh`` (Jekyll with its quadratic loop fixed).
+machine hits both (with ``--before REV``, so does finews as of that git revision, e.g.
+``main``: the code before a change, side by side); Jekyll as packaged runs once
+(minutes at 10,000 posts); ``--jekyll-shim`` also runs ``run_jekyll_shim.sh`` (Jekyll
+with its quadratic loop fixed).
 
 The synthetic posts are unrelated stories, but their bodies are drawn from one small pool of
 sentences, so ``finews import`` clusters them all into one story (9,999 other reports on
@@ -104,6 +106,12 @@ def main() -> None:
     )
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--tag", default="", help="suffix of the results file")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="also build with this git revision's src/ (e.g. main), alternating: the code "
+        "before a change, side by side (row finews_before)",
+    )
     args = parser.parse_args()
     work: Path = args.work
     n: int = args.posts
@@ -113,13 +121,27 @@ def main() -> None:
     # PYTHONDONTWRITEBYTECODE (as this machine's sessions are) would compile them at every
     # start (~0.12 s); Hugo and Jekyll start from their own installed forms too
     compileall.compile_dir(REPO / "src" / "finews", quiet=1)
+    env_before = None
+    if args.before:
+        env_before = {**os.environ, "PYTHONPATH": str(_checkout(args.before, work))}
     outs = {
+        "finews_before": work / f"finews_before_out{n}",
         "finews": work / f"finews_out{n}",
         "hugo": work / f"hugo_out{n}",
         "jekyll": work / f"jekyll_out{n}",
     }
     cmds = {
         "finews": [FINEWS, "--database-url", url, "build", str(outs["finews"])],
+        # the same interpreter and packages, the other revision's modules first on the path
+        "finews_before": [
+            sys.executable,
+            "-m",
+            "finews",
+            "--database-url",
+            url,
+            "build",
+            str(outs["finews_before"]),
+        ],
         "hugo": ["hugo", "--quiet", "-s", str(site / "hugo"), "-d", str(outs["hugo"])],
         "jekyll": [
             "jekyll",
@@ -133,10 +155,12 @@ def main() -> None:
     }
     cold = {
         "finews": [outs["finews"]],
+        "finews_before": [outs["finews_before"]],
         "hugo": [outs["hugo"], site / "hugo" / "resources"],
         "jekyll": [outs["jekyll"], site / "jekyll" / ".jekyll-cache"],
     }
-    tools = ["finews"] + ([] if args.no_hugo else ["hugo"])
+    tools = (["finews_before"] if args.before else []) + ["finews"]
+    tools += [] if args.no_hugo else ["hugo"]
     trash = work / "trash"
     shutil.rmtree(trash, ignore_errors=True)
 
@@ -154,7 +178,8 @@ def main() -> None:
             for path in cold[tool]:
                 clear(path)
             os.sync()  # the previous run's writeback must not land on this one
-            runs[tool].append(run_timed(tool, cmds[tool]))
+            env = env_before if tool == "finews_before" else None
+            runs[tool].append(run_timed(tool, cmds[tool], env=env))
     if args.jekyll:
         for path in cold["jekyll"]:
             clear(path)
@@ -191,6 +216,19 @@ def main() -> None:
     target.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))
     print(f"results: {target}")
+
+
+def _checkout(rev: str, work: Path) -> Path:
+    """``rev``'s ``src/`` unpacked under ``work`` (made again each time), compiled."""
+    folder = work / "before"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", rev, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    compileall.compile_dir(folder / "src" / "finews", quiet=1)
+    return folder / "src"
 
 
 def _du_mib(root: Path) -> float:
@@ -238,11 +276,21 @@ def table(results: dict[str, Any]) -> str:
     if "finews" in rows:
         mine = rows["finews"]
         for peer, row in rows.items():
-            if peer != "finews":
+            if peer not in ("finews", "finews_before"):
                 lines.append(
                     f"\nfinews / {peer}: pages/s ×{mine['pages_per_s'] / row['pages_per_s']:.2f}, "
                     f"posts/s ×{mine['posts_per_s'] / row['posts_per_s']:.2f}"
                 )
+    if "finews" in rows and "finews_before" in rows:
+        mine, before = rows["finews"], rows["finews_before"]
+        speed = mine["pages_per_s"] / before["pages_per_s"]
+        cpu = mine["cpu_median_s"] / before["cpu_median_s"]
+        lines.append(f"\nfinews / finews before: pages/s ×{speed:.2f}, CPU ×{cpu:.2f}")
+        if "hugo" in rows:
+            lines.append(
+                f"finews before / hugo: pages/s "
+                f"×{before['pages_per_s'] / rows['hugo']['pages_per_s']:.2f}"
+            )
     return "\n".join(lines)
 
 
