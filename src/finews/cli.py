@@ -65,7 +65,13 @@ class CliContext:
             # to do); the default one in data_dir is simply not made yet
             if folder.is_dir() or not self.config.get("database_url"):
                 url = "sqlite:///:memory:"
-        store = open_store(url)
+        readers = []
+        if not read_only and self.config.rules:
+            # what this command stores and derives is matched against the rules
+            from finews.alerts.reader import rules_reader
+
+            readers.append(rules_reader(self.config))
+        store = open_store(url, readers=readers)
         try:
             yield store
         finally:
@@ -909,6 +915,8 @@ cli.lazy = MappingProxyType(
         "run": "finews.daemon.command:commands",
         "search": "finews.search_cli:commands",
         "reindex": "finews.search_cli:commands",
+        "rules": "finews.alerts.cli:commands",
+        "alerts": "finews.alerts.cli:commands",
     }
 )
 sources.lazy = MappingProxyType(

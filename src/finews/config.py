@@ -25,6 +25,7 @@ from typing import Any
 
 from finews.errors import ConfigError
 from finews.models import Setting, SourceSpec, header_text, http_url, http_urls
+from finews.process.rules import Rule, channel_label, parse_rule
 
 __all__ = [
     "DEFAULT_SOURCES",
@@ -68,6 +69,14 @@ def _listen_host(value: Any) -> str | None:
     if text and all("!" <= char <= "~" for char in text):
         return None
     return "a host name or IP address (ASCII, no spaces), e.g. 127.0.0.1 or 0.0.0.0"
+
+
+def _public_url(value: Any) -> str | None:
+    """``site.public_url``: empty, or an absolute http(s) address."""
+    text = str(value)
+    if not text or (text.startswith(("http://", "https://")) and " " not in text):
+        return None
+    return "an absolute http(s) address such as https://news.example.com (or empty)"
 
 
 def _text(value: Any) -> str | None:
@@ -235,6 +244,47 @@ SETTINGS: tuple[Option, ...] = (
         maximum=86400,
     ),
     Option(
+        "alerts.attempts",
+        int,
+        8,
+        "Attempts at delivering one alert to a channel before it counts as failed.",
+        minimum=1,
+        maximum=1000,
+    ),
+    Option(
+        "alerts.backoff",
+        float,
+        5.0,
+        "Seconds before the first retry of an alert a channel refused (doubles each time).",
+        minimum=0,
+        maximum=86400,
+    ),
+    Option(
+        "alerts.backoff_cap",
+        float,
+        900.0,
+        "Longest wait, in seconds, between two attempts at one alert.",
+        minimum=0,
+        maximum=604800,
+    ),
+    Option(
+        "alerts.max_age",
+        float,
+        24.0,
+        "Hours: an item published longer ago than this raises no alert when stored (an "
+        "import or a backlog of old items); it is still matched and muted.",
+        minimum=0,
+        maximum=87600,
+    ),
+    Option(
+        "alerts.timeout",
+        float,
+        15.0,
+        "Seconds one delivery may take before it counts as failed.",
+        minimum=0.1,
+        maximum=3600,
+    ),
+    Option(
         "jekyll.site",
         str,
         "//finews.withounder.com",
@@ -262,6 +312,14 @@ SETTINGS: tuple[Option, ...] = (
         "(the original's bytes) when a strict safety check passes; off: always sanitised.",
     ),
     Option("site.title", str, "金融消息", "Site title."),
+    Option(
+        "site.public_url",
+        str,
+        "",
+        "The live site's public address (https://news.example.com): alerts link to its "
+        "article pages. Empty: alerts link to the original only.",
+        check=_public_url,
+    ),
     Option("site.base_url", str, "/", "URL path the static site is served under."),
     Option(
         "site.home_per_source",
@@ -555,6 +613,16 @@ class Config:
     sources: tuple[SourceSpec, ...]
     path: Path | None = None
     origins: Mapping[str, str] = field(default_factory=dict)
+    #: the ``[rules.NAME]`` tables, checked (finews.process.rules)
+    rules: tuple[Rule, ...] = ()
+
+    def rule(self, name: str) -> Rule:
+        """One rule by name."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        known = ", ".join(r.name for r in self.rules) or "none; add [rules.NAME] tables"
+        raise ConfigError("rules", name, f"no such rule; configured: {known}")
 
     def get(self, name: str) -> Any:
         """One global setting by dotted name."""
@@ -619,7 +687,7 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and name != "sources":
+        if isinstance(value, dict) and name not in ("sources", "rules"):
             flat.update(_flatten(value, name + "."))
         else:
             flat[name] = value
@@ -666,6 +734,8 @@ def load_config(
     origins: dict[str, str] = {}
     raw_sources: dict[str, dict[str, Any]] = {k: dict(v) for k, v in DEFAULT_SOURCES.items()}
     source_origin: dict[str, str] = {}
+    rule_tables: dict[str, Any] = {}
+    rules_origin = "settings"
 
     explicit = path is not None or "FINEWS_CONFIG" in env
     file_path = Path(path if path is not None else env.get("FINEWS_CONFIG", "finews.toml"))
@@ -673,6 +743,10 @@ def load_config(
         data = _read_toml(file_path)
         origin = str(file_path)
         file_sources = data.pop("sources", {})
+        rule_tables = data.pop("rules", {})
+        rules_origin = origin
+        if not isinstance(rule_tables, dict):
+            raise ConfigError("rules", rule_tables, "expected tables [rules.NAME]", origin)
         if not isinstance(file_sources, dict):
             raise ConfigError("sources", file_sources, "expected tables [sources.<id>]", origin)
         for key, value in _flatten(data).items():
@@ -715,12 +789,43 @@ def load_config(
         _source_spec(sid, table, source_origin.get(sid, "defaults"))
         for sid, table in raw_sources.items()
     )
+    known = [spec.id for spec in sources]
+    rules = tuple(
+        parse_rule(name, table, origin=rules_origin, known_sources=known)
+        for name, table in rule_tables.items()
+    )
+    _check_notify_urls(rules, rules_origin)
     return Config(
         values=values,
         sources=sources,
         path=file_path if read_file and file_path.exists() else None,
         origins=origins,
+        rules=rules,
     )
+
+
+def _check_notify_urls(rules: tuple[Rule, ...], origin: str) -> None:
+    """Every notify URL is one Apprise can send to (checked at start-up, not at the first
+    alert); the error shows the URL's scheme only, since the rest is a secret."""
+    urls = [(rule.name, url) for rule in rules for url in rule.notify]
+    if not urls:
+        return
+    import logging
+
+    import apprise  # loaded only when some rule notifies
+
+    # Apprise's log lines can name parts of a URL (finews.alerts.sender logs its own)
+    logging.getLogger("apprise").propagate = False
+
+    for name, url in urls:
+        if apprise.Apprise.instantiate(url) is None:
+            raise ConfigError(
+                f"rules.{name}.notify",
+                channel_label(url),
+                "a URL Apprise can send to (check the scheme, token and host; "
+                "https://github.com/caronc/apprise/wiki lists every channel's form)",
+                origin,
+            )
 
 
 def _unknown(key: str, known: Mapping[str, Option]) -> str:

@@ -56,6 +56,12 @@ class DaemonMetrics:
             "Stored changes this daemon indexed for search and clustered into stories.",
             registry=self.registry,
         )
+        self.alerts = Counter(
+            "finews_daemon_alerts",
+            "Alert deliveries by this daemon, by outcome (sent, retry, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "finews_daemon_fulltext_queue_depth",
             "Items waiting for their full text, as last counted.",

@@ -22,6 +22,12 @@ them, so no source is polled by two workers at once and no text is fetched twice
 reads the source's persisted next poll when it takes the source over, so the rhythm carries
 on across workers. A single worker simply holds every lease.
 
+With ``[rules.NAME]`` tables in the settings, the deriving connection also runs the rules
+reader (:mod:`finews.alerts.reader`: mutes and the alert outbox, in the deriving
+transaction), and an alert task delivers the outbox (:mod:`finews.alerts.sender`) on a
+connection of its own, woken by each deriving round that stored changes, so an alert
+follows its item within a round.
+
 Nothing here is fatal: a failing source records its error and backs off; an unexpected
 exception in one poll is logged and counted as a failure of that poll. Setting the stop
 event ends the daemon: waits end at once, polls in flight get ``stop_grace`` seconds to
@@ -40,6 +46,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from finews.alerts.reader import rules_reader
+from finews.alerts.sender import Sender
 from finews.config import Config
 from finews.daemon.leasing import LeaseKeeper
 from finews.daemon.memory import Trimmer
@@ -56,6 +64,7 @@ from finews.redact import redact
 from finews.refresh import SourceReport, refresh_security_names, refresh_source
 from finews.sources import get_adapter
 from finews.store import Store
+from finews.store.alerts import next_due, prune_mutes
 from finews.store.health import (
     FulltextJob,
     enqueue_fulltext,
@@ -83,6 +92,9 @@ _DERIVE_RETRY = 5.0
 #: tries again after a failure
 NAMES_EVERY = 24 * 3600.0
 NAMES_RETRY = 3600.0
+#: seconds between looks at the alert outbox when nothing wakes the sender (alerts that
+#: another worker or a `finews fetch` wrote)
+_ALERT_LOOK = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +161,7 @@ class Daemon:
         derive_store: Store | None = None,
         samples: Path | None = None,
         names_url: str | None = None,
+        alerts: Sender | None = None,
     ) -> None:
         self.specs = {spec.id: spec for spec in specs}
         #: East Money's quote list, read at start and daily (``securities.list_enabled``)
@@ -185,6 +198,9 @@ class Daemon:
         #: sources with a poll in progress (never handed to another worker meanwhile)
         self._polling: set[str] = set()
         self._trim = Trimmer()
+        #: delivers the alert outbox (None: no rule notifies)
+        self.alerts = alerts
+        self._alert_wake = asyncio.Event()
 
     # --- the whole daemon -------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -199,6 +215,8 @@ class Daemon:
         ]
         if self.names_url:
             loops.append(asyncio.create_task(self._names_loop(lists, stop), name="names"))
+        if self.alerts is not None:
+            loops.append(asyncio.create_task(self._alert_loop(stop), name="alerts"))
         log.info(
             "daemon started: worker %s; %d source(s) %s, polled while this worker holds "
             "their lease; full text by %d worker(s)",
@@ -214,6 +232,7 @@ class Daemon:
             stop.set()
             self._wake.set()
             self._derive_wake.set()
+            self._alert_wake.set()
             await self._wind_down(
                 [*loops, *(task for task, _ in self._loops.values()), *self._jobs]
             )
@@ -430,6 +449,7 @@ class Daemon:
                 continue
             if done:
                 self.metrics.derived.inc(done)
+                self._alert_wake.set()  # the round may have written alerts
                 self._trim()  # the rounds are what churn memory (at most once a minute)
                 continue
             with contextlib.suppress(TimeoutError):
@@ -454,6 +474,33 @@ class Daemon:
                 )
             if await _sleep(stop, wait):
                 return
+    # --- alerts -----------------------------------------------------------------------
+    async def _alert_loop(self, stop: asyncio.Event) -> None:
+        """Deliver the alert outbox: after each deriving round that stored changes, when
+        the next retry is due, and every few seconds for alerts other workers wrote."""
+        sender = self.alerts
+        assert sender is not None
+        while not stop.is_set():
+            self._alert_wake.clear()
+            wait = _ALERT_LOOK
+            try:
+                report = await asyncio.to_thread(sender.send_due)
+                due = await asyncio.to_thread(next_due, sender.store)
+            except Exception as exc:
+                log.error("delivering alerts failed: %s; next try in %.0f s", exc, _DERIVE_RETRY)
+                if await _sleep(stop, _DERIVE_RETRY):
+                    return
+                continue
+            m = self.metrics.alerts
+            m.labels("sent").inc(report.sent)
+            m.labels("retry").inc(report.retried)
+            m.labels("failed").inc(report.failed)
+            if report.sent or report.retried or report.failed:
+                continue  # more may be due already
+            if due is not None:
+                wait = min(wait, max((due - self.now()).total_seconds(), 0.05))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._alert_wake.wait(), timeout=wait)
 
     async def _fulltext_loop(self, client: HttpClient, stop: asyncio.Event) -> None:
         sources = [sid for sid, spec in self.specs.items() if spec.get("fulltext", True)]
@@ -619,9 +666,24 @@ async def run_daemon(
             "sources", "(none enabled)", "enable a source in finews.toml ([sources.<id>] enabled)"
         )
     metrics = DaemonMetrics()
-    store = open_store(store_url)
+    # the rules are one more reader of the change log, after search and stories
+    readers = [rules_reader(config)] if config.rules else []
+    store = open_store(store_url, readers=readers)
     # the deriving thread's own connection (an in-memory SQLite database has only one)
-    derive_store = store if store_url.endswith(":memory:") else open_store(store_url, migrate=False)
+    derive_store = (
+        store
+        if store_url.endswith(":memory:")
+        else open_store(store_url, migrate=False, readers=readers)
+    )
+    sender: Sender | None = None
+    alert_store: Store | None = None
+    if config.rules:
+        prune_mutes(store, [rule.name for rule in config.rules if rule.mute])
+    if any(rule.notify for rule in config.rules):
+        alert_store = (
+            store if store_url.endswith(":memory:") else open_store(store_url, migrate=False)
+        )
+        sender = Sender.from_config(alert_store, config)
     try:
         if settings.metrics_port:
             metrics.serve(settings.metrics_port)
@@ -641,10 +703,13 @@ async def run_daemon(
                 if config.get("securities.list_enabled")
                 else None
             ),
+            alerts=sender,
         )
         await daemon.run(stop_event)
     finally:
         metrics.close()
+        if alert_store is not None and alert_store is not store:
+            alert_store.close()
         if derive_store is not store:
             derive_store.close()  # waits for a deriving round still running on its thread
         store.close()

@@ -103,7 +103,17 @@ def _single(params: Mapping[str, list[str]], name: str) -> str | None:
 
 
 #: the query parameters of ``/api/items``; any other is a 400
-ITEMS_PARAMETERS = ("source", "category", "since", "until", "important", "stock", "limit", "cursor")
+ITEMS_PARAMETERS = (
+    "source",
+    "category",
+    "since",
+    "until",
+    "important",
+    "stock",
+    "muted",
+    "limit",
+    "cursor",
+)
 
 
 def check_known(params: Mapping[str, Any], known: tuple[str, ...]) -> None:
@@ -157,7 +167,13 @@ def parse_items_query(params: Mapping[str, list[str]]) -> ItemQuery:
     stock = parse_stock(stock_text) if stock_text is not None else None
     cursor_text = _single(params, "cursor")
     before = decode_cursor(cursor_text) if cursor_text is not None else None
+    muted_text = _single(params, "muted")
+    # items a mute rule hides are left out unless muted=true asks for them too
+    with_muted = parse_bool(muted_text) if muted_text is not None else False
+    if with_muted is None:
+        raise ParameterError(f"muted: {muted_text!r} is not true or false")
     return ItemQuery(
+        muted=None if with_muted else False,
         source=source,
         category=category,
         since=since,

@@ -71,7 +71,9 @@ def item_key(item: Item) -> Key:
 
 
 def listing_query(listing: Listing, **options: Any) -> ItemQuery:
-    """The store query for a listing's items (``options`` add limit, cursor, order)."""
+    """The store query for a listing's items (``options`` add limit, cursor, order);
+    items a mute rule hides are left out."""
+    options.setdefault("muted", False)
     if listing.kind == "important":
         return ItemQuery(important=True, **options)
     if listing.kind == "category":

@@ -12,7 +12,9 @@
 The daemon (``finews run``) and the web app are different processes, so ``/metrics`` reports
 what the database knows, read at scrape time: the poll totals the daemon keeps per source
 (``finews_source_*``: polls, errors, poll durations, items stored), each source's state,
-the full-text queue depth and the derive backlog (``finews_derive_backlog``). The web
+the full-text queue depth, the derive backlog (``finews_derive_backlog``) and the alert
+outbox per rule and channel (``finews_alerts``, ``finews_alerts_sent``,
+``finews_alert_errors``; ``finews_items_muted``). The web
 process adds its own ``process_*`` metrics and, when the app is built with
 :class:`RequestMetrics`, its request counts and durations.
 
@@ -55,6 +57,7 @@ from finews.normalize.times import shanghai_wall
 from finews.publish.responses import json_bytes, json_error
 from finews.publish.site import SiteRenderer
 from finews.store import Store
+from finews.store.alerts import ChannelCounts, muted_counts, outbox_counts
 from finews.store.health import (
     QueueCounts,
     SourceHealth,
@@ -97,6 +100,10 @@ class StatusReport:
     #: items with a recorded fault, by stage (``item_faults``): ``store`` dropped, ``index``
     #: and ``stories`` left out of them, ``normalize`` a value replaced
     item_faults: Mapping[str, int] = field(default_factory=dict)
+    #: the alert outbox per rule and channel (finews.store.alerts)
+    alerts: tuple[ChannelCounts, ...] = ()
+    #: items each mute rule hides
+    muted: Mapping[str, int] = field(default_factory=dict)
 
 
 def read_status(
@@ -116,6 +123,8 @@ def read_status(
         queue=queue_counts(store),
         derive_backlog=derive_backlog(store),
         item_faults=fault_counts(store),
+        alerts=tuple(outbox_counts(store)),
+        muted=muted_counts(store),
     )
 
 
@@ -159,6 +168,19 @@ def status_json(report: StatusReport) -> dict[str, Any]:
         "fulltext_queue": {"pending": report.queue.pending, "failed": report.queue.failed},
         "derive_backlog": report.derive_backlog,
         "item_faults": dict(report.item_faults),
+        "alerts": [
+            {
+                "rule": row.rule,
+                "channel": row.channel,
+                "pending": row.pending,
+                "sent": row.sent,
+                "failed": row.failed,
+                "last_error": row.last_error,
+                "last_sent": _iso(row.last_sent),
+            }
+            for row in report.alerts
+        ],
+        "muted": dict(report.muted),
         "sources": [
             _source_json(sid, name, health, enabled=sid not in report.disabled)
             for sid, name, health in report.sources
@@ -369,6 +391,32 @@ class _StatusCollector(Collector):
         )
         for stage, count in sorted(self.report.item_faults.items()):
             faults.add_metric([stage], count)
+        alerts = GaugeMetricFamily(
+            "finews_alerts",
+            "Alerts in the outbox, by rule, channel (scheme and digest) and state.",
+            labels=["rule", "channel", "state"],
+        )
+        delivered = CounterMetricFamily(
+            "finews_alerts_sent",
+            "Alerts delivered, by rule and channel (all workers, all runs).",
+            labels=["rule", "channel"],
+        )
+        refused = CounterMetricFamily(
+            "finews_alert_errors",
+            "Failed attempts at delivering an alert, by rule and channel.",
+            labels=["rule", "channel"],
+        )
+        muted = GaugeMetricFamily(
+            "finews_items_muted", "Items a mute rule hides, by rule.", labels=["rule"]
+        )
+        for row in self.report.alerts:
+            alerts.add_metric([row.rule, row.channel, "pending"], row.pending)
+            alerts.add_metric([row.rule, row.channel, "failed"], row.failed)
+            delivered.add_metric([row.rule, row.channel], row.sent)
+            refused.add_metric([row.rule, row.channel], row.errors)
+        for rule, count in sorted(self.report.muted.items()):
+            muted.add_metric([rule], count)
+        yield from (alerts, delivered, refused, muted)
         yield from (polls, errors, stored, durations, items, recent, failures, backoff)
         yield from (delay, success, upcoming, queue, derive, faults, formats, alarms)
 

@@ -161,6 +161,12 @@ def openapi_document(settings: SiteSettings) -> dict[str, Any]:
                             {"type": "string", "examples": ["600519", "hk00700"]},
                         ),
                         _param(
+                            "muted",
+                            "true: also the items a mute rule of the settings hides (they "
+                            "are left out by default).",
+                            {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]},
+                        ),
+                        _param(
                             "limit",
                             "Items per page.",
                             {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},

@@ -464,7 +464,9 @@ class Pages:
         key = (code, self.catalog.seq)
         last = self._last_stock
         if last is None or last[0] != key:
-            query = ItemQuery(stock=code, first_reports_only=self.settings.dedupe, limit=wanted)
+            query = ItemQuery(
+                stock=code, first_reports_only=self.settings.dedupe, limit=wanted, muted=False
+            )
             last = self._last_stock = (key, self._items(query))
         return last[1][:limit]
 

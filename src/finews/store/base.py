@@ -232,6 +232,10 @@ def _item_filters(
         condition, args = stock_condition(query.stock, table, common=common)
         filters.append(condition)
         params.extend(args)
+    if query.muted is not None:
+        # a mute rule's items (migration 0013, finews.alerts.reader)
+        probe = f"EXISTS (SELECT 1 FROM item_mutes m WHERE m.item_id = {table}.id)"
+        filters.append(probe if query.muted else "NOT " + probe)
     return filters, params
 
 
@@ -360,6 +364,9 @@ class ItemQuery:
     first_reports_only: bool = False
     #: items come without their full text (``content`` empty), for lists that never show it
     without_content: bool = False
+    #: ``False``: leave out items a mute rule hides (pages, feeds, API lists); ``True``:
+    #: only those; ``None``: every item
+    muted: bool | None = None
 
 
 class Transaction:

@@ -1,0 +1,208 @@
+"""Delivering the alert outbox through Apprise (the guarantee: :mod:`finews.alerts`).
+
+One pass (:meth:`Sender.send_due`) claims the rows that are due, groups them by channel
+and sends each channel's rows in order on a thread of its own, so a dead or slow channel
+(each attempt capped at ``alerts.timeout``) delays no other. When a channel refuses a
+row, that row waits ``alerts.backoff`` seconds doubled per attempt (up to
+``alerts.backoff_cap``) and the channel's other rows of the pass are handed back to be
+tried at the same time, instead of each hitting the refusing channel in turn. After
+``alerts.attempts`` attempts a row is ``failed``.
+
+A channel is found by its key (:func:`~finews.process.rules.channel_key`): the URL itself
+is read from the settings at send time and never stored; a row whose channel left the
+settings fails at once, saying so. Errors are kept and shown without the URL's secrets:
+every part of the URL is masked out of Apprise's messages, and the rest passes
+:func:`~finews.redact.redact`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from finews.process.rules import Rule, channel_label
+from finews.redact import redact
+from finews.store import Store
+from finews.store import alerts as outbox
+
+__all__ = ["Delivery", "SendReport", "Sender", "deliver"]
+
+log = logging.getLogger("finews.alerts")
+# Apprise's own log lines can name parts of a notify URL (a chat id, a host): they stay
+# with Apprise, and the sender logs each failure itself with the URL's parts masked
+logging.getLogger("apprise").propagate = False
+
+#: how long a sender's claim on rows lasts: a sender killed mid-send leaves its rows to
+#: be sent again after this (the at-least-once window)
+CLAIM_SECONDS = 60.0
+
+_URL_PARTS = re.compile(r"[^:/@?&=#,+]{4,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What one attempt at sending came to."""
+
+    ok: bool
+    error: str = ""
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` without any part of ``url`` longer than three characters (tokens, hosts,
+    passwords, chat ids), then redacted."""
+    for part in sorted(set(_URL_PARTS.findall(url)), key=len, reverse=True):
+        text = text.replace(part, "…")
+    return redact(text)
+
+
+def deliver(url: str, title: str, body: str, *, timeout: float) -> Delivery:
+    """Send one message to one Apprise URL; the error is already scrubbed of the URL."""
+    import apprise
+
+    sender = apprise.Apprise()
+    try:
+        if not sender.add(url):
+            return Delivery(False, f"{channel_label(url)} is not a URL Apprise can send to")
+        result = sender.notify(body=body, title=title, timeout=timeout)
+    except Exception as exc:  # a plugin's own failure: the row is retried like any other
+        return Delivery(False, _scrub(f"{type(exc).__name__}: {exc}", url))
+    if result:
+        return Delivery(True)
+    messages = [entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR")]
+    error = "; ".join(messages[-3:]) or f"{channel_label(url)} refused the message"
+    return Delivery(False, _scrub(error, url)[:500])
+
+
+@dataclass
+class SendReport:
+    """What one pass did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    #: rows handed back unattempted, their channel backing off
+    deferred: int = 0
+
+
+class Sender:
+    """Delivers the outbox of ``rules`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        rules: Sequence[Rule],
+        *,
+        attempts: int = 8,
+        backoff: float = 5.0,
+        backoff_cap: float = 900.0,
+        timeout: float = 15.0,
+        worker: str | None = None,
+        send: Callable[[str, str, str], Delivery] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.channels = {key: url for rule in rules for key, url in rule.channels}
+        self.attempts = attempts
+        self.backoff = backoff
+        self.backoff_cap = backoff_cap
+        self.timeout = timeout
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self._send = send or (lambda url, title, body: deliver(url, title, body, timeout=timeout))
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, store: Store, config: Any, **options: Any) -> Sender:
+        """A sender with a :class:`~finews.config.Config`'s rules and settings."""
+        return cls(
+            store,
+            config.rules,
+            attempts=config.get("alerts.attempts"),
+            backoff=config.get("alerts.backoff"),
+            backoff_cap=config.get("alerts.backoff_cap"),
+            timeout=config.get("alerts.timeout"),
+            **options,
+        )
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds before the next attempt after ``attempts`` failed ones."""
+        return float(min(self.backoff * 2 ** max(attempts - 1, 0), self.backoff_cap))
+
+    def send_due(self, *, limit: int = 200) -> SendReport:
+        """Claim the rows that are due and send them, each channel on its own thread."""
+        now = self.clock()
+        rows = outbox.claim_due(
+            self.store,
+            self.worker,
+            now=now,
+            until=now + timedelta(seconds=CLAIM_SECONDS),
+            limit=limit,
+        )
+        report = SendReport()
+        if not rows:
+            return report
+        by_channel: dict[str, list[outbox.OutboxRow]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        with ThreadPoolExecutor(max_workers=min(len(by_channel), 16)) as pool:
+            for future in [
+                pool.submit(self._channel, channel, queued, report)
+                for channel, queued in by_channel.items()
+            ]:
+                future.result()
+        return report
+
+    def _channel(self, channel: str, rows: list[outbox.OutboxRow], report: SendReport) -> None:
+        url = self.channels.get(channel)
+        for index, row in enumerate(rows):
+            if url is None:
+                self._failed(row, "this channel is no longer in the rule's notify list", None)
+                with self._lock:
+                    report.failed += 1
+                continue
+            delivery = self._send(url, row.title, row.body)
+            now = self.clock()
+            if delivery.ok:
+                outbox.mark_sent(self.store, row.id, now=now)
+                with self._lock:
+                    report.sent += 1
+                continue
+            tries = row.attempts + 1
+            retry_at = (
+                None if tries >= self.attempts else now + timedelta(seconds=self.retry_delay(tries))
+            )
+            self._failed(row, delivery.error, retry_at)
+            rest = [later.id for later in rows[index + 1 :]]
+            if retry_at is not None:
+                # the channel is backing off: its other rows wait as long
+                outbox.release(self.store, rest, retry_at=retry_at)
+            else:
+                outbox.release(self.store, rest, retry_at=now)
+            with self._lock:
+                if retry_at is None:
+                    report.failed += 1
+                else:
+                    report.retried += 1
+                report.deferred += len(rest)
+            return
+
+    def _failed(self, row: outbox.OutboxRow, error: str, retry_at: datetime | None) -> None:
+        what = "giving up" if retry_at is None else f"retry at {retry_at:%H:%M:%S} UTC"
+        log.warning(
+            "alert %s of rule %s to %s failed (attempt %d, %s): %s",
+            row.id,
+            row.rule,
+            row.channel,
+            row.attempts + 1,
+            what,
+            error,
+        )
+        outbox.mark_failed(self.store, row.id, error, retry_at=retry_at)
