@@ -20,6 +20,7 @@ from finews.alerts.sender import Delivery, Sender
 from finews.cli import cli
 from finews.config import load_config
 from finews.demo.inbox import Inbox
+from finews.demo.replay import ReplayServer
 from finews.errors import ConfigError
 from finews.models import Item
 from finews.process.rules import ItemText, Rule, channel_key, parse_rule
@@ -28,7 +29,7 @@ from finews.publish.health import _StatusCollector, read_status, status_json
 from finews.store import ItemQuery, Store, open_store
 from finews.store import alerts as outbox
 from finews.store.base import SqlStore
-from finews.store.derive import derive_pending
+from finews.store.derive import derive_backlog, derive_pending
 from helpers import make_item
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -488,3 +489,54 @@ def test_a_fetch_matches_what_it_stores(tmp_path: Path, sqlite_url: str) -> None
         assert [item.title for item in store.items(ItemQuery(muted=False))] == ["新闻"]
     with open_store(sqlite_url) as reopened:
         assert json.dumps(outbox.muted_counts(reopened)) == '{"ads": 1}'
+
+
+# --- the daemon -------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_the_daemon_matches_and_delivers_once_per_story(tmp_path: Path, db_url: str) -> None:
+    """`finews run` with rules: its deriving thread writes the alerts, its alert task
+    delivers them; every story of a matching item reaches the receiver exactly once."""
+    import asyncio
+
+    from test_daemon import fast_spec, running, until
+    from upstreams import FastNewsFeed
+
+    feed = FastNewsFeed(page_size=20)
+    with Inbox() as hook, ReplayServer([feed.route()]) as upstream:
+        settings = tmp_path / "finews.toml"
+        settings.write_text(
+            "[alerts]\nmax_age = 87600\n\n"
+            f'[rules.north]\nquery = "北向资金 -第3条"\nnotify = ["json://{hook.host_port}/h"]\n'
+            '\n[rules.quiet]\nquery = "第2条"\nmute = true\n',
+            encoding="utf-8",
+        )
+        overrides = {"http.timeout": "0.5", "http.retries": "0", "daemon.host_spacing": "0"}
+        config = load_config(settings, env={}, overrides=overrides)
+
+        async def scenario() -> None:
+            with open_store(db_url) as store:
+                feed.publish(6)
+                async with running(config, db_url, [fast_spec(upstream.url)]):
+                    await until(lambda: store.count_items("em_fast") == 6, "six items")
+                    await until(lambda: derive_backlog(store) == 0, "deriving")
+                    await until(
+                        lambda: all(c.pending == 0 for c in outbox.outbox_counts(store)),
+                        "every alert delivered",
+                    )
+                assert isinstance(store, SqlStore)
+                stories = store._query(
+                    "SELECT DISTINCT c.cluster_id FROM item_clusters c JOIN items i "
+                    "ON i.id = c.item_id WHERE i.title NOT LIKE ?",
+                    ("%第3条%",),
+                )
+                posted = hook.accepted()
+                assert len(posted) == len(stories)
+                assert len({post.json()["title"] for post in posted}) == len(posted)
+                assert all("第3条" not in post.json()["title"] for post in posted)
+                hidden = [item.title for item in store.items(ItemQuery(muted=True))]
+                assert len(hidden) == 1
+                assert "第2条" in hidden[0]
+
+        asyncio.run(scenario())

@@ -21,7 +21,13 @@ import finews
 
 SRC = Path(finews.__file__).parent
 #: the command line: cli.py and its lazily loaded siblings
-CLI = ("finews.cli", "finews.feeds_cli", "finews.probe_cli", "finews.search_cli")
+CLI = (
+    "finews.cli",
+    "finews.feeds_cli",
+    "finews.probe_cli",
+    "finews.search_cli",
+    "finews.alerts.cli",
+)
 #: what runs the stages: it may import everything, nothing below may import it
 ORCHESTRATION = (
     "finews.refresh",
@@ -52,6 +58,9 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     (("finews.derive",), ("finews.fetch", "finews.publish", *ORCHESTRATION)),
     # read-only consumers of the store: publishing never fetches
     (("finews.publish",), ("finews.fetch", *ORCHESTRATION)),
+    # rules and alerts: a reader of the change log and a sender; they never fetch (Apprise
+    # is their network) and are driven by the daemon and the CLI, not the reverse
+    (("finews.alerts",), ("finews.fetch", *[m for m in ORCHESTRATION if m != "finews.alerts.cli"])),
 ]
 
 #: violations of RULES that today's code has (importer, imported): remove a line when its
