@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -540,3 +542,35 @@ def test_the_daemon_matches_and_delivers_once_per_story(tmp_path: Path, db_url: 
                 assert "第2条" in hidden[0]
 
         asyncio.run(scenario())
+
+
+def test_a_hanging_channel_holds_up_no_other_channel_in_later_passes(store: Store) -> None:
+    gate = threading.Event()
+    with Inbox(hold=gate) as stuck, Inbox() as good:
+        urls = [f"json://{stuck.host_port}/stuck", f"json://{good.host_port}/good"]
+        rule = parse_rule("m", {"query": "茅台", "notify": urls})
+        _attach(store, [rule])
+        sender = Sender(store, [rule], timeout=60)
+        try:
+            store.upsert_items([_item("茅台新闻一")])
+            sender.send_due(wait=False)
+            assert len(good.wait(1)) == 1
+            stuck.wait(1)
+            good_channel = channel_key(urls[1])
+            deadline = time.monotonic() + 10
+            while good_channel in sender.busy() and time.monotonic() < deadline:
+                time.sleep(0.01)  # the good channel's thread marks its row sent
+            assert sender.busy() == {channel_key(urls[0])}
+            # the stuck channel still has its first alert in flight; a new alert reaches
+            # the other channel in the next pass all the same
+            store.upsert_items([_item("茅台集团另一则完全不同的公告内容")])
+            sender.send_due(wait=False)
+            assert len(good.wait(2)) == 2
+            assert len(stuck.posts) == 1
+        finally:
+            gate.set()
+            sender.close()
+        sender.send_due()
+        assert len(stuck.accepted()) == 2
+        counts = outbox.outbox_counts(store)
+        assert [(c.pending, c.sent) for c in counts] == [(0, 2), (0, 2)]

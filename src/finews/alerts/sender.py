@@ -40,9 +40,11 @@ log = logging.getLogger("finews.alerts")
 # with Apprise, and the sender logs each failure itself with the URL's parts masked
 logging.getLogger("apprise").propagate = False
 
-#: how long a sender's claim on rows lasts: a sender killed mid-send leaves its rows to
-#: be sent again after this (the at-least-once window)
+#: how long a sender's claim on rows lasts, beyond ``PER_CHANNEL`` timeouts: a sender
+#: killed mid-send leaves its rows to be sent again after this (the at-least-once window)
 CLAIM_SECONDS = 60.0
+#: rows of one channel taken in one pass
+PER_CHANNEL = 10
 
 _URL_PARTS = re.compile(r"[^:/@?&=#,+]{4,}")
 
@@ -83,7 +85,7 @@ def deliver(url: str, title: str, body: str, *, timeout: float) -> Delivery:
 
 @dataclass
 class SendReport:
-    """What one pass did."""
+    """What a pass (or a sender over its life) did."""
 
     sent: int = 0
     retried: int = 0
@@ -91,9 +93,23 @@ class SendReport:
     #: rows handed back unattempted, their channel backing off
     deferred: int = 0
 
+    def add(self, other: SendReport) -> None:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.deferred += other.deferred
+
 
 class Sender:
-    """Delivers the outbox of ``rules`` (see the module docstring)."""
+    """Delivers the outbox of ``rules`` (see the module docstring).
+
+    Each channel's rows go out on a thread of their own, in order; a channel still busy
+    (a slow or hanging endpoint, each attempt capped at ``timeout``) is left out of the
+    next passes until it is done, so it holds up no other channel, in this pass or later.
+    A pass takes at most :data:`PER_CHANNEL` rows of one channel, so a claim (60 s plus
+    that many timeouts) outlasts the channel's work. ``on_done`` is called from the
+    channel's thread when it finishes (the daemon wakes its alert task: more may be due).
+    """
 
     def __init__(
         self,
@@ -107,6 +123,7 @@ class Sender:
         worker: str | None = None,
         send: Callable[[str, str, str], Delivery] | None = None,
         clock: Callable[[], datetime] | None = None,
+        on_done: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.channels = {key: url for rule in rules for key, url in rule.channels}
@@ -117,7 +134,12 @@ class Sender:
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self._send = send or (lambda url, title, body: deliver(url, title, body, timeout=timeout))
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.on_done = on_done
+        #: what every pass of this sender did so far
+        self.totals = SendReport()
         self._lock = threading.Lock()
+        self._busy: set[str] = set()
+        self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_config(cls, store: Store, config: Any, **options: Any) -> Sender:
@@ -136,44 +158,83 @@ class Sender:
         """Seconds before the next attempt after ``attempts`` failed ones."""
         return float(min(self.backoff * 2 ** max(attempts - 1, 0), self.backoff_cap))
 
-    def send_due(self, *, limit: int = 200) -> SendReport:
-        """Claim the rows that are due and send them, each channel on its own thread."""
+    def send_due(self, *, limit: int = 200, wait: bool = True) -> SendReport:
+        """Claim the rows that are due (of channels not busy) and send them, each channel
+        on its own thread. ``wait``: return when they are done, with what they came to;
+        else at once (what they come to is added to :attr:`totals`)."""
         now = self.clock()
+        busy = self.busy()
         rows = outbox.claim_due(
             self.store,
             self.worker,
             now=now,
-            until=now + timedelta(seconds=CLAIM_SECONDS),
+            until=now + timedelta(seconds=CLAIM_SECONDS + PER_CHANNEL * self.timeout),
             limit=limit,
+            skip=busy,
         )
         report = SendReport()
         if not rows:
             return report
         by_channel: dict[str, list[outbox.OutboxRow]] = {}
+        extra: list[int] = []
         for row in rows:
-            by_channel.setdefault(row.channel, []).append(row)
-        with ThreadPoolExecutor(max_workers=min(len(by_channel), 16)) as pool:
-            for future in [
-                pool.submit(self._channel, channel, queued, report)
-                for channel, queued in by_channel.items()
-            ]:
+            queued = by_channel.setdefault(row.channel, [])
+            if len(queued) < PER_CHANNEL:
+                queued.append(row)
+            else:
+                extra.append(row.id)
+        outbox.release(self.store, extra, retry_at=now)  # the next pass takes them
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="alerts")
+        futures = []
+        with self._lock:
+            self._busy.update(by_channel)
+        for channel, queued in by_channel.items():
+            futures.append(self._pool.submit(self._channel, channel, queued, report))
+        if wait:
+            for future in futures:
                 future.result()
         return report
 
+    def busy(self) -> set[str]:
+        """The channels with rows in flight on this sender's threads."""
+        with self._lock:
+            return set(self._busy)
+
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the threads, after the channels in flight are done (``wait``), or at
+        once: a row in flight then stays claimed, and is sent again once its claim expires
+        (the at-least-once case)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=not wait)
+            self._pool = None
+
     def _channel(self, channel: str, rows: list[outbox.OutboxRow], report: SendReport) -> None:
+        done = SendReport()
+        try:
+            self._deliver(channel, rows, done)
+        except Exception:  # a database error: the claim expires and another pass retries
+            log.exception("delivering alerts to %s failed", channel)
+        finally:
+            with self._lock:
+                self._busy.discard(channel)
+                report.add(done)
+                self.totals.add(done)
+            if self.on_done is not None:
+                self.on_done()
+
+    def _deliver(self, channel: str, rows: list[outbox.OutboxRow], done: SendReport) -> None:
         url = self.channels.get(channel)
         for index, row in enumerate(rows):
             if url is None:
                 self._failed(row, "this channel is no longer in the rule's notify list", None)
-                with self._lock:
-                    report.failed += 1
+                done.failed += 1
                 continue
             delivery = self._send(url, row.title, row.body)
             now = self.clock()
             if delivery.ok:
                 outbox.mark_sent(self.store, row.id, now=now)
-                with self._lock:
-                    report.sent += 1
+                done.sent += 1
                 continue
             tries = row.attempts + 1
             retry_at = (
@@ -181,17 +242,14 @@ class Sender:
             )
             self._failed(row, delivery.error, retry_at)
             rest = [later.id for later in rows[index + 1 :]]
-            if retry_at is not None:
-                # the channel is backing off: its other rows wait as long
-                outbox.release(self.store, rest, retry_at=retry_at)
+            # the channel is backing off: its other rows wait as long (none after a
+            # row given up, which says nothing of the next)
+            outbox.release(self.store, rest, retry_at=retry_at or now)
+            if retry_at is None:
+                done.failed += 1
             else:
-                outbox.release(self.store, rest, retry_at=now)
-            with self._lock:
-                if retry_at is None:
-                    report.failed += 1
-                else:
-                    report.retried += 1
-                report.deferred += len(rest)
+                done.retried += 1
+            done.deferred += len(rest)
             return
 
     def _failed(self, row: outbox.OutboxRow, error: str, retry_at: datetime | None) -> None:

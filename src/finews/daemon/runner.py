@@ -47,7 +47,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from finews.alerts.reader import rules_reader
-from finews.alerts.sender import Sender
+from finews.alerts.sender import Sender, SendReport
 from finews.config import Config
 from finews.daemon.leasing import LeaseKeeper
 from finews.daemon.memory import Trimmer
@@ -476,31 +476,46 @@ class Daemon:
                 return
     # --- alerts -----------------------------------------------------------------------
     async def _alert_loop(self, stop: asyncio.Event) -> None:
-        """Deliver the alert outbox: after each deriving round that stored changes, when
-        the next retry is due, and every few seconds for alerts other workers wrote."""
+        """Deliver the alert outbox: after each deriving round that stored changes, when a
+        channel finishes (more may be due), when the next retry is due, and every few
+        seconds for alerts other workers wrote. Channels are sent to on the sender's own
+        threads, so this loop never waits for a slow one."""
         sender = self.alerts
         assert sender is not None
-        while not stop.is_set():
-            self._alert_wake.clear()
-            wait = _ALERT_LOOK
-            try:
-                report = await asyncio.to_thread(sender.send_due)
-                due = await asyncio.to_thread(next_due, sender.store)
-            except Exception as exc:
-                log.error("delivering alerts failed: %s; next try in %.0f s", exc, _DERIVE_RETRY)
-                if await _sleep(stop, _DERIVE_RETRY):
-                    return
-                continue
-            m = self.metrics.alerts
-            m.labels("sent").inc(report.sent)
-            m.labels("retry").inc(report.retried)
-            m.labels("failed").inc(report.failed)
-            if report.sent or report.retried or report.failed:
-                continue  # more may be due already
-            if due is not None:
-                wait = min(wait, max((due - self.now()).total_seconds(), 0.05))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._alert_wake.wait(), timeout=wait)
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._alert_wake.set)
+
+        sender.on_done = wake
+        counted = SendReport()
+        try:
+            while not stop.is_set():
+                self._alert_wake.clear()
+                wait = _ALERT_LOOK
+                try:
+                    await asyncio.to_thread(sender.send_due, wait=False)
+                    due = await asyncio.to_thread(next_due, sender.store)
+                except Exception as exc:
+                    log.error(
+                        "delivering alerts failed: %s; next try in %.0f s", exc, _DERIVE_RETRY
+                    )
+                    if await _sleep(stop, _DERIVE_RETRY):
+                        return
+                    continue
+                totals = sender.totals
+                m = self.metrics.alerts
+                m.labels("sent").inc(totals.sent - counted.sent)
+                m.labels("retry").inc(totals.retried - counted.retried)
+                m.labels("failed").inc(totals.failed - counted.failed)
+                counted = SendReport(totals.sent, totals.retried, totals.failed)
+                if due is not None:
+                    wait = min(wait, max((due - self.now()).total_seconds(), 0.05))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._alert_wake.wait(), timeout=wait)
+        finally:
+            # a channel still sending keeps its rows claimed: they go again after the claim
+            sender.close(wait=False)
 
     async def _fulltext_loop(self, client: HttpClient, stop: asyncio.Event) -> None:
         sources = [sid for sid, spec in self.specs.items() if spec.get("fulltext", True)]

@@ -3,7 +3,8 @@
 It stands in for the far end of an alert channel in tests and benchmarks: a JSON webhook
 (Apprise ``json://host:port/path``) or an ntfy server (``ntfy://host:port/topic``, which
 Apprise posts as JSON to the server's root). ``statuses`` makes it refuse (e.g. ``[500,
-500]``: the first two posts get 500, then 200), to exercise retries.
+500]``: the first two posts get 500, then 200), to exercise retries; ``hold`` makes it
+hang (each reply waits until the event is set).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
         status = inbox._next_status()
         headers = {name.lower(): value for name, value in self.headers.items()}
         inbox._record(Post(self.path, headers, body, status, time.time()))
+        if inbox.hold is not None:
+            inbox.hold.wait()  # a hanging endpoint, until the test lets it answer
         reply = b"{}" if status < 400 else b'{"error": "refused by the test receiver"}'
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -67,8 +70,12 @@ class _Server(ThreadingHTTPServer):
 class Inbox:
     """Records POSTs on ``127.0.0.1``; ``host_port`` is what a channel URL names."""
 
-    def __init__(self, statuses: Iterable[int] = ()) -> None:
+    def __init__(
+        self, statuses: Iterable[int] = (), *, hold: threading.Event | None = None
+    ) -> None:
         self._statuses = list(statuses)
+        #: when given, each reply waits until it is set (a hanging endpoint)
+        self.hold = hold
         self._lock = threading.Lock()
         self._posts: list[Post] = []
         self._arrived = threading.Condition(self._lock)

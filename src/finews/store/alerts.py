@@ -20,7 +20,7 @@ again once the claim has expired.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self
@@ -222,21 +222,29 @@ class OutboxRow:
 
 
 def claim_due(
-    store: Store, worker: str, *, now: datetime, until: datetime, limit: int = 100
+    store: Store,
+    worker: str,
+    *,
+    now: datetime,
+    until: datetime,
+    limit: int = 100,
+    skip: Collection[str] = (),
 ) -> list[OutboxRow]:
     """Take up to ``limit`` rows that are due (pending and past their next attempt, or
     claimed by a sender whose claim has expired), oldest first, for ``worker`` until
-    ``until``."""
+    ``until``; none of the channels in ``skip`` (the ones this sender is busy with)."""
     sql = _sql(store)
     lock = sql.row_lock_clause + " SKIP LOCKED" if sql.row_lock_clause else ""
     stamp = _stamp(now)
+    busy, skipped = in_list(sorted(skip)) if skip else ("", [])
+    not_busy = f"AND channel NOT IN ({busy}) " if skip else ""
     with sql._tx() as cur:
         sql._exec(
             cur,
             "SELECT id, rule, channel, title, body, attempts FROM alert_outbox "
-            "WHERE (state = ? AND next_attempt <= ?) OR (state = ? AND claimed_until <= ?) "
-            f"ORDER BY id LIMIT {int(limit)} {lock}",
-            (PENDING, stamp, SENDING, stamp),
+            "WHERE ((state = ? AND next_attempt <= ?) OR (state = ? AND claimed_until <= ?)) "
+            f"{not_busy}ORDER BY id LIMIT {int(limit)} {lock}",
+            [PENDING, stamp, SENDING, stamp, *skipped],
         )
         rows = [OutboxRow(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in cur.fetchall()]
         if rows:
