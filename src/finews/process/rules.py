@@ -65,11 +65,11 @@ class ItemText:
     """The tokens of one item, made once and tested against every rule."""
 
     item: Item
-    title: tuple[str, ...]
-    body: tuple[str, ...]
+    #: the title's tokens, an empty token (no phrase spans it), then the body's
+    stream: tuple[str, ...]
+    #: where each token stands in ``stream``
+    places: Mapping[str, tuple[int, ...]]
     chars: frozenset[str]
-    #: every token of title and body (a quick test before phrases are looked for)
-    words: frozenset[str]
     #: the item's security keys: tags in lower case, 5- and 6-digit runs of title and digest
     keys: frozenset[str]
 
@@ -82,43 +82,62 @@ class ItemText:
         if digest_text and digest_text not in body_text:
             body_text = f"{digest_text} {body_text}"
         chars: set[str] = set()
-        title = tuple(tokens(plain_text(item.title), None, chars))
-        body = tuple(tokens(body_text, None, chars))
+        title = tokens(plain_text(item.title), None, chars)
+        stream = (*title, "", *tokens(body_text, None, chars))
+        places: dict[str, list[int]] = {}
+        for place, token in enumerate(stream):
+            places.setdefault(token, []).append(place)
         keys = {code.lower() for code in item.stocks if code}
         for text in (item.title, item.digest):
             keys.update(run for run in _DIGIT_RUN.findall(text) if len(run) in (5, 6))
-        return cls(item, title, body, frozenset(chars), frozenset(title + body), frozenset(keys))
+        return cls(
+            item,
+            stream,
+            {token: tuple(found) for token, found in places.items()},
+            frozenset(chars),
+            frozenset(keys),
+        )
 
     def has_phrase(self, phrase: tuple[str, ...], prefix: bool) -> bool:
         """Whether ``phrase`` stands in consecutive positions of the title or the body
         (its last token a prefix when ``prefix``)."""
-        if len(phrase) == 1 and not prefix and phrase[0] in self.chars:
-            return True
-        head = phrase[0]
-        if (len(phrase) > 1 or not prefix) and head not in self.words:
-            return False
-        return _in_stream(self.title, phrase, prefix) or _in_stream(self.body, phrase, prefix)
-
-    def matches(self, parsed: ParsedQuery) -> bool:
-        """Whether every term of ``parsed`` occurs (in any of its forms)."""
-        return all(
-            any(self.has_phrase(phrase, prefix) for phrase, prefix in clause.phrases())
-            for clause in parsed.clauses
-        )
-
-
-def _in_stream(stream: tuple[str, ...], phrase: tuple[str, ...], prefix: bool) -> bool:
-    size = len(phrase)
-    last = size - 1
-    for start in range(len(stream) - size + 1):
-        for offset in range(size):
-            token = stream[start + offset]
-            wanted = phrase[offset]
-            if token != wanted and not (prefix and offset == last and token.startswith(wanted)):
+        last = len(phrase) - 1
+        if last == 0:
+            if prefix:
+                return any(token.startswith(phrase[0]) for token in self.places if token)
+            return phrase[0] in self.places or phrase[0] in self.chars
+        stream = self.stream
+        for start in self.places.get(phrase[0], ()):
+            if start + last >= len(stream):
                 break
-        else:
-            return True
-    return False
+            for offset in range(1, last + 1):
+                token = stream[start + offset]
+                wanted = phrase[offset]
+                if token != wanted and not (prefix and offset == last and token.startswith(wanted)):
+                    break
+            else:
+                return True
+        return False
+
+    def matches(self, parsed: ParsedQuery | Terms) -> bool:
+        """Whether every term of ``parsed`` occurs (in any of its forms)."""
+        terms = parsed if isinstance(parsed, tuple) else terms_of(parsed)
+        for forms in terms:
+            for phrase, prefix in forms:
+                if self.has_phrase(phrase, prefix):
+                    break
+            else:
+                return False
+        return True
+
+
+#: a query's terms, each as its phrases (tokens, prefix): all terms, any phrase of each
+Terms = tuple[tuple[tuple[tuple[str, ...], bool], ...], ...]
+
+
+def terms_of(parsed: ParsedQuery) -> Terms:
+    """The terms of ``parsed`` as :meth:`ItemText.matches` tests them."""
+    return tuple(clause.phrases() for clause in parsed.clauses)
 
 
 def channel_key(url: str) -> str:
@@ -153,6 +172,8 @@ class Rule:
     follow_up: bool = False
     _forms: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     _mentions: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    _include: Terms | None = field(default=None, repr=False, compare=False)
+    _exclude: tuple[Terms, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def channels(self) -> tuple[tuple[str, str], ...]:
@@ -175,7 +196,7 @@ class Rule:
             or any(term in text.keys for term in self._mentions)
         ):
             return "stock"
-        if self.include is not None and text.matches(self.include):
+        if self._include is not None and text.matches(self._include):
             return "query"
         return None
 
@@ -183,7 +204,7 @@ class Rule:
         """Whether the rule matches the item (see the module docstring)."""
         if not self.passes_filters(text.item) or self.about(text) is None:
             return False
-        return not any(text.matches(excluded) for excluded in self.exclude)
+        return not any(text.matches(excluded) for excluded in self._exclude)
 
 
 def _problem(name: str, key: str, value: Any, expected: str, origin: str) -> ConfigError:
@@ -305,4 +326,6 @@ def parse_rule(
         follow_up=flags["follow_up"],
         _forms=forms,
         _mentions=mentions,
+        _include=None if include is None else terms_of(include),
+        _exclude=tuple(terms_of(parsed) for parsed in exclude),
     )
