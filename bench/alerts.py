@@ -209,7 +209,7 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         "poll_interval_s": args.interval,
         "publish_rate_per_s": args.rate,
         "database": "postgresql" if args.database_url else "sqlite",
-        "daemon_log_errors": [line for line in log.splitlines() if "ERROR" in line][:5],
+        "daemon_log_problems": [line for line in log.splitlines() if "rror" in line][:5],
     }
 
 
@@ -219,7 +219,7 @@ def main() -> None:
     late = sub.add_parser("latency")
     late.add_argument("--items", type=int, default=150)
     late.add_argument("--rate", type=float, default=2.0, help="items published per second")
-    late.add_argument("--interval", type=float, default=0.5, help="the feed's poll interval")
+    late.add_argument("--interval", type=float, default=1.0, help="the feed's poll interval")
     late.add_argument("--rules", type=int, default=100)
     late.add_argument("--warmup", type=float, default=3.0)
     late.add_argument("--database-url", default="")
