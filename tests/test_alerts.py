@@ -574,3 +574,33 @@ def test_a_hanging_channel_holds_up_no_other_channel_in_later_passes(store: Stor
         assert len(stuck.accepted()) == 2
         counts = outbox.outbox_counts(store)
         assert [(c.pending, c.sent) for c in counts] == [(0, 2), (0, 2)]
+
+
+def test_muted_items_leave_the_live_sites_pages_feeds_and_api(tmp_path: Path) -> None:
+    from finews.publish.site import SiteSettings
+    from finews.publish.web import create_app
+    from site_data import TestClient
+
+    url = f"sqlite:///{tmp_path / 'site.db'}"
+    with open_store(url) as store:
+        _attach(store, [parse_rule("ads", {"query": "推广", "mute": True})])
+        store.upsert_items(
+            [
+                _item("某品牌白酒推广活动开启", importance=1),
+                _item("央行开展逆回购操作", importance=1),
+            ]
+        )
+    settings = SiteSettings(page_size=10, home_per_source=5, feed_size=10)
+    with TestClient(create_app(url, settings, poll_interval=0.05)) as client:
+        for path in ("/", "/all/", "/important/", "/feed.xml", "/feed.json"):
+            page = client.get(path).text
+            assert "央行开展逆回购操作" in page, path
+            assert "推广活动" not in page, path
+        listed = [item["title"] for item in client.get("/api/items").json()["items"]]
+        assert listed == ["央行开展逆回购操作"]
+        every = client.get("/api/items?muted=true").json()["items"]
+        assert len(every) == 2
+        assert client.get("/api/items?muted=maybe").status_code == 400
+        # still findable
+        found = client.get("/api/search?q=推广").json()
+        assert [hit["title"] for hit in found["hits"]] == ["某品牌白酒推广活动开启"]

@@ -387,7 +387,7 @@ def test_openapi_document_lists_the_routes(client: TestClient) -> None:
     }
     names = {p["name"] for p in document["paths"]["/api/items"]["get"]["parameters"]}
     assert names == {
-        "source", "category", "since", "until", "important", "stock", "limit", "cursor"
+        "source", "category", "since", "until", "important", "stock", "muted", "limit", "cursor"
     }  # fmt: skip
     assert names == set(ITEMS_PARAMETERS)  # every accepted parameter documented, no other
     item = client.get("/api/items/1").json()
