@@ -26,7 +26,6 @@ from finews.alerts.message import alert_text
 from finews.models import Item
 from finews.process.rules import ItemText, Rule
 from finews.store import alerts as sql
-from finews.store.columns import in_list
 
 __all__ = ["Rules", "rules_reader"]
 
@@ -78,8 +77,7 @@ class Rules:
         docstring)."""
         if not self.rules or not items:
             return
-        todo = _current(tx, items)
-        todo = sql.unmatched(tx, todo)
+        todo = sql.unmatched(tx, items)
         if not todo:
             return
         now = self.clock()
@@ -132,25 +130,6 @@ class Rules:
         ids = sorted({str(source) for (source,) in rows} | {item.source})
         ids.remove(item.source)
         return [self.source_names.get(sid, sid) for sid in [item.source, *ids]]
-
-
-def _current(tx: sql.Tx, items: Sequence[tuple[int, Item]]) -> list[tuple[int, Item]]:
-    """The items with their stored id and revision (an inline writer hands over the
-    items as it wrote them, without either)."""
-    if not items:
-        return []
-    marks, ids = in_list(sorted({item_id for item_id, _ in items}))
-    stored = {
-        int(item_id): int(revision)
-        for item_id, revision in tx.execute(
-            f"SELECT id, revision FROM items WHERE id IN ({marks})", ids
-        ).fetchall()
-    }
-    return [
-        (item_id, item.replace(id=item_id, revision=stored[item_id]))
-        for item_id, item in dict(items).items()
-        if item_id in stored
-    ]
 
 
 def rules_reader(config: Any) -> Callable[[Any], Rules]:

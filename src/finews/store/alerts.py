@@ -92,21 +92,22 @@ def _sql(store: Store) -> SqlStore:
 
 
 def unmatched(tx: Tx, items: Sequence[tuple[int, Item]]) -> list[tuple[int, Item]]:
-    """The items whose current revision the rules have not matched yet."""
+    """The items whose current revision the rules have not matched yet, with their stored
+    id and revision (a writer deriving inline hands them over as it wrote them)."""
     if not items:
         return []
     marks, ids = in_list(sorted({item_id for item_id, _ in items}))
-    seen = {
-        int(item_id): int(revision)
-        for item_id, revision in tx.execute(
-            f"SELECT item_id, revision FROM rule_marks WHERE item_id IN ({marks})", ids
-        ).fetchall()
-    }
-    out: dict[int, Item] = {}
-    for item_id, item in items:
-        if seen.get(item_id) != item.revision:
-            out[item_id] = item
-    return list(out.items())
+    rows = tx.execute(
+        "SELECT i.id, i.revision, m.revision FROM items i "
+        f"LEFT JOIN rule_marks m ON m.item_id = i.id WHERE i.id IN ({marks})",
+        ids,
+    ).fetchall()
+    stale = {int(item_id): int(revision) for item_id, revision, seen in rows if seen != revision}
+    given = dict(items)
+    return [
+        (item_id, given[item_id].replace(id=item_id, revision=revision))
+        for item_id, revision in sorted(stale.items())
+    ]
 
 
 def mark_matched(tx: Tx, items: Sequence[tuple[int, Item]]) -> None:
