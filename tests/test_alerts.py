@@ -5,6 +5,7 @@ server, an SMTP server), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -583,7 +584,8 @@ def test_muted_items_leave_the_live_sites_pages_feeds_and_api(tmp_path: Path) ->
 
     url = f"sqlite:///{tmp_path / 'site.db'}"
     with open_store(url) as store:
-        _attach(store, [parse_rule("ads", {"query": "推广", "mute": True})])
+        ads = parse_rule("ads", {"query": "推广", "mute": True})
+        _attach(store, [ads, parse_rule("pboc", {"query": "央行", "notify": ["json://x.test/h"]})])
         store.upsert_items(
             [
                 _item("某品牌白酒推广活动开启", importance=1),
@@ -601,6 +603,10 @@ def test_muted_items_leave_the_live_sites_pages_feeds_and_api(tmp_path: Path) ->
         every = client.get("/api/items?muted=true").json()["items"]
         assert len(every) == 2
         assert client.get("/api/items?muted=maybe").status_code == 400
+        status = client.get("/status").text
+        assert "屏蔽：ads 1 条" in status
+        assert re.search(r"<th scope=\"row\">pboc</th>\s*<td[^>]*><code>json://…#", status)
+        assert client.get("/api/status").json()["muted"] == {"ads": 1}
         # still findable
         found = client.get("/api/search?q=推广").json()
         assert [hit["title"] for hit in found["hits"]] == ["某品牌白酒推广活动开启"]
