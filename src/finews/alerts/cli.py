@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from finews.alerts.sender import Sender
+from finews.alerts.sender import Sender, SendReport
 from finews.process.rules import ItemText, Rule, channel_label
 from finews.redact import redact
 
@@ -134,18 +134,15 @@ def send_cmd(obj: Any) -> None:
     Exits non-zero when a delivery failed."""
     with obj.store() as store:
         sender = Sender.from_config(store, obj.config)
-        total = None
-        while True:
-            report = sender.send_due()
-            if total is None:
-                total = report
-            else:
-                total.sent += report.sent
-                total.retried += report.retried
-                total.failed += report.failed
-                total.deferred += report.deferred
-            if not (report.sent or report.failed):
-                break
+        total = SendReport()
+        try:
+            while True:
+                report = sender.send_due()
+                total.add(report)
+                if not (report.sent or report.failed):
+                    break
+        finally:
+            sender.close()
     click.echo(
         f"sent {total.sent}, to retry {total.retried + total.deferred}, failed {total.failed}"
     )
