@@ -15,7 +15,8 @@ one), so a ``kill -9`` before the commit loses nothing (the change is derived ag
 after it repeats nothing. A sender claims rows before sending (a claim that expires:
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's write lock), sends, then marks each row
 sent. A sender killed between a channel's acceptance and that mark leaves the row claimed;
-once the claim expires (60 s) another sender, or the same one restarted, sends it again:
+once the claim expires (60 s plus ten ``alerts.timeout``: a pass takes at most ten rows
+of a channel) another sender, or the same one restarted, sends it again:
 that one alert may then arrive twice. Nothing else is sent twice, and several senders
 never send one row at once. A channel that keeps refusing is retried with exponential
 backoff (``alerts.backoff`` doubling up to ``alerts.backoff_cap``) until
