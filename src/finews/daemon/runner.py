@@ -692,8 +692,8 @@ async def run_daemon(
     )
     sender: Sender | None = None
     alert_store: Store | None = None
-    if config.rules:
-        prune_mutes(store, [rule.name for rule in config.rules if rule.mute])
+    # a mute rule taken out of the settings shows its items again
+    prune_mutes(store, [rule.name for rule in config.rules if rule.mute])
     if any(rule.notify for rule in config.rules):
         alert_store = (
             store if store_url.endswith(":memory:") else open_store(store_url, migrate=False)
