@@ -37,11 +37,9 @@ from loopback import write_config as _write_config
 from finews.alerts.reader import Rules
 from finews.demo.inbox import Inbox
 from finews.demo.replay import ReplayServer
+from finews.derive import derive_all, open_store
 from finews.models import Item
 from finews.process.rules import ItemText, Rule, parse_rule
-from finews.store import open_store
-from finews.store.base import SqlStore
-from finews.store.derive import derive_all
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -103,22 +101,20 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     def derive(with_rules: bool) -> float:
         with tempfile.TemporaryDirectory() as folder:
             url = args.database_url or f"sqlite:///{folder}/bench.db"
-            with open_store(url) as store:
-                assert isinstance(store, SqlStore)
+            readers = [lambda _: Rules(rules)] if with_rules else []
+            with open_store(url, readers=readers) as store:
                 if args.database_url:
-                    with store._tx() as cur:
+                    with store.transaction() as tx:
                         for table in ("alert_outbox", "alert_stories", "item_mutes", "rule_marks"):
-                            store._exec(cur, f"DELETE FROM {table}")
-                if with_rules:
-                    store.readers.append(Rules(rules))
+                            tx.execute(f"DELETE FROM {table}")
                 fresh = make_items(args.items, start=10_000_000 * (2 if with_rules else 1))
                 for page in range(0, len(fresh), 200):
                     store.upsert_items(fresh[page : page + 200], derive=False)
                 started = time.perf_counter()
                 derive_all(store)
                 took = time.perf_counter() - started
-                written["alerts"] = store._query("SELECT COUNT(*) FROM alert_outbox")[0][0]
-                written["muted"] = store._query("SELECT COUNT(*) FROM item_mutes")[0][0]
+                written["alerts"] = store.query("SELECT COUNT(*) FROM alert_outbox")[0][0]
+                written["muted"] = store.query("SELECT COUNT(*) FROM item_mutes")[0][0]
                 return took
 
     written: dict[str, int] = {}

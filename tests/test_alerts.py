@@ -24,15 +24,14 @@ from finews.cli import cli
 from finews.config import load_config
 from finews.demo.inbox import Inbox
 from finews.demo.replay import ReplayServer
+from finews.derive import derive_backlog, derive_pending, open_store, wire
 from finews.errors import ConfigError
 from finews.models import Item
 from finews.process.rules import ItemText, Rule, channel_key, parse_rule
 from finews.publish.api import parse_items_query
 from finews.publish.health import _StatusCollector, read_status, status_json
-from finews.store import ItemQuery, Store, open_store
+from finews.store import ItemQuery, Store
 from finews.store import alerts as outbox
-from finews.store.base import SqlStore
-from finews.store.derive import derive_backlog, derive_pending
 from helpers import make_item
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -50,16 +49,15 @@ def _matches(rule: Rule, item: Item) -> bool:
 
 
 def _attach(store: Store, rules: list[Rule], **options: Any) -> Rules:
-    assert isinstance(store, SqlStore)
+    """Give ``store`` the rules reader (after search and stories, as the daemon does)."""
     options.setdefault("clock", lambda: NOW)  # alerts are written as of NOW
     reader = Rules(rules, public_url="https://news.example.com", **options)
-    store.readers.append(reader)
+    wire(store, [lambda _: reader])
     return reader
 
 
 def _rows(store: Store) -> list[tuple[Any, ...]]:
-    assert isinstance(store, SqlStore)
-    return store._query(
+    return store.query(
         "SELECT rule, channel, item_id, story, kind, title, body, state FROM alert_outbox "
         "ORDER BY id"
     )
@@ -240,8 +238,7 @@ def test_old_items_and_the_daemons_derive_path(db_url: str) -> None:
         while derive_pending(deriver):
             pass
         assert len(_rows(deriver)) == 1
-        assert isinstance(deriver, SqlStore)
-        marks = deriver._query("SELECT COUNT(*) FROM rule_marks")[0][0]
+        marks = deriver.query("SELECT COUNT(*) FROM rule_marks")[0][0]
         assert marks == 2
 
 
@@ -252,13 +249,11 @@ def test_a_failing_item_is_left_out_of_the_rules_and_recorded(store: Store) -> N
                 raise ValueError("this item breaks the rules")
             return super().matching(item)
 
-    assert isinstance(store, SqlStore)
-    store.readers.append(
-        Broken([parse_rule("m", {"query": "茅台", "notify": ["json://127.0.0.1:9/a"]})])
-    )
+    broken = Broken([parse_rule("m", {"query": "茅台", "notify": ["json://127.0.0.1:9/a"]})])
+    wire(store, [lambda _: broken])
     store.upsert_items([_item("茅台好消息"), _item("茅台坏消息")])
     assert [r[5] for r in _rows(store)] == ["茅台好消息"]
-    faults = store._query("SELECT stage, detail FROM item_faults")
+    faults = store.query("SELECT stage, detail FROM item_faults")
     assert [(stage, "breaks the rules" in detail) for stage, detail in faults] == [("rules", True)]
 
 
@@ -528,8 +523,7 @@ def test_the_daemon_matches_and_delivers_once_per_story(tmp_path: Path, db_url: 
                         lambda: all(c.pending == 0 for c in outbox.outbox_counts(store)),
                         "every alert delivered",
                     )
-                assert isinstance(store, SqlStore)
-                stories = store._query(
+                stories = store.query(
                     "SELECT DISTINCT c.cluster_id FROM item_clusters c JOIN items i "
                     "ON i.id = c.item_id WHERE i.title NOT LIKE ?",
                     ("%第3条%",),

@@ -23,12 +23,11 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self
 
 from finews.errors import StoreError
 from finews.models import Item
 from finews.redact import redact
-from finews.store.base import SqlStore, Store
+from finews.store.base import Store, Transaction
 from finews.store.columns import in_list
 
 __all__ = [
@@ -60,14 +59,8 @@ PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 _STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-class Tx(Protocol):
-    """What the deriving side needs of a transaction."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Self: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
+#: the deriving transaction the rules reader is handed
+Tx = Transaction
 
 
 def _stamp(moment: datetime) -> str:
@@ -80,12 +73,6 @@ def _stamp(moment: datetime) -> str:
 
 def _unstamp(text: str | None) -> datetime | None:
     return None if text is None else datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
-
-
-def _sql(store: Store) -> SqlStore:
-    if not isinstance(store, SqlStore):
-        raise StoreError(f"{type(store).__name__} keeps no alerts (not a SQL store)")
-    return store
 
 
 # --- the deriving side -------------------------------------------------------------------
@@ -190,20 +177,19 @@ def enqueue(tx: Tx, alert: Alert, *, now: datetime) -> None:
 def prune_mutes(store: Store, rules: Iterable[str]) -> int:
     """Drop the mutes of every rule not in ``rules`` (the mute rules configured now), so a
     rule taken out of the settings shows its items again; return how many went."""
-    sql = _sql(store)
     keep = sorted(set(rules))
-    with sql._tx() as cur:
-        if keep:
-            marks, args = in_list(keep)
-            sql._exec(cur, f"DELETE FROM item_mutes WHERE rule NOT IN ({marks})", args)
-        else:
-            sql._exec(cur, "DELETE FROM item_mutes")
-        return max(int(cur.rowcount or 0), 0)
+    marks, args = in_list(keep) if keep else ("", [])
+    where = f" WHERE rule NOT IN ({marks})" if keep else ""
+    with store.transaction() as tx:
+        (count,) = tx.execute(f"SELECT COUNT(*) FROM item_mutes{where}", args).fetchone()
+        if count:
+            tx.execute(f"DELETE FROM item_mutes{where}", args)
+        return int(count)
 
 
 def muted_counts(store: Store) -> dict[str, int]:
     """How many items each rule mutes."""
-    rows = _sql(store)._query("SELECT rule, COUNT(*) FROM item_mutes GROUP BY rule")
+    rows = store.query("SELECT rule, COUNT(*) FROM item_mutes GROUP BY rule")
     return {str(rule): int(count) for rule, count in rows}
 
 
@@ -234,24 +220,21 @@ def claim_due(
     """Take up to ``limit`` rows that are due (pending and past their next attempt, or
     claimed by a sender whose claim has expired), oldest first, for ``worker`` until
     ``until``; none of the channels in ``skip`` (the ones this sender is busy with)."""
-    sql = _sql(store)
-    lock = sql.row_lock_clause + " SKIP LOCKED" if sql.row_lock_clause else ""
+    lock = store.row_lock_clause + " SKIP LOCKED" if store.row_lock_clause else ""
     stamp = _stamp(now)
     busy, skipped = in_list(sorted(skip)) if skip else ("", [])
     not_busy = f"AND channel NOT IN ({busy}) " if skip else ""
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "SELECT id, rule, channel, title, body, attempts FROM alert_outbox "
             "WHERE ((state = ? AND next_attempt <= ?) OR (state = ? AND claimed_until <= ?)) "
             f"{not_busy}ORDER BY id LIMIT {int(limit)} {lock}",
             [PENDING, stamp, SENDING, stamp, *skipped],
         )
-        rows = [OutboxRow(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in cur.fetchall()]
+        rows = [OutboxRow(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in tx.fetchall()]
         if rows:
             marks, ids = in_list([row.id for row in rows])
-            sql._exec(
-                cur,
+            tx.execute(
                 "UPDATE alert_outbox SET state = ?, claimed_by = ?, claimed_until = ? "
                 f"WHERE id IN ({marks})",
                 [SENDING, worker, _stamp(until), *ids],
@@ -261,10 +244,8 @@ def claim_due(
 
 def mark_sent(store: Store, row_id: int, *, now: datetime) -> None:
     """The row was delivered."""
-    sql = _sql(store)
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "UPDATE alert_outbox SET state = ?, attempts = attempts + 1, sent_at = ?, "
             "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
             (SENT, _stamp(now), row_id),
@@ -274,11 +255,9 @@ def mark_sent(store: Store, row_id: int, *, now: datetime) -> None:
 def mark_failed(store: Store, row_id: int, error: str, *, retry_at: datetime | None) -> None:
     """An attempt failed: try again at ``retry_at``, or give up (``None``). The error is
     kept redacted."""
-    sql = _sql(store)
     state = FAILED if retry_at is None else PENDING
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "UPDATE alert_outbox SET state = ?, attempts = attempts + 1, last_error = ?, "
             "next_attempt = COALESCE(?, next_attempt), claimed_by = NULL, "
             "claimed_until = NULL WHERE id = ?",
@@ -296,11 +275,9 @@ def release(store: Store, row_ids: Sequence[int], *, retry_at: datetime) -> None
     off, or the sender is stopping)."""
     if not row_ids:
         return
-    sql = _sql(store)
     marks, ids = in_list(list(row_ids))
-    with sql._tx() as cur:
-        sql._exec(
-            cur,
+    with store.transaction() as tx:
+        tx.execute(
             "UPDATE alert_outbox SET state = ?, next_attempt = ?, claimed_by = NULL, "
             f"claimed_until = NULL WHERE id IN ({marks}) AND state = ?",
             [PENDING, _stamp(retry_at), *ids, SENDING],
@@ -309,9 +286,7 @@ def release(store: Store, row_ids: Sequence[int], *, retry_at: datetime) -> None
 
 def next_due(store: Store) -> datetime | None:
     """When the next pending row is due (``None``: nothing pending)."""
-    rows = _sql(store)._query(
-        "SELECT MIN(next_attempt) FROM alert_outbox WHERE state = ?", (PENDING,)
-    )
+    rows = store.query("SELECT MIN(next_attempt) FROM alert_outbox WHERE state = ?", (PENDING,))
     return _unstamp(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
@@ -334,8 +309,7 @@ class ChannelCounts:
 def outbox_counts(store: Store) -> list[ChannelCounts]:
     """Per rule and channel: rows pending (or being sent), sent and failed, the latest
     error and the latest delivery."""
-    sql = _sql(store)
-    rows = sql._query(
+    rows = store.query(
         "SELECT rule, channel, "
         "SUM(CASE WHEN state IN (?, ?) THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), "
@@ -347,7 +321,7 @@ def outbox_counts(store: Store) -> list[ChannelCounts]:
     )
     errors = {
         (str(rule), str(channel)): str(error)
-        for rule, channel, error in sql._query(
+        for rule, channel, error in store.query(
             "SELECT o.rule, o.channel, o.last_error FROM alert_outbox o "
             "WHERE o.id = (SELECT MAX(p.id) FROM alert_outbox p WHERE p.rule = o.rule "
             "AND p.channel = o.channel AND p.last_error IS NOT NULL AND p.state <> ?)",
