@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from finews.alerts.reader import Rules
-from finews.alerts.sender import Delivery, Sender
+from finews.alerts.sender import Delivery, Sender, release_threads
 from finews.cli import cli
 from finews.config import load_config
 from finews.demo.inbox import Inbox
@@ -35,6 +35,14 @@ from finews.store import alerts as outbox
 from helpers import make_item
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_threads_left() -> Iterator[None]:
+    """Apprise keeps worker threads for the process once it has sent: end them, as a
+    command does when it is done, so later tests that fork find one thread."""
+    yield
+    release_threads()
 
 
 def _item(title: str, **fields: Any) -> Item:

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from finews.redact import redact
 from finews.store import Store
 from finews.store import alerts as outbox
 
-__all__ = ["Delivery", "SendReport", "Sender", "deliver"]
+__all__ = ["Delivery", "SendReport", "Sender", "deliver", "release_threads"]
 
 log = logging.getLogger("finews.alerts")
 # Apprise's own log lines can name parts of a notify URL (a chat id, a host): they stay
@@ -81,6 +82,28 @@ def deliver(url: str, title: str, body: str, *, timeout: float) -> Delivery:
     messages = [entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR")]
     error = "; ".join(messages[-3:]) or f"{channel_label(url)} refused the message"
     return Delivery(False, _scrub(error, url)[:500])
+
+
+def release_threads() -> None:
+    """End the worker threads Apprise keeps for the whole process once it has sent
+    something (its shared pools; they are made again when next needed), so a command that
+    is done sending leaves no thread behind: a later fork (the static build's workers)
+    needs a process with one thread. Apprise names no public call for it; without the
+    pools (another version) this does nothing."""
+    module = sys.modules.get("apprise.apprise")
+    if module is None:
+        return
+    for name, lock in (
+        ("_shared_executor", "_shared_executor_lock"),
+        ("_coordinator_executor", "_coordinator_executor_lock"),
+    ):
+        guard = getattr(module, lock, None)
+        pool = getattr(module, name, None)
+        if guard is None or not isinstance(pool, ThreadPoolExecutor):
+            continue
+        with guard:
+            setattr(module, name, None)
+        pool.shutdown(wait=True)
 
 
 @dataclass
@@ -184,16 +207,21 @@ class Sender:
             else:
                 extra.append(row.id)
         outbox.release(self.store, extra, retry_at=now)  # the next pass takes them
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="alerts")
-        futures = []
         with self._lock:
             self._busy.update(by_channel)
-        for channel, queued in by_channel.items():
-            futures.append(self._pool.submit(self._channel, channel, queued, report))
         if wait:
-            for future in futures:
-                future.result()
+            # threads for this pass only: none is left running once it returns
+            with ThreadPoolExecutor(max_workers=min(len(by_channel), 16)) as pool:
+                for future in [
+                    pool.submit(self._channel, channel, queued, report)
+                    for channel, queued in by_channel.items()
+                ]:
+                    future.result()
+            return report
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="alerts")
+        for channel, queued in by_channel.items():
+            self._pool.submit(self._channel, channel, queued, report)
         return report
 
     def busy(self) -> set[str]:
@@ -208,6 +236,8 @@ class Sender:
         if self._pool is not None:
             self._pool.shutdown(wait=wait, cancel_futures=not wait)
             self._pool = None
+        if wait:
+            release_threads()
 
     def _channel(self, channel: str, rows: list[outbox.OutboxRow], report: SendReport) -> None:
         done = SendReport()
