@@ -474,6 +474,7 @@ class Daemon:
                 )
             if await _sleep(stop, wait):
                 return
+
     # --- alerts -----------------------------------------------------------------------
     async def _alert_loop(self, stop: asyncio.Event) -> None:
         """Deliver the alert outbox: after each deriving round that stored changes, when a
