@@ -140,6 +140,29 @@ TABLES: dict[str, tuple[str, ...]] = {
     "item_stocks": ("code", "item_id"),
     # a directory of security names (migration 0014, finews.store.securities)
     "securities": ("code", "name", "origin", "updated_at"),
+    # watchlist rules (migration 0013, finews.alerts): the revision each item was matched at,
+    # the items a mute rule hides, each story a rule has alerted, and the alert outbox
+    "rule_marks": ("item_id", "revision"),
+    "item_mutes": ("item_id", "rule"),
+    "alert_stories": ("rule", "story", "kind", "item_id", "at"),
+    "alert_outbox": (
+        "id",
+        "rule",
+        "channel",
+        "item_id",
+        "story",
+        "kind",
+        "title",
+        "body",
+        "state",
+        "attempts",
+        "next_attempt",
+        "claimed_by",
+        "claimed_until",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ),
 }
 
 #: Each table's primary key: its first columns, and the order of ``export_rows``.
@@ -156,6 +179,10 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "source_formats": ("source",),
     "item_stocks": ("code", "item_id"),
     "securities": ("code",),
+    "rule_marks": ("item_id",),
+    "item_mutes": ("item_id", "rule"),
+    "alert_stories": ("rule", "story", "kind"),
+    "alert_outbox": ("id",),
 }
 
 #: What ``import_rows`` does with a row whose key exists: items and source states take the
@@ -171,6 +198,8 @@ _REPLACE_ON_IMPORT = frozenset(
         "item_raw",
         "source_formats",
         "securities",
+        "rule_marks",
+        "alert_outbox",
     }
 )
 

@@ -56,7 +56,7 @@ class PostgresStore(SqlStore):
 
     def _after_import(self, cur: Any, table: str) -> None:
         # rows written with explicit ids leave the identity sequence behind them
-        column = {"items": "id", "changes": "seq"}.get(table)
+        column = {"items": "id", "changes": "seq", "alert_outbox": "id"}.get(table)
         if column is None:
             return
         cur.execute(
