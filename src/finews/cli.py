@@ -14,7 +14,7 @@ import logging
 import math
 import socket
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,69 +24,15 @@ from typing import Any
 import click
 
 from finews import __version__
-from finews.config import SETTINGS, Config, load_config
+from finews.cli_context import CliContext, only_sources, pass_ctx, progress_bar, progress_wanted
+from finews.config import SETTINGS, Config
 from finews.derive import open_store
 from finews.errors import FinewsError
 from finews.logs import setup_logging
 from finews.redact import redact
 from finews.store import Store
 
-__all__ = ["CliContext", "check_port", "cli", "main", "pass_ctx", "progress_bar", "toml_value"]
-
-
-class CliContext:
-    """What the global options gave: how to load the configuration."""
-
-    def __init__(
-        self, config_path: str | None, overrides: dict[str, Any], *, progress: bool = False
-    ) -> None:
-        self.config_path = config_path
-        self.overrides = overrides
-        #: show progress bars even when stderr is not a terminal (``--progress``)
-        self.progress = progress
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path, overrides=self.overrides)
-            setup_logging(self._config.get("log_level"), self._config.get("log_format"))
-        return self._config
-
-    @contextmanager
-    def store(self, *, read_only: bool = False) -> Iterator[Store]:
-        """The configured store. ``read_only`` commands (``sources``, ``search``) create
-        nothing: when the SQLite file does not exist yet they read an empty archive in
-        memory instead of making ``data/`` and the file."""
-        url = self.config.database_url if read_only else self.config.prepare_database()
-        if read_only and self.archive_missing():
-            folder = Path(url.removeprefix("sqlite:///")).parent
-            # a database named in a folder that is not there is still refused (with what
-            # to do); the default one in data_dir is simply not made yet
-            if folder.is_dir() or not self.config.get("database_url"):
-                url = "sqlite:///:memory:"
-        readers = []
-        if not read_only and self.config.rules:
-            # what this command stores and derives is matched against the rules
-            from finews.alerts.reader import rules_reader
-
-            readers.append(rules_reader(self.config))
-        store = open_store(url, readers=readers)
-        try:
-            yield store
-        finally:
-            store.close()
-
-    def archive_missing(self) -> bool:
-        """Whether the configured database is a SQLite file that does not exist yet."""
-        url = self.config.database_url
-        if not url.startswith("sqlite:///"):
-            return False
-        path = url.removeprefix("sqlite:///")
-        return path not in ("", ":memory:") and not Path(path).exists()
-
-
-pass_ctx = click.make_pass_decorator(CliContext)
+__all__ = ["check_port", "cli", "main", "toml_value"]
 
 
 def _finite(value: float, name: str) -> float:
@@ -113,48 +59,6 @@ def check_port(host: str, port: int, hint: str) -> None:
         if exc.errno == errno.EADDRINUSE:
             reason = "the port is already in use (another finews, or another program)"
         raise FinewsError(f"cannot listen on {host}:{port}: {reason}; {hint}") from exc
-
-
-def _progress_wanted() -> bool:
-    """Whether progress goes to stderr: a terminal, or ``--progress``."""
-    found = click.get_current_context(silent=True)
-    obj = found.find_object(CliContext) if found is not None else None
-    return sys.stderr.isatty() or (obj is not None and obj.progress)
-
-
-@contextmanager
-def progress_bar(
-    description: str,
-    *,
-    total: int | None = None,
-    shown: bool | None = None,
-    counting: bool = True,
-) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr for long work; yields ``update(done)``. Shown only when
-    stderr is a terminal or ``--progress`` asked for it, so that scripts and tests read
-    clean output; ``total`` None shows a count (none unless ``counting``) and the time
-    spent."""
-    if not (_progress_wanted() if shown is None else shown):
-        yield lambda _done: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    columns = [SpinnerColumn(), TextColumn("{task.description}")]
-    if total is not None:
-        columns += [BarColumn(), MofNCompleteColumn()]
-    elif counting:
-        columns += [TextColumn("{task.completed}")]
-    with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True)) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda done: progress.update(task, completed=done)
 
 
 def toml_value(value: Any) -> str:
@@ -265,14 +169,7 @@ def cli(
 
 
 @cli.command()
-@click.option(
-    "--source",
-    "-s",
-    "only",
-    multiple=True,
-    metavar="ID",
-    help="Poll only this source (repeatable); it is polled even when disabled.",
-)
+@only_sources
 @pass_ctx
 def fetch(obj: CliContext, only: Sequence[str]) -> None:
     """Poll every enabled source once and store what is new.
@@ -719,7 +616,7 @@ def copy_db_cmd(source_url: str, target_url: str) -> None:
     """
     from finews.derive.copy import copy_db
 
-    shown = _progress_wanted()
+    shown = progress_wanted()
 
     def stage(what: str) -> None:
         if shown:
@@ -905,9 +802,8 @@ def settings_markdown() -> str:
     return "\n".join(lines)
 
 
-#: modules that each define ``commands``: a list of click commands to add to ``finews``
-#: (kept in their feature's own folder; imported here, after ``pass_ctx`` exists)
-# commands in modules of their own, loaded when used (see _Group)
+# commands in modules of their own (each defines ``commands`` or ``subcommands``: a list
+# of click commands), loaded when used (see _Group); they import cli_context, not this
 assert isinstance(cli, _Group)
 assert isinstance(sources, _Group)
 cli.lazy = MappingProxyType(

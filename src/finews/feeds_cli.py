@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from finews.cli import CliContext, pass_ctx
+from finews.cli_context import CliContext, pass_ctx
 from finews.config import Config, load_config
 from finews.configfile import SOURCE_ID, Value, append_sources
 from finews.errors import FetchError

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import click
 
-from finews.cli import CliContext, pass_ctx
+from finews.cli_context import CliContext, pass_ctx
 from finews.errors import FinewsError, ParseError
 from finews.fetch.client import HttpClient, HttpSettings, Response
 from finews.formatwatch import field_report, page_problem

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from finews.cli import CliContext, pass_ctx, progress_bar
+from finews.cli_context import CliContext, pass_ctx, progress_bar
 from finews.derive.search import (
     DEFAULT_LIMIT,
     MAX_LIMIT,

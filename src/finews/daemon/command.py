@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import click
 
-from finews.cli import CliContext, pass_ctx
+from finews.cli_context import CliContext, only_sources, pass_ctx
 from finews.config import Config
 from finews.daemon.runner import run_daemon
 from finews.models import SourceSpec
@@ -30,14 +30,7 @@ async def _run_until_signalled(config: Config, specs: Sequence[SourceSpec]) -> N
 
 
 @click.command("run")
-@click.option(
-    "--source",
-    "-s",
-    "only",
-    multiple=True,
-    metavar="ID",
-    help="Poll only this source (repeatable); it is polled even when disabled.",
-)
+@only_sources
 @pass_ctx
 def run_cmd(obj: CliContext, only: Sequence[str]) -> None:
     """Poll every enabled source continuously, until SIGTERM or Ctrl-C.
