@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from finews.config import load_config
 from finews.demo.replay import ReplayServer, Reply, Route, demo_routes, demo_source_overrides
 from finews.errors import ConfigError, ParseError
 from finews.fetch import HttpClient, HttpSettings
@@ -147,9 +148,17 @@ def test_market_types_setting_orders_the_pages() -> None:
 
 @pytest.mark.parametrize("bad", [[], "37", [37, "x"], [True], None, ["²"]])
 def test_bad_market_types_setting_is_a_config_error(bad: Any) -> None:
-    spec = spec_for("em_market", "eastmoney_market", market_types=bad)
-    with pytest.raises(ConfigError, match="market_types"):
-        get_adapter("eastmoney_market").first_page(spec)
+    # refused as the settings load, before any request is built
+    with pytest.raises(ConfigError, match=r"sources\.em_market\.market_types"):
+        load_config(env={}, read_file=False, source_overrides={"em_market": {"market_types": bad}})
+
+
+def test_market_types_as_digits_are_asked_as_given() -> None:
+    config = load_config(
+        env={}, read_file=False, source_overrides={"em_market": {"market_types": ["39", 37]}}
+    )
+    spec = config.source("em_market")
+    assert get_adapter("eastmoney_market").first_page(spec).params["marketType"] == "39"
 
 
 @pytest.mark.parametrize(

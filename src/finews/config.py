@@ -14,6 +14,7 @@ upper case with ``_``), and ``FINEWS_SOURCE_<ID>_<SETTING>`` for a source
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import math
 import os
@@ -831,7 +832,13 @@ def _check_notify_urls(rules: tuple[Rule, ...], origin: str) -> None:
 def _unknown(key: str, known: Mapping[str, Option]) -> str:
     head = key.split(".")[0]
     near = sorted(n for n in known if n.split(".")[0] == head) or sorted(known)
-    return "unknown setting; known settings: " + ", ".join(near)
+    return f"unknown setting{_did_you_mean(key, known)}; known settings: " + ", ".join(near)
+
+
+def _did_you_mean(key: str, known: Mapping[str, Any]) -> str:
+    """`` (did you mean 'page_size'?)`` for the known name nearest ``key``, if one is near."""
+    found = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {found[0]!r}?)" if found else ""
 
 
 def _apply_source_env(
@@ -886,6 +893,7 @@ class _EnvText(str):
 
 def _source_spec(sid: str, table: Mapping[str, Any], origin: str) -> SourceSpec:
     from finews.sources import adapters
+    from finews.sources.base import parse_options
 
     key_prefix = f"sources.{sid}"
     known_adapters = adapters()
@@ -901,7 +909,10 @@ def _source_spec(sid: str, table: Mapping[str, Any], origin: str) -> SourceSpec:
     for key, value in table.items():
         option = options.get(key)
         if option is None:
-            allowed = "unknown setting; this source's settings: " + ", ".join(sorted(options))
+            allowed = (
+                f"unknown setting{_did_you_mean(key, options)}; the settings of a "
+                f"{adapter_name} source: " + ", ".join(sorted(options))
+            )
             raise ConfigError(f"{key_prefix}.{key}", value, allowed, origin)
         settings[key] = _coerce(
             option, value, f"{key_prefix}.{key}", origin, from_text=isinstance(value, _EnvText)
@@ -909,4 +920,13 @@ def _source_spec(sid: str, table: Mapping[str, Any], origin: str) -> SourceSpec:
     enabled = bool(settings.pop("enabled"))
     name = str(settings.pop("name")) or sid
     settings.pop("adapter")
-    return SourceSpec(id=sid, adapter=adapter_name, enabled=enabled, name=name, settings=settings)
+    # the adapter's own settings, typed, once: adapters read attributes of this
+    options = parse_options(adapter.options_class, adapter.settings, settings)
+    return SourceSpec(
+        id=sid,
+        adapter=adapter_name,
+        enabled=enabled,
+        name=name,
+        settings=settings,
+        options=options,
+    )

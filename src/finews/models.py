@@ -43,8 +43,12 @@ IMPORTANCE_TOP = 2
 class SourceSpec:
     """One configured source: its id, which adapter reads it, and that adapter's settings.
 
-    ``settings`` holds every setting the adapter declares, defaults filled in and values
-    validated (every upstream URL is one of them).
+    ``settings`` holds every setting of the source (the common ones and those the adapter
+    declares), defaults filled in and values validated (every upstream URL is one of
+    them). ``options`` is the adapter's own settings as its frozen dataclass, parsed once
+    when the settings load (``finews.config``); adapters read its attributes. A spec made
+    by hand (tests, the REPL) may leave it ``None``: the adapter then reads ``settings``
+    over its declared defaults (``finews.sources.base.options_of``).
     """
 
     id: str
@@ -52,6 +56,7 @@ class SourceSpec:
     enabled: bool = True
     name: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
+    options: object = None
 
     def get(self, key: str, default: Any = None) -> Any:
         """One setting's value."""

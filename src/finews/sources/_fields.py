@@ -13,9 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from finews.errors import ConfigError
-from finews.models import SourceSpec
-from finews.sources._json import ItemError, describe, setting
+from finews.sources._json import ItemError, describe
 from finews.sources.base import Request, Setting
 
 __all__ = [
@@ -26,7 +24,6 @@ __all__ = [
     "next_page_number",
     "object_field",
     "truthy_flag",
-    "url_list",
     "user_agent_setting",
     "with_user_agent",
 ]
@@ -127,14 +124,6 @@ def next_page_number(request: Request, name: str) -> int:
     return current + 1
 
 
-def url_list(spec: SourceSpec, declared: tuple[Setting, ...], name: str) -> tuple[str, ...]:
-    """A setting holding a list of URLs (fallbacks); :class:`ConfigError` when it is not."""
-    value = setting(spec, declared, name)
-    if not isinstance(value, list | tuple) or not all(isinstance(url, str) for url in value):
-        raise ConfigError(name, value, "a list of URLs", origin=spec.id)
-    return tuple(value)
-
-
 def user_agent_setting(default: str) -> Setting:
     """The ``user_agent`` setting of a source: the User-Agent sent to its host, ``default``
     unless configured; empty means finews's own (``http.user_agent``)."""
@@ -146,10 +135,8 @@ def user_agent_setting(default: str) -> Setting:
     )
 
 
-def with_user_agent(
-    spec: SourceSpec, declared: tuple[Setting, ...], headers: Mapping[str, str]
-) -> dict[str, str]:
-    """``headers`` plus the source's ``User-Agent`` when its ``user_agent`` setting is set
-    (a request header replaces the client's default one)."""
-    agent = str(setting(spec, declared, "user_agent")).strip()
+def with_user_agent(agent: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` plus the source's ``User-Agent`` when its ``user_agent`` setting
+    (``agent``) is set (a request header replaces the client's default one)."""
+    agent = agent.strip()
     return {**headers, "User-Agent": agent} if agent else dict(headers)

@@ -1,5 +1,5 @@
 """Shared pieces of the JSON adapters: decoding a reply, checking its envelope, reading item
-fields with type checks, sorting good items from bad ones, and looking up settings.
+fields with type checks, and sorting good items from bad ones.
 
 Two kinds of failure, kept apart on purpose: a reply whose *envelope* is wrong raises
 :class:`~finews.errors.ParseError` (the whole source is broken), while one bad *item* raises
@@ -17,7 +17,6 @@ from typing import Any
 
 from finews.errors import ParseError
 from finews.models import Dropped, RawItem, SourceSpec
-from finews.sources.base import Setting
 
 __all__ = [
     "ItemError",
@@ -27,7 +26,6 @@ __all__ = [
     "list_at",
     "load_json",
     "object_at",
-    "setting",
     "str_list_field",
     "text_field",
     "time_field",
@@ -221,17 +219,3 @@ def reparse_record(
         return Dropped(spec.id, None, f"[{spec.id}] kept record is not JSON: {exc}")
     items, dropped = collect(spec, [entry], id_fields, build)
     return items[0] if items else dropped[0]
-
-
-def setting(spec: SourceSpec, declared: tuple[Setting, ...], name: str) -> Any:
-    """The value of setting ``name`` for ``spec``, falling back to its declared default.
-
-    Configuration normally fills every default in; the fallback keeps a hand-made
-    ``SourceSpec`` (tests, the REPL) working.
-    """
-    if name in spec.settings:
-        return spec.settings[name]
-    for candidate in declared:
-        if candidate.name == name:
-            return candidate.default
-    raise KeyError(f"adapter {spec.adapter!r} declares no setting {name!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 # Setting and its checks live in models (config reads them too); adapters import them here
 from finews.models import (
@@ -23,7 +23,19 @@ from finews.models import (
     http_urls,
 )
 
-__all__ = ["Adapter", "Page", "Request", "Setting", "header_text", "http_url", "http_urls"]
+__all__ = [
+    "Adapter",
+    "Page",
+    "Request",
+    "Setting",
+    "header_text",
+    "http_url",
+    "http_urls",
+    "options_of",
+    "parse_options",
+]
+
+_Options = TypeVar("_Options")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +80,10 @@ class Adapter(Protocol):
     description: str
     #: settings this adapter reads, with defaults (upstream URLs included)
     settings: tuple[Setting, ...]
+    #: the frozen dataclass of those settings (one attribute per :attr:`settings` entry,
+    #: in that order; a list setting is a tuple), which ``finews.config`` builds once per
+    #: source as ``SourceSpec.options``
+    options_class: type[Any]
     #: the :class:`~finews.models.RawItem` fields its items need (``"title|summary"``: either
     #: will do); a page whose items all lack one raises the source's format alarm
     #: (:mod:`finews.formatwatch`)
@@ -97,3 +113,27 @@ class Adapter(Protocol):
     def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
         """The full text in a reply; ``""`` when the upstream has none. ``ParseError`` on a
         reply that is not in the known shape."""
+
+
+def parse_options(
+    kind: type[_Options], declared: tuple[Setting, ...], values: Mapping[str, Any]
+) -> _Options:
+    """The ``kind`` dataclass of the ``declared`` settings: each from ``values`` (already
+    checked against its :class:`Setting`: ``finews.config`` does that as settings load),
+    else its default; a list becomes a tuple, as the dataclass is frozen."""
+    return kind(
+        **{
+            option.name: tuple(value) if isinstance(value, list) else value
+            for option in declared
+            for value in [values.get(option.name, option.default)]
+        }
+    )
+
+
+def options_of(spec: SourceSpec, kind: type[_Options], declared: tuple[Setting, ...]) -> _Options:
+    """``spec``'s settings as the adapter's ``kind`` dataclass: the one made when the
+    settings loaded, or, for a spec made by hand (tests, the REPL), one made from its
+    ``settings`` over the ``declared`` defaults."""
+    if isinstance(spec.options, kind):
+        return spec.options
+    return parse_options(kind, declared, spec.settings)

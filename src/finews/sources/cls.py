@@ -74,11 +74,10 @@ from finews.sources._json import (
     load_json,
     object_at,
     reparse_record,
-    setting,
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting, header_text, http_url
+from finews.sources.base import Page, Request, Setting, header_text, http_url, options_of
 from finews.sources.securities import named_securities, securities
 
 __all__ = ["TELEGRAPH", "ClsTelegraph", "cls_sign"]
@@ -92,9 +91,9 @@ _CACHE = "https://www.cls.cn/api/cache"
 
 @dataclass(frozen=True, slots=True)
 class _Variant:
-    """One request shape a public client sends: endpoint setting, app parameter, ``sv``."""
+    """One request shape a public client sends: app parameter, ``sv``, and whether it asks
+    the telegraph cache (``cache_url``) instead of the roll list (``url``)."""
 
-    url_setting: str
     app_param: str
     sv: str
     cache: bool = False
@@ -102,16 +101,18 @@ class _Variant:
 
 _VARIANTS = {
     # akshare stock_info_global_cls (2026-07)
-    "web": _Variant("url", "app", "8.4.6"),
+    "web": _Variant("app", "8.4.6"),
     # newsnow server/sources/cls (2026-06), RSSHub lib/routes/cls/utils.ts
-    "appname": _Variant("url", "appName", "7.7.5"),
+    "appname": _Variant("appName", "7.7.5"),
     # RSSHub lib/routes/cls/telegraph.tsx: the unfiltered list
-    "cache": _Variant("cache_url", "appName", "7.7.5", cache=True),
+    "cache": _Variant("appName", "7.7.5", cache=True),
 }
 
 
-def _variant(spec: SourceSpec, declared: tuple[Setting, ...]) -> _Variant:
-    name = str(setting(spec, declared, "variant")).strip()
+def _variant(spec: SourceSpec, name: str) -> _Variant:
+    """The request shape ``variant`` names (settings loaded by ``finews.config`` hold one of
+    them; a spec made by hand may not)."""
+    name = name.strip()
     if name not in _VARIANTS:
         raise ConfigError(
             f"sources.{spec.id}.variant", name, "one of " + ", ".join(_VARIANTS), origin=spec.id
@@ -124,6 +125,23 @@ def cls_sign(params: Mapping[str, str]) -> str:
     query = urlencode(sorted(params.items()))
     digest = hashlib.sha1(query.encode("utf-8"), usedforsecurity=False).hexdigest()
     return hashlib.md5(digest.encode("ascii"), usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ClsSettings:
+    """The settings of a ``cls`` source (declared in ``ClsTelegraph.settings``)."""
+
+    variant: str
+    url: str
+    cache_url: str
+    app: str
+    os: str
+    sv: str
+    category: str
+    page_size: int
+    referer: str
+    item_url: str
+    user_agent: str
 
 
 class ClsTelegraph:
@@ -165,6 +183,11 @@ class ClsTelegraph:
         ),
         user_agent_setting(BROWSER_USER_AGENT),
     )
+    options_class = ClsSettings
+
+    def options(self, spec: SourceSpec) -> ClsSettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, ClsSettings, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """The newest page: ``last_time`` is now."""
@@ -194,11 +217,11 @@ class ClsTelegraph:
             )
         data = object_at(reply.get("data"), "'data'", spec.id, url)
         entries = list_at(data, "roll_data", spec.id, url)
-        item_url = str(setting(spec, self.settings, "item_url"))
+        item_url = self.options(spec).item_url
         items, dropped = collect(
             spec, entries, ("id",), lambda entry, uid: _item(spec, entry, uid, item_url)
         )
-        if _variant(spec, self.settings).cache:
+        if _variant(spec, self.options(spec).variant).cache:
             # the cache holds the newest telegraphs only: nothing older to ask for
             return Page(items=items, dropped=dropped, next=None)
         oldest = _oldest(entries)
@@ -209,7 +232,7 @@ class ClsTelegraph:
 
     def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
         """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
-        item_url = str(setting(spec, self.settings, "item_url"))
+        item_url = self.options(spec).item_url
         return reparse_record(
             spec, record, ("id",), lambda entry, uid: _item(spec, entry, uid, item_url)
         )
@@ -223,27 +246,28 @@ class ClsTelegraph:
         return ""
 
     def _request(self, spec: SourceSpec, last_time: int) -> Request:
-        variant = _variant(spec, self.settings)
+        options = self.options(spec)
+        variant = _variant(spec, options.variant)
         params = {
-            variant.app_param: str(setting(spec, self.settings, "app")),
-            "os": str(setting(spec, self.settings, "os")),
-            "sv": str(setting(spec, self.settings, "sv")).strip() or variant.sv,
+            variant.app_param: options.app,
+            "os": options.os,
+            "sv": options.sv.strip() or variant.sv,
         }
         if variant.cache:
             params["name"] = "telegraph"
         else:
             params.update(
-                category=str(setting(spec, self.settings, "category")),
+                category=options.category,
                 last_time=str(last_time),
                 refresh_type="1",
-                rn=str(setting(spec, self.settings, "page_size")),
+                rn=str(options.page_size),
             )
         params = dict(sorted(params.items()))
-        headers = {"Referer": str(setting(spec, self.settings, "referer"))}
+        headers = {"Referer": options.referer}
         return Request(
-            url=str(setting(spec, self.settings, variant.url_setting)),
+            url=options.cache_url if variant.cache else options.url,
             params={**params, "sign": cls_sign(params)},
-            headers=with_user_agent(spec, self.settings, headers),
+            headers=with_user_agent(options.user_agent, headers),
         )
 
 

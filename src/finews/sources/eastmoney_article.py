@@ -19,8 +19,6 @@ import re
 from typing import Any
 
 from finews.errors import ParseError
-from finews.models import SourceSpec
-from finews.sources._json import setting
 from finews.sources.base import Request, Setting, http_url
 
 __all__ = ["ARTICLE_SETTINGS", "article_request", "parse_article"]
@@ -61,13 +59,12 @@ _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _TAIL = re.compile(r"^[\s(（\[【]*(责任编辑|编辑|文章来源|来源|郑重声明|免责声明|风险提示)")
 
 
-def article_request(spec: SourceSpec, declared: tuple[Setting, ...], code: str) -> Request | None:
-    """The article page of item ``code`` (mobile page as fallback); ``None`` when the code
+def article_request(page: str, mobile: str, code: str) -> Request | None:
+    """The article page of item ``code`` (``page`` and ``mobile``: the ``article_url`` and
+    ``mobile_article_url`` settings, the mobile page as fallback); ``None`` when the code
     is not a plain East Money code and so names no page."""
     if not _CODE.fullmatch(code):
         return None
-    page = str(setting(spec, declared, "article_url"))
-    mobile = str(setting(spec, declared, "mobile_article_url"))
     # replace(), not format(): a configured URL may hold other braces.
     fallback = (mobile.replace("{code}", code),) if mobile.strip() else ()
     return Request(url=page.replace("{code}", code), fallback_urls=fallback)

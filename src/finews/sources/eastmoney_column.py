@@ -17,19 +17,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, Dropped, RawItem, SourceSpec
-from finews.sources._fields import image_urls, next_page_number, url_list
+from finews.sources._fields import image_urls, next_page_number
 from finews.sources._json import (
     collect,
     int_field,
     list_at,
     reparse_record,
-    setting,
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
+from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls, options_of
 from finews.sources.eastmoney_article import ARTICLE_SETTINGS, article_request, parse_article
-from finews.sources.eastmoney_fast import eastmoney_data, eastmoney_trace
+from finews.sources.eastmoney_fast import ListSettings, eastmoney_data, eastmoney_trace
 
 __all__ = ["COLUMN", "ColumnNews"]
 
@@ -67,6 +66,11 @@ class ColumnNews:
         ),
         *ARTICLE_SETTINGS,
     )
+    options_class = ListSettings
+
+    def options(self, spec: SourceSpec) -> ListSettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, ListSettings, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """Page 1: the newest items of the column."""
@@ -79,7 +83,7 @@ class ColumnNews:
         page had entries."""
         url = request.url
         entries = list_at(eastmoney_data(body, spec, url), "list", spec.id, url)
-        article_url = str(setting(spec, self.settings, "article_url"))
+        article_url = self.options(spec).article_url
         items, dropped = collect(
             spec, entries, ("code",), lambda entry, uid: _item(spec, entry, uid, article_url)
         )
@@ -88,36 +92,38 @@ class ColumnNews:
 
     def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
         """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
-        article_url = str(setting(spec, self.settings, "article_url"))
+        article_url = self.options(spec).article_url
         return reparse_record(
             spec, record, ("code",), lambda entry, uid: _item(spec, entry, uid, article_url)
         )
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The article page of the item (mobile page as fallback)."""
-        return article_request(spec, self.settings, item.upstream_id)
+        options = self.options(spec)
+        return article_request(options.article_url, options.mobile_article_url, item.upstream_id)
 
     def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
         """The ``#ContentBody`` of the article page (``ParseError`` when it has none)."""
-        url = str(setting(spec, self.settings, "article_url")).replace("{code}", item.upstream_id)
+        url = self.options(spec).article_url.replace("{code}", item.upstream_id)
         return parse_article(body, source=spec.id, url=url)
 
     def _request(self, spec: SourceSpec, page: int) -> Request:
+        options = self.options(spec)
         params = {
             "client": "web",
             "biz": "web_news_col",
-            "column": str(setting(spec, self.settings, "column")),
+            "column": options.column,
             "order": "1",
             "needInteractData": "0",
             "page_index": str(page),
-            "page_size": str(setting(spec, self.settings, "page_size")),
+            "page_size": str(options.page_size),
             "req_trace": eastmoney_trace(),
         }
         return Request(
-            url=str(setting(spec, self.settings, "url")),
+            url=options.url,
             params=params,
-            headers={"Referer": str(setting(spec, self.settings, "referer"))},
-            fallback_urls=url_list(spec, self.settings, "fallback_urls"),
+            headers={"Referer": options.referer},
+            fallback_urls=options.fallback_urls,
         )
 
 

@@ -32,11 +32,12 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from finews.errors import ParseError
 from finews.models import IMPORTANCE_HIGH, IMPORTANCE_NORMAL, Dropped, RawItem, SourceSpec
-from finews.sources._fields import image_urls, url_list
+from finews.sources._fields import image_urls
 from finews.sources._json import (
     collect,
     describe,
@@ -45,20 +46,55 @@ from finews.sources._json import (
     load_json,
     object_at,
     reparse_record,
-    setting,
     str_list_field,
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
+from finews.sources.base import (
+    Page,
+    Request,
+    Setting,
+    header_text,
+    http_url,
+    http_urls,
+    options_of,
+)
 from finews.sources.eastmoney_article import ARTICLE_SETTINGS, article_request, parse_article
 from finews.sources.securities import securities
 
-__all__ = ["FAST", "FastNews", "eastmoney_data", "eastmoney_trace"]
+__all__ = [
+    "FAST",
+    "FastNews",
+    "FastSettings",
+    "ListSettings",
+    "eastmoney_data",
+    "eastmoney_trace",
+]
 
 # Part of req_trace: the upstream wants a unique value per request (reportedly 403s
 # without one) and nothing parses it, so milliseconds plus a process-wide counter suffice.
 _trace_counter = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class ListSettings:
+    """The settings of both East Money list adapters: ``eastmoney_column`` (declared in
+    ``ColumnNews.settings``) and, with ``fulltext``, ``eastmoney_fast``."""
+
+    url: str
+    fallback_urls: tuple[str, ...]
+    column: str
+    page_size: int
+    referer: str
+    article_url: str
+    mobile_article_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class FastSettings(ListSettings):
+    """The settings of an ``eastmoney_fast`` source (declared in ``FastNews.settings``)."""
+
+    fulltext: bool
 
 
 class FastNews:
@@ -100,6 +136,11 @@ class FastNews:
             "read each new flash's article page (#ContentBody) for its full text",
         ),
     )
+    options_class = FastSettings
+
+    def options(self, spec: SourceSpec) -> FastSettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, FastSettings, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """The newest page: ``sortEnd`` empty."""
@@ -115,7 +156,7 @@ class FastNews:
         if data is None:
             return Page(items=[], next=None)  # "data": null past the last page: the end
         entries = list_at(data, "fastNewsList", spec.id, url)
-        article_url = str(setting(spec, self.settings, "article_url"))
+        article_url = self.options(spec).article_url
         items, dropped = collect(
             spec, entries, ("code",), lambda entry, uid: self._item(spec, entry, uid, article_url)
         )
@@ -141,36 +182,38 @@ class FastNews:
 
     def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
         """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
-        article_url = str(setting(spec, self.settings, "article_url"))
+        article_url = self.options(spec).article_url
         return reparse_record(
             spec, record, ("code",), lambda entry, uid: self._item(spec, entry, uid, article_url)
         )
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The item's article page when ``fulltext`` is on, else nothing."""
-        if not setting(spec, self.settings, "fulltext"):
+        options = self.options(spec)
+        if not options.fulltext:
             return None
-        return article_request(spec, self.settings, item.upstream_id)
+        return article_request(options.article_url, options.mobile_article_url, item.upstream_id)
 
     def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
         """The ``#ContentBody`` of the article page (``ParseError`` when it has none)."""
-        url = str(setting(spec, self.settings, "article_url")).replace("{code}", item.upstream_id)
+        url = self.options(spec).article_url.replace("{code}", item.upstream_id)
         return parse_article(body, source=spec.id, url=url)
 
     def _request(self, spec: SourceSpec, *, sort_end: str) -> Request:
+        options = self.options(spec)
         params = {
             "client": "web",
             "biz": "web_724",
-            "fastColumn": str(setting(spec, self.settings, "column")),
+            "fastColumn": options.column,
             "sortEnd": sort_end,
-            "pageSize": str(setting(spec, self.settings, "page_size")),
+            "pageSize": str(options.page_size),
             "req_trace": eastmoney_trace(),
         }
         return Request(
-            url=str(setting(spec, self.settings, "url")),
+            url=options.url,
             params=params,
-            headers={"Referer": str(setting(spec, self.settings, "referer"))},
-            fallback_urls=url_list(spec, self.settings, "fallback_urls"),
+            headers={"Referer": options.referer},
+            fallback_urls=options.fallback_urls,
         )
 
     @staticmethod

@@ -13,9 +13,10 @@ is a setting so an archive mirror or the demo upstream can stand in.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from finews.errors import ConfigError, ParseError
+from finews.errors import ParseError
 from finews.models import Dropped, RawItem, SourceSpec
 from finews.sources._json import (
     collect,
@@ -24,13 +25,12 @@ from finews.sources._json import (
     load_json,
     object_at,
     reparse_record,
-    setting,
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting, http_url
+from finews.sources.base import Page, Request, Setting, http_url, options_of
 
-__all__ = ["MARKET", "MEDIA", "ROLLING", "LegacyList"]
+__all__ = ["MARKET", "MEDIA", "ROLLING", "LegacyList", "LegacySettings", "MarketSettings"]
 
 _WEBAPI = "http://183.136.162.242/web/webapi"
 _MARKET_WEBAPI = "http://43.240.125.15:1818/information/newmarket/web/webapi"
@@ -48,6 +48,35 @@ _COUNT_SETTING = Setting(
 )
 
 
+def _market_types(value: Any) -> str | None:
+    """``market_types``: a non-empty list of whole numbers (as numbers or digits)."""
+    if isinstance(value, list) and value:
+        parts = [part for part in value if not isinstance(part, bool)]
+        if len(parts) == len(value) and all(
+            isinstance(part, int)
+            or (isinstance(part, str) and part.strip().isascii() and part.strip().isdigit())
+            for part in parts
+        ):
+            return None
+    return "a non-empty list of whole numbers, e.g. [37, 38, 39]"
+
+
+@dataclass(frozen=True, slots=True)
+class LegacySettings:
+    """The settings of an ``eastmoney_rolling`` or ``eastmoney_media`` source."""
+
+    url: str
+    count: int
+    fulltext_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSettings(LegacySettings):
+    """The settings of an ``eastmoney_market`` source."""
+
+    market_types: tuple[int | str, ...]
+
+
 class LegacyList:
     """What the three legacy lists share: list parsing and the full-text endpoint.
 
@@ -60,8 +89,13 @@ class LegacyList:
     #: RawItem fields every reply's items must have ("a|b": either); see finews.formatwatch
     required_fields: tuple[str, ...] = ("title", "published")
     settings: tuple[Setting, ...] = ()
+    options_class: type[LegacySettings] = LegacySettings
     list_key: str = ""
     id_fields: tuple[str, ...] = ()
+
+    def options(self, spec: SourceSpec) -> LegacySettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, self.options_class, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """The request for the newest page."""
@@ -104,13 +138,12 @@ class LegacyList:
         """``GetNewsText.do?id=<infoCode>``, or ``None`` for an item without an infoCode."""
         if not item.fulltext_key:
             return None
-        url = setting(spec, self.settings, "fulltext_url")
-        return Request(url=url, params={"id": item.fulltext_key})
+        return Request(url=self.options(spec).fulltext_url, params={"id": item.fulltext_key})
 
     def parse_fulltext(self, spec: SourceSpec, body: bytes, item: RawItem) -> str:
         """The text under ``content`` (rolling news) or ``text`` (media, market); accept
         either. Missing, null or empty gives ``""``."""
-        url = f"{setting(spec, self.settings, 'fulltext_url')}?id={item.fulltext_key or ''}"
+        url = f"{self.options(spec).fulltext_url}?id={item.fulltext_key or ''}"
         reply = object_at(load_json(body, spec.id, url), "the full-text reply", spec.id, url)
         for key in ("content", "text"):
             value = reply.get(key)
@@ -125,8 +158,8 @@ class LegacyList:
         return ""
 
     def _list_request(self, spec: SourceSpec, **params: str) -> Request:
-        count = str(setting(spec, self.settings, "count"))
-        return Request(url=setting(spec, self.settings, "url"), params={**params, "count": count})
+        options = self.options(spec)
+        return Request(url=options.url, params={**params, "count": str(options.count)})
 
 
 class RollingNews(LegacyList):
@@ -198,29 +231,29 @@ class MarketNews(LegacyList):
     description = "East Money market news (legacy marketType 37/38/39 lists; historical endpoint)"
     settings: tuple[Setting, ...] = (
         Setting("url", str, _MARKET_WEBAPI, "legacy market list endpoint", check=http_url),
-        Setting("market_types", list, [37, 38, 39], "marketType values, asked in this order"),
+        Setting(
+            "market_types",
+            list,
+            [37, 38, 39],
+            "marketType values (whole numbers), asked in this order",
+            check=_market_types,
+        ),
         _COUNT_SETTING,
         _FULLTEXT_SETTING,
     )
+    options_class = MarketSettings
     list_key = "record"
     id_fields = ("infoCode",)
     pages_back = False
 
+    def options(self, spec: SourceSpec) -> MarketSettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, MarketSettings, self.settings)
+
     def market_types(self, spec: SourceSpec) -> list[str]:
-        """The configured ``marketType`` values as request parameters."""
-        value = setting(spec, self.settings, "market_types")
-        allowed = "a non-empty list of integers, e.g. [37, 38, 39]"
-        if not isinstance(value, list | tuple) or not value:
-            raise ConfigError("market_types", value, allowed, origin=spec.id)
-        types: list[str] = []
-        for part in value:
-            if isinstance(part, bool) or not isinstance(part, int | str):
-                raise ConfigError("market_types", value, allowed, origin=spec.id)
-            text = str(part).strip()
-            if not (text.isascii() and text.isdigit()):
-                raise ConfigError("market_types", value, allowed, origin=spec.id)
-            types.append(text)
-        return types
+        """The configured ``marketType`` values as request parameters (the setting's check
+        made them whole numbers when the settings loaded)."""
+        return [str(part).strip() for part in self.options(spec).market_types]
 
     def first_page(self, spec: SourceSpec) -> Request:
         """The list of the first market type."""

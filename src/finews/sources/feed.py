@@ -40,9 +40,9 @@ from finews.normalize.sanitize import html_value
 from finews.normalize.times import BEIJING as _BEIJING
 from finews.sources._article import NoArticleError, extract_article
 from finews.sources._encoding import decode_document, xml_declared_charset
-from finews.sources._json import ItemError, setting
+from finews.sources._json import ItemError
 from finews.sources._jsonfeed import FeedEntry, parse_json_feed
-from finews.sources.base import Page, Request, Setting, http_url
+from finews.sources.base import Page, Request, Setting, http_url, options_of
 
 __all__ = ["FEED", "FeedAdapter", "ParsedFeed", "entry_id", "feed_flavour", "read_feed"]
 
@@ -105,6 +105,17 @@ def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """The settings of a ``feed`` source (declared in ``FeedAdapter.settings``)."""
+
+    url: str
+    media: str
+    fulltext: bool
+    fulltext_selector: str
+    allow_private: bool
+
+
 class FeedAdapter:
     """The ``feed`` adapter."""
 
@@ -129,10 +140,15 @@ class FeedAdapter:
             "let this feed and its links reach private, loopback or link-local addresses",
         ),
     )
+    options_class = FeedSettings
+
+    def options(self, spec: SourceSpec) -> FeedSettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, FeedSettings, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """The feed URL; :class:`ConfigError` when it is not an http(s) URL."""
-        url = str(setting(spec, self.settings, "url")).strip()
+        url = self.options(spec).url.strip()
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(
@@ -141,7 +157,7 @@ class FeedAdapter:
         return self._request(spec, url, accept=_ACCEPT)
 
     def _request(self, spec: SourceSpec, url: str, *, accept: str) -> Request:
-        guarded = not bool(setting(spec, self.settings, "allow_private"))
+        guarded = not self.options(spec).allow_private
         return Request(url=url, headers={"Accept": accept}, guarded=guarded)
 
     def parse_page(
@@ -150,7 +166,7 @@ class FeedAdapter:
         """Parse an RSS, Atom or JSON Feed reply in whatever charset it really uses."""
         url = request.url
         feed = read_feed(body, url, spec.id, charset=charset)
-        media = str(setting(spec, self.settings, "media")).strip() or (feed.title or "").strip()
+        media = self.options(spec).media.strip() or (feed.title or "").strip()
         items: list[RawItem] = []
         dropped: list[Dropped] = []
         for index, entry in feed.entries:
@@ -187,13 +203,13 @@ class FeedAdapter:
             )
         except (ValueError, KeyError, TypeError) as exc:
             return Dropped(spec.id, None, f"[{spec.id}] kept feed entry is unreadable: {exc!r}")
-        configured = str(setting(spec, self.settings, "media")).strip()
+        configured = self.options(spec).media.strip()
         media = configured or str(data.get("media") or "").strip()
         return _with_record(_raw_item(spec, entry, media or None), entry)
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
         """The item's linked page, when ``fulltext`` is on and the link is http(s)."""
-        if not setting(spec, self.settings, "fulltext") or not item.fulltext_key:
+        if not self.options(spec).fulltext or not item.fulltext_key:
             return None
         return self._request(spec, item.fulltext_key, accept="text/html, */*;q=0.5")
 
@@ -202,7 +218,7 @@ class FeedAdapter:
         block); ``""`` when the page has none. :class:`ParseError` when the selector matches
         nothing."""
         page_url = item.fulltext_key or item.url or ""
-        selector = str(setting(spec, self.settings, "fulltext_selector"))
+        selector = self.options(spec).fulltext_selector
         try:
             return extract_article(body, page_url, selector)
         except NoArticleError as exc:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from finews.errors import ParseError
@@ -47,7 +48,6 @@ from finews.sources._fields import (
     image_urls,
     object_field,
     truthy_flag,
-    url_list,
     user_agent_setting,
     with_user_agent,
 )
@@ -60,11 +60,10 @@ from finews.sources._json import (
     load_json,
     object_at,
     reparse_record,
-    setting,
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
+from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls, options_of
 
 __all__ = ["FLASH", "Jin10Flash"]
 
@@ -74,6 +73,21 @@ _NEWEST_JS = re.compile(
 )
 _DATA_RELEASE = 1
 _VIP_CHANNEL = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Jin10Settings:
+    """The settings of a ``jin10`` source (declared in ``Jin10Flash.settings``)."""
+
+    url: str
+    fallback_urls: tuple[str, ...]
+    app_id: str
+    app_version: str
+    channel: str
+    vip: str
+    referer: str
+    item_url: str
+    user_agent: str
 
 
 class Jin10Flash:
@@ -118,6 +132,11 @@ class Jin10Flash:
         ),
         user_agent_setting(BROWSER_USER_AGENT),
     )
+    options_class = Jin10Settings
+
+    def options(self, spec: SourceSpec) -> Jin10Settings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, Jin10Settings, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """The newest page: ``max_time`` empty."""
@@ -129,7 +148,7 @@ class Jin10Flash:
         """Read the API reply or the ``var newest = [...]`` fallback; chain ``max_time``."""
         url = request.url
         entries = _entries(body, spec, url)
-        item_url = str(setting(spec, self.settings, "item_url"))
+        item_url = self.options(spec).item_url
         items, dropped = collect(
             spec, entries, ("id",), lambda e, uid: _item(spec, e, uid, item_url)
         )
@@ -141,7 +160,7 @@ class Jin10Flash:
 
     def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
         """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
-        item_url = str(setting(spec, self.settings, "item_url"))
+        item_url = self.options(spec).item_url
         return reparse_record(spec, record, ("id",), lambda e, uid: _item(spec, e, uid, item_url))
 
     def fulltext_request(self, spec: SourceSpec, item: RawItem) -> Request | None:
@@ -153,21 +172,22 @@ class Jin10Flash:
         return ""
 
     def _request(self, spec: SourceSpec, max_time: str) -> Request:
+        options = self.options(spec)
         params = {
-            "channel": str(setting(spec, self.settings, "channel")),
-            "vip": str(setting(spec, self.settings, "vip")),
+            "channel": options.channel,
+            "vip": options.vip,
             "max_time": max_time,
         }
         headers = {
-            "x-app-id": str(setting(spec, self.settings, "app_id")),
-            "x-version": str(setting(spec, self.settings, "app_version")),
-            "Referer": str(setting(spec, self.settings, "referer")),
+            "x-app-id": options.app_id,
+            "x-version": options.app_version,
+            "Referer": options.referer,
         }
         return Request(
-            url=str(setting(spec, self.settings, "url")),
+            url=options.url,
             params=params,
-            headers=with_user_agent(spec, self.settings, headers),
-            fallback_urls=url_list(spec, self.settings, "fallback_urls"),
+            headers=with_user_agent(options.user_agent, headers),
+            fallback_urls=options.fallback_urls,
         )
 
 

@@ -40,6 +40,7 @@ format alarm (:mod:`finews.formatwatch`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from finews.errors import ParseError
@@ -61,11 +62,10 @@ from finews.sources._json import (
     load_json,
     object_at,
     reparse_record,
-    setting,
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting, header_text, http_url
+from finews.sources.base import Page, Request, Setting, header_text, http_url, options_of
 from finews.sources.securities import securities
 
 __all__ = ["ZHIBO", "SinaZhibo"]
@@ -73,6 +73,19 @@ __all__ = ["ZHIBO", "SinaZhibo"]
 _MAX_PAGE_SIZE = 10
 # go-stock marks an item whose tags hold 焦点 as important (red).
 _FOCUS_TAG = "焦点"
+
+
+@dataclass(frozen=True, slots=True)
+class ZhiboSettings:
+    """The settings of a ``sina_zhibo`` source (declared in ``SinaZhibo.settings``)."""
+
+    url: str
+    zhibo_id: str
+    tag_id: str
+    page_size: int
+    referer: str
+    item_url: str
+    user_agent: str
 
 
 class SinaZhibo:
@@ -112,6 +125,11 @@ class SinaZhibo:
         ),
         user_agent_setting(BROWSER_USER_AGENT),
     )
+    options_class = ZhiboSettings
+
+    def options(self, spec: SourceSpec) -> ZhiboSettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, ZhiboSettings, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """Page 1: the newest items."""
@@ -137,7 +155,7 @@ class SinaZhibo:
         data = object_at(result.get("data"), "'result.data'", spec.id, url)
         feed = object_at(data.get("feed"), "'result.data.feed'", spec.id, url)
         entries = list_at(feed, "list", spec.id, url)
-        fallback_url = str(setting(spec, self.settings, "item_url"))
+        fallback_url = self.options(spec).item_url
         items, dropped = collect(
             spec, entries, ("id",), lambda entry, uid: _item(spec, entry, uid, fallback_url)
         )
@@ -146,7 +164,7 @@ class SinaZhibo:
 
     def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
         """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
-        fallback_url = str(setting(spec, self.settings, "item_url"))
+        fallback_url = self.options(spec).item_url
         return reparse_record(
             spec, record, ("id",), lambda entry, uid: _item(spec, entry, uid, fallback_url)
         )
@@ -160,11 +178,12 @@ class SinaZhibo:
         return ""
 
     def _request(self, spec: SourceSpec, page: int) -> Request:
+        options = self.options(spec)
         # RSSHub: "接口单页最多 10 条"; a larger size is answered with 10 anyway.
-        size = str(max(1, min(_MAX_PAGE_SIZE, int(setting(spec, self.settings, "page_size")))))
+        size = str(max(1, min(_MAX_PAGE_SIZE, options.page_size)))
         params = {
-            "zhibo_id": str(setting(spec, self.settings, "zhibo_id")),
-            "tag_id": str(setting(spec, self.settings, "tag_id")),
+            "zhibo_id": options.zhibo_id,
+            "tag_id": options.tag_id,
             "page": str(page),
             # RSSHub sends pagesize, akshare and go-stock both spellings: send both.
             "pagesize": size,
@@ -172,11 +191,11 @@ class SinaZhibo:
             "dire": "f",
             "dpc": "1",
         }
-        headers = {"Referer": str(setting(spec, self.settings, "referer"))}
+        headers = {"Referer": options.referer}
         return Request(
-            url=str(setting(spec, self.settings, "url")),
+            url=options.url,
             params=params,
-            headers=with_user_agent(spec, self.settings, headers),
+            headers=with_user_agent(options.user_agent, headers),
         )
 
 

@@ -33,6 +33,7 @@ Evidence (what public clients read from this host; none checks ``code``):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from finews.errors import ParseError
@@ -59,14 +60,24 @@ from finews.sources._json import (
     load_json,
     object_at,
     reparse_record,
-    setting,
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting, header_text, http_url
+from finews.sources.base import Page, Request, Setting, header_text, http_url, options_of
 from finews.sources.securities import named_securities, securities
 
 __all__ = ["THS", "ThsNews"]
+
+
+@dataclass(frozen=True, slots=True)
+class ThsSettings:
+    """The settings of a ``ths`` source (declared in ``ThsNews.settings``)."""
+
+    url: str
+    tag: str
+    track: str
+    referer: str
+    user_agent: str
 
 
 class ThsNews:
@@ -95,6 +106,11 @@ class ThsNews:
         ),
         user_agent_setting(BROWSER_USER_AGENT),
     )
+    options_class = ThsSettings
+
+    def options(self, spec: SourceSpec) -> ThsSettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, ThsSettings, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """Page 1: the newest items."""
@@ -135,16 +151,17 @@ class ThsNews:
         return ""
 
     def _request(self, spec: SourceSpec, page: int) -> Request:
+        options = self.options(spec)
         params = {
             "page": str(page),
-            "tag": str(setting(spec, self.settings, "tag")),
-            "track": str(setting(spec, self.settings, "track")),
+            "tag": options.tag,
+            "track": options.track,
         }
-        headers = {"Referer": str(setting(spec, self.settings, "referer"))}
+        headers = {"Referer": options.referer}
         return Request(
-            url=str(setting(spec, self.settings, "url")),
+            url=options.url,
             params=params,
-            headers=with_user_agent(spec, self.settings, headers),
+            headers=with_user_agent(options.user_agent, headers),
         )
 
 

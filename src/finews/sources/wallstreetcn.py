@@ -32,6 +32,7 @@ Evidence:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from finews.errors import ParseError
@@ -40,7 +41,6 @@ from finews.sources._fields import (
     BROWSER_USER_AGENT,
     image_urls,
     object_field,
-    url_list,
     user_agent_setting,
     with_user_agent,
 )
@@ -52,15 +52,28 @@ from finews.sources._json import (
     load_json,
     object_at,
     reparse_record,
-    setting,
     text_field,
     time_field,
 )
-from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls
+from finews.sources.base import Page, Request, Setting, header_text, http_url, http_urls, options_of
 
 __all__ = ["LIVES", "WallstreetcnLives"]
 
 _SUCCESS = (20000, "20000", 0, "0")
+
+
+@dataclass(frozen=True, slots=True)
+class LivesSettings:
+    """The settings of a ``wallstreetcn`` source (declared in ``WallstreetcnLives.settings``)."""
+
+    url: str
+    fallback_urls: tuple[str, ...]
+    channel: str
+    limit: int
+    accept: str
+    referer: str
+    user_agent: str
+    item_url: str
 
 
 class WallstreetcnLives:
@@ -100,6 +113,11 @@ class WallstreetcnLives:
             check=http_url,
         ),
     )
+    options_class = LivesSettings
+
+    def options(self, spec: SourceSpec) -> LivesSettings:
+        """``spec``'s settings, typed."""
+        return options_of(spec, LivesSettings, self.settings)
 
     def first_page(self, spec: SourceSpec) -> Request:
         """The newest page: ``first_page=true``, no cursor."""
@@ -120,7 +138,7 @@ class WallstreetcnLives:
             )
         data = object_at(reply.get("data"), "'data'", spec.id, url)
         entries = list_at(data, "items", spec.id, url)
-        item_url = str(setting(spec, self.settings, "item_url"))
+        item_url = self.options(spec).item_url
         items, dropped = collect(
             spec, entries, ("id",), lambda entry, uid: _item(spec, entry, uid, item_url)
         )
@@ -145,7 +163,7 @@ class WallstreetcnLives:
 
     def parse_record(self, spec: SourceSpec, record: str) -> RawItem | Dropped:
         """One kept item record (``finews reparse``) read as ``parse_page`` reads it."""
-        item_url = str(setting(spec, self.settings, "item_url"))
+        item_url = self.options(spec).item_url
         return reparse_record(
             spec, record, ("id",), lambda entry, uid: _item(spec, entry, uid, item_url)
         )
@@ -159,20 +177,19 @@ class WallstreetcnLives:
         return ""
 
     def _request(self, spec: SourceSpec, paging: Mapping[str, str]) -> Request:
+        options = self.options(spec)
         params = {
-            "channel": str(setting(spec, self.settings, "channel")),
+            "channel": options.channel,
             "client": "pc",
-            "limit": str(setting(spec, self.settings, "limit")),
-            "accept": str(setting(spec, self.settings, "accept")),
+            "limit": str(options.limit),
+            "accept": options.accept,
             **paging,
         }
         return Request(
-            url=str(setting(spec, self.settings, "url")),
+            url=options.url,
             params=params,
-            headers=with_user_agent(
-                spec, self.settings, {"Referer": str(setting(spec, self.settings, "referer"))}
-            ),
-            fallback_urls=url_list(spec, self.settings, "fallback_urls"),
+            headers=with_user_agent(options.user_agent, {"Referer": options.referer}),
+            fallback_urls=options.fallback_urls,
         )
 
 
