@@ -11,12 +11,24 @@ images get their real ``src``. The caller sanitises the fragment before publishi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
-
-from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from finews.errors import ConfigError
 from finews.sources._encoding import decode_document, html_declared_charset
+from finews.sources._html import (
+    SelectorError,
+    body_of,
+    css,
+    document,
+    fit,
+    inner_html,
+    outer_html,
+    text_of,
+)
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 __all__ = ["MIN_BLOCK_CHARS", "NoArticleError", "absolutize", "extract_article"]
 
@@ -30,6 +42,8 @@ _CHROME = (
 _BLOCKS = "article, main, section, div, td"
 _LAZY_SRC = ("data-src", "data-original", "data-lazy-src", "data-actualsrc")
 _LINK_ATTRS = (("a", "href"), ("img", "src"), ("source", "src"), ("video", "src"))
+#: elements whose whole text counts as their parent block's own
+_TEXT_TAGS = frozenset({"p", "blockquote", "pre", "h2", "h3", "span", "font", "strong", "b"})
 
 
 class NoArticleError(ValueError):
@@ -42,27 +56,26 @@ def extract_article(body: bytes, page_url: str, selector: str = "") -> str:
     when none matches, :class:`~finews.errors.ConfigError` when the selector is invalid.
     """
     decoded = decode_document(body, html_declared_charset(body))
-    tree = LexborHTMLParser(decoded.text)
+    tree = document(decoded.text)
     base = _base_url(tree, page_url)
     if selector.strip():
         try:
-            nodes = tree.css(selector)
-        except SelectolaxError as exc:
+            nodes = css(tree, selector)
+        except SelectorError as exc:
             raise ConfigError("fulltext_selector", selector, f"a CSS selector ({exc})") from exc
         if not nodes:
             raise NoArticleError(f"fulltext_selector {selector!r} matched nothing")
         for node in nodes:
             _strip(node, "script, style, noscript, template, iframe, object, embed")
             _absolutize_node(node, base)
-        return "\n".join(node.html or "" for node in nodes)
-    if tree.body is None:
-        return ""
-    _strip(tree.body, _CHROME)
-    best = _largest_block(tree.body)
+        return "\n".join(outer_html(node) for node in nodes)
+    root = body_of(tree)
+    _strip(root, _CHROME)
+    best = _largest_block(root)
     if best is None:
         return ""
     _absolutize_node(best, base)
-    return best.html or ""
+    return outer_html(best)
 
 
 def absolutize(fragment: str, base_url: str) -> str:
@@ -70,57 +83,56 @@ def absolutize(fragment: str, base_url: str) -> str:
     ``base_url`` (lazy-loaded images get their real ``src``)."""
     if "<" not in fragment:
         return fragment
-    tree = LexborHTMLParser(fragment)
-    if tree.body is None:
-        return fragment
-    _absolutize_node(tree.body, base_url)
-    return tree.body.inner_html or ""
+    root = body_of(document(fragment))
+    _absolutize_node(root, base_url)
+    return inner_html(root)
 
 
-def _base_url(tree: LexborHTMLParser, page_url: str) -> str:
-    base = tree.css_first("base[href]")
-    href = base.attributes.get("href") if base is not None else None
+def _base_url(tree: HtmlElement, page_url: str) -> str:
+    found = css(tree, "base[href]")
+    href = found[0].get("href") if found else None
     return urljoin(page_url, href) if href else page_url
 
 
-def _strip(root: LexborNode, selector: str) -> None:
-    for node in root.css(selector):
-        node.decompose()
+def _strip(root: HtmlElement, selector: str) -> None:
+    for node in css(root, selector):
+        if node.getparent() is not None:  # the root of a selection has none to leave
+            node.drop_tree()
 
 
-def _largest_block(root: LexborNode) -> LexborNode | None:
-    best: LexborNode | None = None
+def _largest_block(root: HtmlElement) -> HtmlElement | None:
+    best: HtmlElement | None = None
     best_score = MIN_BLOCK_CHARS - 1
-    for node in (root, *root.css(_BLOCKS)):
+    for node in (root, *css(root, _BLOCKS)):
         score = _direct_text(node)
         if score > best_score:
             best, best_score = node, score
     return best
 
 
-def _direct_text(node: LexborNode) -> int:
+def _direct_text(node: HtmlElement) -> int:
     """Characters of text the node holds itself: its text and its paragraphs, not the
     text of nested blocks (each of those is scored on its own)."""
-    total = 0
-    for child in node.iter(include_text=True, skip_empty=True):
-        if child.tag == "-text":
-            total += len((child.text_content or "").strip())
-        elif child.tag in ("p", "blockquote", "pre", "h2", "h3", "span", "font", "strong", "b"):
-            total += len(child.text(deep=True, strip=True))
+    total = len((node.text or "").strip())
+    for child in node:
+        if child.tag in _TEXT_TAGS:
+            total += sum(len(part.strip()) for part in text_of(child))
+        total += len((child.tail or "").strip())
     return total
 
 
-def _absolutize_node(root: LexborNode, base_url: str) -> None:
-    for img in root.css("img"):
-        src = img.attributes.get("src") or ""
+def _absolutize_node(root: HtmlElement, base_url: str) -> None:
+    for img in css(root, "img"):
+        src = img.get("src") or ""
         if not src or src.startswith("data:"):
-            lazy = next((img.attributes.get(a) for a in _LAZY_SRC if img.attributes.get(a)), None)
+            lazy = next((img.get(a) for a in _LAZY_SRC if img.get(a)), None)
             if lazy:
-                img.attrs["src"] = lazy
+                img.set("src", lazy)
     for tag, attr in _LINK_ATTRS:
-        for node in root.css(f"{tag}[{attr}]"):
-            value = (node.attributes.get(attr) or "").strip()
+        for node in css(root, f"{tag}[{attr}]"):
+            value = (node.get(attr) or "").strip()
             if value and not value.startswith(("#", "data:")):
                 absolute = urljoin(base_url, value)
                 if urlsplit(absolute).scheme in ("http", "https"):
-                    node.attrs[attr] = absolute
+                    # fit: the base URL came from a feed, and may hold what lxml refuses
+                    node.set(attr, fit(absolute))

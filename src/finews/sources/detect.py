@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
-from selectolax.lexbor import LexborHTMLParser
-
 from finews.errors import FinewsError
 from finews.models import SourceSpec
 from finews.sources import adapters
 from finews.sources._encoding import decode_document, html_declared_charset
+from finews.sources._html import css, document
 from finews.sources.base import Request
 from finews.sources.feed import read_feed
 
@@ -116,14 +115,13 @@ def feed_links(url: str, body: bytes) -> list[str]:
     text = decode_document(body, html_declared_charset(body)).text
     if "<" not in text:
         return []
-    tree = LexborHTMLParser(text)
     found: list[str] = []
-    for link in tree.css("link[href]"):
-        rel = (link.attributes.get("rel") or "").lower().split()
-        kind = (link.attributes.get("type") or "").lower().split(";")[0].strip()
+    for link in css(document(text), "link[href]"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower().split(";")[0].strip()
         if "alternate" not in rel or kind not in _FEED_TYPES:
             continue
-        absolute = urljoin(url, (link.attributes.get("href") or "").strip())
+        absolute = urljoin(url, (link.get("href") or "").strip())
         if urlsplit(absolute).scheme in ("http", "https") and absolute not in found:
             found.append(absolute)
     return found

@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from finews.errors import ParseError
+from finews.sources._html import document
 from finews.sources.base import Request, Setting, http_url
 
 __all__ = ["ARTICLE_SETTINGS", "article_request", "parse_article"]
@@ -82,19 +83,10 @@ def _decode(body: bytes) -> str:
 
 
 def _parse(body: bytes, source: str, url: str) -> Any:
-    # lxml is loaded by the first article parsed, not by every finews command that reads
-    # the configuration's source list (~15 ms at start-up)
-    import lxml.etree
-    import lxml.html
-
     text = _decode(body)
     if not text.strip():
         raise ParseError("article page is empty", source=source, url=url)
-    parser = lxml.html.HTMLParser(encoding="utf-8")
-    try:
-        return lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
-    except (lxml.etree.LxmlError, ValueError) as exc:
-        raise ParseError(f"article page is not HTML ({exc})", source=source, url=url) from exc
+    return document(text)
 
 
 def _classes(element: Any) -> set[str]:

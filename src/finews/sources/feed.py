@@ -32,14 +32,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from selectolax.lexbor import LexborHTMLParser
-
 from finews.errors import ConfigError, ParseError
 from finews.models import Dropped, RawItem, SourceSpec
 from finews.normalize.sanitize import html_value
 from finews.normalize.times import BEIJING as _BEIJING
 from finews.sources._article import NoArticleError, extract_article
 from finews.sources._encoding import decode_document, xml_declared_charset
+from finews.sources._html import document
 from finews.sources._json import ItemError
 from finews.sources._jsonfeed import FeedEntry, parse_json_feed
 from finews.sources.base import Page, Request, Setting, http_url, options_of
@@ -102,7 +101,8 @@ def entry_id(guid: str | None, link: str | None, title: str | None, date: object
 
 
 def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    # surrogatepass: a lone surrogate in a JSON Feed's title is hashed, not a crash
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,7 +418,7 @@ def _title(raw: Mapping[str, Any]) -> str | None:
     title = _text(_field(raw, "title"))
     detail = _field(raw, "title_detail")
     if title and isinstance(detail, Mapping) and "html" in str(_field(detail, "type")):
-        title = LexborHTMLParser(title).text(strip=False).strip() or None
+        title = document(title).text_content().strip() or None
     return title
 
 
