@@ -21,23 +21,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finews.errors import ConfigError, ExportError
-from finews.models import Item
-from finews.normalize.sanitize import text_as_html
-from finews.normalize.times import SHANGHAI
-from finews.publish.jekyll import (
+from finews.jekyll.post import (
     DEFAULT_PAGE_PATHS,
-    INIT_POST,
     ORIGINAL_SOURCES,
     JekyllSettings,
-    export_jekyll,
     page_path,
+    parse_post,
     post_filename,
     render_category,
     render_post,
     yaml_scalar,
 )
+from finews.models import Item
+from finews.normalize.sanitize import text_as_html
+from finews.normalize.times import SHANGHAI
+from finews.publish.jekyll import INIT_POST, export_jekyll
 from finews.publish.writer import Writer
-from finews.sources.jekyll_posts import parse_post
 
 GOLDEN = Path(__file__).parent / "golden" / "jekyll"
 SETTINGS = JekyllSettings()

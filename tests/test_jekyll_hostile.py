@@ -37,10 +37,9 @@ from hypothesis import strategies as st
 from finews.cli import cli
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.derive import open_store
+from finews.jekyll.post import imported_to_item, inert_markup, inert_text, parse_post
 from finews.normalize.markdown import restore, unsafe_target
 from finews.normalize.sanitize import sanitize_html
-from finews.publish.jekyll import inert_markup, inert_text
-from finews.sources.jekyll_posts import imported_to_item, parse_post
 
 CHROMIUM = Path("/usr/bin/chromium")
 JEKYLL = shutil.which("jekyll")

@@ -21,16 +21,19 @@ from hypothesis import strategies as st
 from finews.cli import cli
 from finews.derive import open_store
 from finews.errors import ParseError
+from finews.jekyll.post import (
+    DEFAULT_PAGE_PATHS,
+    ImportedPost,
+    JekyllSettings,
+    imported_to_item,
+    page_path,
+    parse_category_page,
+    parse_post,
+    render_post,
+)
 from finews.models import Dropped, RawItem, SourceSpec
 from finews.normalize import normalize_item
 from finews.normalize.times import SHANGHAI
-from finews.publish.jekyll import DEFAULT_PAGE_PATHS, JekyllSettings, page_path, render_post
-from finews.sources.jekyll_posts import (
-    ImportedPost,
-    imported_to_item,
-    parse_category_page,
-    parse_post,
-)
 
 DATA = Path(__file__).parent / "data" / "jekyll"
 GOLDEN = Path(__file__).parent / "golden" / "jekyll"
@@ -396,3 +399,37 @@ def test_import_skips_each_bad_post_with_its_reason_and_keeps_the_others(
     with open_store(db_url) as store:
         assert {i.upstream_id for i in store.items()} == {"11", "12", "23"}
         assert store.get_item("emnews", "23").digest == "摘要"  # type: ignore[union-attr]
+
+
+def test_an_imported_post_is_normalised_as_a_fetched_item_is(tmp_path: Path, db_url: str) -> None:
+    """The import stores each post through normalize_item: an impossible date becomes the
+    import time, text is sanitised, the post's category and tag stand. The texts are taken
+    as stored (a 【headline】 and indents stay), so that export → import → export is the
+    same bytes."""
+    posts = tmp_path / "_posts"
+    posts.mkdir()
+    (posts / "1985-01-01-31.md").write_text(_post("旧", "1985-01-01 08:00:00 +0800", "摘要"))
+    headline_post = _post("头", "2024-01-01 08:00:00 +0800", "【标题】摘要")
+    (posts / "2024-01-01-32.md").write_text(headline_post)
+    body = (
+        '---\nlayout: post\ntitle: "正文"\ndate: 2024-01-02 08:00:00 +0800\n'
+        "categories: emnews\ntags: 东财滚动新闻\n---\n<p>　　第一段</p><script>x()</script>\n\n"
+        "<>\n\n[返回东财滚动新闻](//finews.withounder.com/emnews/)｜[返回首页](//finews.withounder.com/)"
+    )
+    (posts / "2024-01-02-33.md").write_text(body)
+    before = datetime.now(UTC)
+    result = CliRunner().invoke(cli, ["--database-url", db_url, "import", "jekyll", str(posts)])
+    assert result.exit_code == 0, result.output
+    assert "imported 3 posts (3 new, 0 updated), 0 category pages, 0 failed" in result.output
+    with open_store(db_url) as store:
+        old = store.get_item("emnews", "31")
+        headline = store.get_item("emnews", "32")
+        indented = store.get_item("emnews", "33")
+    assert old is not None
+    assert headline is not None
+    assert indented is not None
+    # before 1990: the import time stands in, as for an upstream's impossible date
+    assert old.published_at >= before.replace(microsecond=0)
+    assert headline.digest == "【标题】摘要"
+    assert indented.content == "<p>　　第一段</p>"  # sanitised, as stored
+    assert (indented.category, indented.tag, indented.kind) == ("emnews", "东财滚动新闻", "rolling")

@@ -24,12 +24,12 @@ from hypothesis import strategies as st
 
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.errors import ConfigError
+from finews.jekyll.post import JekyllSettings, inert_markup, render_post
 from finews.models import Item
 from finews.normalize import verbatim
 from finews.normalize.sanitize import sanitize_html
 from finews.normalize.times import SHANGHAI
 from finews.normalize.verbatim import MAX_DEPTH, refusal
-from finews.publish.jekyll import JekyllSettings, inert_markup, render_post
 from finews.store import open_store
 from hostile.corpus import ITEM_VECTORS
 from test_jekyll_hostile import (
@@ -255,7 +255,7 @@ def test_a_refused_text_gives_the_sanitised_post_and_says_why(
 ) -> None:
     hostile = '<p>正文<img src="x" onerror="alert(1)"></p><!-- EM_StockImg_Start -->'
     item = _item("emnews", hostile)
-    with caplog.at_level(logging.INFO, logger="finews.publish.jekyll"):
+    with caplog.at_level(logging.INFO, logger="finews.jekyll.post"):
         _, data = render_post(item, JekyllSettings(), "/emnews/", received=hostile)
     _, sanitised = render_post(item, JekyllSettings(), "/emnews/")
     assert data == sanitised

@@ -41,9 +41,10 @@ ORCHESTRATION = (
 
 #: (who, may not import any of): module prefixes
 RULES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
-    # pure stages: bytes and values in, values out
+    # pure stages: bytes and values in, values out (the Jekyll post format too: its
+    # export writes in publish/, its import runs in importing.py)
     (
-        ("finews.sources", "finews.normalize", "finews.process"),
+        ("finews.sources", "finews.normalize", "finews.process", "finews.jekyll"),
         ("finews.fetch", "finews.store", "finews.publish", *ORCHESTRATION),
     ),
     # settings are read before anything runs

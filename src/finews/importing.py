@@ -1,7 +1,8 @@
 """``finews import jekyll``: read an existing 金融消息 archive into the store.
 
-The parsing is pure (:mod:`finews.sources.jekyll_posts`); this edge walks the paths,
-keeps each category page's media → slug pairing (so old category URLs never change), and
+Reading a post is pure (:mod:`finews.jekyll.post`), and each post is normalised as an
+upstream's item is (``post_raw`` then ``normalize_item``); this edge walks the paths, keeps
+each category page's media → slug pairing (so old category URLs never change), and
 upserts the posts in batches. A file that cannot be read is reported and skipped, and so
 is a post the store refuses: a batch the store refuses is written again one post at a
 time, so that one bad post costs only itself.
@@ -16,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from finews.errors import FinewsError
-from finews.models import Item
-from finews.normalize.storable import storable_item
-from finews.sources.jekyll_posts import imported_to_item, parse_category_page, parse_post
+from finews.jekyll.post import parse_category_page, parse_post, post_raw
+from finews.models import Dropped, Item
+from finews.normalize.pipeline import normalize_item
 from finews.store import Store
 
 __all__ = ["ImportReport", "import_paths"]
@@ -90,12 +91,17 @@ def import_paths(
                     store.slug_for_media(media, slug)
                 report.categories += 1
                 continue
-            post = parse_post(text, path.name)
-            item = storable_item(imported_to_item(post, fetched_at))
+            raw, spec = post_raw(parse_post(text, path.name))
+            item = normalize_item(raw, spec, fetched_at=fetched_at, as_stored=True)
         except (OSError, ValueError, OverflowError, FinewsError) as exc:
             # ValueError includes UnicodeDecodeError; OverflowError is a date out of range
             log.warning("import: skipped %s: %s", path, exc)
             report.failed.append((path, str(exc)))
+            continue
+        if isinstance(item, Dropped):
+            reason = f"[{item.source}] {item.upstream_id!r} dropped: {item.reason}"
+            log.warning("import: skipped %s: %s", path, reason)
+            report.failed.append((path, reason))
             continue
         if item.media and item.category:
             store.slug_for_media(item.media, item.category)

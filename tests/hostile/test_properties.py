@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from finews.config import load_config
 from finews.derive import open_store
 from finews.errors import ExportError
+from finews.jekyll.post import JekyllSettings, render_post
 from finews.models import Item, SourceSpec
 from finews.normalize.pipeline import normalize_item
 from finews.publish.feeds import FeedInfo, render_feed
-from finews.publish.jekyll import JekyllSettings, render_post
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.sources.base import Request
 from finews.sources.feed import FEED

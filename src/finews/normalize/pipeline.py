@@ -56,15 +56,17 @@ def unsanitised_fulltext(text: str) -> str:
     return clean_fulltext(text).strip(_ASCII_SPACE)
 
 
-def _content(raw: RawItem) -> str:
+def _content(raw: RawItem, as_stored: bool) -> str:
     if not raw.content:
         return ""
-    return clean_markup(unsanitised_fulltext(raw.content))
+    return clean_markup(raw.content if as_stored else unsanitised_fulltext(raw.content))
 
 
-def _digest(raw: RawItem) -> str:
+def _digest(raw: RawItem, as_stored: bool) -> str:
     if not raw.summary:
         return ""
+    if as_stored:
+        return clean_markup(raw.summary)
     digest = digest_of(raw.summary)
     if not digest:
         # "【headline】" with nothing after it: the headline is the digest.
@@ -124,12 +126,18 @@ def normalize_item(
     *,
     fetched_at: datetime,
     slug_for: Callable[[str], str] = media_slug,
+    as_stored: bool = False,
 ) -> Item | Dropped:
     """Normalise one raw item of ``spec``'s source, or drop it with the reason.
 
     ``fetched_at`` (aware) is the fetch time and the fallback publication time.
     ``slug_for`` maps a media name to its category slug; the caller passes a lookup that
     keeps each media's first slug forever, :func:`media_slug` by default.
+    ``as_stored`` says that summary and content are a digest and a full text as finews
+    stores them already (a Jekyll post read back: the export, or the original's same
+    pipeline, wrote them so): they are sanitised (which leaves stored text unchanged) but
+    not cut at a ``】``, stripped or cleaned of ``　　`` again, so that an export read back
+    and exported again is the same bytes. Every other step is the same.
     """
     if fetched_at.tzinfo is None or fetched_at.utcoffset() is None:
         raise ValueError(f"fetched_at must be timezone-aware, got {fetched_at!r}")
@@ -149,8 +157,8 @@ def normalize_item(
         title=title,
         published_at=published_at or fetched_utc,
         fetched_at=fetched_utc,
-        digest=_digest(raw),
-        content=_content(raw),
+        digest=_digest(raw, as_stored),
+        content=_content(raw, as_stored),
         url=raw.url,
         media=media,
         category=category,
