@@ -104,8 +104,13 @@ _IAL = re.compile(r"(?<!\\)\{:")
 # (kramdown's \s is Ruby's: ASCII whitespace only)
 _AUTOLINK = re.compile(r"(?<!\\)<(https?|ftp|mailto):[^<>\t\n\v\f\r ]*>", re.IGNORECASE)
 _LIQUID = re.compile(r"(?<!\\)\{[{%]")
+# whitespace within one paragraph: a blank line ends a link, a definition or an autolink
+_GAP = r"[ \t]*(?:\n[ \t]*)?"
+# a link's target, a definition's, or an autolink: "<" straight before the scheme (after
+# whitespace, "<" opens neither an autolink nor a tag)
 _MD_LINK_SCHEME = re.compile(
-    r"((?<!\\)\]\(\s*<?|^\s{0,3}\[[^\]]*(?<!\\)\]:\s*<?|(?<!\\)<)\s*(javascript|vbscript|data)\s*:",
+    rf"(?:(?:(?<!\\)\]\({_GAP}<?|^\s{{0,3}}\[[^\]]*(?<!\\)\]:{_GAP}<?)[ \t]*|(?<!\\)<)"
+    r"(javascript|vbscript|data)\s*:",
     re.IGNORECASE | re.MULTILINE,
 )
 
