@@ -30,6 +30,7 @@ from finews.publish.site import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store.health import record_poll
+from finews.store.securities import learn_names
 from site_data import LiveServer, fill, site_items
 from test_browser import ARGS, ARTIFACTS, CHROMIUM, WRITER, _require_browser
 
@@ -121,6 +122,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, s
     now = datetime.now(UTC).replace(microsecond=0)
     with open_store(db) as store:
         fill(store, site_items() + _copies() + _long_story())
+        # rows and article pages name the securities the directory knows
+        learn_names(store, {"sh600519": "贵州茅台", "sz000001": "平安银行"}, "test")
         # one source polled fine by the daemon, one failing (a long error), one never
         store.save_state(SourceState("eastmoney_fast", last_attempt=now, last_success=now))
         record_poll(
@@ -395,4 +398,55 @@ def test_pages_already_opened_stay_readable_offline(site: tuple[Any, str, str]) 
             page.goto(url + "/day/2021-12-09/", wait_until="load")
     finally:
         context.set_offline(False)
+        context.close()
+
+
+def test_a_rows_securities_stay_inside_it_on_a_phone(site: tuple[Any, str, str]) -> None:
+    """A row names its securities as links under its title (three, then "+N"), within the
+    row at 390 px however long their names, in light and dark."""
+    browser, url, db = site
+    codes = ("sh600519", "sz000001", "sh601398", "sh601288", "hk00700")
+    with open_store(db) as store:
+        learn_names(store, {"sh601398": "中国工商银行股份有限公司", "hk00700": "腾讯控股"}, "test")
+        now = datetime.now(UTC).replace(microsecond=0)
+        fill(
+            store,
+            [
+                site_items()[0].replace(
+                    upstream_id="many-stocks",
+                    title="一条标注了五只证券、标题也很长很长很长很长很长很长很长的消息",
+                    published_at=now,
+                    fetched_at=now,
+                    stocks=codes,
+                )
+            ],
+        )
+    context = browser.new_context(viewport=PHONE, bypass_csp=True)
+    try:
+        page = context.new_page()
+        for path in ("/all/", "/stock/sh600519/", "/"):
+            page.goto(url + path, wait_until="load")
+            # (the home page has the row twice: the stream, and its source's column)
+            row = page.locator("li.item", has=page.locator("a.title >> text=标注了五只证券")).first
+            chips = row.locator(".stocks a.stock")
+            assert chips.count() == 3, path
+            assert chips.first.inner_text() == "贵州茅台 sh600519"
+            assert chips.first.get_attribute("href") == "/stock/sh600519/"
+            assert row.locator(".stocks .stock-more").inner_text() == "+2"
+            box = row.bounding_box()
+            assert box is not None
+            for part in [chips.nth(n) for n in range(3)] + [row.locator(".stock-more")]:
+                inner = part.bounding_box()
+                assert inner is not None
+                assert inner["x"] >= box["x"] - 0.5, path
+                assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 0.5, path
+                assert inner["y"] + inner["height"] <= box["y"] + box["height"] + 0.5, path
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            shot = path.strip("/").replace("/", "-") or "home"
+            page.screenshot(path=str(ARTIFACTS / f"pages-row-stocks-{shot}.png"))
+        page.emulate_media(color_scheme="dark")
+        page.goto(url + "/all/", wait_until="load")
+        assert _axe(page) == []
+        page.screenshot(path=str(ARTIFACTS / "pages-row-stocks-dark.png"))
+    finally:
         context.close()

@@ -21,6 +21,7 @@ from finews.publish.responses import SECURITY_HEADERS
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
+from finews.store.securities import learn_names
 from helpers import as_static
 from site_data import LiveServer, TestClient, fill, later_items, read_events, site_items
 
@@ -445,6 +446,39 @@ def test_events_push_a_change_stored_after_connecting(db: str) -> None:
     assert data["url"].endswith(".html")
 
 
+def test_a_row_pushed_live_is_the_row_its_page_serves(db: str) -> None:
+    """The row an event carries (site.js inserts it as it is) is byte for byte the row the
+    pages serve after a reload: its securities too, named from the directory, at most
+    three and a count of the rest."""
+    store = open_store(db)
+    try:
+        learn_names(store, {"sh600519": "贵州茅台"}, "test")
+    finally:
+        store.close()
+    stocks = ("sh600519", "sz000001", "hk00700", "sh601318", "sz300750")
+    item = later_items()[0].replace(stocks=stocks)
+    app = create_app(db, SETTINGS, poll_interval=0.05, heartbeat=0.3)
+    with (
+        LiveServer(app) as server,
+        httpx.Client(timeout=5) as http,
+        http.stream("GET", server.url + "/events") as response,
+    ):
+        lines = response.iter_lines()
+        for line in lines:
+            if line.startswith(": ping"):
+                break
+        _store_later(db, [item])
+        [event] = read_events(lines, 1)
+        row = json.loads(event["data"])["html"]
+        assert '<a class="stock" href="/stock/sh600519/">贵州茅台 sh600519</a>' in row
+        assert '<a class="stock" href="/stock/sz000001/">sz000001</a>' in row
+        assert "sh601318" not in row
+        assert ">+2</span>" in row
+        for path in ("/", "/all/", "/emnews/", "/stock/sz000001/"):
+            page = http.get(server.url + path).text
+            assert row.removesuffix("</li>") in page, path
+
+
 def test_events_resume_from_last_event_id_without_gaps(db: str) -> None:
     app = create_app(db, SETTINGS, poll_interval=0.05, heartbeat=0.3)
     with LiveServer(app) as server, httpx.Client(timeout=5) as http:
@@ -530,6 +564,7 @@ def test_a_list_row_follows_every_value_it_shows() -> None:
         {"category": "another"},
         {"upstream_id": "other-id"},
         {"published_at": item.published_at + timedelta(minutes=1)},
+        {"stocks": ("sh600519",)},
     ]
     for edit in edits:
         assert renderer.row(item.replace(**edit)) != first, edit

@@ -632,6 +632,7 @@ class SiteRenderer:
         """One list row's HTML (``_macros.html`` ``row``): Python rather than a macro, as
         every listing page has dozens and a macro call costs several times more; kept by
         every value it shows, as an item is a row of three or four listings."""
+        chips = self._chips(item)
         key = (
             item.id,
             item.upstream_id,
@@ -641,19 +642,33 @@ class SiteRenderer:
             item.category,
             item.tag,
             item.media,
+            chips,
         )
         row = self._rows.get(key)
         if row is None:
             if len(self._rows) >= _ROWS_KEPT:
                 self._rows.clear()
-            row = self._rows[key] = self._make_row(item)
+            row = self._rows[key] = self._make_row(item, chips)
         return row
+
+    def _chips(self, item: Item) -> tuple[tuple[str, str], ...]:
+        """The securities a row shows (label, code): the first :data:`ROW_STOCKS` the
+        item is tagged with, named as its article page names them, then ``("", "+N")``
+        for the rest."""
+        if not item.stocks:
+            return ()
+        codes = list(dict.fromkeys(canonical_stocks(item.stocks)))
+        names = self.names() if self.names is not None else {}
+        chips = tuple((_stock_label(code, names), code) for code in codes[:ROW_STOCKS])
+        if len(codes) > ROW_STOCKS:
+            chips += (("", f"+{len(codes) - ROW_STOCKS}"),)
+        return chips
 
     def _rows_of(self, items: Sequence[Item]) -> Markup:
         """The rows of a list, one per line (``_macros.html`` ``rows``)."""
         return Markup("\n".join([self._row(item) for item in items]))  # noqa: S704 - rows
 
-    def _make_row(self, item: Item) -> Markup:
+    def _make_row(self, item: Item, chips: tuple[tuple[str, str], ...]) -> Markup:
         when = beijing(item.published_at)
         badge = '<span class="badge">重要</span>' if item.importance > 0 else ""
         title = shown_title(item)
@@ -666,12 +681,31 @@ class SiteRenderer:
             f'<a class="title" href="{escape(self.settings.url(article_path(item)))}">'
             f"{badge}{escape(title)}</a>\n"
             f'<span class="tag">{escape(display_name(item))}</span>\n'
+            f"{self._chips_html(chips)}"
             "</li>"
         )
+
+    def _chips_html(self, chips: tuple[tuple[str, str], ...]) -> str:
+        """A row's securities (:meth:`_chips`): a link to each one's page, then how
+        many more the article page names."""
+        if not chips:
+            return ""
+        parts = []
+        for label, code in chips:
+            if label:
+                href = escape(self.settings.url(stock_path(code)))
+                parts.append(f'<a class="stock" href="{href}">{escape(label)}</a>')
+            else:
+                parts.append(f'<span class="stock-more" title="还有 {code[1:]} 只">{code}</span>')
+        return f'<span class="stocks">{"".join(parts)}</span>\n'
 
     def row(self, item: Item) -> str:
         """One list row, as the live app pushes it to open pages."""
         return self._render("row.html", item=item)
+
+
+#: securities a list row names at most; the rest are counted ("+N")
+ROW_STOCKS = 3
 
 
 #: how a security page marks an item: an upstream tagged it, or its code is only named
