@@ -444,9 +444,17 @@ def test_a_rows_securities_stay_inside_it_on_a_phone(site: tuple[Any, str, str])
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
             shot = path.strip("/").replace("/", "-") or "home"
             page.screenshot(path=str(ARTIFACTS / f"pages-row-stocks-{shot}.png"))
+        # a search result names them too, in its line of source and time
+        page.goto(url + "/search?q=%E4%BA%94%E5%8F%AA%E8%AF%81%E5%88%B8", wait_until="load")
+        result = page.locator(".result").first
+        assert result.locator(".result-meta a.stock").count() == 3
+        assert result.locator(".result-meta .stock-more").inner_text() == "+2"
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=str(ARTIFACTS / "pages-row-stocks-search.png"))
         page.emulate_media(color_scheme="dark")
-        page.goto(url + "/all/", wait_until="load")
-        assert _axe(page) == []
+        for path in ("/all/", "/search?q=%E4%BA%94%E5%8F%AA%E8%AF%81%E5%88%B8"):
+            page.goto(url + path, wait_until="load")
+            assert _axe(page) == [], path
         page.screenshot(path=str(ARTIFACTS / "pages-row-stocks-dark.png"))
     finally:
         context.close()

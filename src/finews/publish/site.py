@@ -326,6 +326,7 @@ class SiteRenderer:
             Listing=Listing,
             item_row=self._row,
             item_rows=self._rows_of,
+            stock_chips=lambda item: Markup(self._chips_html(self._chips(item)).rstrip()),  # noqa: S704 - escaped
             max_query=MAX_QUERY_CHARS,
         )
         self.env.filters.update(

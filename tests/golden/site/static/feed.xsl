@@ -13,7 +13,7 @@
 <meta name="color-scheme" content="light dark"/>
 <meta name="robots" content="noindex"/>
 <title><xsl:value-of select="atom:feed/atom:title|rss/channel/title"/> · 订阅源</title>
-<link rel="stylesheet" href="/finews/static/site.css?v=77da11ef4e"/>
+<link rel="stylesheet" href="/finews/static/site.css?v=13df2142b8"/>
 <link rel="icon" href="/finews/static/icon.svg?v=2b69bf2bfd" type="image/svg+xml"/>
 </head>
 <body>
