@@ -1,5 +1,6 @@
 """What finews derives from the stored items, following the change log: the search index
-(:class:`Search`), the stories (:class:`Stories`), and what later readers keep.
+(:class:`Search`), the stories (:class:`Stories`), the securities items name by name
+(:class:`Mentions`), and what later readers keep.
 
 ``open_store(url)`` opens the store (:func:`finews.store.open_store`) wired to its readers,
 so that ``upsert_items(derive=True)`` derives inside the write; :mod:`finews.derive.driver`
@@ -21,6 +22,7 @@ from finews.derive.driver import (
     fault_counts,
     mark_derived_through,
 )
+from finews.derive.mentions import Mentions
 from finews.derive.search import Search
 from finews.derive.stories import Stories
 from finews.process.cluster import ALGORITHM_VERSION
@@ -30,6 +32,7 @@ from finews.store import open_store as open_bare_store
 __all__ = [
     "DEFAULT_BATCH",
     "Deriver",
+    "Mentions",
     "Reader",
     "Search",
     "Stories",
@@ -50,8 +53,9 @@ ReaderFactory = Callable[[Store], Reader]
 
 
 def default_readers(store: Store) -> list[Reader]:
-    """Search, then Stories: the readers every store derives."""
-    return [Search(store), Stories(store)]
+    """Search, Stories, then Mentions (names of securities): the readers every store
+    derives."""
+    return [Search(store), Stories(store), Mentions(store)]
 
 
 def wire(store: Store, readers: Sequence[ReaderFactory] = ()) -> Store:

@@ -45,7 +45,7 @@ from finews.publish.urls import (
     stock_path,
 )
 from finews.store import ItemQuery, Store
-from finews.store.base import stock_mention
+from finews.store.base import named_stocks, stock_mention
 from finews.store.clusters import items_by_id, shared_stories, story_keys
 from finews.store.securities import all_names
 
@@ -540,7 +540,10 @@ class Pages:
             older = page - 1
             newer = page + 1 if page < pages else 0
             count = None
-        how = [stock_mention(item, code) or "mentioned" for item in items]
+        named = named_stocks(self.store, [item.id for item in items if item.id is not None])
+        how = [
+            stock_mention(item, code, named.get(item.id or 0, ())) or "mentioned" for item in items
+        ]
         url = self.settings.url
         return self.renderer.stock(
             code,

@@ -555,7 +555,8 @@ class SiteRenderer:
     ) -> str:
         """A page of a security: its first page (``page`` ``None``: the newest items, of
         ``count``) or a numbered page, each item with how it is about the security
-        (``tagged``: an upstream tagged it, 标注; ``mentioned``: its code is named, 提及);
+        (``tagged``: an upstream tagged it, 标注; ``mentioned``: its code is named, 提及;
+        ``named``: its known name is, 提及（名称）);
         ``newer``/``older``: the links of the pages either side."""
         url = self.settings.url
         return self._render(
@@ -709,8 +710,9 @@ class SiteRenderer:
 ROW_STOCKS = 3
 
 
-#: how a security page marks an item: an upstream tagged it, or its code is only named
-STOCK_MARKS = {"tagged": "标注", "mentioned": "提及"}
+#: how a security page marks an item: an upstream tagged it, its code is named, or its
+#: known name is (:class:`finews.derive.mentions.Mentions`)
+STOCK_MARKS = {"tagged": "标注", "mentioned": "提及", "named": "提及（名称）"}
 
 
 def stock_row(row: str, how: str) -> str:

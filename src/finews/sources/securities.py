@@ -37,9 +37,11 @@ market prefix and its code may be apart, ``us AAPL``: that is read as ``usAAPL``
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "MIN_NAME_CHARS",
+    "NameMatcher",
     "bare_code",
     "canonical_stocks",
     "code_query",
@@ -60,6 +62,10 @@ _US_SUFFIXED = re.compile(r"(?P<ticker>[A-Za-z][A-Za-z0-9.\-]{0,9})\.us", re.IGN
 _SPACED = re.compile(r"(?P<prefix>sh|sz|bj|hk|us)\s+(?P<code>[A-Za-z0-9.\-]{1,16})", re.IGNORECASE)
 _BOARD = re.compile(r"bk[0-9]{4}", re.IGNORECASE)
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+#: the fewest characters a name is matched with (:class:`NameMatcher`)
+MIN_NAME_CHARS = 2
 
 # East Money's market ids (the number before the dot in ``stockList``).
 _EM_SHANGHAI = {"1"}
@@ -216,3 +222,43 @@ def code_query(text: str) -> str | None:
     ):
         return found
     return None
+
+
+class NameMatcher:
+    """Finds the securities a text names by their known names (:mod:`finews.store.securities`'s
+    directory: code → name), built once per directory. Names of fewer than
+    :data:`MIN_NAME_CHARS` characters, and names without a Chinese character (``TCL``,
+    ``Apple``: also parts of words), are left out. At each place in the text the longest
+    name wins and the search goes on after it, so 平安银行 is not also 平安."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        codes: dict[str, list[str]] = {}
+        for code, name in names.items():
+            name = name.strip()
+            if len(name) >= MIN_NAME_CHARS and _CHINESE.search(name):
+                codes.setdefault(name, []).append(code)  # (an A share and its H share)
+        by_start: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for name in sorted(codes, key=lambda name: (-len(name), name)):
+            by_start.setdefault(name[:MIN_NAME_CHARS], []).append((name, tuple(codes[name])))
+        self._by_start = by_start
+
+    def __bool__(self) -> bool:
+        return bool(self._by_start)
+
+    def codes(self, *texts: str) -> set[str]:
+        """The codes of the names found in ``texts``."""
+        found: set[str] = set()
+        by_start = self._by_start
+        for text in texts:
+            index, end = 0, len(text) - MIN_NAME_CHARS + 1
+            while index < end:
+                candidates = by_start.get(text[index : index + MIN_NAME_CHARS])
+                step = 1
+                if candidates:
+                    for name, named in candidates:
+                        if text.startswith(name, index):
+                            found.update(named)
+                            step = len(name)
+                            break
+                index += step
+        return found

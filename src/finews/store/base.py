@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -283,12 +283,23 @@ def stock_keys(title: str, digest: str, stocks: Sequence[str]) -> set[str]:
     return keys
 
 
+#: what begins the ``item_stocks`` key of a security named by its known name
+#: (``name:sh600519``; :class:`finews.derive.mentions.Mentions` writes them)
+NAME_KEY = "name:"
+
+
+def name_key(canonical: str) -> str:
+    """The ``item_stocks`` key of an item naming the security ``canonical`` by name."""
+    return NAME_KEY + canonical.lower()
+
+
 def stock_lookup_keys(canonical: str) -> list[str]:
     """The :func:`stock_keys` an item about the security ``canonical`` (finews notation)
     has one of: a form it may be tagged with
-    (:func:`~finews.sources.securities.stored_forms`), or its code's digits
-    (:func:`~finews.sources.securities.mention_terms`)."""
-    return sorted(set(stored_forms(canonical)) | set(mention_terms(canonical)))
+    (:func:`~finews.sources.securities.stored_forms`), its code's digits
+    (:func:`~finews.sources.securities.mention_terms`), or its name (:func:`name_key`)."""
+    forms = set(stored_forms(canonical)) | set(mention_terms(canonical))
+    return sorted(forms | {name_key(canonical)})
 
 
 #: From how many items on a security counts as common (:func:`stock_condition`).
@@ -317,17 +328,37 @@ def stock_condition(canonical: str, table: str, *, common: bool = False) -> tupl
     return f"{table}.id IN (SELECT item_id FROM item_stocks WHERE code IN ({marks}))", keys
 
 
-def stock_mention(item: Item, canonical: str) -> str | None:
+def stock_mention(item: Item, canonical: str, named: Collection[str] = ()) -> str | None:
     """How ``item`` is about the security ``canonical``: ``"tagged"`` when an upstream
-    tagged it, ``"mentioned"`` when its code is only named in the title or digest, else
-    ``None`` (the same test as :func:`stock_condition`)."""
+    tagged it, ``"mentioned"`` when its code is named in the title or digest, ``"named"``
+    when its known name is (``named``: the item's codes so found, :func:`named_stocks`),
+    else ``None`` (the same test as :func:`stock_condition`)."""
     forms = set(stored_forms(canonical))
     if any(code.lower() in forms for code in item.stocks):
         return "tagged"
-    named = stock_keys(item.title, item.digest, ())
-    if any(term in named for term in mention_terms(canonical)):
+    keys = stock_keys(item.title, item.digest, ())
+    if any(term in keys for term in mention_terms(canonical)):
         return "mentioned"
+    if canonical.lower() in named:
+        return "named"
     return None
+
+
+def named_stocks(store: Store, ids: Iterable[int]) -> dict[int, set[str]]:
+    """The securities (lower case) each of these items names by a known name, as
+    :class:`finews.derive.mentions.Mentions` found them; items naming none are left out."""
+    wanted = sorted(set(ids))
+    found: dict[int, set[str]] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = store.query(
+            f"SELECT item_id, code FROM item_stocks WHERE item_id IN ({marks}) AND code LIKE ?",
+            [*chunk, NAME_KEY + "%"],
+        )
+        for item_id, code in rows:
+            found.setdefault(int(item_id), set()).add(str(code)[len(NAME_KEY) :])
+    return found
 
 
 def item_from_row(row: Sequence[Any]) -> Item:
