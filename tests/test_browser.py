@@ -183,7 +183,10 @@ STOCK_WRITER = textwrap.dedent(
     from finews.models import Item
     from finews.derive import open_store
 
+    from finews.store.securities import learn_names
+
     store = open_store(sys.argv[1])
+    learn_names(store, {"sh600519": "贵州茅台"}, "test")
     now = datetime.now(UTC).replace(microsecond=0)
     # the unrelated item first: its event comes before those the page waits for
     store.upsert_items([
@@ -195,6 +198,9 @@ STOCK_WRITER = textwrap.dedent(
              tag="东财滚动新闻", stocks=("sh600519",)),
         Item(source="eastmoney_fast", upstream_id="stock-named", title=sys.argv[3],
              digest="摘要写到 600519。", published_at=now, fetched_at=now, category="emnews",
+             tag="东财滚动新闻"),
+        Item(source="eastmoney_fast", upstream_id="stock-by-name", title=sys.argv[5],
+             digest="摘要写到贵州茅台。", published_at=now, fetched_at=now, category="emnews",
              tag="东财滚动新闻"),
     ])
     store.close()
@@ -210,8 +216,9 @@ def test_a_security_page_takes_its_new_items_live(
     page.wait_for_selector("[data-live-status]:text-is('实时更新中')", timeout=5000)
     stamp = time.time_ns()
     tagged, named, other = f"标注的消息 {stamp}", f"提及的消息 {stamp}", f"无关的消息 {stamp}"
+    by_name = f"提及名称的消息 {stamp}"
     subprocess.run(
-        [sys.executable, "-c", STOCK_WRITER, db, tagged, named, other],
+        [sys.executable, "-c", STOCK_WRITER, db, tagged, named, other, by_name],
         capture_output=True,
         text=True,
         timeout=30,
@@ -220,10 +227,13 @@ def test_a_security_page_takes_its_new_items_live(
     rows = page.locator("[data-filter-stock] > li.item")
     page.wait_for_selector(f"[data-filter-stock] > li.item >> text={tagged}", timeout=10000)
     page.wait_for_selector(f"[data-filter-stock] > li.item >> text={named}", timeout=10000)
+    page.wait_for_selector(f"[data-filter-stock] > li.item >> text={by_name}", timeout=10000)
     texts = rows.all_inner_texts()
     tagged_row = next(text for text in texts if tagged in text)
     named_row = next(text for text in texts if named in text)
     assert "标注" in tagged_row
     assert "提及" in named_row
+    assert "提及（名称）" not in named_row
+    assert "提及（名称）" in next(text for text in texts if by_name in text)
     assert not any(other in text for text in texts), texts
     assert problems == []

@@ -25,6 +25,7 @@ from finews.publish.urls import article_path, file_name
 from finews.publish.web import create_app
 from finews.publish.writer import Writer
 from finews.store import Store
+from finews.store.securities import learn_names
 from helpers import as_static
 from site_data import GOLDEN_SETTINGS, TestClient, fill, later_items, site_items
 
@@ -460,3 +461,21 @@ def test_security_pages_follow_new_items(store: Store, tmp_path: Path) -> None:
     assert "平安银行（000001）发布公告" in page
     full = fresh_build(tmp_path, [*site_items(), tagged, named], "full")
     assert tree(tmp_path / "site") == tree(full)
+
+
+def test_security_pages_list_items_naming_a_known_name(store: Store, tmp_path: Path) -> None:
+    """An item naming a security by its known name (derive/mentions.py) is on the
+    security's static page, marked 提及（名称）; an incremental build rewrites that page,
+    the same bytes as a full build."""
+    learn_names(store, {"sz000001": "平安银行"}, "test")
+    site = tmp_path / "site"
+    build_site(store, site, STORY_SETTINGS, processes=1)
+    named = later_items()[1].replace(title="平安银行发布年度业绩公告", stocks=())
+    fill(store, [named])
+    report = build_site(store, site, STORY_SETTINGS, processes=1)
+    assert "stock/sz000001/index.html" in report.written
+    assert "stock/sh600519/index.html" not in report.written
+    page = (site / "stock" / "sz000001" / "index.html").read_text(encoding="utf-8")
+    assert "平安银行发布年度业绩公告" in page
+    assert 'how-named">提及（名称）' in page
+    _same_as_a_full_build(store, site, tmp_path)

@@ -36,7 +36,7 @@ from finews.publish.catalog import Catalog
 from finews.publish.responses import json_bytes
 from finews.publish.site import SiteRenderer, code_digits, watch_text
 from finews.publish.urls import article_path, category_of, day_of
-from finews.sources.securities import canonical_stocks
+from finews.sources.securities import NameMatcher, canonical_stocks
 from finews.store import Change, Store
 from finews.store.notify import ChangeListener, listen_for_changes
 
@@ -93,6 +93,8 @@ class ChangeFeed:
         self._queues: set[asyncio.Queue[Event | None]] = set()
         #: the database's wake-up, while :meth:`run` runs on PostgreSQL
         self.listener: ChangeListener | None = None
+        #: the directory of names the matcher of :meth:`_names` was built from, and it
+        self._matcher: tuple[dict[str, str], NameMatcher] | None = None
 
     # --- the poller --------------------------------------------------------------------------
     async def run(self) -> None:
@@ -155,6 +157,14 @@ class ChangeFeed:
                 )
         return events
 
+    def _names(self) -> NameMatcher:
+        """The matcher of the directory's names, built again when the directory changed."""
+        names = self.renderer.names() if self.renderer.names is not None else {}
+        held = self._matcher
+        if held is None or held[0] != names:
+            held = self._matcher = (dict(names), NameMatcher(names))
+        return held[1]
+
     def describe(self, change: Change, item: Item) -> dict[str, Any]:
         """What a page needs to show a changed item: where it goes, and its row."""
         return {
@@ -173,6 +183,9 @@ class ChangeFeed:
             # title and digest name (runs of 5 or 6 digits: Hong Kong and mainland codes)
             "stocks": list(canonical_stocks(item.stocks)),
             "mentions": code_digits(f"{item.title} {item.digest}"),
+            # and the securities they name by a known name (as derive/mentions.py finds
+            # them, which may not have read the item yet)
+            "named": sorted(self._names().codes(item.title, item.digest)),
             # for the 自选 page: the text a reader's keywords are matched against
             "text": watch_text(item),
         }

@@ -96,7 +96,7 @@ from finews.publish.urls import (
 from finews.publish.writer import Writer
 from finews.sources.securities import canonical_stocks, mention_terms, security, stored_forms
 from finews.store import Change, ItemQuery, Store, open_store
-from finews.store.base import stock_keys, stock_mention
+from finews.store.base import NAME_KEY, named_stocks, stock_keys, stock_mention
 from finews.store.clusters import big_stories, items_by_id, shared_stories, story_members
 
 __all__ = ["MANIFEST", "STAGING_PREFIX", "BuildReport", "build_site"]
@@ -689,7 +689,7 @@ def _incremental(
     build.stories(sorted(long))
     build.drop_stories(shown, sorted({story_of[i] for i in ids if i in story_of}))
     lowest = min((item_key(item) for item in affected.items if item.id is not None), default=None)
-    build.stocks(_stocks_of(affected.items, store.tagged_stocks()), since=lowest)
+    build.stocks(_stocks_of(store, affected.items, store.tagged_stocks()), since=lowest)
     categories = []
     for key, first in sorted(affected.first_pages.items()):
         listing = Listing.from_key(key)
@@ -722,12 +722,15 @@ def _shown_after(
     return _Shown(now.derived, kept)
 
 
-def _stocks_of(items: Iterable[Item], known: Iterable[str]) -> list[str]:
+def _stocks_of(store: Store, items: Iterable[Item], known: Iterable[str]) -> list[str]:
     """The securities whose pages list any of ``items``: those they are tagged with, and
-    those of ``known`` (the securities with a page) whose code their title or digest names."""
+    those of ``known`` (the securities with a page) whose code or known name their title or
+    digest names."""
+    items = list(items)
     found = {code for item in items for code in canonical_stocks(item.stocks) if security(code)}
+    named = named_stocks(store, [item.id for item in items if item.id is not None])
     for code in known:
-        if any(stock_mention(item, code) for item in items):
+        if any(stock_mention(item, code, named.get(item.id or 0, ())) for item in items):
             found.add(code)
     return sorted(found)
 
@@ -737,7 +740,7 @@ def _stock_items(
 ) -> tuple[dict[str, list[Item]], dict[str, list[Key]]]:
     """The newest ``keep`` items about each of ``codes``, newest first, as
     :meth:`Pages.stock_items` reads them one security at a time (``ItemQuery.stock``:
-    tagged in a stored form, or the code's digits in the title or digest; with
+    tagged in a stored form, the code's digits in the title or digest, or its known name; with
     ``story_of``, item → story of the stories told more than once, each story once by its
     earliest report about the security), and the keys of all of them, oldest first (as
     :meth:`Pages.stock_keys`), in one pass over the archive, oldest first."""
@@ -748,6 +751,8 @@ def _stock_items(
             by_form.setdefault(form, []).append(code)
         for term in mention_terms(code):
             by_digits.setdefault(term, []).append(code)
+    by_name = {code.lower(): code for code in codes}
+    names = _name_keys(store)
     keys: dict[str, list[Key]] = {}
     listed: dict[str, set[int]] = {}
     for item in store.items(ItemQuery(oldest_first=True, without_content=True)):
@@ -755,6 +760,9 @@ def _stock_items(
         about = {code for tag in item.stocks for code in by_form.get(tag.lower(), ())}
         for named in stock_keys(item.title, item.digest, ()):
             about.update(by_digits.get(named, ()))
+        for named in names.get(item.id, ()):
+            if named in by_name:
+                about.add(by_name[named])
         for code in about:
             story = story_of.get(item.id)
             if story is not None:
@@ -774,6 +782,16 @@ def _stock_items(
         for code, found in keys.items()
     }
     return newest, keys
+
+
+def _name_keys(store: Store) -> dict[int, list[str]]:
+    """Each item's securities named by name (lower case; ``item_stocks``'s ``name:`` keys,
+    :class:`finews.derive.mentions.Mentions`), in one read."""
+    found: dict[int, list[str]] = {}
+    rows = store.query("SELECT item_id, code FROM item_stocks WHERE code LIKE ?", [NAME_KEY + "%"])
+    for item_id, code in rows:
+        found.setdefault(int(item_id), []).append(str(code)[len(NAME_KEY) :])
+    return found
 
 
 def _long_stories(store: Store) -> list[int]:

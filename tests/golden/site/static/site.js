@@ -296,13 +296,15 @@
     return true;
   }
 
-  /* how an item is about a security page's security: tagged by its upstream (标注), or
-     its code named in the title or digest (提及); null when it is not about it */
+  /* how an item is about a security page's security: tagged by its upstream (标注), its
+     code named in the title or digest (提及), or its known name (提及（名称）); null when it
+     is not about it */
   function stockMark(list, data) {
     var stock = list.getAttribute("data-filter-stock");
     if ((data.stocks || []).indexOf(stock) >= 0) return ["tagged", "标注"];
     var digits = list.getAttribute("data-filter-digits");
     if (digits && (data.mentions || []).indexOf(digits) >= 0) return ["mentioned", "提及"];
+    if ((data.named || []).indexOf(stock) >= 0) return ["named", "提及（名称）"];
     return null;
   }
 
