@@ -596,7 +596,7 @@ def test_muted_items_leave_the_live_sites_pages_feeds_and_api(tmp_path: Path) ->
         )
     settings = SiteSettings(page_size=10, home_per_source=5, feed_size=10)
     with TestClient(create_app(url, settings, poll_interval=0.05)) as client:
-        for path in ("/", "/all/", "/important/", "/feed.xml", "/feed.json"):
+        for path in ("/", "/all/", "/important/", "/hot/", "/api/hot", "/feed.xml", "/feed.json"):
             page = client.get(path).text
             assert "央行开展逆回购操作" in page, path
             assert "推广活动" not in page, path

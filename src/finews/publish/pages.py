@@ -404,7 +404,8 @@ class Pages:
         # the items of the window, their stories, and the first reports of the stories
         # that began before it (a story's id is its first report's item id)
         since = now - timedelta(hours=hours)
-        window = self._items(ItemQuery(since=since, without_content=True))
+        # a muted item is left out of the board as it is out of every listing
+        window = self._items(ItemQuery(since=since, without_content=True, muted=False))
         ids = [item.id for item in window if item.id is not None]
         shared = shared_stories(self.store, ids)
         story_of = {item: story for item, (story, _) in shared.items()}
