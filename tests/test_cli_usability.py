@@ -249,7 +249,7 @@ def test_reindex_help_names_the_command() -> None:
 def test_demo_announces_each_new_item(tmp_path: Path) -> None:
     from datetime import datetime, timedelta, timezone
 
-    from finews.demo.run import _keep_publishing, demo_config
+    from finews.demo.run import demo_config, keep_publishing
 
     live = LiveFeed()
     lines: list[str] = []
@@ -268,7 +268,7 @@ def test_demo_announces_each_new_item(tmp_path: Path) -> None:
         config = demo_config(upstream.url, tmp_path)
         original = live.publish
         live.publish = lambda now=None: original(noon)  # type: ignore[method-assign]
-        _keep_publishing(config, live, stop, 0.1, echo)
+        keep_publishing(config, live, stop, 0.1, echo)
     assert len(lines) == 1
     published = live.items()[0]
     assert published["title"] in lines[0]

@@ -266,7 +266,7 @@ def test_the_demos_live_polls_are_kept_as_the_daemon_keeps_them(tmp_path: Path) 
 
     from finews.demo.live import LiveFeed
     from finews.demo.replay import ReplayServer, demo_routes
-    from finews.demo.run import _keep_publishing, demo_config
+    from finews.demo.run import demo_config, keep_publishing
     from finews.store.health import source_health
 
     live = LiveFeed()
@@ -274,7 +274,7 @@ def test_the_demos_live_polls_are_kept_as_the_daemon_keeps_them(tmp_path: Path) 
     with ReplayServer(demo_routes(live=live.items)) as upstream:
         config = demo_config(upstream.url, tmp_path)
         worker = threading.Thread(
-            target=_keep_publishing, args=(config, live, stop, 0.1, lambda _line: None)
+            target=keep_publishing, args=(config, live, stop, 0.1, lambda _line: None)
         )
         worker.start()
         try:

@@ -458,10 +458,10 @@ def test_feed_requests_are_guarded_unless_allowed(store: Store, tmp_path: Path) 
 def test_resumed_walks_keep_their_guard(store: Store, tmp_path: Path) -> None:
     """A walk back saved in the source state (to finish after a failure) is reloaded with
     its ``guarded`` flag: a feed's next page never loses the SSRF check."""
-    from finews.refresh import _dump_walks, _load_walks, _Walk
+    from finews.refresh import Walk, dump_walks, load_walks
 
-    walk = _Walk(Request(url="http://feed.example/p2.json", guarded=True), 3)
-    (loaded,) = _load_walks(_dump_walks([walk]))
+    walk = Walk(Request(url="http://feed.example/p2.json", guarded=True), 3)
+    (loaded,) = load_walks(dump_walks([walk]))
     assert loaded.request is not None
     assert loaded.request.guarded
     assert loaded.request.url == "http://feed.example/p2.json"
@@ -505,9 +505,9 @@ def test_entity_bombs_are_not_expanded() -> None:
     assert [len(item.title) for item in page.items] == [len("&l8;")]  # left as written
     # the declarations are gone before any parser sees them (expat would stop the bomb
     # too, but only after feedparser had spent seconds on megabytes of "lol")
-    from finews.sources.feed import _without_internal_subset
+    from finews.sources.feed import without_internal_subset
 
-    stripped = _without_internal_subset(body.decode())
+    stripped = without_internal_subset(body.decode())
     assert "<!ENTITY" not in stripped
     assert stripped.startswith('<?xml version="1.0"?><rss version="2.0">')
 

@@ -40,7 +40,15 @@ from finews.store import Store
 from finews.store.securities import learn_names
 from finews.store.validators import keep_validators, load_validators
 
-__all__ = ["FulltextSink", "SourceReport", "refresh_all", "refresh_source"]
+__all__ = [
+    "FulltextSink",
+    "SourceReport",
+    "Walk",
+    "dump_walks",
+    "load_walks",
+    "refresh_all",
+    "refresh_source",
+]
 
 log = logging.getLogger("finews.refresh")
 
@@ -116,7 +124,7 @@ async def _fulltext(
 
 
 @dataclass
-class _Walk:
+class Walk:
     """One walk back through older pages: the next request, and how many more pages it
     may take (the ``max_pages`` depth it started with, minus pages done). A walk that
     reaches its depth ends there: the depth setting bounds how far back a poll goes."""
@@ -125,14 +133,14 @@ class _Walk:
     depth: int
 
 
-def _load_walks(cursor: str | None) -> list[_Walk]:
+def load_walks(cursor: str | None) -> list[Walk]:
     """The unfinished walks a source's state remembers."""
     if not cursor:
         return []
     try:
         data = json.loads(cursor)
         return [
-            _Walk(
+            Walk(
                 Request(
                     url=str(w["url"]),
                     params={str(k): str(v) for k, v in w["params"].items()},
@@ -149,7 +157,7 @@ def _load_walks(cursor: str | None) -> list[_Walk]:
         return []
 
 
-def _dump_walks(*groups: Sequence[_Walk]) -> str | None:
+def dump_walks(*groups: Sequence[Walk]) -> str | None:
     """The walks not yet finished, as the source state's cursor text."""
     pending = [
         {
@@ -201,7 +209,7 @@ async def refresh_source(
         first = conditional.with_validators(
             adapter.first_page(spec), load_validators(store, spec.id)
         )
-        walks = [_Walk(first, max_pages), *_load_walks(state.cursor)]
+        walks = [Walk(first, max_pages), *load_walks(state.cursor)]
         for index, walk in enumerate(walks):
             while walk.request is not None and walk.depth > 0:
                 response = await client.get(walk.request, source=spec.id)
@@ -226,7 +234,7 @@ async def refresh_source(
                 asked = walk.request
 
                 def advance(
-                    met_stored: bool, page: Page = page, walk: _Walk = walk, index: int = index
+                    met_stored: bool, page: Page = page, walk: Walk = walk, index: int = index
                 ) -> SourceState | None:
                     """Move the walk on; the state to commit together with the page."""
                     nonlocal state
@@ -239,9 +247,7 @@ async def refresh_source(
                     done = met_stored or not page.items
                     walk.request = None if done else page.next
                     # Where this walk stands commits with the page: a kill leaves no gap.
-                    state = state.replace(
-                        cursor=_dump_walks(walks[: index + 1], walks[index + 1 :])
-                    )
+                    state = state.replace(cursor=dump_walks(walks[: index + 1], walks[index + 1 :]))
                     return state
 
                 await _store_page(
@@ -270,7 +276,7 @@ async def refresh_source(
                     spec.id,
                     max_pages,
                 )
-        state = state.replace(cursor=_dump_walks(walks, []))
+        state = state.replace(cursor=dump_walks(walks, []))
         # A good poll clears the last error; a lossy decode stays visible as a warning.
         warning = f"warning: {report.warning}" if report.warning else None
         state = state.replace(last_success=now(), last_error=warning, consecutive_failures=0)

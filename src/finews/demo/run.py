@@ -29,7 +29,7 @@ from finews.fetch.client import HttpClient, HttpSettings
 from finews.refresh import SourceReport, refresh_all, refresh_source
 from finews.store.health import record_poll
 
-__all__ = ["demo_config", "run_demo"]
+__all__ = ["demo_config", "keep_publishing", "run_demo"]
 
 log = logging.getLogger("finews.demo")
 
@@ -61,7 +61,7 @@ def _fetch_once(config: Config) -> list[SourceReport]:
     return asyncio.run(run())
 
 
-def _keep_publishing(
+def keep_publishing(
     config: Config,
     live: LiveFeed,
     stop: threading.Event,
@@ -153,7 +153,7 @@ def run_demo(
 
         stop = threading.Event()
         publisher = threading.Thread(
-            target=_keep_publishing, args=(config, live, stop, every, echo), daemon=True
+            target=keep_publishing, args=(config, live, stop, every, echo), daemon=True
         )
         publisher.start()
         echo(f"live site:    http://{host}:{port}/  (an invented item arrives every {every:g} s;")

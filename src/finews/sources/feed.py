@@ -43,7 +43,15 @@ from finews.sources._json import ItemError
 from finews.sources._jsonfeed import FeedEntry, parse_json_feed
 from finews.sources.base import Page, Request, Setting, http_url, options_of
 
-__all__ = ["FEED", "FeedAdapter", "ParsedFeed", "entry_id", "feed_flavour", "read_feed"]
+__all__ = [
+    "FEED",
+    "FeedAdapter",
+    "ParsedFeed",
+    "entry_id",
+    "feed_flavour",
+    "read_feed",
+    "without_internal_subset",
+]
 
 _ACCEPT = (
     "application/feed+json, application/rss+xml, application/atom+xml, "
@@ -270,7 +278,7 @@ def _parse_xml(body: bytes, url: str, source: str, charset: str | None) -> Parse
     decoded = decode_document(body, xml_declared_charset(body), http=charset)
     # The text is UTF-8 from here on; the declaration must stop saying otherwise.
     text = _DECLARATION_ENCODING.sub(r"\1\2utf-8\2", decoded.text, count=1)
-    text = _without_internal_subset(text)
+    text = without_internal_subset(text)
     # imported here: loading feedparser (and the urllib, http and ssl it loads) costs
     # ~40 ms that every finews command would pay at start-up for the config's source list
     import feedparser  # type: ignore[import-untyped]
@@ -317,7 +325,7 @@ def _parse_xml(body: bytes, url: str, source: str, charset: str | None) -> Parse
     )
 
 
-def _without_internal_subset(text: str) -> str:
+def without_internal_subset(text: str) -> str:
     """The document without the entity declarations of its DOCTYPE.
 
     Feeds never need their own entities, and declared ones are how "billion laughs"
