@@ -42,7 +42,7 @@ from timing import FINEWS, REPO, WORK, machine, median, run_timed
 from finews.derive import open_store
 from finews.models import Item
 from finews.publish.site import SiteRenderer, SiteSettings
-from finews.publish.static_site import _FORMAT, MANIFEST, scan_catalog
+from finews.publish.static_pages import FORMAT, MANIFEST, scan_catalog
 from finews.store import ItemQuery, Store
 from finews.store.base import TABLES
 
@@ -102,7 +102,7 @@ def seed_manifest(db: Path, out: Path) -> float:
     with open_store(f"sqlite:///{db}") as store:
         catalog = scan_catalog(store, settings)
     manifest = {
-        "format": _FORMAT,
+        "format": FORMAT,
         "fingerprint": SiteRenderer(settings).fingerprint(),
         "catalog": catalog.to_json(),
     }

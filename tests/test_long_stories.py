@@ -277,11 +277,11 @@ def test_a_long_story_re_led_by_an_edit_moves_its_own_page(tmp_path: Path, inlin
 def test_parallel_and_serial_builds_write_the_same_story_pages(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from finews.publish import static_site
+    from finews.publish import static_parallel
     from test_static_build import STORY_SETTINGS, tree
 
-    monkeypatch.setattr(static_site, "_PARALLEL_MIN", 1)
-    monkeypatch.setattr(static_site, "_SLICE_MIN", 1)
+    monkeypatch.setattr(static_parallel, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(static_parallel, "SLICE_MIN", 1)
     url = f"sqlite:///{tmp_path / 'par.db'}"
     with open_store(url) as store:
         store.upsert_items(story(60))

@@ -18,7 +18,7 @@ import pytest
 
 from finews.derive import open_store
 from finews.models import Item
-from finews.publish import static_site
+from finews.publish import static_pages, static_site
 from finews.publish.site import SiteSettings
 from finews.publish.static_site import MANIFEST, STAGING_PREFIX, BuildReport, build_site
 from finews.publish.urls import article_path, file_name
@@ -272,7 +272,7 @@ def test_a_killed_first_build_leaves_only_its_staging_folder(
     def killed(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # as a kill in the middle of writing the listings would
 
-    monkeypatch.setattr(static_site._Build, "finish", killed)
+    monkeypatch.setattr(static_pages.Build, "finish", killed)
     with pytest.raises(KeyboardInterrupt):
         build_site(store, root, GOLDEN_SETTINGS)
     assert list(root.iterdir()) == []  # the failed build cleans up after itself
@@ -291,7 +291,7 @@ def test_a_killed_first_build_leaves_only_its_staging_folder(
 def test_staged_entries_go_live_linked_before_linking(tmp_path: Path) -> None:
     for name in ["index.html", MANIFEST, "all", "static", "emnews", "category", "feed.xml"]:
         (tmp_path / name).mkdir() if "." not in name else (tmp_path / name).touch()
-    assert static_site._move_order(tmp_path) == [
+    assert static_site.move_order(tmp_path) == [
         "static", "emnews", "all", "category", "feed.xml", "index.html", MANIFEST
     ]  # fmt: skip
 

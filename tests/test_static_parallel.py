@@ -22,8 +22,8 @@ import pytest
 from finews.derive import open_store
 from finews.errors import ExportError
 from finews.models import Item
-from finews.publish import static_site
-from finews.publish.build_pool import can_fork
+from finews.publish import static_parallel
+from finews.publish.build_pool import can_fork, default_processes
 from finews.publish.site import SiteSettings
 from finews.publish.static_site import MANIFEST, build_site
 from finews.store import Store
@@ -48,9 +48,9 @@ def tree(root: Path) -> dict[str, bytes]:
 
 @pytest.fixture(autouse=True)
 def small_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(static_site, "_PARALLEL_MIN", 1)
-    monkeypatch.setattr(static_site, "_SLICE_MIN", 1)
-    monkeypatch.setattr(static_site, "_TASK_PAGES", 2)
+    monkeypatch.setattr(static_parallel, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(static_parallel, "SLICE_MIN", 1)
+    monkeypatch.setattr(static_parallel, "TASK_PAGES", 2)
 
 
 @pytest.fixture
@@ -111,9 +111,9 @@ def test_parallel_rebuild_in_place_then_incremental(site: Store, tmp_path: Path)
 def test_small_archives_and_threaded_callers_build_in_one_process(
     site: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(static_site, "_PARALLEL_MIN", 1000)
+    monkeypatch.setattr(static_parallel, "PARALLEL_MIN", 1000)
     assert build_site(site, tmp_path / "small", GOLDEN_SETTINGS, processes=4).processes == 1
-    monkeypatch.setattr(static_site, "_PARALLEL_MIN", 1)
+    monkeypatch.setattr(static_parallel, "PARALLEL_MIN", 1)
     stop = threading.Event()
     helper = threading.Thread(target=stop.wait)  # another thread: forking is not safe
     helper.start()
@@ -129,10 +129,10 @@ def test_small_archives_and_threaded_callers_build_in_one_process(
 def test_a_failing_worker_fails_the_build_and_leaves_nothing(
     site: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(self: static_site._Worker, kind: str, payload: object) -> None:
+    def broken(self: static_parallel.Worker, kind: str, payload: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(static_site._Worker, "run", broken)
+    monkeypatch.setattr(static_parallel.Worker, "run", broken)
     with pytest.raises(ExportError, match="No space left"):
         build_site(site, tmp_path / "site", GOLDEN_SETTINGS, processes=2)
     assert not (tmp_path / "site").exists()
@@ -173,7 +173,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_a_killed_build_leaves_no_renderer_running(tmp_path: Path) -> None:
     """``finews build`` ended by SIGKILL mid-render takes its worker processes with it."""
-    if static_site.default_processes() < 2:
+    if default_processes() < 2:
         pytest.skip("a build forks workers only with two CPUs or more")
     db = tmp_path / "kill.db"
     store = open_store(f"sqlite:///{db}")
@@ -191,7 +191,7 @@ def test_a_killed_build_leaves_no_renderer_running(tmp_path: Path) -> None:
                     category="emnews",
                     media="东方财富",
                 )
-                for n in range(static_site._PARALLEL_MIN + 3000)
+                for n in range(static_parallel.PARALLEL_MIN + 3000)
             ],
             derive=False,
         )
