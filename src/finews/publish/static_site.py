@@ -47,16 +47,17 @@ rebuild over an existing site (settings or templates changed) rewrites it in pla
 files but never deletes any (start from an empty directory to drop pages that moved).
 
 **On every core.** A full build of more than a few thousand items forks worker processes
-(``processes``, by default one per CPU: :mod:`.static_parallel`, :mod:`.build_pool`), each with its own store
-connection. The parent reads the archive once to count every listing's pages, and as it goes
-hands out the article pages in slices of whole Beijing days (so two items whose pages would
-share a path meet in one worker, which keeps the older, as one process does); once counted,
-the listing pages follow in batches, while the parent renders home, day list and feeds. A
-full rebuild in place keeps the order above: the workers finish every article before any
-numbered listing page, and those before any first page. Slices are time ranges covering the
-whole time line, so an item stored during the build is in exactly one of them, and the
-manifest's change number is the one read before the workers started: the next build
-re-applies whatever came in meanwhile. The bytes written are those of a one-process build.
+(``processes``, by default one per CPU: :mod:`.static_parallel`, :mod:`.build_pool`), each
+with its own store connection. The parent reads the archive once to count every listing's
+pages, and as it goes hands out the article pages in slices of whole Beijing days (so two
+items whose pages would share a path meet in one worker, which keeps the older, as one
+process does); once counted, the listing pages follow in batches, while the parent renders
+home, day list and feeds. A full rebuild in place keeps the order above: the workers finish
+every article before any numbered listing page, and those before any first page. Slices are
+time ranges covering the whole time line, so an item stored during the build is in exactly
+one of them, and the manifest's change number is the one read before the workers started:
+the next build re-applies whatever came in meanwhile. The bytes written are those of a
+one-process build.
 """
 
 from __future__ import annotations
