@@ -20,10 +20,15 @@ from pathlib import Path
 import finews
 
 SRC = Path(finews.__file__).parent
-#: the command line: cli.py and its lazily loaded siblings
+#: the command line: cli.py, its command modules and its lazily loaded siblings
 CLI = (
     "finews.cli",
     "finews.cli_context",
+    "finews.fetch_cli",
+    "finews.sources_cli",
+    "finews.archive_cli",
+    "finews.site_cli",
+    "finews.settings_cli",
     "finews.feeds_cli",
     "finews.probe_cli",
     "finews.search_cli",
