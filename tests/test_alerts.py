@@ -487,7 +487,7 @@ def test_a_fetch_matches_what_it_stores(tmp_path: Path, sqlite_url: str) -> None
         f'database_url = "{sqlite_url}"\n\n[rules.ads]\nquery = "广告"\nmute = true\n',
         encoding="utf-8",
     )
-    from finews.cli import CliContext
+    from finews.cli_context import CliContext
 
     context = CliContext(str(settings), {})
     with context.store() as store:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from finews.cli import settings_markdown
 from finews.config import DEFAULT_SOURCES, SETTINGS, load_config
 from finews.errors import ConfigError
+from finews.settings_cli import settings_markdown
 
 
 def write(tmp_path: Path, text: str) -> Path:

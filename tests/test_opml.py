@@ -13,12 +13,13 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from finews.cli import cli, sources
+from finews.cli import cli
 from finews.config import load_config
 from finews.configfile import append_sources, toml_value
 from finews.errors import ConfigError, ParseError
 from finews.feeds_cli import subcommands, suggest_id
 from finews.sources.opml import MAX_DEPTH, Outline, read_opml, write_opml
+from finews.sources_cli import sources
 
 OUTLINES = [
     Outline("财联社 - 电报", "https://rsshub.example.org/cls/telegraph"),

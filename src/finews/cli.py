@@ -22,11 +22,10 @@ import click
 
 from finews import __version__, archive_cli, fetch_cli, settings_cli, site_cli, sources_cli
 from finews.cli_context import CliContext, Group
-from finews.settings_cli import settings_markdown, toml_value
+from finews.settings_cli import toml_value
 from finews.site_cli import check_port
-from finews.sources_cli import sources
 
-__all__ = ["CliContext", "check_port", "cli", "main", "settings_markdown", "sources", "toml_value"]
+__all__ = ["check_port", "cli", "main", "toml_value"]
 
 
 def _parse_sets(values: Sequence[str]) -> dict[str, Any]:

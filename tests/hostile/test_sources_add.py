@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from finews.cli import cli, sources
+from finews.cli import cli
 from finews.config import load_config
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.feeds_cli import subcommands
+from finews.sources_cli import sources
 from hostile.corpus import (
     json_document,
     json_item,
