@@ -45,6 +45,7 @@ __all__ = [
     "SourceReport",
     "Walk",
     "dump_walks",
+    "fetch_fulltext",
     "load_walks",
     "refresh_all",
     "refresh_source",
@@ -105,22 +106,32 @@ class _SlugCache:
         return slug
 
 
+async def fetch_fulltext(
+    client: HttpClient, adapter: Adapter, spec: SourceSpec, raw: RawItem
+) -> RawItem | None:
+    """The full-text step, for a poll here and for the daemon's full-text worker: ``raw``
+    with the adapter's full text as its content and the article reply kept with it (for
+    ``finews reparse``); ``None`` when the item has no full text to fetch or the reply
+    held none. A failed request or parse raises its :class:`~finews.errors.FinewsError`."""
+    request = adapter.fulltext_request(spec, raw)
+    if request is None:
+        return None
+    response = await client.get(request, source=spec.id)
+    text = adapter.parse_fulltext(spec, response.body, raw)
+    if not text:
+        return None
+    return dataclasses.replace(raw, content=text, article=response.body)
+
+
 async def _fulltext(
     client: HttpClient, adapter: Adapter, spec: SourceSpec, raw: RawItem
 ) -> tuple[RawItem, str | None]:
     """The item with its full text filled in, and an error message if that failed."""
-    request = adapter.fulltext_request(spec, raw)
-    if request is None:
-        return raw, None
     try:
-        response = await client.get(request, source=spec.id)
-        text = adapter.parse_fulltext(spec, response.body, raw)
+        filled = await fetch_fulltext(client, adapter, spec, raw)
     except FinewsError as exc:
         return raw, f"full text of {raw.upstream_id}: {exc}"
-    if not text:
-        return raw, None
-    # the article reply is kept with the item, for finews reparse
-    return dataclasses.replace(raw, content=text, article=response.body), None
+    return (raw if filled is None else filled), None
 
 
 @dataclass

@@ -61,7 +61,7 @@ from finews.formatwatch import SAMPLES_FOLDER
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
 from finews.redact import redact
-from finews.refresh import SourceReport, refresh_security_names, refresh_source
+from finews.refresh import SourceReport, fetch_fulltext, refresh_security_names, refresh_source
 from finews.sources import get_adapter
 from finews.store import Store
 from finews.store.alerts import next_due, prune_mutes
@@ -586,18 +586,15 @@ class Daemon:
         if item is None:
             # queued just before its item is stored, or the item's poll died in between
             raise FinewsError(f"item {job.source}/{job.upstream_id} is not stored (yet)")
-        adapter = get_adapter(spec.adapter)
-        raw = item.as_raw()
-        request = adapter.fulltext_request(spec, raw)
-        if request is None:
-            return "empty"
-        response = await client.get(request, source=spec.id)
-        text = adapter.parse_fulltext(spec, response.body, raw)
-        if not text:
+        filled = await fetch_fulltext(client, get_adapter(spec.adapter), spec, item.as_raw())
+        if filled is None:
             return "empty"
         cleaned = normalize_item(
             RawItem(
-                source=item.source, upstream_id=item.upstream_id, title=item.title, content=text
+                source=item.source,
+                upstream_id=item.upstream_id,
+                title=item.title,
+                content=filled.content,
             ),
             spec,
             fetched_at=item.fetched_at,
@@ -607,7 +604,7 @@ class Daemon:
         # read again: a poll may have updated the item while the text was on its way
         current = self.store.get_item(job.source, job.upstream_id) or item
         # the article reply is kept with the item (item_raw), for finews reparse
-        kept = RawItem(source=item.source, upstream_id=item.upstream_id, article=response.body)
+        kept = RawItem(source=item.source, upstream_id=item.upstream_id, article=filled.article)
         self.store.upsert_items([current.replace(content=cleaned.content, raw=kept)], derive=False)
         self._derive_wake.set()
         log.debug(
