@@ -34,7 +34,8 @@ from loopback import FastFeed, RollingFeed, start_daemon, stop_daemon, write_con
 from finews.demo.replay import ReplayServer, Route
 from finews.derive import derive_backlog, open_store
 from finews.derive.search import index_status
-from finews.store.health import queue_counts, source_stats
+from finews.store.fulltext import FulltextQueue
+from finews.store.health import source_stats
 
 FAST_SOURCES = 16
 ROLLING_SOURCES = 4
@@ -141,7 +142,7 @@ def main() -> None:
                 while time.monotonic() < deadline:
                     if (
                         store.count_items() >= len(published)
-                        and not queue_counts(store).pending
+                        and not FulltextQueue(store).counts().pending
                         and not derive_backlog(store)
                     ):
                         break
@@ -153,7 +154,7 @@ def main() -> None:
         texts = sum(1 for i in store.items() if i.source.startswith("rolling") and i.content)
         stats = source_stats(store)
         problems = store.integrity_problems()
-        queue = queue_counts(store)
+        queue = FulltextQueue(store).counts()
         backlog = derive_backlog(store)
         indexed = index_status(store)
     warm = [s for s in samples if s[0] >= 15.0] or samples

@@ -45,7 +45,8 @@ from finews.raw import unpack
 from finews.refresh import SourceReport
 from finews.sources.base import Request
 from finews.store import Store
-from finews.store.health import format_health, queue_counts, source_health
+from finews.store.fulltext import FulltextQueue
+from finews.store.health import format_health, source_health
 from helpers import OFFLINE_SOURCES_ENV
 from upstreams import FAST_PATH, FastNewsFeed
 
@@ -493,7 +494,7 @@ def test_full_text_arrives_later_and_never_holds_up_list_polls(
             assert done is not None
             assert f"NW{first} 的全文" in done.content
             assert done.revision == 2  # stored first with its digest, then updated
-            assert queue_counts(store).pending == 0
+            assert FulltextQueue(store).counts().pending == 0
             assert_each_stored_once(store)
             # the list entry and the article reply are both kept, for finews reparse
             kept = {item.upstream_id: raw for item, raw in store.raw_records()}
@@ -523,7 +524,7 @@ def test_full_text_is_retried_then_given_up_keeping_the_digest(
     async def scenario(base: str) -> None:
         async with running(config, db_url, [rolling_spec(base)]):
             (uid,) = rolling.publish(1)
-            await until(lambda: queue_counts(store).failed == 1, "the job to be given up")
+            await until(lambda: FulltextQueue(store).counts().failed == 1, "the job to be given up")
             item = store.get_item("emnews", uid)
             assert item is not None
             assert item.content == ""
@@ -536,7 +537,7 @@ def test_full_text_is_retried_then_given_up_keeping_the_digest(
     with ReplayServer(routes) as upstream:
         asyncio.run(scenario(upstream.url))
         assert len(upstream.requests_to(TEXT_PATH)) == 3
-    assert queue_counts(store).pending == 0
+    assert FulltextQueue(store).counts().pending == 0
     health = source_health(store, "emnews")
     assert health.queue.failed == 1
     assert "1 given up" in format_health(store, rolling_spec("http://x"))
@@ -559,11 +560,13 @@ def test_the_full_text_queue_survives_a_restart(tmp_path: Path, sqlite_url: str)
             ids = rolling.publish(4)
             async with running(config, sqlite_url, [spec]):
                 await until(lambda: store.count_items("emnews") == 4, "the items")
-                await until(lambda: queue_counts(store).pending == 4, "queued full texts")
+                await until(lambda: FulltextQueue(store).counts().pending == 4, "queued full texts")
             assert all(i.content == "" for i in store.items())
             healthy.set()
             async with running(config, sqlite_url, [spec]) as reports:
-                await until(lambda: queue_counts(store).pending == 0, "the queue to drain")
+                await until(
+                    lambda: FulltextQueue(store).counts().pending == 0, "the queue to drain"
+                )
             assert all(r.new == 0 for r in reports)  # the texts came from the queue
             assert {i.upstream_id for i in store.items() if i.content} == set(ids)
 
@@ -786,7 +789,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
                     return (
                         len(upstream.requests) > asked
                         and store.count_items() == len(fast_ids) + len(rolling_ids)
-                        and queue_counts(store).pending == 0
+                        and FulltextQueue(store).counts().pending == 0
                         and derive_backlog(store) == 0
                     )
 
@@ -809,7 +812,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
         texts = {i.upstream_id: i.content for i in store.items() if i.source == "emnews"}
         assert set(texts) == set(rolling_ids)
         assert all(f"NW{uid} 的全文" in texts[uid] for uid in rolling_ids)
-        assert queue_counts(store).failed == 0
+        assert FulltextQueue(store).counts().failed == 0
         # kills mid-derive too: the index and stories are complete and current
         assert index_status(store).ok
         assert cluster_status(store).stale == 0

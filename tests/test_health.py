@@ -23,14 +23,8 @@ from finews.publish import health
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.store import Store
-from finews.store.health import (
-    FulltextJob,
-    due_fulltext,
-    enqueue_fulltext,
-    format_health,
-    fulltext_failed,
-    record_poll,
-)
+from finews.store.fulltext import FulltextJob, FulltextQueue
+from finews.store.health import format_health, record_poll
 from helpers import make_item
 from site_data import TestClient
 
@@ -75,8 +69,9 @@ def fill(store: Store) -> None:
             next_poll=NOW + timedelta(minutes=4),
             retry_after=None if ok else 120.0,
         )
-    enqueue_fulltext(store, "em_fast", ["a", "b"], now=NOW - timedelta(minutes=1))
-    fulltext_failed(store, FulltextJob("em_fast", "b", attempts=4), "HTTP 404", retry_at=None)
+    queue = FulltextQueue(store)
+    queue.enqueue("em_fast", ["a", "b"], now=NOW - timedelta(minutes=1))
+    queue.failed(FulltextJob("em_fast", "b", attempts=4), "HTTP 404", retry_at=None)
 
 
 @pytest.fixture
@@ -221,16 +216,17 @@ def test_finews_sources_text(store: Store) -> None:
 
 
 def test_the_queue_hands_out_due_jobs_oldest_first_and_skips_those_in_hand(store: Store) -> None:
-    enqueue_fulltext(store, "s", ["1", "2"], now=NOW - timedelta(minutes=2))
-    enqueue_fulltext(store, "s", ["3"], now=NOW - timedelta(minutes=1))
-    enqueue_fulltext(store, "s", ["1"], now=NOW)  # already queued: keeps its place
-    enqueue_fulltext(store, "other", ["9"], now=NOW - timedelta(hours=1))
-    fulltext_failed(store, FulltextJob("s", "2"), "HTTP 500", retry_at=NOW + timedelta(hours=1))
-    jobs = due_fulltext(store, ["s"], limit=5, now=NOW)
+    queue = FulltextQueue(store)
+    queue.enqueue("s", ["1", "2"], now=NOW - timedelta(minutes=2))
+    queue.enqueue("s", ["3"], now=NOW - timedelta(minutes=1))
+    queue.enqueue("s", ["1"], now=NOW)  # already queued: keeps its place
+    queue.enqueue("other", ["9"], now=NOW - timedelta(hours=1))
+    queue.failed(FulltextJob("s", "2"), "HTTP 500", retry_at=NOW + timedelta(hours=1))
+    jobs = queue.due(["s"], limit=5, now=NOW)
     assert [j.upstream_id for j in jobs] == ["1", "3"]
-    assert due_fulltext(store, ["s"], limit=5, exclude={("s", "1")}, now=NOW)[0].upstream_id == "3"
-    assert due_fulltext(store, ["s"], limit=1, now=NOW)[0].upstream_id == "1"
-    later = due_fulltext(store, ["s"], limit=5, now=NOW + timedelta(hours=2))
+    assert queue.due(["s"], limit=5, exclude={("s", "1")}, now=NOW)[0].upstream_id == "3"
+    assert queue.due(["s"], limit=1, now=NOW)[0].upstream_id == "1"
+    later = queue.due(["s"], limit=5, now=NOW + timedelta(hours=2))
     retried = next(j for j in later if j.upstream_id == "2")
     assert (retried.attempts, retried.last_error) == (1, "HTTP 500")
 

@@ -34,16 +34,10 @@ from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.derive import open_store
 from finews.models import SourceSpec
 from finews.store import Store
-from finews.store.health import (
-    FulltextJob,
-    enqueue_fulltext,
-    format_health,
-    fulltext_failed,
-    queue_counts,
-)
+from finews.store.fulltext import FulltextJob, FulltextQueue
+from finews.store.health import format_health
 from finews.store.leases import (
     acquire_leases,
-    claim_fulltext,
     forget_worker,
     heartbeat,
     lease_of,
@@ -51,7 +45,6 @@ from finews.store.leases import (
     live_workers,
     prepare_leases,
     release_leases,
-    renew_fulltext_claims,
     renew_leases,
 )
 from helpers import OFFLINE_SOURCES_ENV
@@ -134,29 +127,28 @@ def test_released_and_forgotten_leases_are_free_at_once(store: Store) -> None:
 
 
 def test_full_text_claims_are_exclusive_until_they_expire(store: Store) -> None:
-    enqueue_fulltext(store, "src", ["u1", "u2", "u3"], now=T0)
+    queue = FulltextQueue(store)
+    queue.enqueue("src", ["u1", "u2", "u3"], now=T0)
     now = T0 + timedelta(seconds=1)
     until = now + timedelta(seconds=30)
-    first = claim_fulltext(store, "a", ["src"], limit=2, now=now, until=until)
+    first = queue.claim("a", ["src"], limit=2, now=now, until=until)
     assert [j.upstream_id for j in first] == ["u1", "u2"]
-    second = claim_fulltext(store, "b", ["src"], limit=5, now=now, until=until)
+    second = queue.claim("b", ["src"], limit=5, now=now, until=until)
     assert [j.upstream_id for j in second] == ["u3"]
-    assert claim_fulltext(store, "c", ["src"], limit=5, now=now, until=until) == []
+    assert queue.claim("c", ["src"], limit=5, now=now, until=until) == []
     # a failed attempt hands the job back (due again at its retry time)
-    fulltext_failed(store, FulltextJob("src", "u3"), "boom", retry_at=now)
-    assert [
-        j.upstream_id for j in claim_fulltext(store, "c", ["src"], limit=5, now=now, until=until)
-    ] == ["u3"]
+    queue.failed(FulltextJob("src", "u3"), "boom", retry_at=now)
+    again = queue.claim("c", ["src"], limit=5, now=now, until=until)
+    assert [j.upstream_id for j in again] == ["u3"]
     # a claim whose holder stopped renewing it expires; one renewed does not
     later = until + timedelta(seconds=30)
-    renew_fulltext_claims(store, "a", [("src", "u1")], until=later)
-    taken = claim_fulltext(store, "d", ["src"], limit=5, now=until, until=later)
+    queue.renew("a", [("src", "u1")], until=later)
+    taken = queue.claim("d", ["src"], limit=5, now=until, until=later)
     assert sorted(j.upstream_id for j in taken) == ["u2", "u3"]
     assert taken[0].attempts + taken[1].attempts == 1  # u3 kept its attempt count
     forget_worker(store, "a", now=until)  # a gone: its claim on u1 is free at once
-    assert [
-        j.upstream_id for j in claim_fulltext(store, "d", ["src"], limit=5, now=until, until=later)
-    ] == ["u1"]
+    freed = queue.claim("d", ["src"], limit=5, now=until, until=later)
+    assert [j.upstream_id for j in freed] == ["u1"]
 
 
 @pytest.mark.postgres
@@ -166,7 +158,7 @@ def test_concurrent_takers_on_postgresql_never_take_one_lease_twice(pg_url: str)
     until = T0 + timedelta(seconds=30)
     with open_store(pg_url) as setup:
         prepare_leases(setup, sources, now=T0)
-        enqueue_fulltext(setup, "p00", [f"u{n}" for n in range(40)], now=T0)
+        FulltextQueue(setup).enqueue("p00", [f"u{n}" for n in range(40)], now=T0)
     takers = 8
     stores = [open_store(pg_url, migrate=False) for _ in range(takers)]
     start = threading.Barrier(takers)
@@ -180,7 +172,7 @@ def test_concurrent_takers_on_postgresql_never_take_one_lease_twice(pg_url: str)
             got += acquire_leases(store, worker, sources, now=T0, until=until, limit=1)
             jobs += [
                 j.upstream_id
-                for j in claim_fulltext(store, worker, ["p00"], limit=1, now=T0, until=until)
+                for j in FulltextQueue(store).claim(worker, ["p00"], limit=1, now=T0, until=until)
             ]
         return got, jobs
 
@@ -366,12 +358,13 @@ def test_a_worker_whose_process_is_gone_is_replaced_at_once(
         now=clock(),
         until=until,
     )
-    enqueue_fulltext(heir.store, "s0", ["x"], now=clock())
-    assert claim_fulltext(heir.store, "dead", ["s0"], limit=1, now=clock(), until=until)
+    queue = FulltextQueue(heir.store)
+    queue.enqueue("s0", ["x"], now=clock())
+    assert queue.claim("dead", ["s0"], limit=1, now=clock(), until=until)
     heir.tick()
     assert heir.keeper.held == frozenset(SOURCES)  # no wait for expiry
     assert [w.worker for w in live_workers(heir.store, now=clock())] == ["heir"]
-    assert claim_fulltext(heir.store, "heir", ["s0"], limit=1, now=clock(), until=until)
+    assert queue.claim("heir", ["s0"], limit=1, now=clock(), until=until)
     # a worker elsewhere (another machine) is only ever freed by expiry
     other = workers("other")
     heartbeat(
@@ -727,7 +720,7 @@ def test_three_workers_fetch_each_full_text_once(tmp_path: Path, db_url: str) ->
                 return (
                     set(found) == set(ids)
                     and all(found.values())
-                    and queue_counts(store).pending == 0
+                    and FulltextQueue(store).counts().pending == 0
                 )
 
             wait_for(done, "every full text", timeout=60)
@@ -740,6 +733,6 @@ def test_three_workers_fetch_each_full_text_once(tmp_path: Path, db_url: str) ->
                 proc.wait()
         assert rolling.asked == {f"NW{uid}": 1 for uid in ids}  # each text fetched once
         assert all(f"NW{i.upstream_id} 的全文" in i.content for i in store.items())
-        assert queue_counts(store).failed == 0
+        assert FulltextQueue(store).counts().failed == 0
         assert live_workers(store, now=datetime.now(UTC)) == []  # they left cleanly
         assert not any(lease.live(datetime.now(UTC)) for lease in leases(store).values())

@@ -1,6 +1,7 @@
 """Which sources this ``finews run`` worker polls, when several share one database.
 
-A :class:`LeaseKeeper` holds this worker's per-source leases (:mod:`finews.store.leases`).
+A :class:`LeaseKeeper` holds this worker's per-source leases (:mod:`finews.store.leases`)
+and keeps its claims on full-text jobs (:class:`~finews.store.fulltext.FulltextQueue`).
 Every ``lease_seconds / 3`` its :meth:`~LeaseKeeper.tick`:
 
 1. reads the live workers' heartbeats; one on this very machine whose process is gone is
@@ -45,6 +46,7 @@ from pathlib import Path
 
 from finews.errors import ConfigError, FinewsError
 from finews.store import Store
+from finews.store.fulltext import FulltextQueue
 from finews.store.leases import (
     WorkerRecord,
     acquire_leases,
@@ -54,7 +56,6 @@ from finews.store.leases import (
     next_foreign_expiry,
     prepare_leases,
     release_leases,
-    renew_fulltext_claims,
     renew_leases,
 )
 
@@ -140,6 +141,7 @@ class LeaseKeeper:
         if not lease_seconds > 0:
             raise ConfigError("daemon.lease_seconds", lease_seconds, "seconds above 0")
         self.store = store
+        self.queue = FulltextQueue(store)
         self.sources = tuple(dict.fromkeys(sources))
         self.lease = timedelta(seconds=lease_seconds)
         self.worker = worker or new_worker_id()
@@ -272,7 +274,7 @@ class LeaseKeeper:
             self._generation[source] = self._generation.get(source, 0) + 1
         wants = max(0, plan.share - len(self.held))
         self._heartbeat(now, until, wants=wants)
-        renew_fulltext_claims(self.store, self.worker, claims, until=until)
+        self.queue.renew(self.worker, claims, until=until)
         self._next_tick = self._wait_after(now)
         if draining:
             log.info(

@@ -65,16 +65,8 @@ from finews.refresh import SourceReport, fetch_fulltext, refresh_security_names,
 from finews.sources import get_adapter
 from finews.store import Store
 from finews.store.alerts import next_due, prune_mutes
-from finews.store.health import (
-    FulltextJob,
-    enqueue_fulltext,
-    fulltext_done,
-    fulltext_failed,
-    next_fulltext_at,
-    queue_counts,
-    record_poll,
-)
-from finews.store.leases import claim_fulltext
+from finews.store.fulltext import FulltextJob, FulltextQueue
+from finews.store.health import record_poll
 
 __all__ = ["Daemon", "DaemonSettings", "run_daemon"]
 
@@ -167,6 +159,7 @@ class Daemon:
         #: East Money's quote list, read at start and daily (``securities.list_enabled``)
         self.names_url = names_url
         self.store = store
+        self.queue = FulltextQueue(store)
         self.derive_store = derive_store if derive_store is not None else store
         self.settings = settings if settings is not None else DaemonSettings()
         self.http = http if http is not None else HttpSettings()
@@ -287,7 +280,7 @@ class Daemon:
     # --- list polling -----------------------------------------------------------------
     def enqueue(self, spec: SourceSpec, raws: Sequence[RawItem]) -> None:
         """The full-text sink handed to ``refresh_source``: persist, then wake the worker."""
-        enqueue_fulltext(self.store, spec.id, [raw.upstream_id for raw in raws], now=self.now())
+        self.queue.enqueue(spec.id, [raw.upstream_id for raw in raws], now=self.now())
         self._wake.set()
 
     async def _source_loop(self, spec: SourceSpec, client: HttpClient, stop: asyncio.Event) -> None:
@@ -541,16 +534,15 @@ class Daemon:
             if free > 0:
                 # claimed: another worker sharing the database skips these while in hand
                 now = self.now()
-                jobs = claim_fulltext(
-                    self.store,
+                jobs = self.queue.claim(
                     self.keeper.worker,
                     sources,
                     limit=free,
                     now=now,
                     until=now + self.keeper.lease,
                 )
-            self.metrics.queue_depth.set(queue_counts(self.store).pending)
-            upcoming = next_fulltext_at(self.store, sources)
+            self.metrics.queue_depth.set(self.queue.counts().pending)
+            upcoming = self.queue.next_due(sources)
         except FinewsError as exc:
             log.error("full-text queue unreadable: %s", exc)
         for job in jobs:
@@ -573,7 +565,7 @@ class Daemon:
         spec = self.specs[job.source]
         try:
             outcome = await self._fetch_fulltext(spec, job, client)
-            fulltext_done(self.store, job)
+            self.queue.done(job)
             self.metrics.fulltext.labels(job.source, outcome).inc()
         except Exception as exc:
             self._fulltext_failed(job, exc)
@@ -633,7 +625,7 @@ class Daemon:
                 delay = max(delay, min(exc.retry_after, self.settings.backoff_cap))
             retry_at = self.now() + timedelta(seconds=delay)
         try:
-            fulltext_failed(self.store, job, error, retry_at=retry_at)
+            self.queue.failed(job, error, retry_at=retry_at)
         except FinewsError as store_exc:
             log.error(
                 "source=%s id=%s cannot record a full-text failure: %s",

@@ -58,14 +58,8 @@ from finews.publish.responses import json_bytes, json_error
 from finews.publish.site import SiteRenderer
 from finews.store import Store
 from finews.store.alerts import ChannelCounts, muted_counts, outbox_counts
-from finews.store.health import (
-    QueueCounts,
-    SourceHealth,
-    database_problem,
-    health_sources,
-    queue_counts,
-    source_health,
-)
+from finews.store.fulltext import FulltextQueue, QueueCounts
+from finews.store.health import SourceHealth, database_problem, health_sources, source_health
 
 __all__ = ["HealthBackend", "RequestMetrics", "StatusReport", "read_status", "routes"]
 
@@ -120,7 +114,7 @@ def read_status(
         sources=tuple(
             (sid, names.get(sid, sid), source_health(store, sid, now=now)) for sid in ids
         ),
-        queue=queue_counts(store),
+        queue=FulltextQueue(store).counts(),
         derive_backlog=derive_backlog(store),
         item_faults=fault_counts(store),
         alerts=tuple(outbox_counts(store)),

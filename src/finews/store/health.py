@@ -1,46 +1,31 @@
-"""The daemon's persisted work and health: the full-text queue, poll totals, and the
-per-source health that ``finews sources``, the status page and ``/metrics`` show.
+"""Sources' health: poll totals, and the per-source health that ``finews sources``, the
+status page and ``/metrics`` show.
 
 Functions here take an open :class:`~finews.store.base.Store` and use its public
 ``query()`` and ``transaction()``, so the SQL stays in ``store/`` and runs unchanged on SQLite
-and PostgreSQL (tables from migration 0003). Nothing here talks to the network.
-
-The full-text queue holds one row per (source, upstream id). A poll adds rows *before* it
-stores the items (``refresh_source``'s ``fulltext`` sink), so a crash between the two
-leaves a row whose item the next poll stores; the worker deletes a row once the text is in,
-and marks it ``failed`` when its attempts run out.
+and PostgreSQL (tables from migration 0003). Nothing here talks to the network. A source's
+health counts its full-text jobs through :class:`~finews.store.fulltext.FulltextQueue`.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from finews.errors import StoreError
 from finews.models import SourceSpec, SourceState
-from finews.redact import redact
 from finews.store.base import Store, from_db_time, to_db_time
-from finews.store.columns import in_list
 from finews.store.formats import FormatState, load_format
+from finews.store.fulltext import FulltextQueue, QueueCounts
 from finews.store.leases import lease_of
-from finews.store.queue import FAILED, PENDING, FulltextJob
 
 __all__ = [
-    "FulltextJob",
-    "QueueCounts",
     "SourceHealth",
     "SourceStats",
     "database_problem",
-    "due_fulltext",
-    "enqueue_fulltext",
     "format_health",
-    "fulltext_done",
-    "fulltext_failed",
     "health_sources",
-    "next_fulltext_at",
-    "queue_counts",
     "record_poll",
     "source_health",
     "source_stats",
@@ -53,107 +38,6 @@ _DELAY_SAMPLE = 5000
 
 def _now(now: datetime | None) -> datetime:
     return datetime.now(UTC) if now is None else now
-
-
-# --- the full-text queue ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class QueueCounts:
-    """How much full-text work there is: waiting (``pending``), and given up (``failed``)."""
-
-    pending: int = 0
-    failed: int = 0
-
-
-def enqueue_fulltext(
-    store: Store, source: str, upstream_ids: Iterable[str], *, now: datetime | None = None
-) -> None:
-    """Queue the full text of these items (an item already queued keeps its row)."""
-    at = to_db_time(_now(now))
-    rows = [(source, uid, PENDING, at, at) for uid in dict.fromkeys(upstream_ids)]
-    if not rows:
-        return
-    with store.transaction() as tx:
-        tx.executemany(
-            (
-                "INSERT INTO fulltext_queue (source, upstream_id, state, next_attempt, "
-                "queued_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, upstream_id) DO NOTHING"
-            ),
-            rows,
-        )
-
-
-def due_fulltext(
-    store: Store,
-    sources: Sequence[str],
-    *,
-    limit: int,
-    exclude: Iterable[tuple[str, str]] = (),
-    now: datetime | None = None,
-) -> list[FulltextJob]:
-    """Pending jobs of these sources whose next attempt is due, oldest first (skipping
-    ``exclude``, the (source, upstream id) pairs already in hand)."""
-    if not sources or limit < 1:
-        return []
-    skip = set(exclude)
-    marks, names = in_list(sources)
-    rows = store.query(
-        "SELECT source, upstream_id, attempts, last_error FROM fulltext_queue "
-        f"WHERE state = ? AND next_attempt <= ? AND source IN ({marks}) "
-        f"ORDER BY next_attempt, queued_at LIMIT {int(limit + len(skip))}",
-        [PENDING, to_db_time(_now(now)), *names],
-    )
-    jobs = [
-        FulltextJob(source=r[0], upstream_id=r[1], attempts=int(r[2]), last_error=r[3])
-        for r in rows
-        if (r[0], r[1]) not in skip
-    ]
-    return jobs[:limit]
-
-
-def next_fulltext_at(store: Store, sources: Sequence[str]) -> datetime | None:
-    """When the earliest pending job of these sources falls due (``None``: nothing queued)."""
-    if not sources:
-        return None
-    marks, names = in_list(sources)
-    rows = store.query(
-        f"SELECT MIN(next_attempt) FROM fulltext_queue WHERE state = ? AND source IN ({marks})",
-        [PENDING, *names],
-    )
-    return from_db_time(rows[0][0]) if rows else None
-
-
-def fulltext_done(store: Store, job: FulltextJob) -> None:
-    """The job is finished (text stored, or the upstream has none): drop its row."""
-    with store.transaction() as tx:
-        tx.execute(
-            "DELETE FROM fulltext_queue WHERE source = ? AND upstream_id = ?",
-            (job.source, job.upstream_id),
-        )
-
-
-def fulltext_failed(
-    store: Store, job: FulltextJob, error: str, *, retry_at: datetime | None
-) -> None:
-    """Record a failed attempt; ``retry_at`` ``None`` gives the job up (state ``failed``)."""
-    state = PENDING if retry_at is not None else FAILED
-    at = to_db_time(retry_at if retry_at is not None else datetime.now(UTC))
-    with store.transaction() as tx:
-        tx.execute(  # the job leaves its worker's hands: its claim (migration 0004) ends with it
-            "UPDATE fulltext_queue SET attempts = attempts + 1, last_error = ?, state = ?, "
-            "next_attempt = ?, claimed_by = NULL, claimed_until = NULL "
-            "WHERE source = ? AND upstream_id = ?",
-            (redact(error)[:2000], state, at, job.source, job.upstream_id),
-        )
-
-
-def queue_counts(store: Store, source: str | None = None) -> QueueCounts:
-    """Pending and failed full-text jobs (of one source, or all)."""
-    where, params = ("WHERE source = ? ", [source]) if source is not None else ("", [])
-    rows = store.query(f"SELECT state, COUNT(*) FROM fulltext_queue {where}GROUP BY state", params)
-    found = {str(r[0]): int(r[1]) for r in rows}
-    return QueueCounts(pending=found.get(PENDING, 0), failed=found.get(FAILED, 0))
 
 
 # --- poll totals -----------------------------------------------------------------------
@@ -308,7 +192,7 @@ def source_health(store: Store, source: str, *, now: datetime | None = None) -> 
         items_hour=_count_since(store, source, moment - timedelta(hours=1)),
         items_day=_count_since(store, source, day_ago),
         median_delay=_median_delay(store, source, day_ago),
-        queue=queue_counts(store, source),
+        queue=FulltextQueue(store).counts(source),
         format=load_format(store, source),
     )
 

@@ -1,20 +1,17 @@
-"""Sharing the work of several ``finews run`` workers on one database: per-source leases,
-a registry of live workers, and claims on full-text jobs (tables from migration 0004).
+"""Sharing the sources among several ``finews run`` workers on one database: per-source
+leases and a registry of live workers (tables from migration 0004).
 
 A worker polls only the sources it holds a lease on (``source_leases``): one row per
 source, naming its holder and when the lease expires. The holder renews its leases well
 before they expire; a worker that dies stops renewing, and once its leases have expired
-another worker takes them. Full-text jobs in hand are claimed the same way
-(``fulltext_queue.claimed_by`` / ``claimed_until``), so two workers never fetch one text.
+another worker takes them. (Full-text jobs are claimed the same way, in
+:mod:`finews.store.fulltext`.)
 
 Taking rows is one transaction that selects them ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
 (concurrent takers pass each other instead of queueing, and never both take a row), then
 writes the new holder; SQLite has no row locks, but its ``BEGIN IMMEDIATE`` lets one writer
 in at a time, which serialises takers just as well. The SQL is otherwise the same on both.
-
-Times here are the workers' clocks, as fixed-width UTC text with microseconds (text order
-is time order); they are compared only with each other, so the clocks of the machines
-running workers must agree to well within a lease period (NTP does).
+Lease times are the workers' clocks (:mod:`finews.store.claims`).
 
 Functions take an open :class:`~finews.store.base.Store` and use its public API.
 Deciding *which* sources to take, and when, is :mod:`finews.daemon.leasing`'s job.
@@ -24,18 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from finews.errors import StoreError
-from finews.store.base import Store, to_db_time
+from finews.store.base import Store
+from finews.store.claims import skip_locked, stamp, unstamp
 from finews.store.columns import in_list
-from finews.store.queue import PENDING, FulltextJob
+from finews.store.fulltext import release_claims
 
 __all__ = [
     "Lease",
     "WorkerRecord",
     "acquire_leases",
-    "claim_fulltext",
     "forget_worker",
     "heartbeat",
     "lease_of",
@@ -44,33 +40,11 @@ __all__ = [
     "next_foreign_expiry",
     "prepare_leases",
     "release_leases",
-    "renew_fulltext_claims",
     "renew_leases",
 ]
 
-_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
-
 #: the holder of a free lease
 FREE = ""
-
-
-def _stamp(moment: datetime) -> str:
-    """``moment`` as stored in the lease tables (fixed width, so text sorts as time)."""
-    if moment.tzinfo is None:
-        raise StoreError(f"naive datetime {moment!r}: lease times must be timezone-aware")
-    return moment.astimezone(UTC).strftime(_STAMP)
-
-
-def _unstamp(text: str) -> datetime:
-    """A stored lease time back as an aware datetime."""
-    return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
-
-
-def _skip_locked(store: Store) -> str:
-    """The row-locking clause of a SELECT that takes rows: PostgreSQL locks what it takes
-    and skips what others are taking; SQLite has no row locks (its write lock, taken at
-    BEGIN IMMEDIATE, already keeps any other taker out until this one commits)."""
-    return store.row_lock_clause + " SKIP LOCKED" if store.row_lock_clause else ""
 
 
 # --- leases ------------------------------------------------------------------------------
@@ -91,7 +65,7 @@ class Lease:
 
 def prepare_leases(store: Store, sources: Iterable[str], *, now: datetime) -> None:
     """Make sure every source has a lease row (a new one is free, as of ``now``)."""
-    rows = [(source, FREE, _stamp(now)) for source in sorted(set(sources))]
+    rows = [(source, FREE, stamp(now)) for source in sorted(set(sources))]
     if not rows:
         return
     with store.transaction() as tx:
@@ -133,12 +107,12 @@ def acquire_leases(
     if limit is not None:
         statement += f" LIMIT {int(limit)}"
     with store.transaction() as tx:
-        tx.execute(statement + _skip_locked(store), [*names, worker, _stamp(cutoff)])
+        tx.execute(statement + skip_locked(store), [*names, worker, stamp(cutoff)])
         taken = [str(row[0]) for row in tx.fetchall()]
         if taken:
             tx.executemany(
                 ("UPDATE source_leases SET worker = ?, expires_at = ? WHERE source = ?"),
-                [(worker, _stamp(until), source) for source in taken],
+                [(worker, stamp(until), source) for source in taken],
             )
     return taken
 
@@ -149,7 +123,7 @@ def renew_leases(store: Store, worker: str, *, until: datetime) -> list[str]:
     with store.transaction() as tx:
         tx.execute(
             "UPDATE source_leases SET expires_at = ? WHERE worker = ? RETURNING source",
-            (_stamp(until), worker),
+            (stamp(until), worker),
         )
         return sorted(str(row[0]) for row in tx.fetchall())
 
@@ -163,7 +137,7 @@ def release_leases(store: Store, worker: str, sources: Collection[str], *, now: 
         tx.execute(
             "UPDATE source_leases SET worker = ?, expires_at = ? "
             f"WHERE worker = ? AND source IN ({marks})",
-            [FREE, _stamp(now), worker, *names],
+            [FREE, stamp(now), worker, *names],
         )
 
 
@@ -178,17 +152,16 @@ def next_foreign_expiry(
     rows = store.query(
         "SELECT MIN(expires_at) FROM source_leases WHERE worker <> ? AND worker <> ? "
         f"AND expires_at > ? AND source IN ({marks})",
-        [worker, FREE, _stamp(now), *names],
+        [worker, FREE, stamp(now), *names],
     )
-    return _unstamp(rows[0][0]) if rows and rows[0][0] is not None else None
+    return unstamp(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
 def leases(store: Store) -> dict[str, Lease]:
     """Every source's lease row, by source (for reports; expired ones included)."""
     rows = store.query("SELECT source, worker, expires_at FROM source_leases")
     return {
-        str(r[0]): Lease(source=str(r[0]), worker=str(r[1]), expires_at=_unstamp(r[2]))
-        for r in rows
+        str(r[0]): Lease(source=str(r[0]), worker=str(r[1]), expires_at=unstamp(r[2])) for r in rows
     }
 
 
@@ -197,7 +170,7 @@ def lease_of(store: Store, source: str) -> Lease | None:
     rows = store.query("SELECT worker, expires_at FROM source_leases WHERE source = ?", (source,))
     if not rows:
         return None
-    return Lease(source=source, worker=str(rows[0][0]), expires_at=_unstamp(rows[0][1]))
+    return Lease(source=source, worker=str(rows[0][0]), expires_at=unstamp(rows[0][1]))
 
 
 # --- the workers -------------------------------------------------------------------------
@@ -232,12 +205,12 @@ def heartbeat(
     workers, whose leases have expired as well)."""
     with store.transaction() as tx:
         if prune_before is not None:
-            tx.execute("DELETE FROM daemon_workers WHERE expires_at < ?", (_stamp(prune_before),))
+            tx.execute("DELETE FROM daemon_workers WHERE expires_at < ?", (stamp(prune_before),))
         tx.execute(
             "INSERT INTO daemon_workers (worker, machine, pid, held, wants, started_at, "
             "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker) DO UPDATE SET "
             "held = excluded.held, wants = excluded.wants, expires_at = excluded.expires_at",
-            (worker, machine, pid, held, wants, _stamp(now), _stamp(until)),
+            (worker, machine, pid, held, wants, stamp(now), stamp(until)),
         )
 
 
@@ -246,7 +219,7 @@ def live_workers(store: Store, *, now: datetime) -> list[WorkerRecord]:
     rows = store.query(
         "SELECT worker, machine, pid, held, wants, expires_at FROM daemon_workers "
         "WHERE expires_at > ? ORDER BY worker",
-        (_stamp(now),),
+        (stamp(now),),
     )
     return [
         WorkerRecord(
@@ -255,7 +228,7 @@ def live_workers(store: Store, *, now: datetime) -> list[WorkerRecord]:
             pid=int(r[2]),
             held=int(r[3]),
             wants=int(r[4]),
-            expires_at=_unstamp(r[5]),
+            expires_at=unstamp(r[5]),
         )
         for r in rows
     ]
@@ -267,68 +240,7 @@ def forget_worker(store: Store, worker: str, *, now: datetime) -> None:
     with store.transaction() as tx:
         tx.execute(
             "UPDATE source_leases SET worker = ?, expires_at = ? WHERE worker = ?",
-            (FREE, _stamp(now), worker),
+            (FREE, stamp(now), worker),
         )
-        tx.execute(
-            "UPDATE fulltext_queue SET claimed_by = NULL, claimed_until = NULL "
-            "WHERE claimed_by = ?",
-            (worker,),
-        )
+        release_claims(tx, worker)
         tx.execute("DELETE FROM daemon_workers WHERE worker = ?", (worker,))
-
-
-# --- full-text claims --------------------------------------------------------------------
-
-
-def claim_fulltext(
-    store: Store,
-    worker: str,
-    sources: Collection[str],
-    *,
-    limit: int,
-    now: datetime,
-    until: datetime,
-) -> list[FulltextJob]:
-    """Claim up to ``limit`` due full-text jobs of these sources that nobody holds a live
-    claim on, oldest due first, for ``worker`` until ``until``; return them."""
-    if not sources or limit < 1:
-        return []
-    marks, names = in_list(sorted(sources))
-    with store.transaction() as tx:
-        tx.execute(
-            "SELECT source, upstream_id, attempts, last_error FROM fulltext_queue "
-            f"WHERE state = ? AND next_attempt <= ? AND source IN ({marks}) "
-            "AND (claimed_until IS NULL OR claimed_until <= ?) "
-            f"ORDER BY next_attempt, queued_at LIMIT {int(limit)}" + _skip_locked(store),
-            # next_attempt is store time (whole seconds), claimed_until lease time
-            [PENDING, to_db_time(now), *names, _stamp(now)],
-        )
-        jobs = [
-            FulltextJob(source=r[0], upstream_id=r[1], attempts=int(r[2]), last_error=r[3])
-            for r in tx.fetchall()
-        ]
-        if jobs:
-            tx.executemany(
-                (
-                    "UPDATE fulltext_queue SET claimed_by = ?, claimed_until = ? "
-                    "WHERE source = ? AND upstream_id = ?"
-                ),
-                [(worker, _stamp(until), job.source, job.upstream_id) for job in jobs],
-            )
-    return jobs
-
-
-def renew_fulltext_claims(
-    store: Store, worker: str, jobs: Collection[tuple[str, str]], *, until: datetime
-) -> None:
-    """Extend ``worker``'s claims on these (source, upstream id) jobs to ``until``."""
-    if not jobs:
-        return
-    with store.transaction() as tx:
-        tx.executemany(
-            (
-                "UPDATE fulltext_queue SET claimed_until = ? "
-                "WHERE claimed_by = ? AND source = ? AND upstream_id = ?"
-            ),
-            [(_stamp(until), worker, source, uid) for source, uid in sorted(jobs)],
-        )
