@@ -4,9 +4,9 @@ One asyncio task per enabled source polls it on its own schedule
 (:class:`~finews.daemon.scheduler.Schedule`) through :func:`finews.refresh.refresh_source`,
 which walks back until it meets stored items, so nothing the upstream still lists is missed.
 New items are stored at once with their digest; those with a full text to fetch are put in
-the persisted full-text queue (``fulltext_queue``, migration 0003) *before* they are stored,
-and a separate worker task fetches them with retries and an attempt cap, over its own HTTP
-client, so a slow article endpoint never delays a list poll.
+the persisted full-text queue *before* they are stored, and the full-text worker
+(:mod:`finews.daemon.fulltext`) fetches them with retries and an attempt cap, over its own
+HTTP client, so a slow article endpoint never delays a list poll.
 
 Polls store their items without indexing or clustering them (``derive=False``): a deriving
 task works through the change log on a thread of its own, over its own connection
@@ -49,32 +49,28 @@ from pathlib import Path
 from finews.alerts.reader import rules_reader
 from finews.alerts.sender import Sender, SendReport
 from finews.config import Config
+from finews.daemon.fulltext import FulltextWorker
 from finews.daemon.leasing import LeaseKeeper
 from finews.daemon.memory import Trimmer
 from finews.daemon.metrics import DaemonMetrics
 from finews.daemon.pacing import HostPacing
 from finews.daemon.scheduler import Schedule, interval_of
 from finews.derive import DEFAULT_BATCH, derive_pending, open_store
-from finews.errors import ConfigError, FinewsError, StatusFetchError
+from finews.errors import ConfigError, FinewsError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.formatwatch import SAMPLES_FOLDER
-from finews.models import Item, RawItem, SourceSpec
-from finews.normalize import normalize_item
+from finews.models import SourceSpec
 from finews.redact import redact
-from finews.refresh import SourceReport, fetch_fulltext, refresh_security_names, refresh_source
+from finews.refresh import SourceReport, refresh_security_names, refresh_source
 from finews.sources import get_adapter
 from finews.store import Store
 from finews.store.alerts import next_due, prune_mutes
-from finews.store.fulltext import FulltextJob, FulltextQueue
 from finews.store.health import record_poll
 
 __all__ = ["Daemon", "DaemonSettings", "run_daemon"]
 
 log = logging.getLogger("finews.daemon")
 
-#: longest idle wait of the full-text worker between looks at the queue (new work wakes it
-#: at once; this bounds how late it notices work another process queued)
-_IDLE_LOOK = 5.0
 #: longest idle wait of the deriving task (this worker's polls wake it at once; this bounds
 #: how late it notices what another worker stored, should that one be busy or gone)
 _DERIVE_LOOK = 2.0
@@ -159,7 +155,6 @@ class Daemon:
         #: East Money's quote list, read at start and daily (``securities.list_enabled``)
         self.names_url = names_url
         self.store = store
-        self.queue = FulltextQueue(store)
         self.derive_store = derive_store if derive_store is not None else store
         self.settings = settings if settings is not None else DaemonSettings()
         self.http = http if http is not None else HttpSettings()
@@ -181,10 +176,20 @@ class Daemon:
             worker=worker,
             now=now,
         )
-        self._wake = asyncio.Event()
         self._derive_wake = asyncio.Event()
-        self._in_hand: set[tuple[str, str]] = set()
-        self._jobs: set[asyncio.Task[None]] = set()
+        self.fulltext = FulltextWorker(
+            store,
+            self.specs,
+            worker=self.keeper.worker,
+            claim=self.keeper.lease,
+            workers=self.settings.fulltext_workers,
+            attempts=self.settings.fulltext_attempts,
+            retry=self.settings.fulltext_retry,
+            backoff_cap=self.settings.backoff_cap,
+            metrics=self.metrics,
+            now=now,
+            on_stored=self._derive_wake.set,
+        )
         self._failures: dict[str, int] = {}
         #: each held source's poller, with the lease generation it started under
         self._loops: dict[str, tuple[asyncio.Task[None], int]] = {}
@@ -203,7 +208,7 @@ class Daemon:
         texts = HttpClient(self.http, transport=HostPacing(spacing))
         loops = [
             asyncio.create_task(self._lease_loop(lists, stop), name="leases"),
-            asyncio.create_task(self._fulltext_loop(texts, stop), name="fulltext"),
+            asyncio.create_task(self.fulltext.run(texts, stop), name="fulltext"),
             asyncio.create_task(self._derive_loop(stop), name="derive"),
         ]
         if self.names_url:
@@ -223,11 +228,11 @@ class Daemon:
             await stop.wait()
         finally:
             stop.set()
-            self._wake.set()
+            self.fulltext.wake()
             self._derive_wake.set()
             self._alert_wake.set()
             await self._wind_down(
-                [*loops, *(task for task, _ in self._loops.values()), *self._jobs]
+                [*loops, *(task for task, _ in self._loops.values()), *self.fulltext.jobs]
             )
             try:
                 self.keeper.release_all()
@@ -242,7 +247,7 @@ class Daemon:
             return
         _, pending = await asyncio.wait(tasks, timeout=self.settings.stop_grace)
         # full-text jobs started while the loops wound down are cancelled as well
-        late = {job for job in self._jobs if job not in tasks}
+        late = {job for job in self.fulltext.jobs if job not in tasks}
         for task in pending | late:
             task.cancel()
         results = await asyncio.gather(*tasks, *late, return_exceptions=True)
@@ -256,7 +261,7 @@ class Daemon:
         for each source it holds."""
         while not stop.is_set():
             try:
-                self.keeper.tick(busy=self._polling, claims=self._in_hand)
+                self.keeper.tick(busy=self._polling, claims=self.fulltext.in_hand)
             except FinewsError as exc:
                 log.error("worker=%s cannot keep its leases: %s", self.keeper.worker, exc)
             except Exception:
@@ -273,16 +278,11 @@ class Daemon:
                 )
                 self._loops[sid] = (task, self.keeper.generation(sid))
             # a gone worker's full-text claims may be free now
-            self._wake.set()
+            self.fulltext.wake()
             if await _sleep(stop, self.keeper.seconds_to_next_tick()):
                 return
 
     # --- list polling -----------------------------------------------------------------
-    def enqueue(self, spec: SourceSpec, raws: Sequence[RawItem]) -> None:
-        """The full-text sink handed to ``refresh_source``: persist, then wake the worker."""
-        self.queue.enqueue(spec.id, [raw.upstream_id for raw in raws], now=self.now())
-        self._wake.set()
-
     async def _source_loop(self, spec: SourceSpec, client: HttpClient, stop: asyncio.Event) -> None:
         """Poll ``spec`` on its schedule while this worker holds its lease."""
         interval = interval_of(spec)
@@ -337,7 +337,7 @@ class Daemon:
                 spec,
                 self.store,
                 client,
-                fulltext=self.enqueue,
+                fulltext=self.fulltext.enqueue,
                 now=self.now,
                 derive=False,
                 samples=self.samples,
@@ -420,7 +420,6 @@ class Daemon:
         m.backoff.labels(report.source).set(1 if failures else 0)
         m.format_errors.labels(report.source).inc(report.format_errors)
 
-    # --- full text --------------------------------------------------------------------
     # --- search index and stories ------------------------------------------------------
     async def _derive_loop(self, stop: asyncio.Event) -> None:
         """Index and cluster what the polls stored, a round at a time, until stopped."""
@@ -510,147 +509,6 @@ class Daemon:
         finally:
             # a channel still sending keeps its rows claimed: they go again after the claim
             sender.close(wait=False)
-
-    async def _fulltext_loop(self, client: HttpClient, stop: asyncio.Event) -> None:
-        sources = [sid for sid, spec in self.specs.items() if spec.get("fulltext", True)]
-        workers = self.settings.fulltext_workers
-        while not stop.is_set():
-            try:
-                timeout = self._hand_out(client, sources, workers)
-            except Exception:
-                log.exception("full-text worker failed; looking again shortly")
-                timeout = _IDLE_LOOK
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-
-    def _hand_out(self, client: HttpClient, sources: Sequence[str], workers: int) -> float:
-        """Start jobs for the free workers; return how long to wait before looking again
-        (a finishing job or newly queued work wakes the loop sooner)."""
-        self._wake.clear()
-        free = workers - len(self._jobs)
-        jobs: list[FulltextJob] = []
-        upcoming: datetime | None = None
-        try:
-            if free > 0:
-                # claimed: another worker sharing the database skips these while in hand
-                now = self.now()
-                jobs = self.queue.claim(
-                    self.keeper.worker,
-                    sources,
-                    limit=free,
-                    now=now,
-                    until=now + self.keeper.lease,
-                )
-            self.metrics.queue_depth.set(self.queue.counts().pending)
-            upcoming = self.queue.next_due(sources)
-        except FinewsError as exc:
-            log.error("full-text queue unreadable: %s", exc)
-        for job in jobs:
-            self._in_hand.add((job.source, job.upstream_id))
-            task = asyncio.create_task(self._fulltext_job(job, client))
-            self._jobs.add(task)
-            task.add_done_callback(self._job_done)
-        now = self.now()
-        # a due job that was not taken is in hand already (or all workers are busy): only a
-        # finishing job changes that, and it wakes the loop
-        if upcoming is not None and upcoming > now:
-            return min(_IDLE_LOOK, max(0.05, (upcoming - now).total_seconds()))
-        return _IDLE_LOOK
-
-    def _job_done(self, task: asyncio.Task[None]) -> None:
-        self._jobs.discard(task)
-        self._wake.set()
-
-    async def _fulltext_job(self, job: FulltextJob, client: HttpClient) -> None:
-        spec = self.specs[job.source]
-        try:
-            outcome = await self._fetch_fulltext(spec, job, client)
-            self.queue.done(job)
-            self.metrics.fulltext.labels(job.source, outcome).inc()
-        except Exception as exc:
-            self._fulltext_failed(job, exc)
-        finally:
-            self._in_hand.discard((job.source, job.upstream_id))
-
-    async def _fetch_fulltext(self, spec: SourceSpec, job: FulltextJob, client: HttpClient) -> str:
-        """Fetch and store one item's full text; return the outcome (stored or empty)."""
-        item = self.store.get_item(job.source, job.upstream_id)
-        if item is None:
-            # queued just before its item is stored, or the item's poll died in between
-            raise FinewsError(f"item {job.source}/{job.upstream_id} is not stored (yet)")
-        filled = await fetch_fulltext(client, get_adapter(spec.adapter), spec, item.as_raw())
-        if filled is None:
-            return "empty"
-        cleaned = normalize_item(
-            RawItem(
-                source=item.source,
-                upstream_id=item.upstream_id,
-                title=item.title,
-                content=filled.content,
-            ),
-            spec,
-            fetched_at=item.fetched_at,
-        )
-        if not isinstance(cleaned, Item) or not cleaned.content:
-            return "empty"
-        # read again: a poll may have updated the item while the text was on its way
-        current = self.store.get_item(job.source, job.upstream_id) or item
-        # the article reply is kept with the item (item_raw), for finews reparse
-        kept = RawItem(source=item.source, upstream_id=item.upstream_id, article=filled.article)
-        self.store.upsert_items([current.replace(content=cleaned.content, raw=kept)], derive=False)
-        self._derive_wake.set()
-        log.debug(
-            "source=%s id=%s full text stored (%d characters)",
-            job.source,
-            job.upstream_id,
-            len(cleaned.content),
-            extra={"source": job.source, "upstream_id": job.upstream_id, "status": "fulltext"},
-        )
-        return "stored"
-
-    def _fulltext_failed(self, job: FulltextJob, exc: Exception) -> None:
-        attempts = job.attempts + 1
-        if isinstance(exc, FinewsError):
-            error = str(exc)
-        else:
-            log.exception(
-                "source=%s id=%s full text failed unexpectedly", job.source, job.upstream_id
-            )
-            error = f"{type(exc).__name__}: {exc}"
-        retry_at: datetime | None = None
-        if attempts < self.settings.fulltext_attempts:
-            delay = self.settings.fulltext_retry * 2.0 ** min(attempts - 1, 30)
-            delay = min(delay, self.settings.backoff_cap)
-            if isinstance(exc, StatusFetchError) and exc.retry_after is not None:
-                delay = max(delay, min(exc.retry_after, self.settings.backoff_cap))
-            retry_at = self.now() + timedelta(seconds=delay)
-        try:
-            self.queue.failed(job, error, retry_at=retry_at)
-        except FinewsError as store_exc:
-            log.error(
-                "source=%s id=%s cannot record a full-text failure: %s",
-                job.source,
-                job.upstream_id,
-                store_exc,
-            )
-        outcome = "retry" if retry_at is not None else "failed"
-        self.metrics.fulltext.labels(job.source, outcome).inc()
-        what = (
-            f"retry in {(retry_at - self.now()).total_seconds():.0f} s"
-            if retry_at is not None
-            else "given up (kept with its digest)"
-        )
-        log.log(
-            logging.WARNING if isinstance(exc, FinewsError) else logging.ERROR,
-            "source=%s id=%s full text attempt %d/%d failed: %s; %s",
-            job.source,
-            job.upstream_id,
-            attempts,
-            self.settings.fulltext_attempts,
-            error,
-            what,
-            extra={"source": job.source, "upstream_id": job.upstream_id, "status": outcome},
-        )
 
 
 async def run_daemon(

@@ -15,7 +15,7 @@ a worker known gone has its claims freed at once (:func:`release_claims`, in
 :func:`finews.store.leases.forget_worker`'s transaction).
 
 :class:`FulltextQueue` holds an open store and is the queue's one way in: the daemon's
-full-text worker (:mod:`finews.daemon.runner`) adds, claims, renews, finishes and fails
+full-text worker (:mod:`finews.daemon.fulltext`) adds, claims, renews, finishes and fails
 jobs; ``finews sources``, the status pages and ``/metrics`` count them. It uses the store's
 public ``query()`` and ``transaction()``, so the SQL runs unchanged on both engines.
 """
