@@ -44,9 +44,10 @@ from finews.models import SourceSpec, SourceState
 from finews.raw import unpack
 from finews.refresh import SourceReport
 from finews.sources.base import Request
+from finews.sources_cli import source_line
 from finews.store import Store
 from finews.store.fulltext import FulltextQueue
-from finews.store.health import format_health, source_health
+from finews.store.health import source_health
 from helpers import OFFLINE_SOURCES_ENV
 from upstreams import FAST_PATH, FastNewsFeed
 
@@ -392,7 +393,7 @@ def test_a_flaky_upstream_never_crashes_the_daemon_and_loses_nothing(
                         # Retry-After: 2 outweighs the 1 s backoff cap
                         assert broken.next_poll - broken.last_attempt >= timedelta(seconds=2)
                     assert source_health(store, "em_fast").in_backoff
-                    assert "BACKOFF" in format_health(store, spec)
+                    assert "BACKOFF" in source_line(store, spec, datetime.now(UTC)).cells[4]
                     flaky.mode = "ok"
                     await until(
                         lambda: state().consecutive_failures == 0 and caught_up(),
@@ -540,7 +541,10 @@ def test_full_text_is_retried_then_given_up_keeping_the_digest(
     assert FulltextQueue(store).counts().pending == 0
     health = source_health(store, "emnews")
     assert health.queue.failed == 1
-    assert "1 given up" in format_health(store, rolling_spec("http://x"))
+    assert (
+        "emnews: full text: 0 waiting, 1 given up"
+        in source_line(store, rolling_spec("http://x"), datetime.now(UTC)).notes
+    )
 
 
 @pytest.mark.timeout(60)

@@ -27,9 +27,9 @@ from finews.models import SourceSpec
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.refresh import SourceReport, refresh_all, refresh_source
+from finews.sources_cli import source_line
 from finews.store import Store
 from finews.store.formats import FormatState, load_format, save_format
-from finews.store.health import format_health
 from site_data import TestClient
 from upstreams import FAST_PATH, FastNewsFeed
 
@@ -195,8 +195,8 @@ def test_sources_status_and_metrics_show_the_alarm(tmp_path: Path) -> None:
         poll()
         poll()
     with open_store(poll.db) as store:
-        text = format_health(store, poll.spec, now=poll.moment)
-    assert f"    {ALARM} the newest page holds no items" in text
+        text = "\n".join(source_line(store, poll.spec, poll.moment).notes)
+    assert f"em_fast: {ALARM} the newest page holds no items" in text
     assert "finews sources probe em_fast" in text
     app = create_app(poll.db, SiteSettings(), sources=[("em_fast", "快讯")])
     with TestClient(app) as client:

@@ -22,9 +22,10 @@ from finews.models import SourceSpec, SourceState
 from finews.publish import health
 from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
+from finews.sources_cli import source_line
 from finews.store import Store
 from finews.store.fulltext import FulltextJob, FulltextQueue
-from finews.store.health import format_health, record_poll
+from finews.store.health import record_poll
 from helpers import make_item
 from site_data import TestClient
 
@@ -200,19 +201,30 @@ def test_request_metrics_count_the_web_processs_requests() -> None:
 def test_finews_sources_text(store: Store) -> None:
     fill(store)
     spec = SourceSpec("em_fast", "eastmoney_fast", name="东方财富 7x24 快讯")
-    text = format_health(store, spec, now=NOW)
-    first, second, *rest = text.splitlines()
-    assert first.startswith("on  em_fast")
-    assert "3 items" in first
-    assert "BACKOFF after 3 failure(s), next poll in 4 min" in first
-    assert "last success 3 min ago" in second
-    assert "stored last hour 2, last day 3; median delay 30 s" in second
-    assert "    full text: 1 waiting, 1 given up" in rest
-    assert f"    last error: {ERROR}" in rest
-    idle = format_health(store, SourceSpec("idle", "eastmoney_fast", enabled=False), now=NOW)
-    assert idle.startswith("off idle")
-    assert "never polled" in idle
-    assert "median delay -" in idle
+    line = source_line(store, spec, NOW)
+    assert line.cells == (
+        "on",
+        "em_fast",
+        "eastmoney_fast",
+        "3",
+        "BACKOFF after 3 failure(s)",
+        "in 4 min",
+        "3 min ago",
+        "2",
+        "3",
+        "30 s",
+        "东方财富 7x24 快讯",
+    )
+    assert "em_fast: full text: 1 waiting, 1 given up" in line.notes
+    assert f"em_fast: last error: {ERROR}" in line.notes
+    idle = source_line(store, SourceSpec("idle", "eastmoney_fast", enabled=False), NOW)
+    assert idle.cells[:2] == ("off", "idle")
+    assert (idle.cells[4], idle.cells[5], idle.cells[6], idle.cells[9]) == (
+        "never polled",
+        "-",
+        "never",
+        "-",
+    )
 
 
 def test_the_queue_hands_out_due_jobs_oldest_first_and_skips_those_in_hand(store: Store) -> None:

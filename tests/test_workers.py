@@ -33,9 +33,9 @@ from finews.daemon.leasing import LeaseKeeper, machine_identity
 from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.derive import open_store
 from finews.models import SourceSpec
+from finews.sources_cli import source_line
 from finews.store import Store
 from finews.store.fulltext import FulltextJob, FulltextQueue
-from finews.store.health import format_health
 from finews.store.leases import (
     acquire_leases,
     forget_worker,
@@ -249,11 +249,16 @@ def test_a_single_worker_holds_every_source_at_once(workers: Workers) -> None:
     assert alone.keeper.held == frozenset(SOURCES)
     assert all(alone.keeper.holds(s) for s in SOURCES)
     assert alone.keeper.seconds_to_next_tick() == pytest.approx(10.0)
-    assert "polled by worker alone" in format_health(alone.store, _spec("s1"), now=T0)
+    assert any(
+        "s1: polled by worker alone" in note
+        for note in source_line(alone.store, _spec("s1"), T0).notes
+    )
     alone.keeper.release_all()
     assert alone.keeper.held == frozenset()
     assert not any(lease.live(T0) for lease in leases(alone.store).values())
-    assert "polled by worker" not in format_health(alone.store, _spec("s1"), now=T0)
+    assert not any(
+        "polled by worker" in note for note in source_line(alone.store, _spec("s1"), T0).notes
+    )
 
 
 def _spec(sid: str) -> SourceSpec:

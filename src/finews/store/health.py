@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from finews.errors import StoreError
-from finews.models import SourceSpec, SourceState
+from finews.models import SourceState
 from finews.store.base import Store, from_db_time, to_db_time
 from finews.store.formats import FormatState, load_format
 from finews.store.fulltext import FulltextQueue, QueueCounts
-from finews.store.leases import lease_of
 
 __all__ = [
     "SourceHealth",
     "SourceStats",
     "database_problem",
-    "format_health",
     "health_sources",
     "record_poll",
     "source_health",
@@ -217,69 +215,3 @@ def source_stats_of(store: Store, source: str) -> SourceStats:
         last_poll_seconds=None if r[5] is None else float(r[5]),
         retry_after=None if r[6] is None else float(r[6]),
     )
-
-
-def _ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return "never"
-    return f"{_span((now - moment).total_seconds())} ago"
-
-
-def _span(seconds: float) -> str:
-    """A duration for people: ``45 s``, ``12 min``, ``3.5 h``, ``2.0 d``."""
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 36 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
-
-
-def format_health(store: Store, spec: SourceSpec, *, now: datetime | None = None) -> str:
-    """What ``finews sources`` prints for one source: a status line, a health line, and
-    the last error when there is one."""
-    moment = _now(now)
-    health = source_health(store, spec.id, now=moment)
-    state = health.state
-    flag = "on " if spec.enabled else "off"
-    if state.last_attempt is None:
-        status = "never polled"
-    elif health.in_backoff:
-        status = f"BACKOFF after {state.consecutive_failures} failure(s)"
-    else:
-        status = "ok"
-    if state.next_poll is None or not spec.enabled:
-        upcoming = ""
-    elif state.next_poll <= moment:
-        upcoming = ", next poll due now"
-    else:
-        upcoming = f", next poll in {_span((state.next_poll - moment).total_seconds())}"
-    delay = "-" if health.median_delay is None else _span(health.median_delay)
-    lines = [
-        f"{flag} {spec.id:<12} {spec.adapter:<18} {health.items:>7} items  {status}{upcoming}  "
-        f"{spec.name}",
-        f"    last success {_ago(state.last_success, moment)}, last attempt "
-        f"{_ago(state.last_attempt, moment)}; stored last hour {health.items_hour}, "
-        f"last day {health.items_day}; median delay {delay}",
-    ]
-    lease = lease_of(store, spec.id)
-    if lease is not None and lease.live(moment):
-        left = _span((lease.expires_at - moment).total_seconds())
-        lines.append(f"    polled by worker {lease.worker} (lease {left} left)")
-    if health.queue.pending or health.queue.failed:
-        lines.append(
-            f"    full text: {health.queue.pending} waiting, {health.queue.failed} given up"
-        )
-    if health.format.alarm:
-        since = _ago(health.format.since, moment)
-        lines.append(f"    {health.format.alarm} (since {since})")
-        if health.format.sample:
-            lines.append(
-                f"    sample of the reply: {health.format.sample}; "
-                f"see what it sends now: finews sources probe {spec.id}"
-            )
-    if state.last_error:
-        lines.append(f"    last error: {state.last_error}")
-    return "\n".join(lines)
