@@ -158,9 +158,9 @@ def main() -> None:
         window = window_of(deriver)
         size, objects = deep_size(window) if window is not None and not args.no_size else (0, 0)
         count = held(window)
-        from finews.process import cluster as cluster_module
+        from finews.process.stories import quantities as quantities_module
 
-        quantity = getattr(cluster_module, "_quantity", None)
+        quantity = getattr(quantities_module, "_quantity", None)
         info = quantity.cache_info() if hasattr(quantity, "cache_info") else None
         sample = {
             "hour": at_hour,

@@ -22,14 +22,9 @@ from hypothesis import strategies as st
 
 from finews.derive.stories import cluster_status, recluster, stories_of, sync_clusters
 from finews.models import Item
-from finews.process.cluster import (
-    Fingerprint,
-    cluster_batch,
-    cluster_stream,
-    fingerprint,
-    leader_key,
-    same_story,
-)
+from finews.process.stories.cluster import cluster_batch, cluster_stream, leader_key
+from finews.process.stories.fingerprint import Fingerprint, fingerprint
+from finews.process.stories.score import same_story
 from finews.store import Store
 from finews.store.clusters import also_reported, copies_among
 from helpers import make_item
@@ -240,7 +235,7 @@ def test_candidate_keys_are_the_same_in_every_process() -> None:
 
     code = (
         "import json, sys; from datetime import datetime, UTC; "
-        "from finews.process.cluster import fingerprint; "
+        "from finews.process.stories.fingerprint import fingerprint; "
         "fp = fingerprint(1, '贵州茅台：上半年净利润416.96亿元 同比增长15.88%', "
         "'贵州茅台公告，上半年营业总收入834.51亿元。', '', datetime(2024, 9, 2, tzinfo=UTC)); "
         "print(json.dumps(sorted(fp.keys)))"
@@ -294,7 +289,7 @@ def _plain_key(*values: int) -> int:
 
 
 def test_stable_key_is_plain_64_bit_arithmetic() -> None:
-    from finews.process.cluster import stable_key
+    from finews.process.stories.keys import stable_key
 
     assert stable_key() == 0
     assert stable_key(1) == 1
@@ -313,7 +308,8 @@ def test_stable_key_is_plain_64_bit_arithmetic() -> None:
 
 
 def test_packed_fingerprints_compare_as_made() -> None:
-    from finews.process.cluster import compact, packed, score, unpacked
+    from finews.process.stories.prints import compact, packed, unpacked
+    from finews.process.stories.score import score
 
     fps = [fp_of(item, n) for n, item in enumerate(labelled_items(), start=1)]
     held = [compact(fp) for fp in fps]
@@ -328,10 +324,13 @@ def test_packed_fingerprints_compare_as_made() -> None:
 
 
 def test_bigrams_beyond_the_basic_plane_pack_and_keep_their_keys() -> None:
-    from finews.process.cluster import _bigrams, _minhash_value, compact, score, unpacked
+    from finews.process.stories.keys import _minhash_value
+    from finews.process.stories.prints import compact, unpacked
+    from finews.process.stories.score import score
+    from finews.process.stories.shingles import bigrams
 
     text = "腾讯𠀀控股🙂发布财报ab"
-    assert {_minhash_value(v) for v in _bigrams(text)} == {
+    assert {_minhash_value(v) for v in bigrams(text)} == {
         ord(a) << 21 | ord(b) for a, b in pairwise_chars(text)
     }
     at = datetime(2024, 9, 2, tzinfo=UTC)
@@ -346,7 +345,7 @@ def test_bigrams_beyond_the_basic_plane_pack_and_keep_their_keys() -> None:
 
 
 def test_key_table_holds_keys_like_a_dict() -> None:
-    from finews.process.window import Keys
+    from finews.process.stories.window import Keys
 
     table = Keys(size=8)
     model: dict[int, int] = {}
@@ -383,7 +382,7 @@ def test_key_table_holds_keys_like_a_dict() -> None:
 
 
 def test_window_drops_items_outside_and_frees_their_keys() -> None:
-    from finews.process.window import Window, entry_id
+    from finews.process.stories.window import Window, entry_id
 
     items = sorted(labelled_items(), key=lambda item: item.published_at)
     window = Window()
@@ -431,7 +430,7 @@ def test_window_drops_items_outside_and_frees_their_keys() -> None:
 def test_incremental_equals_batch_when_the_window_trims(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from finews.process.window import Window
+    from finews.process.stories.window import Window
 
     monkeypatch.setattr(Window, "LIMIT", 5)
     items = sorted(labelled_items(), key=lambda item: item.published_at)
@@ -447,15 +446,9 @@ def test_incremental_equals_batch_when_the_window_trims(
 
 
 def test_fingerprints_keep_as_bytes() -> None:
-    from finews.process.cluster import (
-        ALGORITHM_VERSION,
-        compact,
-        from_bytes,
-        print_keys,
-        score,
-        to_bytes,
-        unpacked,
-    )
+    from finews.process.stories.parameters import ALGORITHM_VERSION
+    from finews.process.stories.prints import compact, from_bytes, print_keys, to_bytes, unpacked
+    from finews.process.stories.score import score
 
     at = datetime(2024, 9, 2, tzinfo=UTC)
     odd = [
@@ -486,7 +479,7 @@ def test_fingerprints_keep_as_bytes() -> None:
 
 def _window_on_disk(store: Store) -> list[tuple[int, int, int, bytes]]:
     """The window's rows on disk, checked: each print's keys, and no other key."""
-    from finews.process.cluster import print_keys
+    from finews.process.stories.prints import print_keys
 
     prints = [
         (int(r[0]), int(r[1]), int(r[2]), bytes(r[3]))
@@ -516,8 +509,8 @@ def _newsroom_order(seed: int) -> list[Item]:
 def test_incremental_equals_batch_when_the_window_moves_to_disk(
     store: Store, monkeypatch: pytest.MonkeyPatch, limit: int
 ) -> None:
-    from finews.process.cluster import from_bytes
-    from finews.process.window import Window
+    from finews.process.stories.prints import from_bytes
+    from finews.process.stories.window import Window
 
     monkeypatch.setattr(Window, "LIMIT", limit)
     items = _newsroom_order(limit)
@@ -558,8 +551,8 @@ def test_nearest_rows_on_disk_hold_with_buckets_of_two(
     """With buckets of 2 and no rows read beyond them, any slip in taking each key's
     nearest rows from disk and memory shows against the batch result."""
     import finews.derive.stories as stories
-    import finews.process.cluster as rule
-    import finews.process.window as window
+    import finews.process.stories.cluster as rule
+    import finews.process.stories.window as window
 
     monkeypatch.setattr(window.Window, "LIMIT", 4)
     monkeypatch.setattr(rule, "BUCKET_CAP", 2)
@@ -580,7 +573,7 @@ def test_rows_on_disk_at_an_old_revision_are_read_past(store: Store) -> None:
     """A key's nearest rows on disk may belong to items edited since (they count for
     nothing): the store then reads further until enough count."""
     from finews.derive.stories import _SLACK, BUCKET_CAP
-    from finews.process.window import entry_id
+    from finews.process.stories.window import entry_id
 
     at = datetime(2024, 9, 2, 8, tzinfo=UTC)
     fp = fingerprint(10_000, "央行开展逆回购操作", "央行今日开展逆回购操作。", "", at)
@@ -600,7 +593,7 @@ def test_rows_on_disk_at_an_old_revision_are_read_past(store: Store) -> None:
 
 
 def compact_equal(a: Fingerprint, b: Fingerprint) -> bool:
-    from finews.process.window import relevant
+    from finews.process.stories.window import relevant
 
     return a.item_id == b.item_id and list(a.keys) == list(b.keys) and relevant(a) == relevant(b)
 
@@ -609,7 +602,7 @@ def test_writers_share_the_window_on_disk(db_url: str, monkeypatch: pytest.Monke
     """Two writers (two processes, or a restart) each with its own window in memory, one
     window on disk: items, edits that change a story and edits that keep it."""
     from finews.derive import open_store
-    from finews.process.window import Window
+    from finews.process.stories.window import Window
 
     monkeypatch.setattr(Window, "LIMIT", 6)
     items = _newsroom_order(5)
@@ -642,7 +635,7 @@ def test_writers_share_the_window_on_disk(db_url: str, monkeypatch: pytest.Monke
 
 
 def test_caches_are_bounded() -> None:
-    from finews.process.cluster import _quantity
+    from finews.process.stories.quantities import _quantity
 
     for n in range(5000):
         fingerprint(
@@ -657,7 +650,7 @@ def test_caches_are_bounded() -> None:
 def test_clustering_pauses_the_cycle_collector_and_restores_it() -> None:
     import gc
 
-    from finews.process.window import collector_paused
+    from finews.process.stories.window import collector_paused
 
     assert gc.isenabled()
     with collector_paused():
@@ -678,8 +671,8 @@ def test_clustering_pauses_the_cycle_collector_and_restores_it() -> None:
     assert gc.isenabled()
 
 
-# The fast paths of _bigrams and _band_keys against the plain definitions they replaced:
-# candidate keys must never change without the print format changing (cluster._PRINT_FORMAT
+# The fast paths of bigrams and _band_keys against the plain definitions they replaced:
+# candidate keys must never change without the print format changing (prints._PRINT_FORMAT
 # and a migration that drops the stored keys).
 
 
@@ -692,7 +685,8 @@ def _bigrams_plainly(text: str) -> frozenset[int]:
 
 
 def _band_keys_plainly(shingles: frozenset[int]) -> list[int]:
-    from finews.process.cluster import _MASK64, _MIX, BINS, ROWS, _minhash_value, stable_key
+    from finews.process.stories.keys import _MASK64, _MIX, _minhash_value, stable_key
+    from finews.process.stories.parameters import BINS, ROWS
 
     mixed = sorted((_minhash_value(v) * _MIX & _MASK64 for v in shingles), reverse=True)
     if not mixed:
@@ -723,9 +717,10 @@ _CHARS = st.sampled_from(
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_CHARS, max_size=60).map("".join))
 def test_bigrams_and_band_keys_keep_their_plain_definitions(text: str) -> None:
-    from finews.process.cluster import _band_keys, _bigrams
+    from finews.process.stories.keys import _band_keys
+    from finews.process.stories.shingles import bigrams
 
-    shingles = _bigrams(text)
+    shingles = bigrams(text)
     assert shingles == _bigrams_plainly(text)
     assert _band_keys(shingles) == _band_keys_plainly(shingles)
 
@@ -736,8 +731,10 @@ def _keys_plainly(fp: Fingerprint, title: str) -> set[int]:
     import hashlib
     import struct
 
-    from finews.process.cluster import KEY_QUANTITIES, _cleaned, _normal, stable_key
     from finews.process.index import plain_text
+    from finews.process.stories.fingerprint import _cleaned, _normal
+    from finews.process.stories.keys import stable_key
+    from finews.process.stories.parameters import KEY_QUANTITIES
 
     assert isinstance(fp.shingles, frozenset)
     assert isinstance(fp.quantities, tuple)

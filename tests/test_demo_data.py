@@ -13,7 +13,8 @@ import pytest
 
 from finews.demo.live import LiveFeed
 from finews.demo.replay import ReplayServer, demo_routes
-from finews.process.cluster import cluster_batch, fingerprint
+from finews.process.stories.cluster import cluster_batch
+from finews.process.stories.fingerprint import fingerprint
 
 BEIJING = timezone(timedelta(hours=8))
 DAY = re.compile(r"(\d{1,2})月(\d{1,2})日")

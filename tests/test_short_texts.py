@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from finews.derive import open_store
 from finews.models import Item
-from finews.process.cluster import TEXT_PREFIX, fingerprint
 from finews.process.index import plain_prefix, plain_text
+from finews.process.stories.fingerprint import fingerprint
+from finews.process.stories.parameters import TEXT_PREFIX
 from finews.publish.catalog import Catalog
 from finews.publish.pages import Pages
 from finews.publish.site import SiteRenderer, SiteSettings

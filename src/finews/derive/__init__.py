@@ -25,7 +25,7 @@ from finews.derive.driver import (
 from finews.derive.mentions import Mentions
 from finews.derive.search import Search
 from finews.derive.stories import Stories
-from finews.process.cluster import ALGORITHM_VERSION
+from finews.process.stories.parameters import ALGORITHM_VERSION
 from finews.store import Store, Transaction
 from finews.store import open_store as open_bare_store
 

@@ -46,7 +46,7 @@ from finews.derive import mark_derived_through
 from finews.derive.search import IndexStatus, index_status, sync_index
 from finews.derive.stories import ClusterStatus, cluster_status, sync_clusters
 from finews.errors import StoreError
-from finews.process.cluster import ALGORITHM_VERSION
+from finews.process.stories.parameters import ALGORITHM_VERSION
 from finews.redact import redact
 from finews.store.base import TABLE_KEYS, TABLES, Store
 from finews.store.clusters import copy_stories

@@ -2,8 +2,8 @@
 items arrive.
 
 ``item_clusters`` gives each item the id of its story's earliest report (its leader). The
-rule and the fingerprints are :mod:`finews.process.cluster`'s, the window that caches them
-:mod:`finews.process.window`'s; this module applies them to stored items:
+rule, the fingerprints and the window that caches them are :mod:`finews.process.stories`';
+this module applies them to stored items:
 
 - **incrementally**, as a reader (:class:`Stories`, run by :mod:`finews.derive.driver`
   inside ``upsert_items`` or a deriving round): an edited item whose fingerprint changed
@@ -15,13 +15,13 @@ rule and the fingerprints are :mod:`finews.process.cluster`'s, the window that c
 
 Each round of the incremental step compares items with those published within the
 window (20 hours) around them. Their fingerprints and candidate keys are cached: in memory
-(:class:`~finews.process.window.Window`, at most ``Window.LIMIT`` items between rounds)
+(:class:`~finews.process.stories.window.Window`, at most ``Window.LIMIT`` items between rounds)
 and, for the earliest of a longer window, in the database (``story_prints``,
 ``story_keys``), so a daemon's memory stays flat at any rate of news. Both are caches of
 what ``items`` gives: a row counts only at its item's current revision, and anything held
 nowhere is fingerprinted again.
 
-Both give the clusters of :func:`finews.process.cluster.cluster_batch` over the same
+Both give the clusters of :func:`finews.process.stories.cluster.cluster_batch` over the same
 items (exactly when items arrive oldest first, or when no key is shared by more than
 ``BUCKET_CAP`` items within the window; otherwise a link may differ). Fingerprints are
 cached per reader by (item id, revision), which never changes meaning, so a cache cannot
@@ -38,22 +38,12 @@ from datetime import datetime
 from typing import Any
 
 from finews.models import Item
-from finews.process.cluster import (
-    ALGORITHM_VERSION,
-    BUCKET_CAP,
-    TEXT_PREFIX,
-    WINDOW,
-    Fingerprint,
-    cluster_stream,
-    compact,
-    fingerprint,
-    from_bytes,
-    leader_key,
-    print_keys,
-    same_story,
-    to_bytes,
-)
-from finews.process.window import (
+from finews.process.stories.cluster import cluster_stream, leader_key
+from finews.process.stories.fingerprint import Fingerprint, fingerprint
+from finews.process.stories.parameters import ALGORITHM_VERSION, BUCKET_CAP, TEXT_PREFIX, WINDOW
+from finews.process.stories.prints import compact, from_bytes, print_keys, to_bytes
+from finews.process.stories.score import same_story
+from finews.process.stories.window import (
     EPOCH,
     ID_OFFSET,
     MICROSECOND,

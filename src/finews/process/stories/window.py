@@ -21,14 +21,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from finews.process.cluster import (
-    BUCKET_CAP,
-    CANDIDATE_CAP,
-    WINDOW,
-    Fingerprint,
-    compact,
-    unpacked,
-)
+from finews.process.stories.fingerprint import Fingerprint
+from finews.process.stories.parameters import BUCKET_CAP, CANDIDATE_CAP, WINDOW
+from finews.process.stories.prints import compact, unpacked
 
 __all__ = [
     "EPOCH",
@@ -72,7 +67,7 @@ _ID_MASK = (1 << 64) - 1
 
 
 def entry_of(fp: Fingerprint) -> int:
-    """:func:`~finews.process.cluster.leader_key` (published, id) as one int that sorts
+    """:func:`~finews.process.stories.cluster.leader_key` (published, id) as one int that sorts
     the same: microseconds since 1970 above 64 bits of id."""
     return ((fp.published - EPOCH) // MICROSECOND << 64) + fp.item_id + ID_OFFSET
 
@@ -224,7 +219,7 @@ class Window:
     """Fingerprints of recently clustered items and the buckets of their keys, kept between
     writes (a cache: which items count, and their stories, come from the database).
 
-    Each item is held packed (:func:`~finews.process.cluster.compact`), with its revision
+    Each item is held packed (:func:`~finews.process.stories.prints.compact`), with its revision
     and its :func:`_entry`; its keys go in :class:`Keys`, which holds the item's id for a
     key no other item has and, for a key several items share, a bucket: a sorted tuple of
     their entries (each item's one int object). About 2.7 KB an item all told (BENCHMARKS.md,
@@ -364,7 +359,7 @@ class Window:
         stored: Mapping[int, tuple[list[int], list[int]]] | None = None,
     ) -> list[int]:
         """The stored items (those in ``valid``) to compare ``fp`` with: the earlier ones
-        exactly as :func:`~finews.process.cluster.candidate_pairs` picks them, and the
+        exactly as :func:`~finews.process.stories.cluster.candidate_pairs` picks them, and the
         later ones that would count ``fp`` among the latest :data:`BUCKET_CAP` of a
         shared key. ``stored`` adds, per key, the nearest entries of items held in the
         database instead of here (``Stories._stored_keys``, :mod:`finews.derive.stories`):
