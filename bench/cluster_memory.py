@@ -160,7 +160,7 @@ def main() -> None:
         count = held(window)
         from finews.process.stories import quantities as quantities_module
 
-        quantity = getattr(quantities_module, "_quantity", None)
+        quantity = getattr(quantities_module, "quantity", None)
         info = quantity.cache_info() if hasattr(quantity, "cache_info") else None
         sample = {
             "hour": at_hour,

@@ -324,13 +324,13 @@ def test_packed_fingerprints_compare_as_made() -> None:
 
 
 def test_bigrams_beyond_the_basic_plane_pack_and_keep_their_keys() -> None:
-    from finews.process.stories.keys import _minhash_value
+    from finews.process.stories.keys import minhash_value
     from finews.process.stories.prints import compact, unpacked
     from finews.process.stories.score import score
     from finews.process.stories.shingles import bigrams
 
     text = "腾讯𠀀控股🙂发布财报ab"
-    assert {_minhash_value(v) for v in bigrams(text)} == {
+    assert {minhash_value(v) for v in bigrams(text)} == {
         ord(a) << 21 | ord(b) for a, b in pairwise_chars(text)
     }
     at = datetime(2024, 9, 2, tzinfo=UTC)
@@ -635,13 +635,13 @@ def test_writers_share_the_window_on_disk(db_url: str, monkeypatch: pytest.Monke
 
 
 def test_caches_are_bounded() -> None:
-    from finews.process.stories.quantities import _quantity
+    from finews.process.stories.quantities import quantity
 
     for n in range(5000):
         fingerprint(
             n, f"第{n}条：增长{n}.5%", f"金额{n * 7}亿元", "", datetime(2024, 1, 1, tzinfo=UTC)
         )
-    info = _quantity.cache_info()
+    info = quantity.cache_info()
     assert info.maxsize is not None
     assert info.maxsize <= 4096
     assert info.currsize <= info.maxsize
@@ -671,7 +671,7 @@ def test_clustering_pauses_the_cycle_collector_and_restores_it() -> None:
     assert gc.isenabled()
 
 
-# The fast paths of bigrams and _band_keys against the plain definitions they replaced:
+# The fast paths of bigrams and band_keys against the plain definitions they replaced:
 # candidate keys must never change without the print format changing (prints._PRINT_FORMAT
 # and a migration that drops the stored keys).
 
@@ -685,10 +685,11 @@ def _bigrams_plainly(text: str) -> frozenset[int]:
 
 
 def _band_keys_plainly(shingles: frozenset[int]) -> list[int]:
-    from finews.process.stories.keys import _MASK64, _MIX, _minhash_value, stable_key
+    from finews.process.stories.keys import minhash_value, stable_key
     from finews.process.stories.parameters import BINS, ROWS
 
-    mixed = sorted((_minhash_value(v) * _MIX & _MASK64 for v in shingles), reverse=True)
+    mix = 0x9E3779B97F4A7C15
+    mixed = sorted((minhash_value(v) * mix % 2**64 for v in shingles), reverse=True)
     if not mixed:
         return []
     least = {m % BINS: m // BINS for m in mixed}
@@ -697,7 +698,7 @@ def _band_keys_plainly(shingles: frozenset[int]) -> list[int]:
         step = 0
         while (slot + step) % BINS not in least:
             step += 1
-        filled.append(least[(slot + step) % BINS] + step * _MIX)
+        filled.append(least[(slot + step) % BINS] + step * mix)
     bands = [filled[band * ROWS : (band + 1) * ROWS] for band in range(BINS // ROWS)]
     return [stable_key(band, *values) for band, values in enumerate(bands)]
 
@@ -717,12 +718,12 @@ _CHARS = st.sampled_from(
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_CHARS, max_size=60).map("".join))
 def test_bigrams_and_band_keys_keep_their_plain_definitions(text: str) -> None:
-    from finews.process.stories.keys import _band_keys
+    from finews.process.stories.keys import band_keys
     from finews.process.stories.shingles import bigrams
 
     shingles = bigrams(text)
     assert shingles == _bigrams_plainly(text)
-    assert _band_keys(shingles) == _band_keys_plainly(shingles)
+    assert band_keys(shingles) == _band_keys_plainly(shingles)
 
 
 def _keys_plainly(fp: Fingerprint, title: str) -> set[int]:
@@ -732,14 +733,14 @@ def _keys_plainly(fp: Fingerprint, title: str) -> set[int]:
     import struct
 
     from finews.process.index import plain_text
-    from finews.process.stories.fingerprint import _cleaned, _normal
+    from finews.process.stories.fingerprint import cleaned, normal_text
     from finews.process.stories.keys import stable_key
     from finews.process.stories.parameters import KEY_QUANTITIES
 
     assert isinstance(fp.shingles, frozenset)
     assert isinstance(fp.quantities, tuple)
     keys = set(_band_keys_plainly(fp.shingles))
-    clean_title = _cleaned(_normal(plain_text(title)))[0]
+    clean_title = cleaned(normal_text(plain_text(title)))[0]
     if clean_title:
         digest = hashlib.blake2b(clean_title.encode(), digest_size=8).digest()
         keys.add(int.from_bytes(digest, "big", signed=True))

@@ -24,7 +24,7 @@ from finews.process.stories.quantities import (
 )
 from finews.process.stories.shingles import bigrams
 
-__all__ = ["Fingerprint", "fingerprint"]
+__all__ = ["Fingerprint", "cleaned", "fingerprint", "normal_text"]
 
 _SOURCE_TAG = re.compile(
     r"[（(][^（）()]{0,16}?(?:社|网|报|台|财经|记者|来源|编辑|新闻|资讯|快讯|消息)[^（）()]{0,8}[）)]"
@@ -64,11 +64,12 @@ class Fingerprint:
     keys: tuple[int, ...] | array[int]
 
 
-def _normal(text: str) -> str:
+def normal_text(text: str) -> str:
+    """Text folded (:func:`~finews.process.index.fold`), thousands separators gone."""
     return _THOUSANDS.sub("", fold(text))
 
 
-def _cleaned(text: str) -> tuple[str, list[Quantity], set[str]]:
+def cleaned(text: str) -> tuple[str, list[Quantity], set[str]]:
     """Text for shingles (tags, datelines, dates, punctuation gone), quantities, dates."""
     # (each pattern needs a character most texts lack: skip what cannot match)
     if "（" in text or "(" in text:
@@ -89,11 +90,11 @@ def fingerprint(
         raise ValueError(f"item {item_id}: published must be timezone-aware")
     # markup out first, then the cut: a prefix cut inside <img src="…"> read the URL as text
     lead = plain_prefix(digest, TEXT_PREFIX) or plain_prefix(content, TEXT_PREFIX)
-    title_text = _normal(plain_text(title))
-    lead_text = _normal(lead[: LEAD_CHARS * 2])
+    title_text = normal_text(plain_text(title))
+    lead_text = normal_text(lead[: LEAD_CHARS * 2])
     subject_match = _SUBJECT.match(title_text)
-    clean_title, title_quantities, title_dates = _cleaned(title_text)
-    clean_lead, lead_quantities, lead_dates = _cleaned(lead_text)
+    clean_title, title_quantities, title_dates = cleaned(title_text)
+    clean_lead, lead_quantities, lead_dates = cleaned(lead_text)
     clean_lead = clean_lead[:LEAD_CHARS]
     title_shingles = bigrams(clean_title)
     shingles = title_shingles | bigrams(clean_lead)

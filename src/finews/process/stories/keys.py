@@ -27,7 +27,7 @@ from finews.process.stories.parameters import BINS, KEY_QUANTITIES, ROWS
 from finews.process.stories.quantities import Quantity
 from finews.process.stories.shingles import LOW16, WIDE
 
-__all__ = ["candidate_keys", "stable_key"]
+__all__ = ["band_keys", "candidate_keys", "minhash_value", "stable_key"]
 
 _MIX = 0x9E3779B97F4A7C15
 _MASK64 = (1 << 64) - 1
@@ -61,7 +61,7 @@ def candidate_keys(
 ) -> tuple[int, ...]:
     """The candidate keys of an item (sorted) from its bigrams, its title as cleaned for
     shingles, and its quantities (see the module's docstring)."""
-    keys = set(_band_keys(shingles))
+    keys = set(band_keys(shingles))
     if clean_title:
         # signed, as every other key, so that a packed fingerprint holds them as int64
         title_key = hashlib.blake2b(clean_title.encode(), digest_size=8).digest()
@@ -82,7 +82,7 @@ def _quantity_code(q: Quantity) -> int:
     return (q.percent * _MIX ^ bits) & _KEY_MASK
 
 
-def _minhash_value(shingle: int) -> int:
+def minhash_value(shingle: int) -> int:
     """A bigram of :func:`~finews.process.stories.shingles.bigrams` as ``a << 21 | b``
     (what the candidate keys hash)."""
     if shingle < WIDE:
@@ -90,7 +90,7 @@ def _minhash_value(shingle: int) -> int:
     return shingle - WIDE
 
 
-def _band_keys(shingles: Collection[int]) -> list[int]:
+def band_keys(shingles: Collection[int]) -> list[int]:
     """One-permutation MinHash of the shingles, cut into bands, one key per band."""
     return _keys_of_bands(_bin_minima(shingles)) if shingles else []
 
@@ -98,7 +98,7 @@ def _band_keys(shingles: Collection[int]) -> list[int]:
 def _bin_minima(shingles: Collection[int]) -> list[int]:
     """The :data:`BINS` minima of a one-permutation MinHash of (non-empty) shingles, empty
     bins filled from the next."""
-    # hashed as a << 21 | b (what _minhash_value gives), so that the keys stay as they were;
+    # hashed as a << 21 | b (what minhash_value gives), so that the keys stay as they were;
     # for a pair below U+10000, a << 16 | b plus 31 × (a << 16) is a << 21 | b
     if max(shingles) < WIDE:
         high = LOW16 << 16

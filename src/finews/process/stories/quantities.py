@@ -24,6 +24,7 @@ __all__ = [
     "magnitudes",
     "matched",
     "quantities_in",
+    "quantity",
     "telling",
     "unique",
 ]
@@ -152,7 +153,8 @@ def _round(value: float, digits: int) -> float:
 #: bounded: numbers such as 第12345条 rarely repeat, and a full cache of 65,536 held tens
 #: of MB that a long-running daemon never gave back
 @lru_cache(maxsize=4096)
-def _quantity(number: str, unit: str) -> Quantity:
+def quantity(number: str, unit: str) -> Quantity:
+    """The quantity of a number as written (digits, maybe a fraction) and its unit."""
     whole, _, fraction = number.partition(".")
     # 3000 is given to one digit, 1.70 to three
     significant = (whole + fraction).lstrip("0") if fraction else whole.strip("0")
@@ -164,7 +166,7 @@ def quantities_in(text: str) -> list[Quantity]:
     # dates and times (9月, 2日, 10时) are not quantities; nor is a run of more digits than
     # any amount has (hundreds of them overflow a float, and rounding infinity raises)
     return [
-        _quantity(number, unit)
+        quantity(number, unit)
         for number, unit, date in _QUANTITY.findall(text)
         if not date and len(number) <= _LONGEST_NUMBER
     ]
@@ -175,17 +177,17 @@ def unique(quantities: Iterable[Quantity]) -> list[Quantity]:
     return sorted(set(quantities), key=lambda q: (q.percent, q.value, q.digits, q.whole))
 
 
-def telling(quantity: Quantity) -> bool:
+def telling(q: Quantity) -> bool:
     """Whether a quantity in a title tells one story from another of its shape: one of two
     or more significant digits, a percentage, or an amount (:func:`amount`) however round;
     7天期 and 5G tell little."""
-    return quantity.weight > 0 or amount(quantity)
+    return q.weight > 0 or amount(q)
 
 
-def amount(quantity: Quantity) -> bool:
+def amount(q: Quantity) -> bool:
     """An amount of 万 or more: a title's amount must be found in the other item (央行开展
     80亿元 and 央行开展2000亿元 are two operations of one template)."""
-    return not quantity.percent and abs(quantity.value) >= AMOUNT
+    return not q.percent and abs(q.value) >= AMOUNT
 
 
 def matched(mine: Sequence[Quantity], theirs: Numbers) -> list[Quantity]:
