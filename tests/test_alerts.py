@@ -29,7 +29,7 @@ from finews.errors import ConfigError
 from finews.models import Item
 from finews.process.rules import ItemText, Rule, channel_key, parse_rule
 from finews.publish.api import parse_items_query
-from finews.publish.health import _StatusCollector, read_status, status_json
+from finews.publish.health import StatusCollector, read_status, status_json
 from finews.store import ItemQuery, Store
 from finews.store import alerts as outbox
 from helpers import make_item
@@ -433,7 +433,7 @@ def test_status_api_and_metrics_show_the_outbox(store: Store) -> None:
     assert row["pending"] == 1
     assert row["channel"].startswith("json://…#")
     assert document["muted"] == {"ads": 1}
-    names = {metric.name for metric in _StatusCollector(report).collect()}
+    names = {metric.name for metric in StatusCollector(report).collect()}
     assert {"finews_alerts", "finews_alerts_sent", "finews_alert_errors"} <= names
     assert "finews_items_muted" in names
 

@@ -558,7 +558,7 @@ def test_nearest_rows_on_disk_hold_with_buckets_of_two(
     monkeypatch.setattr(rule, "BUCKET_CAP", 2)
     monkeypatch.setattr(window, "BUCKET_CAP", 2)
     monkeypatch.setattr(stories, "BUCKET_CAP", 2)
-    monkeypatch.setattr(stories, "_SLACK", 0)
+    monkeypatch.setattr(stories, "SLACK", 0)
     items = sorted(labelled_items(), key=lambda item: item.published_at)
     for start in range(0, len(items), 3):
         store.upsert_items(items[start : start + 3])
@@ -572,15 +572,15 @@ def test_nearest_rows_on_disk_hold_with_buckets_of_two(
 def test_rows_on_disk_at_an_old_revision_are_read_past(store: Store) -> None:
     """A key's nearest rows on disk may belong to items edited since (they count for
     nothing): the store then reads further until enough count."""
-    from finews.derive.stories import _SLACK, BUCKET_CAP
+    from finews.derive.stories import BUCKET_CAP, SLACK
     from finews.process.stories.window import entry_id
 
     at = datetime(2024, 9, 2, 8, tzinfo=UTC)
     fp = fingerprint(10_000, "央行开展逆回购操作", "央行今日开展逆回购操作。", "", at)
     key = fp.keys[0]
     moment = int((at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1e6)
-    # before it: BUCKET_CAP + _SLACK + 5 rows of edited items nearest, then 3 that count
-    stale = range(1, BUCKET_CAP + _SLACK + 6)
+    # before it: BUCKET_CAP + SLACK + 5 rows of edited items nearest, then 3 that count
+    stale = range(1, BUCKET_CAP + SLACK + 6)
     counting = range(100, 103)
     rows = [(key, moment - n * 1_000_000, n) for n in stale]
     rows += [(key, moment - 3_600_000_000 - n, n) for n in counting]

@@ -19,7 +19,7 @@ from pathlib import Path
 import opencc
 import pytest
 
-from finews.normalize.variant import _TRADITIONAL, VARIANTS
+from finews.normalize.variant import TRADITIONAL, VARIANTS
 
 DATA = Path(__file__).parent / "data"
 REIMPLEMENTED = "opencc-python-reimplemented==0.1.7"
@@ -73,7 +73,7 @@ print(json.dumps(found))
 def test_official_binding_gives_the_reimplementations_text(reimplementation: Path) -> None:
     texts = search_texts()
     assert len(texts) > 200
-    configs = sorted({c for c in VARIANTS.values() if c} | set(_TRADITIONAL))
+    configs = sorted({c for c in VARIANTS.values() if c} | set(TRADITIONAL))
     assert configs == ["s2hk", "s2t", "s2tw", "t2s"]
     env = {**os.environ, "PYTHONPATH": str(reimplementation)}
     done = subprocess.run(

@@ -8,7 +8,6 @@ import dataclasses
 import json
 import logging
 import zlib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from finews.raw import pack, unpack
 from finews.refresh import SourceReport, refresh_source
 from finews.reparse import reparse
 from finews.sources import eastmoney_fast
+from finews.sources.base import Dropped, Page
 from finews.sources.eastmoney_fast import FastNews
 from finews.store import Store
 from upstreams import FAST_PATH, FastNewsFeed
@@ -70,15 +70,24 @@ def publish_with_red(feed: FastNewsFeed, count: int, red: set[int]) -> list[str]
 
 
 def old_parser(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An older East Money reading: importance always 0, and the word 锂电池 lost."""
-    today = FastNews._item
+    """An older East Money reading: importance always 0, and the word 锂电池 lost (both
+    ways the adapter reads an item: a page, and one kept record)."""
+    page_today, record_today = FastNews.parse_page, FastNews.parse_record
 
-    def older(spec: SourceSpec, entry: Mapping[str, Any], uid: str, article_url: str) -> RawItem:
-        item = today(spec, entry, uid, article_url)
+    def older(item: RawItem) -> RawItem:
         summary = (item.summary or "").replace("锂电池", "")
         return dataclasses.replace(item, importance=0, summary=summary)
 
-    monkeypatch.setattr(FastNews, "_item", staticmethod(older))
+    def parse_page(self: FastNews, *args: Any, **kwargs: Any) -> Page:
+        page = page_today(self, *args, **kwargs)
+        return dataclasses.replace(page, items=[older(item) for item in page.items])
+
+    def parse_record(self: FastNews, spec: SourceSpec, record: str) -> RawItem | Dropped:
+        found = record_today(self, spec, record)
+        return older(found) if isinstance(found, RawItem) else found
+
+    monkeypatch.setattr(FastNews, "parse_page", parse_page)
+    monkeypatch.setattr(FastNews, "parse_record", parse_record)
 
 
 def test_each_item_keeps_its_upstream_record_compressed(store: Store) -> None:

@@ -187,7 +187,7 @@ def test_threads_rendering_many_shapes_get_jinjas_bytes(monkeypatch: pytest.Monk
 
     import finews.publish.skeleton as skeleton
 
-    monkeypatch.setattr(skeleton, "_SHAPES", 8)
+    monkeypatch.setattr(skeleton, "SHAPES", 8)
     env = Environment(autoescape=True)
     template = env.from_string(
         "{% for x in page.xs %}<i>{{ x }}</i>{% endfor %}{% if page.flag %}!{% endif %}"

@@ -81,12 +81,12 @@ from finews.store.clusters import (
 )
 from finews.store.search import items_by_id
 
-__all__ = ["ClusterStatus", "Stories", "cluster_status", "recluster", "sync_clusters"]
+__all__ = ["SLACK", "ClusterStatus", "Stories", "cluster_status", "recluster", "sync_clusters"]
 
 _CACHE_SIZE = 2_000
 #: rows read beyond BUCKET_CAP per key and side of the window on disk, for rows at an old
 #: revision (which count for nothing): more are read only when those run out
-_SLACK = 8
+SLACK = 8
 _CHUNK = 500
 
 
@@ -355,7 +355,7 @@ class Stories:
             return {}
         found: dict[int, tuple[list[int], list[int]]] = {key: ([], []) for key in keys}
         wanted = [(key, side) for key in keys for side in (0, 1)]
-        limit = BUCKET_CAP + _SLACK
+        limit = BUCKET_CAP + SLACK
         while wanted:
             rows = self._nearest_keys(tx, fp, wanted, limit)
             got: dict[tuple[int, int], int] = {}

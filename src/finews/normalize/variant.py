@@ -23,7 +23,7 @@ from typing import Any
 
 from finews.errors import ConfigError
 
-__all__ = ["VARIANTS", "convert", "converter", "variants"]
+__all__ = ["TRADITIONAL", "VARIANTS", "convert", "converter", "variants"]
 
 #: allowed values of ``site.chinese_variant`` and the OpenCC configuration of each
 VARIANTS: dict[str, str | None] = {"": None, "hans": "t2s", "hant": "s2t"}
@@ -66,7 +66,7 @@ def _convert_with(engine: Any, text: str) -> str:
 
 #: OpenCC configurations of the Traditional standards a text may be written in: OpenCC's
 #: own (the display setting ``hant``), Taiwan's and Hong Kong's
-_TRADITIONAL = ("s2t", "s2tw", "s2hk")
+TRADITIONAL = ("s2t", "s2tw", "s2hk")
 
 
 def variants(text: str) -> tuple[str, ...]:
@@ -77,5 +77,5 @@ def variants(text: str) -> tuple[str, ...]:
         return (text,)
     simplified = convert(text, "hans")
     forms = [text, simplified]
-    forms += [_convert_with(_opencc(config), simplified) for config in _TRADITIONAL]
+    forms += [_convert_with(_opencc(config), simplified) for config in TRADITIONAL]
     return tuple(dict.fromkeys(forms))

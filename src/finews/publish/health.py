@@ -61,7 +61,15 @@ from finews.store.alerts import ChannelCounts, muted_counts, outbox_counts
 from finews.store.fulltext import FulltextQueue, QueueCounts
 from finews.store.health import SourceHealth, database_problem, health_sources, source_health
 
-__all__ = ["HealthBackend", "RequestMetrics", "StatusReport", "read_status", "routes"]
+__all__ = [
+    "HealthBackend",
+    "RequestMetrics",
+    "StatusCollector",
+    "StatusReport",
+    "read_status",
+    "routes",
+    "status_json",
+]
 
 _HTML = "text/html; charset=utf-8"
 _NO_CACHE = {"cache-control": "no-cache, no-store"}
@@ -281,7 +289,7 @@ _REQUEST_SECONDS = Histogram(
 )
 
 
-class _StatusCollector(Collector):
+class StatusCollector(Collector):
     """Metrics from one :class:`StatusReport`, already read from the database."""
 
     def __init__(self, report: StatusReport) -> None:
@@ -419,7 +427,7 @@ async def metrics(request: Request) -> Response:
     """``GET /metrics``: Prometheus text format (database totals, then this process)."""
     report = await _read(request)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_StatusCollector(report))
+    registry.register(StatusCollector(report))
     body = generate_latest(registry) + generate_latest(WEB_REGISTRY)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers=_NO_CACHE)
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-__all__ = ["Skeletons"]
+__all__ = ["SHAPES", "Skeletons"]
 
 _OPEN = "\x00"
 _CLOSE = "\x01"
@@ -41,7 +41,7 @@ _HOLE = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
 _NEW: Any = object()
 
 #: shapes kept per template (an article's shape varies with its "also reported by" list)
-_SHAPES = 512
+SHAPES = 512
 
 
 class _Unplaceable(Exception):
@@ -129,7 +129,7 @@ class Skeletons:
         if skeleton is _NEW:
             skeleton = self._cut(values, len(holes))
             with self._adding:
-                if len(self._shapes) >= _SHAPES:
+                if len(self._shapes) >= SHAPES:
                     self._shapes.clear()  # (shapes are few: this bound is for odd input)
                 self._shapes[key] = skeleton
         if skeleton is None:
