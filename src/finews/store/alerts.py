@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from finews.errors import StoreError
 from finews.models import Item
 from finews.redact import redact
 from finews.store.base import Store, Transaction
+from finews.store.claims import skip_locked, stamp, unstamp
 from finews.store.columns import in_list
 
 __all__ = [
@@ -56,23 +56,9 @@ __all__ = [
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
-_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
-
 
 #: the deriving transaction the rules reader is handed
 Tx = Transaction
-
-
-def _stamp(moment: datetime) -> str:
-    """A time as the outbox keeps it: fixed width with microseconds, so text sorts as
-    time (the sender's backoff is finer than a second)."""
-    if moment.tzinfo is None:
-        raise StoreError(f"naive datetime {moment!r}: outbox times must be timezone-aware")
-    return moment.astimezone(UTC).strftime(_STAMP)
-
-
-def _unstamp(text: str | None) -> datetime | None:
-    return None if text is None else datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
 
 
 # --- the deriving side -------------------------------------------------------------------
@@ -149,7 +135,7 @@ class Alert:
 def enqueue(tx: Tx, alert: Alert, *, now: datetime) -> None:
     """Record that the rule alerted the story, and put one outbox row per channel (in the
     deriving transaction: the alert exists exactly when the item's match does)."""
-    at = _stamp(now)
+    at = stamp(now)
     tx.execute(
         "INSERT INTO alert_stories (rule, story, kind, item_id, at) VALUES (?, ?, ?, ?, ?)",
         (alert.rule, alert.story, alert.kind, alert.item_id, at),
@@ -220,8 +206,8 @@ def claim_due(
     """Take up to ``limit`` rows that are due (pending and past their next attempt, or
     claimed by a sender whose claim has expired), oldest first, for ``worker`` until
     ``until``; none of the channels in ``skip`` (the ones this sender is busy with)."""
-    lock = store.row_lock_clause + " SKIP LOCKED" if store.row_lock_clause else ""
-    stamp = _stamp(now)
+    lock = skip_locked(store)
+    at = stamp(now)
     busy, skipped = in_list(sorted(skip)) if skip else ("", [])
     not_busy = f"AND channel NOT IN ({busy}) " if skip else ""
     with store.transaction() as tx:
@@ -229,7 +215,7 @@ def claim_due(
             "SELECT id, rule, channel, title, body, attempts FROM alert_outbox "
             "WHERE ((state = ? AND next_attempt <= ?) OR (state = ? AND claimed_until <= ?)) "
             f"{not_busy}ORDER BY id LIMIT {int(limit)} {lock}",
-            [PENDING, stamp, SENDING, stamp, *skipped],
+            [PENDING, at, SENDING, at, *skipped],
         )
         rows = [OutboxRow(int(r[0]), r[1], r[2], r[3], r[4], int(r[5])) for r in tx.fetchall()]
         if rows:
@@ -237,7 +223,7 @@ def claim_due(
             tx.execute(
                 "UPDATE alert_outbox SET state = ?, claimed_by = ?, claimed_until = ? "
                 f"WHERE id IN ({marks})",
-                [SENDING, worker, _stamp(until), *ids],
+                [SENDING, worker, stamp(until), *ids],
             )
     return rows
 
@@ -248,7 +234,7 @@ def mark_sent(store: Store, row_id: int, *, now: datetime) -> None:
         tx.execute(
             "UPDATE alert_outbox SET state = ?, attempts = attempts + 1, sent_at = ?, "
             "claimed_by = NULL, claimed_until = NULL WHERE id = ?",
-            (SENT, _stamp(now), row_id),
+            (SENT, stamp(now), row_id),
         )
 
 
@@ -264,7 +250,7 @@ def mark_failed(store: Store, row_id: int, error: str, *, retry_at: datetime | N
             (
                 state,
                 redact(error)[:500],
-                None if retry_at is None else _stamp(retry_at),
+                None if retry_at is None else stamp(retry_at),
                 row_id,
             ),
         )
@@ -280,14 +266,14 @@ def release(store: Store, row_ids: Sequence[int], *, retry_at: datetime) -> None
         tx.execute(
             "UPDATE alert_outbox SET state = ?, next_attempt = ?, claimed_by = NULL, "
             f"claimed_until = NULL WHERE id IN ({marks}) AND state = ?",
-            [PENDING, _stamp(retry_at), *ids, SENDING],
+            [PENDING, stamp(retry_at), *ids, SENDING],
         )
 
 
 def next_due(store: Store) -> datetime | None:
     """When the next pending row is due (``None``: nothing pending)."""
     rows = store.query("SELECT MIN(next_attempt) FROM alert_outbox WHERE state = ?", (PENDING,))
-    return _unstamp(rows[0][0]) if rows and rows[0][0] is not None else None
+    return unstamp(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +322,7 @@ def outbox_counts(store: Store) -> list[ChannelCounts]:
             sent=int(sent or 0),
             failed=int(failed or 0),
             last_error=errors.get((str(rule), str(channel))),
-            last_sent=_unstamp(last) if last else None,
+            last_sent=unstamp(last) if last else None,
             errors=max(int(failures or 0), 0),
         )
         for rule, channel, pending, sent, failed, last, failures in rows
