@@ -103,6 +103,19 @@ def test_config_prints_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert parsed["database_url"] == "postgresql://reader:***@db.example.org/finews"
 
 
+def test_config_prints_odd_text_as_toml_that_reads_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name with a tab, a DEL and a control character (TOML forbids the last two raw
+    in a string) is printed escaped, and reads back as written."""
+    monkeypatch.chdir(tmp_path)
+    name = '快讯\t\x7f\x1b"引号"\\'
+    result = invoke(["--set", f"sources.em_fast.name={name}", "config"])
+    assert result.exit_code == 0, result.output
+    parsed = tomllib.loads(result.stdout)  # raises if it is not TOML
+    assert parsed["sources"]["em_fast"]["name"] == name
+
+
 @pytest.mark.parametrize("args", [["sources"], ["search", "茅台"], ["config"]])
 def test_read_only_commands_create_no_data_folder(
     args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch

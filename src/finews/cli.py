@@ -22,7 +22,7 @@ import click
 
 from finews import __version__, archive_cli, fetch_cli, settings_cli, site_cli, sources_cli
 from finews.cli_context import CliContext, Group
-from finews.settings_cli import toml_value
+from finews.configfile import toml_value
 from finews.site_cli import check_port
 
 __all__ = ["check_port", "cli", "main", "toml_value"]

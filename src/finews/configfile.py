@@ -18,7 +18,7 @@ import re
 import stat
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from finews.errors import ConfigError
@@ -34,8 +34,9 @@ Value = str | bool | int | float
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r"}
 
 
-def toml_value(value: Value) -> str:
-    """``value`` as a TOML value: a basic string, a boolean, an integer or a float."""
+def toml_value(value: Value | Sequence[Value]) -> str:
+    """``value`` as a TOML value: a basic string, a boolean, an integer, a float or an array
+    of these. The one writer of TOML values (``finews sources add`` and ``finews config``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -44,8 +45,10 @@ def toml_value(value: Value) -> str:
         if not math.isfinite(value):
             raise ValueError(f"{value!r} has no TOML form finews accepts")
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     out = []
-    for char in value:
+    for char in str(value):
         if char in _ESCAPES:
             out.append(_ESCAPES[char])
         elif (ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F:

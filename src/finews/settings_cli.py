@@ -6,28 +6,16 @@ settings).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from finews.cli_context import CliContext, pass_ctx
 from finews.config import SETTINGS
+from finews.configfile import toml_value
 from finews.redact import redact
 
-__all__ = ["commands", "settings_markdown", "show_config", "toml_value"]
-
-
-def toml_value(value: Any) -> str:
-    """``value`` written as TOML: true/false, quoted strings, numbers, arrays."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    # a JSON string is a TOML basic string (the same escapes)
-    return json.dumps(str(value), ensure_ascii=False)
+__all__ = ["commands", "settings_markdown", "show_config"]
 
 
 @click.command("config")
