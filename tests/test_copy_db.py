@@ -12,6 +12,7 @@ from finews.derive import open_store
 from finews.derive.copy import CopyReport, copy_db, store_checksum
 from finews.errors import StoreError
 from finews.models import RawItem, SourceState
+from finews.normalize.sanitize import SANITIZER_VERSION
 from finews.store import Store
 from finews.store.base import TABLES
 from helpers import BEIJING, make_item
@@ -44,6 +45,8 @@ def fill(store: Store, count: int, *, seed: int = 7) -> None:
                 fetched_at=start + timedelta(hours=3),
                 # every third item with its upstream record, every sixth with an article
                 raw=None if n % 3 else _raw(n, article=n % 6 == 0),
+                # as the normaliser records it, or unknown (stored before migration 0015)
+                sanitizer=SANITIZER_VERSION if n % 4 else None,
             )
         )
     for first in range(0, count, 2000):
@@ -168,6 +171,28 @@ def test_destination_brought_up_to_date_after_source_grew(sqlite_url: str) -> No
         report = copy_db(src, dst)
         assert report.resumed
         assert_same(report, src, dst)
+
+
+def versions(store: Store) -> dict[int | None, int | None]:
+    return {item.id: item.sanitizer for item in store.items()}
+
+
+def test_the_sanitiser_version_travels_with_the_copy(sqlite_url: str) -> None:
+    with open_store(sqlite_url) as src, open_store(sqlite_url + "-copy") as dst:
+        fill(src, 200, seed=13)
+        recorded = versions(src)
+        assert set(recorded.values()) == {SANITIZER_VERSION, None}
+        assert_same(copy_db(src, dst), src, dst)
+        assert versions(dst) == recorded
+        # a reparse records today's version of an unchanged text, without a revision: the
+        # destination still counts as an earlier copy, and is brought up to date
+        unknown = [item for item in src.items() if item.sanitizer is None][:5]
+        src.upsert_items([item.replace(id=None, sanitizer=SANITIZER_VERSION) for item in unknown])
+        assert versions(src) != recorded
+        report = copy_db(src, dst)
+        assert report.resumed
+        assert_same(report, src, dst)
+        assert versions(dst) == versions(src)
 
 
 def test_refuses_a_destination_that_is_not_an_earlier_copy(sqlite_url: str) -> None:

@@ -41,6 +41,7 @@ from finews.derive.stories import cluster_status
 from finews.errors import ConfigError
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import SourceSpec, SourceState
+from finews.normalize.sanitize import SANITIZER_VERSION
 from finews.raw import unpack
 from finews.refresh import SourceReport
 from finews.sources.base import Request
@@ -484,6 +485,8 @@ def test_full_text_arrives_later_and_never_holds_up_list_polls(
                 stuck = store.get_item("emnews", first)
                 assert stuck is not None
                 assert stuck.content == ""
+                with store.transaction() as tx:  # as if stored before versions were kept
+                    tx.execute("UPDATE items SET sanitizer = NULL")
                 release.set()
 
                 def filled(uid: str) -> bool:
@@ -495,6 +498,7 @@ def test_full_text_arrives_later_and_never_holds_up_list_polls(
             assert done is not None
             assert f"NW{first} 的全文" in done.content
             assert done.revision == 2  # stored first with its digest, then updated
+            assert done.sanitizer == SANITIZER_VERSION  # its full text's, normalize_item's
             assert FulltextQueue(store).counts().pending == 0
             assert_each_stored_once(store)
             # the list entry and the article reply are both kept, for finews reparse

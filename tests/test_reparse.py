@@ -23,6 +23,7 @@ from finews.derive.search import SearchQuery, search
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import RawItem, SourceSpec
 from finews.normalize import pipeline
+from finews.normalize.sanitize import SANITIZER_VERSION
 from finews.raw import pack, unpack
 from finews.refresh import SourceReport, refresh_source
 from finews.reparse import reparse
@@ -316,3 +317,44 @@ def test_reparse_runs_a_changed_sanitiser_over_kept_feed_entries(
     untouched = store.get_item("f", "a2")
     assert untouched is not None
     assert untouched.revision == 1
+
+
+def test_reparse_records_the_sanitiser_version_of_an_unchanged_text(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = FastNewsFeed()
+    codes = feed.publish(2)
+
+    def article(code: str) -> Route:
+        html = f'<html><body><div id="ContentBody"><p class="em">全文{code}</p></div></body></html>'
+        headers = {"Content-Type": "text/html; charset=utf-8"}
+        return Route(f"{ARTICLE_PATH}{code}.html", Reply(body=html.encode(), headers=headers))
+
+    with ReplayServer([feed.route(), *map(article, codes)]) as upstream:
+        spec = fast_spec(upstream.url, fulltext=True)
+        with monkeypatch.context() as patch:  # older rules, which made the same text
+            patch.setattr(pipeline, "SANITIZER_VERSION", SANITIZER_VERSION - 1)
+            assert poll(spec, store).new == 2
+    before = {item.upstream_id: item for item in store.items()}
+    assert {item.sanitizer for item in before.values()} == {SANITIZER_VERSION - 1}
+    assert all('<p class="em">全文' in item.content for item in before.values())
+    seq = store.last_change_seq()
+
+    report = reparse(store, {spec.id: spec})
+
+    # the text is the same: no revision and no change-log entry, but today's version
+    assert (report.updated, report.unchanged, report.dropped) == (0, 2, [])
+    after = {item.upstream_id: item for item in store.items()}
+    assert {item.sanitizer for item in after.values()} == {SANITIZER_VERSION}
+    assert {code: item.content for code, item in after.items()} == {
+        code: item.content for code, item in before.items()
+    }
+    assert {item.revision for item in after.values()} == {1}
+    assert store.changes_since(seq) == []
+    # items stored before versions were recorded (migration 0015) get one the same way
+    with store.transaction() as tx:
+        tx.execute("UPDATE items SET sanitizer = NULL")
+    assert {item.sanitizer for item in store.items()} == {None}
+    assert reparse(store, {spec.id: spec}).unchanged == 2
+    assert {item.sanitizer for item in store.items()} == {SANITIZER_VERSION}
+    assert store.last_change_seq() == seq

@@ -144,6 +144,11 @@ class Item:
     #: the fetch time stands in for a publication time the upstream did not give (or gave
     #: out of range): a re-poll keeps the stored time instead of moving the item each poll
     published_guessed: bool = field(default=False, compare=False)
+    #: the sanitiser version (``normalize.sanitize.SANITIZER_VERSION``) whose rules made
+    #: ``content``: set by ``normalize_item`` only, stored with the text (``None``: unknown,
+    #: as for a body stored by any other path, which pages sanitise again as they render
+    #: it); not a content field: a change of it alone makes no revision
+    sanitizer: int | None = field(default=None, compare=False)
     #: the reading this item was normalised from: the store keeps its ``record`` and
     #: ``article`` beside a new or changed item (``item_raw``, compressed only then);
     #: ``None`` on items read back from the store

@@ -7,7 +7,9 @@ sanitiser is fixed, ``reparse`` reads each record again as a poll would read it 
 stores the result through :meth:`~finews.store.Store.upsert_items`: an item whose reading
 changes gets a new revision (the old one kept in ``item_revisions``) and a change-log entry,
 so its search entry and story follow by the usual derive path; an unchanged one is not
-written. Bad records are dropped with a logged reason naming source and id; the run goes on.
+written, except that a text the current sanitiser made again unchanged records its version
+(``Item.sanitizer``: no revision, no change-log entry; pages then insert it as it is).
+Bad records are dropped with a logged reason naming source and id; the run goes on.
 """
 
 from __future__ import annotations
@@ -151,7 +153,9 @@ def _read_again(spec: SourceSpec, item: Item, raw: RawRecord) -> Item | Dropped 
     if isinstance(cleaned, Dropped):
         return cleaned
     if record is None:  # nothing but the full text was read again: the rest stands
-        return item.replace(content=cleaned.content or item.content)
+        if not cleaned.content:
+            return item
+        return item.replace(content=cleaned.content, sanitizer=cleaned.sanitizer)
     return cleaned.replace(raw=None)
 
 

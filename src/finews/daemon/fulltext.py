@@ -181,7 +181,8 @@ class FulltextWorker:
         current = self.store.get_item(job.source, job.upstream_id) or item
         # the article reply is kept with the item (item_raw), for finews reparse
         kept = RawItem(source=item.source, upstream_id=item.upstream_id, article=filled.article)
-        self.store.upsert_items([current.replace(content=cleaned.content, raw=kept)], derive=False)
+        fulltext = current.replace(content=cleaned.content, sanitizer=cleaned.sanitizer, raw=kept)
+        self.store.upsert_items([fulltext], derive=False)
         self.on_stored()
         log.debug(
             "source=%s id=%s full text stored (%d characters)",

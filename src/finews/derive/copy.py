@@ -23,9 +23,10 @@ An interrupted copy leaves them to the next run (or to ``finews reindex --missin
 **A non-empty destination** is refused with a :class:`StoreError`, before anything is written,
 unless it holds an earlier copy of this same archive (an interrupted copy, or a copy taken
 before the source grew): every row there must exist in the source under the same key, items
-with the same id and (source, upstream id) at the same revision (then identical) or an older
-one, kept revisions and change-log rows identical, media slugs equal, source states of
-sources the source store knows. Copying into such a destination brings it up to date:
+with the same id and (source, upstream id) at the same revision (then identical but for the
+sanitiser version a ``reparse`` may have recorded since) or an older one, kept revisions
+and change-log rows identical, media slugs equal, source states of sources the source
+store knows. Copying into such a destination brings it up to date:
 running ``copy_db`` again after an interruption finishes the job, and running it twice
 changes nothing. Anything else (a destination that fetched on its own, or another archive)
 would merge two histories with clashing ids, which is not a copy.
@@ -310,6 +311,16 @@ def _refuse(dst: Store, table: str, row: tuple[Any, ...], why: str) -> StoreErro
     )
 
 
+_REVISION = TABLES["items"].index("revision")
+_SANITIZER = TABLES["items"].index("sanitizer")
+
+
+def _text_of(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An items row without its sanitiser version: ``finews reparse`` records a new one
+    for an unchanged text without a new revision, so an earlier copy may hold the old."""
+    return row[:_SANITIZER] + row[_SANITIZER + 1 :]
+
+
 def _check_earlier_copy(src: Store, dst: Store, batch: int) -> None:
     """Raise unless every row of ``dst`` is in ``src`` (items possibly at an older revision)."""
     for table in ("items", "item_revisions", "changes"):
@@ -327,12 +338,12 @@ def _check_earlier_copy(src: Store, dst: Store, batch: int) -> None:
                 if current != row:
                     raise _refuse(dst, table, row, "differs from the source's")
                 continue
-            revision, src_revision = row[-1], current[-1]
+            revision, src_revision = row[_REVISION], current[_REVISION]
             if current[1:3] != row[1:3]:
                 raise _refuse(dst, table, row, f"is {current[1:3]} in the source")
             if revision > src_revision:
                 raise _refuse(dst, table, row, f"is newer than the source's {src_revision}")
-            if revision == src_revision and current != row:
+            if revision == src_revision and _text_of(current) != _text_of(row):
                 raise _refuse(dst, table, row, "differs from the source's at the same revision")
     src_slugs = _keyed(src, "media_slugs", batch)
     for media, row in _keyed(dst, "media_slugs", batch).items():

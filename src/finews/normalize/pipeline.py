@@ -3,7 +3,8 @@
 The steps are the original system's (see ``FORMAT.md``, "How it worked"), in order:
 
 1. content: full-width indents removed (:func:`clean_fulltext`), surrounding ASCII
-   whitespace stripped, then :func:`clean_markup` (HTML sanitised, plain text kept);
+   whitespace stripped, then :func:`clean_markup` (HTML sanitised, plain text kept); the
+   item records the rules' version (``Item.sanitizer``), which the store keeps with it;
 2. digest: the summary after its last ``】``; a summary that is only ``【…】`` gives its
    bracketed text; then :func:`clean_markup`;
 3. title: :func:`title_of`; no title at all drops the item;
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from finews.models import Dropped, Item, RawItem, SourceSpec
-from finews.normalize.sanitize import clean_markup
+from finews.normalize.sanitize import SANITIZER_VERSION, clean_markup
 from finews.normalize.slug import media_slug
 from finews.normalize.storable import sane_time, storable_changes
 from finews.normalize.text import clean_fulltext, digest_of, title_of
@@ -170,5 +171,6 @@ def normalize_item(
         fulltext_key=raw.fulltext_key,
         notes=notes,
         published_guessed=published_at is None,
+        sanitizer=SANITIZER_VERSION,
         raw=raw if raw.record is not None or raw.article is not None else None,
     )

@@ -83,6 +83,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "fetched_at",
         "updated_at",
         "revision",
+        "sanitizer",
     ),
     "item_revisions": (
         "item_id",
@@ -386,6 +387,7 @@ def item_from_row(row: Sequence[Any]) -> Item:
         published_at=published,
         fetched_at=fetched,
         revision=int(row[17]),
+        sanitizer=None if row[18] is None else int(row[18]),
     )
 
 
@@ -822,6 +824,11 @@ class SqlStore(Store):
             tag=old.tag or new.tag,
             # a fetch time standing in for a missing or impossible date is the first one
             published_at=old.published_at if new.published_guessed else new.published_at,
+            # the version goes with the text it made: a reading without text, or with the
+            # same text of unknown version, leaves the stored text's
+            sanitizer=new.sanitizer
+            if new.content and (new.sanitizer is not None or new.content != old.content)
+            else old.sanitizer,
         )
 
     def _select_item(self, tx: Transaction, source: str, upstream_id: str) -> Item | None:
@@ -861,8 +868,8 @@ class SqlStore(Store):
         tx.execute(
             "INSERT INTO items (source, upstream_id, title, digest, content, url, "
             "media, category, tag, kind, importance, stocks, author, fulltext_key, "
-            "published_at, fetched_at, updated_at, revision) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+            "published_at, fetched_at, updated_at, revision, sanitizer) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
             "ON CONFLICT (source, upstream_id) DO NOTHING RETURNING id",
             (
                 item.source,
@@ -882,6 +889,7 @@ class SqlStore(Store):
                 to_db_time(item.published_at),
                 to_db_time(item.fetched_at),
                 now,
+                item.sanitizer,
             ),
         )
         row = tx.fetchone()
@@ -912,7 +920,7 @@ class SqlStore(Store):
         tx.execute(
             "UPDATE items SET title = ?, digest = ?, content = ?, url = ?, media = ?, "
             "importance = ?, stocks = ?, author = ?, fulltext_key = ?, "
-            "published_at = ?, updated_at = ?, revision = ? WHERE id = ?",
+            "published_at = ?, updated_at = ?, revision = ?, sanitizer = ? WHERE id = ?",
             (
                 merged.title,
                 merged.digest,
@@ -926,6 +934,7 @@ class SqlStore(Store):
                 to_db_time(merged.published_at),
                 now,
                 old.revision + 1,
+                merged.sanitizer,
                 old.id,
             ),
         )
@@ -1019,6 +1028,9 @@ class SqlStore(Store):
                 )
         merged = self._merge(old, item)
         if merged.content_fields() == old.content_fields():
+            if merged.sanitizer != old.sanitizer:  # the same text, made by other rules
+                sql = "UPDATE items SET sanitizer = ? WHERE id = ?"
+                tx.execute(sql, (merged.sanitizer, old.id))
             return None
         assert old.id is not None
         self._update_item(tx, old, merged, now)

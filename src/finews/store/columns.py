@@ -32,7 +32,7 @@ def in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
 ITEM_FIELDS = (
     "id", "source", "upstream_id", "title", "digest", "content", "url", "media", "category",
     "tag", "kind", "importance", "stocks", "author", "fulltext_key", "published_at",
-    "fetched_at", "revision",
+    "fetched_at", "revision", "sanitizer",
 )  # fmt: skip
 #: the same as a select list
 ITEM_COLUMNS = ", ".join(ITEM_FIELDS)
