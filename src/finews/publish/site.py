@@ -196,11 +196,13 @@ class Body:
     paragraphs: tuple[str, ...] = ()
 
 
-def article_body(content: str) -> Body:
-    """The body of an article: HTML sanitised against the allow-list, plain text split
-    into paragraphs (escaped by the template)."""
+def article_body(content: str, sanitizer: int | None = None) -> Body:
+    """The body of an article: HTML as :func:`page_html` inserts it (``sanitizer``: the
+    version of the rules that made it, ``Item.sanitizer``; any but the current one, or
+    ``None``, is sanitised again here), plain text split into paragraphs (escaped by the
+    template)."""
     if looks_like_html(content):  # the normaliser's test: plain text was stored as it came
-        return Body(Markup(page_html(content)))  # noqa: S704 - sanitised just now
+        return Body(Markup(page_html(content, version=sanitizer)))  # noqa: S704 - sanitised
     lines = (line.strip() for line in content.replace("\u3000\u3000", "\n").splitlines())
     return Body(None, tuple(line for line in lines if line))
 
@@ -468,7 +470,7 @@ class SiteRenderer:
             "media": item.media or "",
             "author": item.author or "",
             "digest": item.digest if item.digest != item.content else "",
-            "body": body_markup(article_body(item.content)),
+            "body": body_markup(article_body(item.content, item.sanitizer)),
             "link": _web_link(item.url) or "",
             "url": item.url or "",
             "category_link": url(listing_path(Listing("category", category_of(item)), paths)),
@@ -501,10 +503,10 @@ class SiteRenderer:
         """An item's body as sanitised HTML (``""`` when it has none), as feeds carry it."""
         if not item.content.strip():
             return ""
-        return self._bodies(item.content)
+        return self._bodies(item.content, item.sanitizer)
 
-    def _body_html(self, content: str) -> str:
-        return self._shown(body_markup(article_body(content)))
+    def _body_html(self, content: str, sanitizer: int | None) -> str:
+        return self._shown(body_markup(article_body(content, sanitizer)))
 
     def days(self, days: Sequence[tuple[date, int]]) -> str:
         """The list of every day with items, newest first, with how many each has."""
