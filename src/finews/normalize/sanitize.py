@@ -31,7 +31,8 @@ is, or plain text for which :func:`looks_like_html` is false, which every output
 **One set of rules, with a version.** These rules are finews's only HTML sanitiser: the
 normaliser applies them as an item is stored, the Jekyll export again as it writes, and
 pages through :func:`page_html`, which adds one thing for pages only (links marked
-``rel="noopener noreferrer nofollow"``: pages do not vouch for upstream links). Text
+``rel="noopener noreferrer nofollow"``: pages do not vouch for upstream links). The
+normaliser records the version on each item (``Item.sanitizer``, kept by the store). Text
 these rules made (:data:`SANITIZER_VERSION`) needs only that at render; text of an older
 version, or of unknown version (a database written before versions were recorded, or
 text that skipped the normaliser), is sanitised again at render.
@@ -155,9 +156,10 @@ def sanitize_html(html: str) -> str:
 def page_html(stored: str, *, version: int | None = None) -> str:
     """Stored HTML as a page inserts it: the same rules, and every link marked
     :data:`PAGE_LINK_REL`. ``version``: the :data:`SANITIZER_VERSION` the text was made
-    with, when the store records it; text of this version without a link is returned as
-    it is (these rules made it), and so is text with provably nothing to sanitise
-    (:func:`nothing_to_sanitize`); anything else is sanitised again."""
+    with, as the store records it (``Item.sanitizer``; ``None``: unknown); text of this
+    version without a link is returned as it is (these rules made it), and so is text
+    with provably nothing to sanitise (:func:`nothing_to_sanitize`); anything else is
+    sanitised again."""
     if version == SANITIZER_VERSION and "<a" not in stored:
         return stored
     if nothing_to_sanitize(stored):
@@ -184,8 +186,9 @@ _PLAIN_PARAGRAPHS = re.compile(
 
 def nothing_to_sanitize(html: str) -> bool:
     """Whether the page's sanitiser would return ``html`` unchanged, by a check that
-    costs a tenth of the sanitiser's pass (a static build of plain-paragraph bodies takes
-    about a fifth more CPU without it; docs/benchmarks/site.md): every tag one of
+    costs a tenth of the sanitiser's pass (it serves bodies of unknown version: a body of
+    the current version without a link never reaches it; docs/benchmarks/site.md, run 9,
+    measures what it buys now): every tag one of
     ``p br b i em strong`` without attributes, each closed in order (no ``p`` inside
     another element), every ``&`` one of four entities, and no ``>``, NUL, CR, no-break
     space or byte-order mark in the text. Such HTML has nothing to sanitise, so it is safe
