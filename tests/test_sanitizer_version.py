@@ -6,6 +6,7 @@ sanitised again as it is rendered: the live app, its feeds and the static build 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from finews.publish.web import create_app
 from finews.store import Store
 from finews.store.base import SqlStore
 from helpers import make_item
-from site_data import TestClient
+from site_data import TestClient, parse_xml
 
 SETTINGS = SiteSettings()
 SPEC = SourceSpec(id="em_fast", adapter="eastmoney_fast", name="快讯")
@@ -138,6 +139,21 @@ def test_a_current_body_is_inserted_as_it_is_and_an_unknown_one_sanitised(
     for path in (tmp_path / "site").rglob("*"):
         if path.suffix in (".html", ".xml", ".json"):
             assert_inert(path.read_text("utf-8"))
+
+
+def test_an_rss_description_of_unknown_version_is_sanitised(db_url: str) -> None:
+    """RSS readers read <description> as HTML: a digest stored without the normaliser is
+    sanitised before it gets there, one of today's version goes as it is."""
+    current = dataclasses.replace(fresh("1", RICH), digest=RICH)
+    hostile = make_item(source="em_fast", category=current.category, digest=HOSTILE)
+    with open_store(db_url) as store:
+        store.upsert_items([current, hostile])
+    with TestClient(create_app(db_url, SETTINGS, poll_interval=0.05)) as client:
+        rss = client.get("/rss.xml").text
+    descriptions = [node.text or "" for node in parse_xml(rss).iter("description")]
+    assert RICH in descriptions
+    (shown,) = [text for text in descriptions if "旧库正文" in text]
+    assert_inert(shown)
 
 
 def test_a_body_replaced_by_an_unversioned_one_loses_the_version(

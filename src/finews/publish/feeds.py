@@ -21,7 +21,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
 
 from finews.models import Item
-from finews.normalize.sanitize import as_markup
+from finews.normalize.sanitize import SANITIZER_VERSION, as_markup, clean_markup
 from finews.publish.site import display_name, shown_title
 from finews.publish.urls import beijing, category_of
 
@@ -113,8 +113,13 @@ def render_feed(
         entry.updated(beijing(item.published_at))
         if item.digest:
             # the digest is plain text (or sanitised HTML): RSS readers read <description>
-            # as HTML, so plain text is escaped for it once; Atom's <summary> is text
-            digest = as_markup(item.digest) if kind == "rss" else item.digest
+            # as HTML, so plain text is escaped for it once, and HTML of another sanitiser
+            # version than today's (or of none: stored without the normaliser) is
+            # sanitised again, as a body is; Atom's <summary> is text
+            digest = item.digest
+            if kind == "rss":
+                fresh = item.sanitizer == SANITIZER_VERSION
+                digest = as_markup(digest if fresh else clean_markup(digest))
             entry.summary(_text(digest))
         html = body(item)
         if html:
