@@ -27,9 +27,8 @@ carry no "also reported by" section, like the peers' pages (``--keep-clusters`` 
 
 ``--bodies rich`` builds, instead of the posts' plain ``<p>`` paragraphs, a copy of the
 archive whose bodies carry East Money's attributes (``<p class>``, a ``<span id class>``
-stock tag: the same text), which the sanitiser keeps as they are: the shape of body that
-``nothing_to_sanitize`` does not prove inert, so a page pays for nh3 unless the body's
-recorded sanitiser version (``items.sanitizer``) says today's rules made it.
+stock tag: the same text), which the sanitiser keeps as they are, so that the recorded
+sanitiser version (``items.sanitizer``) can say today's rules made them.
 
 Pages are counted as the ``.html`` files each tool wrote. finews writes more of them than the
 peers (day pages, numbered listing pages) plus feeds, so pages/s uses each tool's own count,

@@ -29,8 +29,7 @@ SETTINGS = SiteSettings()
 SPEC = SourceSpec(id="em_fast", adapter="eastmoney_fast", name="快讯")
 FETCHED = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 
-#: East Money's markup, which the sanitiser keeps byte for byte: attributes, so it is not
-#: one of the bodies ``nothing_to_sanitize`` proves inert, and no link
+#: East Money's markup, which the sanitiser keeps byte for byte: attributes, and no link
 RICH = (
     '<p class="em_p">贵州茅台<span id="stock_600519" class="em_stock">(600519)</span>'
     '公告分红方案</p><p>第二段<img src="https://img.example.cn/k.png" width="10"></p>'

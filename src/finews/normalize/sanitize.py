@@ -53,7 +53,6 @@ __all__ = [
     "from_markup",
     "html_value",
     "looks_like_html",
-    "nothing_to_sanitize",
     "page_html",
     "sanitize_for_page",
     "sanitize_html",
@@ -157,12 +156,9 @@ def page_html(stored: str, *, version: int | None = None) -> str:
     """Stored HTML as a page inserts it: the same rules, and every link marked
     :data:`PAGE_LINK_REL`. ``version``: the :data:`SANITIZER_VERSION` the text was made
     with, as the store records it (``Item.sanitizer``; ``None``: unknown); text of this
-    version without a link is returned as it is (these rules made it), and so is text
-    with provably nothing to sanitise (:func:`nothing_to_sanitize`); anything else is
+    version without a link is returned as it is (these rules made it); anything else is
     sanitised again."""
     if version == SANITIZER_VERSION and "<a" not in stored:
-        return stored
-    if nothing_to_sanitize(stored):
         return stored
     return sanitize_for_page(stored)
 
@@ -170,52 +166,6 @@ def page_html(stored: str, *, version: int | None = None) -> str:
 def sanitize_for_page(html: str) -> str:
     """The full pass :func:`page_html` makes when it has to: the rules, links marked."""
     return _PAGE.clean(html)
-
-
-# The shape most stored bodies have (paragraphs of text, a few inline tags): attribute-less
-# tags of a short list, well nested, and text without the characters the sanitiser rewrites
-_SIMPLE_TAG = re.compile(r"<(/?)(p|br|b|i|em|strong)>")
-_SAFE_ENTITY = re.compile(r"&(?:amp|lt|gt|nbsp);")
-_REWRITTEN = ("\x00", "\r", "\xa0", "\ufeff")
-#: the commonest such body, found by one pass in C: paragraphs of text without ``&`` (a
-#: shape the checks below accept, so a match says no more than they would)
-_PLAIN_PARAGRAPHS = re.compile(
-    r"(?:[^<>&\x00\r\xa0\ufeff]*<p>[^<>&\x00\r\xa0\ufeff]*</p>)*[^<>&\x00\r\xa0\ufeff]*"
-)
-
-
-def nothing_to_sanitize(html: str) -> bool:
-    """Whether the page's sanitiser would return ``html`` unchanged, by a check that
-    costs a tenth of the sanitiser's pass (it serves bodies of unknown version: a body of
-    the current version without a link never reaches it; docs/benchmarks/site.md, run 9,
-    measures what it buys now): every tag one of
-    ``p br b i em strong`` without attributes, each closed in order (no ``p`` inside
-    another element), every ``&`` one of four entities, and no ``>``, NUL, CR, no-break
-    space or byte-order mark in the text. Such HTML has nothing to sanitise, so it is safe
-    as it is; anything else, however harmless, goes through the sanitiser
-    (``tests/test_site_hostile.py`` checks that both ways give the same bytes). Used by
-    :func:`page_html` only."""
-    if _PLAIN_PARAGRAPHS.fullmatch(html):
-        return True
-    tags = _SIMPLE_TAG.findall(html)
-    if html.count("<") != len(tags) or html.count(">") != len(tags):
-        return False  # another tag, or a < or > the sanitiser would escape
-    if "&" in html and html.count("&") != len(_SAFE_ENTITY.findall(html)):
-        return False
-    if any(char in html for char in _REWRITTEN):
-        return False
-    open_tags: list[str] = []
-    for close, name in tags:
-        if close:
-            if name == "br" or not open_tags or open_tags.pop() != name:
-                return False
-        elif name == "p":
-            if open_tags:
-                return False
-            open_tags.append(name)
-        elif name != "br":
-            open_tags.append(name)
-    return not open_tags
 
 
 def looks_like_html(text: str) -> bool:
