@@ -38,7 +38,7 @@ from finews.derive import open_store
 from finews.derive.stories import Stories, cluster_status, recluster
 from finews.models import Item
 from finews.store import ItemQuery
-from finews.store.base import to_db_time
+from finews.store.times import to_db_time
 
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2022, 1, 1, tzinfo=UTC)

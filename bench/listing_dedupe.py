@@ -41,7 +41,7 @@ from finews.derive import open_store
 from finews.publish.catalog import Catalog, listing_query
 from finews.publish.urls import Listing
 from finews.store import ItemQuery, Store
-from finews.store.base import to_db_time
+from finews.store.times import to_db_time
 
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2022, 1, 1, tzinfo=UTC)

@@ -57,7 +57,7 @@ import finews.store.search as store_search
 from finews.derive import open_store
 from finews.derive.search import RELEVANCE_WINDOW, SearchQuery, index_status, reindex, search
 from finews.process.index import parse_query
-from finews.store.base import to_db_time
+from finews.store.times import to_db_time
 
 RESULTS = Path(__file__).parent / "results"
 START = datetime(2021, 12, 1, tzinfo=UTC)

@@ -44,7 +44,7 @@ from finews.models import Item
 from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.static_pages import FORMAT, MANIFEST, scan_catalog
 from finews.store import ItemQuery, Store
-from finews.store.base import TABLES
+from finews.store.tables import TABLES
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 _COPY_SHIFT = timedelta(days=60)  # one 10,000-item copy spans ~49 days

@@ -777,7 +777,7 @@ def test_a_run_of_hundreds_of_digits_is_no_quantity() -> None:
 def test_a_new_store_is_at_the_current_rule_and_an_older_rule_asks_for_a_rebuild(
     store: Store,
 ) -> None:
-    from finews.store.base import SqlStore
+    from finews.store.sql import SqlStore
 
     assert cluster_status(store).version_ok  # made now: no story of an older rule
     store.upsert_items(labelled_items()[:20])

@@ -14,7 +14,7 @@ from finews.errors import StoreError
 from finews.models import RawItem, SourceState
 from finews.normalize.sanitize import SANITIZER_VERSION
 from finews.store import Store
-from finews.store.base import TABLES
+from finews.store.tables import TABLES
 from helpers import BEIJING, make_item
 
 MEDIA = {"新华财经": "xinhuacaijing", "36氪": "36ke", "证券时报": "zhengquanshibao"}

@@ -37,8 +37,8 @@ import pytest
 from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.derive import open_store
 from finews.store import Store
-from finews.store.base import SqlStore
 from finews.store.leases import leases
+from finews.store.sql import SqlStore
 from helpers import OFFLINE_SOURCES_ENV
 from upstreams import FAST_PATH, FastNewsFeed
 

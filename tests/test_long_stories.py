@@ -25,7 +25,7 @@ from finews.publish.site import SiteRenderer, SiteSettings
 from finews.publish.static_site import build_site
 from finews.publish.urls import Listing, article_path, file_name, story_path
 from finews.store import Store
-from finews.store.base import SqlStore
+from finews.store.sql import SqlStore
 from helpers import as_static
 from site_data import TestClient
 

@@ -14,8 +14,8 @@ from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.sources.securities import NameMatcher, security
 from finews.store import ItemQuery
-from finews.store.base import named_stocks
 from finews.store.securities import learn_names
+from finews.store.stocks import named_stocks
 from site_data import TestClient, site_items
 
 pytestmark = pytest.mark.timeout(60)

@@ -21,7 +21,7 @@ from finews.publish.static_site import build_site
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store import Store
-from finews.store.base import SqlStore
+from finews.store.sql import SqlStore
 from helpers import make_item
 from site_data import TestClient, parse_xml
 

@@ -31,7 +31,7 @@ from finews.publish.site import SiteSettings
 from finews.publish.web import create_app
 from finews.redact import MASK, redact
 from finews.refresh import SourceReport, refresh_source
-from finews.store.base import SqlStore
+from finews.store.sql import SqlStore
 from site_data import TestClient
 
 pytestmark = pytest.mark.timeout(60)

@@ -13,8 +13,9 @@ from finews.models import Item
 from finews.normalize.storable import storable_item
 from finews.sources.securities import security
 from finews.store import ItemQuery, Store
-from finews.store.base import SqlStore, stock_keys, stock_mention
 from finews.store.postgres import PostgresStore
+from finews.store.sql import SqlStore
+from finews.store.stocks import stock_keys, stock_mention
 from helpers import make_item, make_items
 
 

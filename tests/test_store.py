@@ -20,7 +20,8 @@ from finews.derive import derive_backlog, open_store
 from finews.errors import StoreError
 from finews.models import Item, SourceState, UpsertResult
 from finews.store import ItemQuery, Store
-from finews.store.base import TABLES, SqlStore
+from finews.store.sql import SqlStore
+from finews.store.tables import TABLES
 from helpers import BASE_TIME, BEIJING, make_item, make_items
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def _print_results(results: SearchResults, *, color: bool) -> None:
 
 
 def _json(results: SearchResults) -> dict[str, Any]:
-    from finews.store.base import to_db_time
+    from finews.store.times import to_db_time
 
     return {
         "query": results.query.text,

@@ -49,8 +49,9 @@ from finews.derive.stories import ClusterStatus, cluster_status, sync_clusters
 from finews.errors import StoreError
 from finews.process.stories.parameters import ALGORITHM_VERSION
 from finews.redact import redact
-from finews.store.base import TABLE_KEYS, TABLES, Store
+from finews.store.base import Store
 from finews.store.clusters import copy_stories
+from finews.store.tables import TABLE_KEYS, TABLES
 
 __all__ = ["CopyReport", "DerivedReport", "copy_db", "store_checksum"]
 
@@ -161,7 +162,7 @@ class CopyReport:
 def store_checksum(store: Store, *, batch: int = 1000) -> str:
     """SHA-256 (hex) over a canonical serialisation of everything a store keeps.
 
-    Every table in :data:`~finews.store.base.TABLES` order; each row as a JSON array of its
+    Every table in :data:`~finews.store.tables.TABLES` order; each row as a JSON array of its
     raw column values, one per line. Items, revisions and the change log go in key order (row
     id, then revision, sequence number): ids are part of what ``copy_db`` keeps, so this is
     the same order on every engine and needs no sort. Media slugs and source states are

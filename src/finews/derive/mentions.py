@@ -2,7 +2,7 @@
 Search and Stories) that finds the names of the directory of securities
 (:mod:`finews.store.securities`, table ``securities``) in each new or edited item's title
 and digest, and keeps them in ``item_stocks`` as ``name:<code>`` keys
-(:func:`finews.store.base.name_key`), so ``ItemQuery.stock`` and the pages built on it
+(:func:`finews.store.stocks.name_key`), so ``ItemQuery.stock`` and the pages built on it
 find the item, marked as named (提及（名称）) rather than tagged or naming the code.
 
 One :class:`~finews.sources.securities.NameMatcher` is held, built again when the
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from finews.models import Item
 from finews.sources.securities import NameMatcher
 from finews.store import Store, Transaction
-from finews.store.base import NAME_KEY, name_key
+from finews.store.stocks import NAME_KEY, name_key
 
 __all__ = ["Mentions"]
 

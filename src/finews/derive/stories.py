@@ -54,7 +54,6 @@ from finews.process.stories.window import (
     shifted,
 )
 from finews.store import Store, Transaction
-from finews.store.base import from_db_time
 from finews.store.clusters import (
     clustered_revisions,
     forget_prints,
@@ -80,6 +79,7 @@ from finews.store.clusters import (
     story_revisions,
 )
 from finews.store.search import items_by_id
+from finews.store.times import from_db_time
 
 __all__ = ["SLACK", "ClusterStatus", "Stories", "cluster_status", "recluster", "sync_clusters"]
 

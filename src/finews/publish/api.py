@@ -31,8 +31,8 @@ from finews.publish.site import Reports, SiteRenderer, SiteSettings
 from finews.publish.urls import article_path, story_path
 from finews.sources.securities import security
 from finews.store import ItemQuery, Store
-from finews.store.base import to_db_time
 from finews.store.clusters import also_reported
+from finews.store.times import to_db_time
 
 __all__ = [
     "ApiBackend",

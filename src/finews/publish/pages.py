@@ -45,9 +45,9 @@ from finews.publish.urls import (
     stock_path,
 )
 from finews.store import ItemQuery, Store
-from finews.store.base import named_stocks, stock_mention
 from finews.store.clusters import items_by_id, shared_stories, story_keys
 from finews.store.securities import all_names
+from finews.store.stocks import named_stocks, stock_mention
 
 __all__ = ["NEAREST", "Pages"]
 
@@ -458,7 +458,7 @@ class Pages:
 
     def stock_items(self, code: str, limit: int) -> list[Item]:
         """The newest ``limit`` items about the security ``code`` (finews notation): tagged
-        with it or naming its code (:func:`~finews.store.base.stock_condition`), each story
+        with it or naming its code (:func:`~finews.store.stocks.stock_condition`), each story
         once with the site's ``dedupe``. A security's page and its three feeds read them
         once per change (the catalog's seq is read first, so they are at least that new)."""
         wanted = max(self.settings.page_size, self.settings.feed_size)

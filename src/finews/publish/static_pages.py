@@ -35,8 +35,8 @@ from finews.publish.urls import (
 from finews.publish.writer import Writer
 from finews.sources.securities import canonical_stocks, mention_terms, security, stored_forms
 from finews.store import ItemQuery, Store
-from finews.store.base import NAME_KEY, named_stocks, stock_keys, stock_mention
 from finews.store.clusters import big_stories, items_by_id, story_members
+from finews.store.stocks import NAME_KEY, named_stocks, stock_keys, stock_mention
 
 __all__ = [
     "FORMAT",

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from finews.models import Item
-from finews.store.base import from_db_time, item_from_row, to_db_time
-from finews.store.columns import ITEM_COLUMNS, in_list, item_columns
+from finews.store.columns import ITEM_COLUMNS, in_list, item_columns, item_from_row
+from finews.store.times import from_db_time, to_db_time
 
 if TYPE_CHECKING:
     from finews.store.base import Store, Transaction

@@ -1,8 +1,6 @@
-"""The columns of an item row, in the order :meth:`SqlStore._row_to_item` reads them, and
-the placeholders of an ``IN (…)`` list.
-
-A module of its own because ``base`` mixes in ``search`` and ``clusters``, which select the
-same rows and so cannot import them from ``base``.
+"""The item row: its columns, in the order :func:`item_from_row` reads them, and the item
+read from one; and the placeholders of an ``IN (…)`` list. Every module that selects items
+(reads, writes, search, stories, the derive queue) selects them as these columns.
 """
 
 from __future__ import annotations
@@ -10,7 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ITEM_COLUMNS", "ITEM_FIELDS", "ROW_COLUMNS", "in_list", "item_columns"]
+from finews.models import Item
+from finews.store.times import from_db_time
+
+__all__ = [
+    "ITEM_COLUMNS",
+    "ITEM_FIELDS",
+    "ROW_COLUMNS",
+    "in_list",
+    "item_columns",
+    "item_from_row",
+]
 
 
 def in_list(values: Sequence[Any]) -> tuple[str, list[Any]]:
@@ -44,3 +52,32 @@ ROW_COLUMNS = ", ".join("'' AS content" if name == "content" else name for name 
 def item_columns(alias: str) -> str:
     """The select list with every column qualified by a table ``alias`` (``i.id, …``)."""
     return ", ".join(f"{alias}.{name}" for name in ITEM_FIELDS)
+
+
+def item_from_row(row: Sequence[Any]) -> Item:
+    """The item of a row selected as :data:`ITEM_COLUMNS`."""
+    published = from_db_time(row[15])
+    fetched = from_db_time(row[16])
+    assert published is not None
+    assert fetched is not None
+    return Item(
+        id=int(row[0]),
+        source=row[1],
+        upstream_id=row[2],
+        title=row[3],
+        digest=row[4],
+        content=row[5],
+        url=row[6],
+        media=row[7],
+        category=row[8],
+        tag=row[9],
+        kind=row[10],
+        importance=int(row[11]),
+        stocks=tuple(s for s in row[12].split(" ") if s),
+        author=row[13],
+        fulltext_key=row[14],
+        published_at=published,
+        fetched_at=fetched,
+        revision=int(row[17]),
+        sanitizer=None if row[18] is None else int(row[18]),
+    )

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from finews.store.base import Store, from_db_time, to_db_time
+from finews.store.base import Store
+from finews.store.times import from_db_time, to_db_time
 
 __all__ = ["FormatState", "load_format", "save_format"]
 

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 from finews.errors import StoreError
 from finews.models import Item
-from finews.store.base import item_from_row
-from finews.store.columns import in_list, item_columns
+from finews.store.columns import in_list, item_columns, item_from_row
 
 if TYPE_CHECKING:
     from finews.store.base import Store, Transaction
@@ -21,6 +20,7 @@ __all__ = [
     "derive_mark",
     "derived_through",
     "fault_counts",
+    "mark_derived_inline",
     "mark_derived_through",
     "set_derive_mark",
 ]
@@ -50,6 +50,18 @@ def changed_items(tx: Transaction, after: int, limit: int) -> tuple[int, int, li
         f"SELECT {item_columns('i')} FROM items i WHERE i.id IN ({marks}) ORDER BY i.id", ids
     ).fetchall()
     return len(changes), int(changes[-1][0]), [item_from_row(row) for row in rows]
+
+
+def mark_derived_inline(tx: Transaction, first: int) -> None:
+    """After deriving this transaction's changes (``first`` and every later seq, the
+    change log's tail while its lock is held): move the mark to the end, unless an
+    earlier change is still waiting to be derived."""
+    tx.execute(
+        "UPDATE derive_mark SET seq = (SELECT MAX(seq) FROM changes) "
+        "WHERE name = 'derived' AND NOT EXISTS "
+        "(SELECT 1 FROM changes WHERE seq > derive_mark.seq AND seq < ?)",
+        (first,),
+    )
 
 
 def set_derive_mark(tx: Transaction, seq: int) -> None:

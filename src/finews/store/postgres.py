@@ -9,8 +9,9 @@ import psycopg
 
 from finews.errors import StoreError
 from finews.redact import redact
-from finews.store.base import SqlStore
 from finews.store.notify import CHANNEL
+from finews.store.sql import SqlStore
+from finews.store.tables import consistency_problems
 
 __all__ = ["PostgresStore"]
 
@@ -70,7 +71,7 @@ class PostgresStore(SqlStore):
         cur.execute(script)
 
     def integrity_problems(self) -> list[str]:
-        return self._consistency_problems()
+        return consistency_problems(self)
 
 
 class _ReconnectingConnection:

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from finews.errors import StoreError
 from finews.models import Item
-from finews.store.base import item_from_row
-from finews.store.columns import ITEM_COLUMNS, in_list
+from finews.store.columns import ITEM_COLUMNS, in_list, item_from_row
 
 if TYPE_CHECKING:
     from finews.store.base import Store, Transaction

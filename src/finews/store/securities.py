@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from finews.store.base import Store, to_db_time
+from finews.store.base import Store
+from finews.store.times import to_db_time
 
 __all__ = ["MAX_NAME", "all_names", "count_names", "learn_names", "security_names"]
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from finews.errors import StoreError
-from finews.store.base import SqlStore
+from finews.store.sql import SqlStore
+from finews.store.tables import consistency_problems
 
 __all__ = ["SqliteStore", "sqlite_path"]
 
@@ -69,7 +70,7 @@ class SqliteStore(SqlStore):
         rows = self.query("PRAGMA integrity_check")
         problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
         problems += [f"foreign key: {tuple(r)}" for r in self.query("PRAGMA foreign_key_check")]
-        return problems + self._consistency_problems()
+        return problems + consistency_problems(self)
 
 
 def _only_comments(text: str) -> bool:

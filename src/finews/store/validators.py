@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from finews.models import Validators
-from finews.store.base import Store, to_db_time
+from finews.store.base import Store
+from finews.store.times import to_db_time
 
 __all__ = [
     "Validators",
