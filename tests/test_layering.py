@@ -262,3 +262,43 @@ def test_the_private_name_check_sees_imports_and_patches() -> None:
         "monkeypatch.setattr(skeleton, '__name__', 'x')\n"
     )
     assert list(_private_uses(tree)) == ["finews.store.base._Broken", "setattr(…, '_SHAPES')"]
+
+
+def _reaches_into(path: Path, private: set[str]) -> list[str]:
+    """Where ``path`` reads a name of ``private`` off anything but ``self``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in private
+            and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+        ):
+            found.append(f"{path.name}:{node.lineno} .{node.attr}")
+    return found
+
+
+def test_no_module_reaches_into_the_sql_store() -> None:
+    # SqlStore's own methods (connection, placeholders, locks, migration hooks) are its and
+    # its backends' alone: every other module goes through the Store and Transaction API
+    from finews.store.sql import SqlStore
+
+    private = {
+        name
+        for name, value in vars(SqlStore).items()
+        if name.startswith("_") and not name.startswith("__") and callable(value)
+    } | {"_conn"}
+    assert {"_sql", "_lock_change_log", "_after_import", "_connect"} <= private
+    own = {"finews.store.sql", "finews.store.sqlite", "finews.store.postgres"}
+    found = [
+        where
+        for module, path in sorted(MODULES.items())
+        if module not in own
+        for where in _reaches_into(path, private)
+    ]
+    assert found == []
+
+
+def test_reaching_into_the_sql_store_is_seen() -> None:
+    # the checker itself, on the one module that may: its transaction calls the hooks of
+    # its store (``self.store._sql``)
+    assert _reaches_into(MODULES["finews.store.sql"], {"_sql", "_lock_derived"}) != []
