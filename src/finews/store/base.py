@@ -20,18 +20,14 @@ from types import MappingProxyType
 from typing import Any
 
 from finews.models import Item, RawRecord, SourceState, UpsertResult
-
-# the stored time form, importable from here for the modules that name it so
-from finews.store.times import from_db_time, to_db_time
+from finews.store.times import to_db_time
 
 __all__ = [
     "Change",
     "ItemQuery",
     "Store",
     "Transaction",
-    "from_db_time",
     "printable",
-    "to_db_time",
 ]
 
 # What no engine, log file or feed can hold (NUL, control characters, lone surrogates).

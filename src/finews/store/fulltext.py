@@ -28,9 +28,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from finews.redact import redact
-from finews.store.base import Store, Transaction, from_db_time, to_db_time
+from finews.store.base import Store, Transaction
 from finews.store.claims import skip_locked, stamp
 from finews.store.columns import in_list
+from finews.store.times import from_db_time, to_db_time
 
 __all__ = ["FAILED", "PENDING", "FulltextJob", "FulltextQueue", "QueueCounts", "release_claims"]
 

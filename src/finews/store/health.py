@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 from finews.errors import StoreError
 from finews.models import SourceState
-from finews.store.base import Store, from_db_time, to_db_time
+from finews.store.base import Store
 from finews.store.formats import FormatState, load_format
 from finews.store.fulltext import FulltextQueue, QueueCounts
+from finews.store.times import from_db_time, to_db_time
 
 __all__ = [
     "SourceHealth",
