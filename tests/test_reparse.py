@@ -31,6 +31,7 @@ from finews.sources import eastmoney_fast
 from finews.sources.base import Dropped, Page
 from finews.sources.eastmoney_fast import FastNews
 from finews.store import Store
+from helpers import make_item
 from upstreams import FAST_PATH, FastNewsFeed
 
 SETTINGS = HttpSettings(timeout=2.0, retries=0, backoff=0.01)
@@ -358,3 +359,42 @@ def test_reparse_records_the_sanitiser_version_of_an_unchanged_text(
     assert reparse(store, {spec.id: spec}).unchanged == 2
     assert {item.sanitizer for item in store.items()} == {SANITIZER_VERSION}
     assert store.last_change_seq() == seq
+
+
+def test_reparse_runs_todays_sanitiser_over_stored_text_without_raw_data(store: Store) -> None:
+    """Items with no raw data to read again (stored before raw data was kept, or written
+    without the normaliser) of an older or unknown sanitiser version: today's rules run
+    over the stored text; its version is recorded, and a revision made only where the
+    text changed."""
+    clean = make_item(source="em_fast", content='<p class="em">干净的正文</p>', digest="摘要")
+    hostile = make_item(
+        source="em_fast",
+        content='<p>正文</p><img src="https://img.example.cn/a.png" onerror="alert(1)">',
+        digest='<p>摘要<script>alert("x9")</script></p>',
+    )
+    other = make_item(source="sina", content="<p>别的来源</p>")
+    store.upsert_items([clean, hostile, other])
+    assert list(store.raw_records()) == []  # nothing to read again
+    seq = store.last_change_seq()
+
+    report = reparse(store, {}, source="em_fast")
+
+    assert (report.seen, report.stored_text, report.stored_text_changed) == (0, 2, 1)
+    assert "2 more sanitised again from their stored text (1 changed)" in report.summary()
+    kept = store.get_item("em_fast", clean.upstream_id)
+    assert kept is not None
+    assert (kept.content, kept.revision, kept.sanitizer) == (clean.content, 1, SANITIZER_VERSION)
+    cleaned = store.get_item("em_fast", hostile.upstream_id)
+    assert cleaned is not None
+    assert cleaned.sanitizer == SANITIZER_VERSION
+    assert cleaned.revision == 2  # the old text stays, as the previous revision
+    assert "onerror" not in cleaned.content
+    assert "<img" in cleaned.content
+    assert "script" not in cleaned.digest
+    assert "x9" not in cleaned.digest
+    assert [change.item_id for change in store.changes_since(seq)] == [cleaned.id]
+    untouched = store.get_item("sina", other.upstream_id)
+    assert untouched is not None
+    assert untouched.sanitizer is None
+    # a second run finds nothing left to do
+    assert reparse(store, {}, source="em_fast").stored_text == 0

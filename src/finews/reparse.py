@@ -9,6 +9,10 @@ changes gets a new revision (the old one kept in ``item_revisions``) and a chang
 so its search entry and story follow by the usual derive path; an unchanged one is not
 written, except that a text the current sanitiser made again unchanged records its version
 (``Item.sanitizer``: no revision, no change-log entry; pages then insert it as it is).
+An item without raw data to read (stored before schema version 10, or whose record no
+longer parses) whose text an older sanitiser made, or one not known, has its stored text
+run through today's sanitiser instead: the version is recorded, and a revision made only
+where the text changed.
 Bad records are dropped with a logged reason naming source and id; the run goes on.
 """
 
@@ -24,11 +28,12 @@ from finews.errors import FinewsError
 from finews.models import Dropped, Item, RawItem, RawRecord, SourceSpec
 from finews.normalize import normalize_item
 from finews.normalize.pipeline import unsanitised_fulltext
-from finews.normalize.sanitize import looks_like_html
+from finews.normalize.sanitize import SANITIZER_VERSION, clean_markup, looks_like_html
 from finews.raw import unpack
 from finews.sources import get_adapter
 from finews.sources.base import Adapter
 from finews.store import ItemQuery, Store
+from finews.store.raw import older_sanitised
 
 __all__ = ["ReceivedTexts", "ReparseReport", "jekyll_items", "reparse"]
 
@@ -52,6 +57,10 @@ class ReparseReport:
     #: items left alone, per reason (a source no longer configured, an adapter that cannot
     #: read records back)
     skipped: dict[str, int] = field(default_factory=dict)
+    #: items whose stored text (no raw data read again) went through today's sanitiser,
+    #: and those of them whose text it changed (a new revision each)
+    stored_text: int = 0
+    stored_text_changed: int = 0
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -61,6 +70,11 @@ class ReparseReport:
         )
         for reason, count in sorted(self.skipped.items()):
             line += f"; {count} skipped ({reason})"
+        if self.stored_text:
+            line += (
+                f"; {self.stored_text} more sanitised again from their stored text "
+                f"({self.stored_text_changed} changed)"
+            )
         return line
 
 
@@ -81,6 +95,12 @@ def reparse(
         outcome = store.upsert_items(pending)
         report.updated += outcome.updated
         report.unchanged += outcome.unchanged + outcome.new
+        report.dropped.extend(outcome.dropped)
+        pending.clear()
+
+    def flush_stored() -> None:
+        outcome = store.upsert_items(pending)
+        report.stored_text_changed += outcome.updated
         report.dropped.extend(outcome.dropped)
         pending.clear()
 
@@ -111,6 +131,21 @@ def reparse(
             progress(report.seen)
     if pending:
         flush()
+    # what no raw data could be read again for (kept since schema version 10 only; or its
+    # record dropped, or its source gone): today's rules over the stored text itself
+    for item in older_sanitised(store, SANITIZER_VERSION, source, since):
+        report.stored_text += 1
+        pending.append(
+            item.replace(
+                digest=clean_markup(item.digest),
+                content=clean_markup(item.content),
+                sanitizer=SANITIZER_VERSION,
+            )
+        )
+        if len(pending) >= _BATCH:
+            flush_stored()
+    if pending:
+        flush_stored()
     return report
 
 

@@ -15,7 +15,7 @@ from finews.store.base import Store, Transaction
 from finews.store.columns import ITEM_FIELDS, in_list, item_columns, item_from_row
 from finews.store.times import to_db_time
 
-__all__ = ["raw_of", "raw_records", "write_raw"]
+__all__ = ["older_sanitised", "raw_of", "raw_records", "write_raw"]
 
 
 def write_raw(tx: Transaction, item_id: int, reading: RawItem, now: str | None) -> None:
@@ -38,41 +38,66 @@ def write_raw(tx: Transaction, item_id: int, reading: RawItem, now: str | None) 
     )
 
 
+def _item_pages(
+    store: Store,
+    select: str,
+    source: str | None,
+    since: datetime | None,
+    filters: Sequence[str] = (),
+    params: Sequence[Any] = (),
+) -> Iterator[Any]:
+    """The rows of ``select`` (over ``items i``) of ``source``, published at or after
+    ``since``, in keyset pages of row ids, oldest first: a whole archive is never held in
+    memory, and each page is read whole before it is yielded, so writes between are safe."""
+    where, values = list(filters), list(params)
+    if source is not None:
+        where.append("i.source = ?")
+        values.append(source)
+    if since is not None:
+        where.append("i.published_at >= ?")
+        values.append(to_db_time(since))
+    last = 0
+    while True:
+        clause = " AND ".join([*where, "i.id > ?"])
+        rows = store.query(f"{select} WHERE {clause} ORDER BY i.id LIMIT 500", [*values, last])
+        yield from rows
+        if len(rows) < 500:
+            return
+        last = int(rows[-1][0])
+
+
 def raw_records(
     store: Store, source: str | None = None, since: datetime | None = None
 ) -> Iterator[tuple[Item, RawRecord]]:
     """Every item with kept raw data (of ``source``, published at or after ``since``),
     oldest first, with that data (streamed)."""
-    filters: list[str] = []
-    params: list[Any] = []
-    if source is not None:
-        filters.append("i.source = ?")
-        params.append(source)
-    if since is not None:
-        filters.append("i.published_at >= ?")
-        params.append(to_db_time(since))
     select = (
         f"SELECT {item_columns('i')}, r.record, r.record_format, r.article, "
         "r.article_format FROM items i JOIN item_raw r ON r.item_id = i.id"
     )
-    last = 0
-    while True:  # keyset pages of row ids: a whole archive is never held in memory
-        where = " AND ".join([*filters, "i.id > ?"])
-        rows = store.query(f"{select} WHERE {where} ORDER BY i.id LIMIT 500", [*params, last])
-        for row in rows:
-            cut = len(ITEM_FIELDS)
-            yield (
-                item_from_row(row[:cut]),
-                RawRecord(
-                    record=None if row[cut] is None else bytes(row[cut]),
-                    record_format=row[cut + 1],
-                    article=None if row[cut + 2] is None else bytes(row[cut + 2]),
-                    article_format=row[cut + 3],
-                ),
-            )
-        if len(rows) < 500:
-            return
-        last = int(rows[-1][0])
+    cut = len(ITEM_FIELDS)
+    for row in _item_pages(store, select, source, since):
+        yield (
+            item_from_row(row[:cut]),
+            RawRecord(
+                record=None if row[cut] is None else bytes(row[cut]),
+                record_format=row[cut + 1],
+                article=None if row[cut + 2] is None else bytes(row[cut + 2]),
+                article_format=row[cut + 3],
+            ),
+        )
+
+
+def older_sanitised(
+    store: Store, version: int, source: str | None = None, since: datetime | None = None
+) -> Iterator[Item]:
+    """Every item (of ``source``, published at or after ``since``) whose text was made by a
+    sanitiser older than ``version``, or by none known (``items.sanitizer`` NULL): those
+    ``finews reparse`` could not read again from raw data (streamed, oldest first)."""
+    select = f"SELECT {item_columns('i')} FROM items i"
+    older = ["(i.sanitizer IS NULL OR i.sanitizer < ?)"]
+    for row in _item_pages(store, select, source, since, older, [version]):
+        yield item_from_row(row)
 
 
 def raw_of(store: Store, item_ids: Sequence[int]) -> dict[int, RawRecord]:
