@@ -29,7 +29,7 @@ from loopback import FastFeed, percentile, start_daemon, stop_daemon, write_conf
 
 from finews.demo.replay import ReplayServer
 from finews.derive import open_store
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 
 CRON = 300.0

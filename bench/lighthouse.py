@@ -31,7 +31,7 @@ from timing import machine
 
 from finews.demo.run import demo_config
 from finews.derive import open_store
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store import ItemQuery

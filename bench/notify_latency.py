@@ -35,7 +35,7 @@ from timing import machine
 from finews.derive import open_store
 from finews.models import Item
 from finews.publish.events import ChangeFeed
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 
 RESULTS = Path(__file__).parent / "results"

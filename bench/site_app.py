@@ -23,7 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 
 

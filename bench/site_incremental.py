@@ -41,7 +41,8 @@ from timing import FINEWS, REPO, WORK, machine, median, run_timed
 
 from finews.derive import open_store
 from finews.models import Item
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.static_pages import FORMAT, MANIFEST, scan_catalog
 from finews.store import ItemQuery, Store
 from finews.store.tables import TABLES

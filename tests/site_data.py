@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 
 from finews.models import Item
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.store import Store
 
 with warnings.catch_warnings():

@@ -580,7 +580,7 @@ def test_a_hanging_channel_holds_up_no_other_channel_in_later_passes(store: Stor
 
 
 def test_muted_items_leave_the_live_sites_pages_feeds_and_api(tmp_path: Path) -> None:
-    from finews.publish.site import SiteSettings
+    from finews.publish.settings import SiteSettings
     from finews.publish.web import create_app
     from site_data import TestClient
 

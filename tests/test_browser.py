@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from finews.derive import open_store
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from site_data import LiveServer, fill, site_items

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from finews.derive import open_store
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.static_site import build_site
 from finews.publish.web import create_app
 from site_data import LiveServer, fill

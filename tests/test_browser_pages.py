@@ -26,7 +26,7 @@ import pytest
 
 from finews.derive import open_store
 from finews.models import Item, SourceState
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store.health import record_poll

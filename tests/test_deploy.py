@@ -193,7 +193,7 @@ import sys
 sys.modules["psycopg"] = None  # as in an install without the postgres extra
 from starlette.testclient import TestClient
 from finews.errors import StoreError
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from finews.derive import open_store
 try:

@@ -16,7 +16,8 @@ from finews.derive import open_store
 from finews.publish.catalog import Catalog
 from finews.publish.feeds import FeedInfo, entry_id, render_feed
 from finews.publish.pages import Pages
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path, beijing
 from finews.publish.web import create_app

@@ -24,7 +24,7 @@ from finews.derive import open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.formatwatch import ALARM, SAMPLE_CAP, SAMPLES_KEPT
 from finews.models import SourceSpec
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from finews.refresh import SourceReport, refresh_all, refresh_source
 from finews.sources_cli import source_line

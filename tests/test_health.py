@@ -20,7 +20,7 @@ from starlette.routing import Route
 from finews.derive import open_store
 from finews.models import SourceSpec, SourceState
 from finews.publish import health
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from finews.sources_cli import source_line
 from finews.store import Store

@@ -16,7 +16,8 @@ import pytest
 from finews.derive import open_store
 from finews.models import Item
 from finews.publish.hot import rank
-from finews.publish.site import SiteSettings, display_name
+from finews.publish.settings import SiteSettings
+from finews.publish.site import display_name
 from finews.publish.static_site import build_site
 from finews.publish.web import create_app
 from helpers import as_static

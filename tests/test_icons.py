@@ -13,7 +13,7 @@ import pytest
 
 from finews.derive import open_store
 from finews.publish import icons
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from site_data import TestClient, fill, site_items
 

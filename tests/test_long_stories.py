@@ -21,7 +21,8 @@ from finews.models import Item
 from finews.publish.build_pool import can_fork
 from finews.publish.catalog import Catalog, listing_items, listing_query
 from finews.publish.pages import NEAREST, Pages
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.static_site import build_site
 from finews.publish.urls import Listing, article_path, file_name, story_path
 from finews.store import Store

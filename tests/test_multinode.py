@@ -34,7 +34,7 @@ from finews.demo.replay import Received, ReplayServer, Reply, Route
 from finews.derive import open_store
 from finews.models import Item
 from finews.publish.events import ChangeFeed
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import LiveSite, create_app
 from finews.store import Store
 from finews.store.notify import APPLICATION_NAME

@@ -10,7 +10,7 @@ import pytest
 
 from finews.derive import Mentions, default_readers, open_store
 from finews.models import Item
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from finews.sources.securities import NameMatcher, security
 from finews.store import ItemQuery

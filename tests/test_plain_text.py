@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from finews.cli import cli
 from finews.demo.replay import ReplayServer, Reply, Route
 from finews.derive import open_store
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store import ItemQuery

@@ -32,7 +32,7 @@ from finews.derive.search import SearchQuery, search
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from finews.refresh import SourceReport, refresh_source
 from finews.store import ItemQuery

@@ -16,7 +16,8 @@ from finews.derive import open_store
 from finews.models import Item, RawItem, SourceSpec
 from finews.normalize import normalize_item, sanitize
 from finews.normalize.sanitize import SANITIZER_VERSION, sanitize_html
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path
 from finews.publish.web import create_app

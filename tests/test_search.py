@@ -36,7 +36,7 @@ from finews.models import Item
 from finews.normalize.variant import convert
 from finews.process.index import MAX_QUERY_CHARS, MAX_TERMS, QueryError, doc_terms, parse_query
 from finews.publish.catalog import Catalog
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import LiveSite
 from finews.store import Store
 from finews.store.search import doc_base

@@ -12,7 +12,7 @@ import pytest
 from finews.derive import open_store
 from finews.derive.search import SearchQuery, search
 from finews.publish.catalog import Catalog
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import LiveSite
 from finews.sources.securities import code_query
 from finews.store import Store

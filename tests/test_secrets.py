@@ -27,7 +27,7 @@ from finews.derive import open_store
 from finews.fetch.client import HttpClient, HttpSettings
 from finews.logs import setup_logging
 from finews.publish import health
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from finews.redact import MASK, redact
 from finews.refresh import SourceReport, refresh_source

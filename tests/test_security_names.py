@@ -20,7 +20,7 @@ from finews.demo.replay import ReplayServer, Route
 from finews.derive import open_store
 from finews.errors import ParseError
 from finews.fetch import HttpClient
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path
 from finews.publish.web import create_app

@@ -22,7 +22,8 @@ from finews.process.stories.fingerprint import fingerprint
 from finews.process.stories.parameters import TEXT_PREFIX
 from finews.publish.catalog import Catalog
 from finews.publish.pages import Pages
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.store import Store
 from site_data import fill, parse_xml
 

@@ -16,7 +16,8 @@ import pytest
 from finews.derive import open_store
 from finews.models import Item
 from finews.normalize.sanitize import sanitize_for_page
-from finews.publish.site import SiteSettings, article_body
+from finews.publish.settings import SiteSettings
+from finews.publish.site import article_body
 from finews.publish.static_site import build_site
 from finews.publish.urls import article_path
 from finews.publish.web import create_app

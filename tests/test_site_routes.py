@@ -18,7 +18,8 @@ import pytest
 from finews.derive import open_store
 from finews.publish.api import ITEMS_PARAMETERS
 from finews.publish.responses import SECURITY_HEADERS
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from finews.store.securities import learn_names

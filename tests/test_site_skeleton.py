@@ -15,7 +15,8 @@ from jinja2 import Environment, nodes
 from markupsafe import Markup
 
 from finews.models import Item
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.skeleton import Skeletons
 from site_data import GOLDEN_SETTINGS, site_items
 

@@ -19,7 +19,7 @@ import pytest
 from finews.derive import open_store
 from finews.models import Item
 from finews.publish import static_pages, static_site
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.static_site import MANIFEST, STAGING_PREFIX, BuildReport, build_site
 from finews.publish.urls import article_path, file_name
 from finews.publish.web import create_app

@@ -24,7 +24,7 @@ from finews.errors import ExportError
 from finews.models import Item
 from finews.publish import static_parallel
 from finews.publish.build_pool import can_fork, default_processes
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.static_site import MANIFEST, build_site
 from finews.store import Store
 from site_data import GOLDEN_SETTINGS, fill, later_items, site_items

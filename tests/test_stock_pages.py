@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from finews.derive import open_store
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from site_data import TestClient, fill, site_items
 

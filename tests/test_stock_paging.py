@@ -13,7 +13,7 @@ import pytest
 
 from finews.derive import open_store
 from finews.models import Item
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.static_site import build_site
 from finews.publish.web import create_app
 from helpers import as_static, make_item

@@ -27,7 +27,8 @@ from finews.derive.stories import cluster_status
 from finews.models import Item
 from finews.publish.catalog import Catalog, listing_query
 from finews.publish.pages import Pages
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.static_site import build_site
 from finews.publish.urls import Listing, article_path, day_of, listings_of
 from finews.store import ItemQuery, Store

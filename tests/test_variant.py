@@ -47,7 +47,8 @@ def test_an_unknown_variant_is_a_config_error() -> None:
 def test_the_site_shows_the_configured_variant(tmp_path: Path) -> None:
     from finews.config import load_config
     from finews.derive import open_store
-    from finews.publish.site import SiteRenderer, SiteSettings
+    from finews.publish.settings import SiteSettings
+    from finews.publish.site import SiteRenderer
     from finews.publish.static_site import build_site
     from helpers import make_item
 

@@ -68,7 +68,7 @@ def serve(obj: CliContext, host: str | None, port: int | None) -> None:
       finews serve --host 0.0.0.0 --port 8080
       finews --set serve.workers=2 serve     # two processes, one port
     """
-    from finews.publish.site import SiteSettings
+    from finews.publish.settings import SiteSettings
     from finews.publish.web import serve as serve_site
 
     config = obj.config
@@ -112,7 +112,7 @@ def build(obj: CliContext, out_dir: Path) -> None:
       finews build public/
       finews --set site.base_url=https://news.example.org/ build public/
     """
-    from finews.publish.site import SiteSettings
+    from finews.publish.settings import SiteSettings
     from finews.publish.static_site import build_site
 
     with obj.store() as store, progress_bar("building the site", counting=False):

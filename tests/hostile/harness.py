@@ -34,7 +34,7 @@ from finews.config import load_config
 from finews.demo.replay import ReplayServer
 from finews.derive import derive_backlog, open_store
 from finews.formatwatch import SAMPLES_FOLDER
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.web import create_app
 from helpers import OFFLINE_SOURCES_ENV
 from hostile import checks

@@ -13,7 +13,7 @@ import pytest
 
 from finews.config import load_config
 from finews.derive import open_store
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.urls import article_path
 from finews.publish.web import create_app
 from hostile.corpus import ITEM_VECTORS

@@ -24,7 +24,8 @@ from finews.jekyll.post import JekyllSettings, render_post
 from finews.models import Item, SourceSpec
 from finews.normalize.pipeline import normalize_item
 from finews.publish.feeds import FeedInfo, render_feed
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.sources.base import Request
 from finews.sources.feed import FEED
 from finews.store import Store

@@ -113,7 +113,7 @@ def run_demo(
 ) -> None:
     """Run the demo; with ``serve`` it serves the live site until interrupted."""
     from finews.publish.jekyll import JekyllSettings, export_jekyll
-    from finews.publish.site import SiteSettings
+    from finews.publish.settings import SiteSettings
     from finews.publish.static_site import build_site
     from finews.reparse import jekyll_items
 

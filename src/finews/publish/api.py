@@ -27,7 +27,8 @@ from finews.publish.hot import FORMULA, HOT_LIMIT, HotStory, this_minute
 from finews.publish.openapi import openapi_document
 from finews.publish.pages import Pages
 from finews.publish.responses import conditional, json_bytes, json_error
-from finews.publish.site import Reports, SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import Reports, SiteRenderer
 from finews.publish.urls import article_path, story_path
 from finews.sources.securities import security
 from finews.store import ItemQuery, Store

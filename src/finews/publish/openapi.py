@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 
 __all__ = ["openapi_document"]
 

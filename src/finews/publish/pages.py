@@ -24,14 +24,8 @@ from finews.models import Item
 from finews.publish.catalog import Catalog, day_first_reports, listing_items, listing_query
 from finews.publish.feeds import FeedInfo, render_feed
 from finews.publish.hot import HotStory, rank
-from finews.publish.site import (
-    WATCH_ROWS,
-    Reports,
-    Section,
-    SiteRenderer,
-    SiteSettings,
-    display_name,
-)
+from finews.publish.settings import SiteSettings
+from finews.publish.site import WATCH_ROWS, Reports, Section, SiteRenderer, display_name
 from finews.publish.urls import (
     Article,
     Listing,

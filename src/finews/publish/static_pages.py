@@ -19,7 +19,8 @@ from finews.errors import StoreError
 from finews.models import Item
 from finews.publish.catalog import Catalog, Key
 from finews.publish.pages import NEAREST, Pages
-from finews.publish.site import ASSETS, SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import ASSETS, SiteRenderer
 from finews.publish.urls import (
     FEED_FILES,
     Listing,

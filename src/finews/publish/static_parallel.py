@@ -18,7 +18,7 @@ from finews.models import Item
 from finews.publish.build_pool import BuildPool, Done, can_fork
 from finews.publish.catalog import Catalog
 from finews.publish.pages import Pages
-from finews.publish.site import SiteSettings
+from finews.publish.settings import SiteSettings
 from finews.publish.static_pages import (
     Build,
     Shown,

@@ -75,7 +75,8 @@ from finews.errors import ExportError
 from finews.publish.build_pool import default_processes
 from finews.publish.catalog import Affected, Catalog, item_key
 from finews.publish.pages import NEAREST, Pages
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.static_pages import (
     MANIFEST,
     Build,

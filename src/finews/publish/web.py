@@ -46,7 +46,8 @@ from finews.publish.responses import (
     conditional,
     json_error,
 )
-from finews.publish.site import SiteRenderer, SiteSettings
+from finews.publish.settings import SiteSettings
+from finews.publish.site import SiteRenderer
 from finews.publish.urls import (
     Article,
     Asset,
