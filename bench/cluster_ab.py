@@ -36,7 +36,7 @@ RESULTS = Path(__file__).parent / "results"
 
 #: what one round runs in a child process (the version's finews on its path)
 _CHILD = """
-import json, sys
+import json, resource, sys
 sys.path.insert(0, {bench!r})
 import cluster
 from finews.derive import open_store
@@ -44,7 +44,9 @@ from finews.store import ItemQuery
 path = {path!r}
 with open_store(f"sqlite:///{{path}}") as store:
     last = next(iter(store.items(ItemQuery(limit=1)))).published_at
-print(json.dumps(cluster.incremental(path, {new}, {batch}, last, seed={seed})))
+result = cluster.incremental(path, {new}, {batch}, last, seed={seed})
+result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(result))
 """
 
 
@@ -82,12 +84,22 @@ def main() -> None:
         for name, src in versions.items():
             result = one_round(args.snapshot, src, args.new, args.batch, args.seed + round_no)
             runs[name].append(result)
-            print(f"round {round_no + 1} {name}: {result['clustering_items_per_s']:.0f} items/s")
+            print(
+                f"round {round_no + 1} {name}: {result['clustering_items_per_s']:.0f} items/s, "
+                f"{result['clustering_items_per_cpu_s']:.0f} a CPU s, "
+                f"peak RSS {result['max_rss_mib']:.0f} MiB",
+                flush=True,
+            )
     summary = {
         name: statistics.median(r["clustering_items_per_s"] for r in done)
         for name, done in runs.items()
     }
+    per_cpu = {
+        name: statistics.median(r["clustering_items_per_cpu_s"] for r in done)
+        for name, done in runs.items()
+    }
     print("median items/s: " + ", ".join(f"{k} {v:.0f}" for k, v in summary.items()))
+    print("median items/CPU s: " + ", ".join(f"{k} {v:.0f}" for k, v in per_cpu.items()))
     report = {
         "snapshot": str(args.snapshot),
         "versions": versions,
@@ -95,6 +107,7 @@ def main() -> None:
         "batch": args.batch,
         "machine": machine(),
         "median_clustering_items_per_s": summary,
+        "median_clustering_items_per_cpu_s": per_cpu,
         "runs": runs,
     }
     RESULTS.mkdir(exist_ok=True)
