@@ -647,30 +647,6 @@ def test_caches_are_bounded() -> None:
     assert info.currsize <= info.maxsize
 
 
-def test_clustering_pauses_the_cycle_collector_and_restores_it() -> None:
-    import gc
-
-    from finews.process.stories.window import collector_paused
-
-    assert gc.isenabled()
-    with collector_paused():
-        assert not gc.isenabled()
-        with collector_paused():  # nested (another store, another thread): still paused
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with collector_paused():
-            pass
-        assert not gc.isenabled()  # not turned on where the caller had it off
-    finally:
-        gc.enable()
-    with pytest.raises(RuntimeError), collector_paused():
-        raise RuntimeError("a failed write")
-    assert gc.isenabled()
-
-
 # The fast paths of bigrams and band_keys against the plain definitions they replaced:
 # candidate keys must never change without the print format changing (prints._PRINT_FORMAT
 # and a migration that drops the stored keys).

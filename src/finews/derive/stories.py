@@ -49,7 +49,6 @@ from finews.process.stories.window import (
     MICROSECOND,
     WINDOW_US,
     Window,
-    collector_paused,
     relevant,
     shifted,
 )
@@ -165,10 +164,6 @@ class Stories:
         """Put items just written (new or edited) into their stories (inside the write)."""
         if not written:
             return
-        with collector_paused():
-            self._cluster_written(tx, written)
-
-    def _cluster_written(self, tx: Transaction, written: Sequence[tuple[int, Item]]) -> None:
         ids = sorted({item_id for item_id, _ in written})
         revisions = item_revisions(tx, ids)
         stored = stories_held(tx, ids)

@@ -4,20 +4,15 @@ fills it from the database and moves its earliest items there).
 
 :class:`Window` holds at most :attr:`Window.LIMIT` items, packed, about 2.7 KB an item;
 :class:`Keys` is its open-addressing table of candidate keys over ``array('q')`` (16 bytes a
-slot where a dict takes about 90 a key), and :func:`collector_paused` holds Python's cycle
-collector off while a batch is clustered (both measured in BENCHMARKS.md, "Story
-clustering" and "Soak": kept as they were, not re-measured in the split of issue #16).
+slot where a dict takes about 90 a key).
 """
 
 from __future__ import annotations
 
-import gc
 import heapq
-import threading
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +27,6 @@ __all__ = [
     "WINDOW_US",
     "Keys",
     "Window",
-    "collector_paused",
     "entry_id",
     "entry_of",
     "relevant",
@@ -74,33 +68,6 @@ def entry_of(fp: Fingerprint) -> int:
 
 def entry_id(entry: int) -> int:
     return (entry & _ID_MASK) - ID_OFFSET
-
-
-_PAUSE = threading.Lock()
-_pauses = 0
-_resume = False
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector held off while a batch is clustered: the step allocates
-    tens of thousands of short-lived tuples, sets and lists and makes no reference cycles,
-    and the collector's passes over them cost it about 5 % (BENCHMARKS.md, "Story
-    clustering"). Re-entrant and thread-safe: the collector resumes when the last pause
-    ends, and only if it was running when the first began."""
-    global _pauses, _resume
-    with _PAUSE:
-        if _pauses == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _PAUSE:
-            _pauses -= 1
-            if _pauses == 0 and _resume:
-                gc.enable()
 
 
 class Keys:
