@@ -10,7 +10,6 @@ fingerprint (:mod:`~finews.process.stories.prints`) holds them in four bytes; ot
 
 from __future__ import annotations
 
-import sys
 from array import array
 from itertools import pairwise
 
@@ -22,30 +21,11 @@ WIDE = 1 << 32
 LOW16 = 0xFFFF
 #: a typecode of four-byte unsigned ints (bigrams of two code points below U+10000)
 U32 = next(code for code in "IL" if array(code).itemsize == 4)
-_NO_BIGRAMS: frozenset[int] = frozenset()
-_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 def bigrams(text: str) -> frozenset[int]:
     """The text's character bigrams, each as one int (see the module's docstring).
     (:mod:`~finews.process.stories.keys` hashes the older numbering ``a << 21 | b``.)"""
-    if len(text) < 2:
-        return _NO_BIGRAMS
-    if max(text) <= "\uffff":
-        try:
-            data = text.encode("utf-16-be")
-        except UnicodeEncodeError:  # a lone surrogate
-            pass
-        else:
-            # two bytes a character: each four bytes from an even offset are one pair's
-            # a << 16 | b in big-endian order, the pairs from even characters and then
-            # (two bytes on) those from odd ones
-            half = len(text) // 2 * 4
-            pairs = array(U32, data[:half])
-            pairs.frombytes(data[2 : 2 + (len(text) - 1) // 2 * 4])
-            if _LITTLE_ENDIAN:
-                pairs.byteswap()
-            return frozenset(pairs)
     codes = [ord(c) for c in text]
     return frozenset(
         [(a << 16 | b) if (a | b) <= LOW16 else WIDE + (a << 21 | b) for a, b in pairwise(codes)]
