@@ -880,20 +880,3 @@ def test_a_daemon_without_sources_refuses_to_start(tmp_path: Path, sqlite_url: s
         asyncio.run(
             run_daemon(daemon_config(tmp_path), sqlite_url, stop_event=asyncio.Event(), specs=[])
         )
-
-
-def test_the_daemon_hands_freed_memory_back_at_most_once_a_period() -> None:
-    import platform
-
-    from finews.daemon import memory
-
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        assert memory.malloc_trim is not None  # active where the daemon runs
-    now = [100.0]
-    trim = memory.Trimmer(period=60.0, clock=lambda: now[0])
-    expected = memory.malloc_trim is not None
-    assert trim() is expected
-    now[0] += 59.0
-    assert trim() is False
-    now[0] += 1.0
-    assert trim() is expected

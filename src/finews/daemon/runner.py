@@ -51,7 +51,6 @@ from finews.alerts.sender import Sender, SendReport
 from finews.config import Config
 from finews.daemon.fulltext import FulltextWorker
 from finews.daemon.leasing import LeaseKeeper
-from finews.daemon.memory import Trimmer
 from finews.daemon.metrics import DaemonMetrics
 from finews.daemon.pacing import HostPacing
 from finews.daemon.scheduler import Schedule, interval_of
@@ -195,7 +194,6 @@ class Daemon:
         self._loops: dict[str, tuple[asyncio.Task[None], int]] = {}
         #: sources with a poll in progress (never handed to another worker meanwhile)
         self._polling: set[str] = set()
-        self._trim = Trimmer()
         #: delivers the alert outbox (None: no rule notifies)
         self.alerts = alerts
         self._alert_wake = asyncio.Event()
@@ -442,7 +440,6 @@ class Daemon:
             if done:
                 self.metrics.derived.inc(done)
                 self._alert_wake.set()  # the round may have written alerts
-                self._trim()  # the rounds are what churn memory (at most once a minute)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._derive_wake.wait(), timeout=_DERIVE_LOOK)
