@@ -110,7 +110,7 @@ def row(item_id: int, item: Item) -> tuple[Any, ...]:
     at = to_db_time(item.published_at)
     return (
         item_id, item.source, item.upstream_id, item.title, item.digest, item.content, None,
-        item.media, "cls", "财联社新闻", "news", 0, "", None, None, at, at, at, 1,
+        item.media, "cls", "财联社新闻", "news", 0, "", None, None, at, at, at, 1, None,
     )  # fmt: skip
 
 

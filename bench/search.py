@@ -167,7 +167,7 @@ def item_rows(count: int, seed: int = 1) -> Iterator[tuple[Any, ...]]:
         yield (
             n, rng.choice(sources), f"b{n:08d}", title, digest, content,
             f"https://news.example.cn/{n}.html", "财联社", "cls", "财联社新闻", "news",
-            2 if rng.random() < 0.03 else 0, "", None, None, at, at, at, 1,
+            2 if rng.random() < 0.03 else 0, "", None, None, at, at, at, 1, None,
         )  # fmt: skip
 
 
