@@ -144,6 +144,8 @@ def reparse(
         )
         if len(pending) >= _BATCH:
             flush_stored()
+        if progress is not None:
+            progress(report.seen + report.stored_text)
     if pending:
         flush_stored()
     return report
