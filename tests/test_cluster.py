@@ -344,43 +344,6 @@ def test_bigrams_beyond_the_basic_plane_pack_and_keep_their_keys() -> None:
     assert same_story(compact(a), b)
 
 
-def test_key_table_holds_keys_like_a_dict() -> None:
-    from finews.process.stories.window import Keys
-
-    table = Keys(size=8)
-    model: dict[int, int] = {}
-    rng = random.Random(4)
-    keys = [rng.randint(-(2**63), 2**63 - 1) for _ in range(3000)] + list(range(-50, 50))
-    for step in range(20000):
-        key = rng.choice(keys)
-        roll = rng.random()
-        if key in model and roll < 0.5:
-            assert table.pop(key) == model.pop(key)
-        elif roll < 0.7:
-            model[key] = rng.choice([-1, 1]) * rng.randint(1, 10**12)
-            table.put(key, model[key])
-        elif roll < 0.85:
-            value = rng.randint(1, 10**12)
-            assert table.claim_all([key], value) == [model.get(key, 0)]
-            model.setdefault(key, value)
-        elif roll < 0.87:  # the batch forms the window uses
-            some = sorted(set(rng.sample(keys, 40)))
-            assert table.lookup(some) == [model.get(k, 0) for k in some]
-            value = rng.randint(1, 10**12)
-            assert table.claim_all(some, value) == [model.get(k, 0) for k in some]
-            for k in some:
-                model.setdefault(k, value)
-        if step % 997 == 0:
-            assert len(table) == len(model)
-            assert table.lookup(list(model)) == list(model.values())
-            assert table.lookup([2**62 + step]) == [0]
-    for key in list(model):
-        assert table.pop(key) == model.pop(key)
-    assert len(table) == 0
-    assert len(table.values) < 2048  # shrunk back once emptied
-    assert table.pop(keys[0]) == 0
-
-
 def test_window_drops_items_outside_and_frees_their_keys() -> None:
     from finews.process.stories.window import Window, entry_id
 
@@ -396,12 +359,7 @@ def test_window_drops_items_outside_and_frees_their_keys() -> None:
 
     def held() -> dict[int, list[int]]:
         """key → the ids holding it, in the window's order"""
-        table = window.keys
-        return {
-            key: [value] if value > 0 else [entry_id(e) for e in window.buckets[-1 - value]]
-            for key, value in zip(table.keys, table.values, strict=True)
-            if value
-        }
+        return {key: [entry_id(e) for e in held] for key, held in window.keys.items()}
 
     def expected(ids: set[int]) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
@@ -423,8 +381,7 @@ def test_window_drops_items_outside_and_frees_their_keys() -> None:
     for item_id in kept:
         window.remove(item_id)
     assert not window.fps
-    assert len(window.keys) == 0
-    assert not any(window.buckets)
+    assert window.keys == {}
 
 
 def test_incremental_equals_batch_when_the_window_trims(
