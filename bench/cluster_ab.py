@@ -14,7 +14,8 @@ medians, not one run.
     .venv/bin/python bench/cluster_ab.py /tmp/snap.db head=src old=/tmp/old/src --rounds 3
 
 A version is ``name=path``: the ``src`` folder of a checkout, put first on ``PYTHONPATH``
-(the snapshot's schema must be one that version reads). Results go to
+and run with the checkout's own ``bench/cluster.py`` (this one where it has none); the
+snapshot's schema must be one that version reads. Results go to
 ``bench/results/cluster_ab<--tag>.json``.
 """
 
@@ -56,12 +57,15 @@ def one_round(snapshot: Path, src: str, new: int, batch: int, seed: int) -> dict
         Path(f"{work}{suffix}").unlink(missing_ok=True)
     shutil.copyfile(snapshot, work)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    code = _CHILD.format(
-        bench=str(Path(__file__).parent), path=str(work), new=new, batch=batch, seed=seed
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
+    # the version's own bench/cluster.py beside its src (the item generator is the same in
+    # every version; its imports follow that version's modules), else this one
+    bench = Path(src).resolve().parent / "bench"
+    if not (bench / "cluster.py").is_file():
+        bench = Path(__file__).parent
+    code = _CHILD.format(bench=str(bench), path=str(work), new=new, batch=batch, seed=seed)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{src}: the round failed:\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["load_average_after"] = os.getloadavg()[0]
     return result
@@ -86,7 +90,7 @@ def main() -> None:
             runs[name].append(result)
             print(
                 f"round {round_no + 1} {name}: {result['clustering_items_per_s']:.0f} items/s, "
-                f"{result['clustering_items_per_cpu_s']:.0f} a CPU s, "
+                f"{result.get('clustering_items_per_cpu_s', 0):.0f} a CPU s, "
                 f"peak RSS {result['max_rss_mib']:.0f} MiB",
                 flush=True,
             )
@@ -97,6 +101,8 @@ def main() -> None:
     per_cpu = {
         name: statistics.median(r["clustering_items_per_cpu_s"] for r in done)
         for name, done in runs.items()
+        # (a version's bench from before CPU time was recorded gives wall time only)
+        if all("clustering_items_per_cpu_s" in r for r in done)
     }
     print("median items/s: " + ", ".join(f"{k} {v:.0f}" for k, v in summary.items()))
     print("median items/CPU s: " + ", ".join(f"{k} {v:.0f}" for k, v in per_cpu.items()))
