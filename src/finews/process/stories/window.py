@@ -82,7 +82,7 @@ class Window:
     #: above this many, entries that cannot be candidates of the items being clustered
     #: (published more than WINDOW from all of them) are dropped, and if still above, the
     #: earliest published move to the database (down to 3/4 of it). 3,000 items: about
-    #: 8 MB, and more than the 20-hour window holds at the clustering benchmark's density,
+    #: 14 MB, and more than the 20-hour window holds at the clustering benchmark's density,
     #: which thus never touches the disk
     LIMIT = 3_000
 
