@@ -88,10 +88,12 @@ def main() -> None:
         for name, src in versions.items():
             result = one_round(args.snapshot, src, args.new, args.batch, args.seed + round_no)
             runs[name].append(result)
+            # (a version's bench from before CPU time was recorded gives wall time only)
+            cpu = result.get("clustering_items_per_cpu_s")
             print(
                 f"round {round_no + 1} {name}: {result['clustering_items_per_s']:.0f} items/s, "
-                f"{result.get('clustering_items_per_cpu_s', 0):.0f} a CPU s, "
-                f"peak RSS {result['max_rss_mib']:.0f} MiB",
+                + ("" if cpu is None else f"{cpu:.0f} a CPU s, ")
+                + f"peak RSS {result['max_rss_mib']:.0f} MiB",
                 flush=True,
             )
     summary = {
@@ -101,7 +103,6 @@ def main() -> None:
     per_cpu = {
         name: statistics.median(r["clustering_items_per_cpu_s"] for r in done)
         for name, done in runs.items()
-        # (a version's bench from before CPU time was recorded gives wall time only)
         if all("clustering_items_per_cpu_s" in r for r in done)
     }
     print("median items/s: " + ", ".join(f"{k} {v:.0f}" for k, v in summary.items()))

@@ -359,7 +359,7 @@ def test_window_drops_items_outside_and_frees_their_keys() -> None:
 
     def held() -> dict[int, list[int]]:
         """key → the ids holding it, in the window's order"""
-        return {key: [entry_id(e) for e in held] for key, held in window.keys.items()}
+        return {key: [entry_id(e) for e in entries] for key, entries in window.keys.items()}
 
     def expected(ids: set[int]) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
